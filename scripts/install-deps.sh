@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian packages lmforge needs to build (and, with --test, to run its tests).
+# Works as root or with sudo on Debian 12 / Ubuntu 22.04+.
+set -euo pipefail
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+BUILD_PKGS="cmake ninja-build g++ pkg-config libopenblas-dev nlohmann-json3-dev libcli11-dev
+  libyaml-cpp-dev libpcre2-dev libsqlite3-dev libcpp-httplib-dev ca-certificates"
+TEST_PKGS="libgtest-dev libgmock-dev python3 python3-torch python3-numpy nodejs npm sentencepiece"
+PKGS="$BUILD_PKGS"
+if [ "${1:-}" = "--test" ]; then PKGS="$PKGS $TEST_PKGS"; fi
+export DEBIAN_FRONTEND=noninteractive
+missing=""
+for p in $PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "installing:$missing"
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi

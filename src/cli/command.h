@@ -1,0 +1,32 @@
+// How subcommands plug into the single `lmforge` binary. Each src/cli/<name>.cpp registers itself
+// with a static `register_command(...)`; main() builds the CLI11 app from the registry, sorted by
+// `order` (the journey's order: tokenizer, prepare, pretrain, ...). Command files only parse
+// options and call the library.
+#pragma once
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace lmforge::cli {
+
+using CommandSetup = std::function<void(CLI::App& root)>;
+
+// Registers a subcommand builder. Returns true so it can initialize a static.
+bool register_command(int order, CommandSetup setup);
+
+// Runs every registered builder on root, in order.
+void build_commands(CLI::App& root);
+
+// Adds a subcommand with lmforge's conventions: `--config FILE.yaml` (keys are the long option
+// names; flags given on the command line override it), unknown config keys are errors, and
+// defaults are shown in --help.
+CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description);
+
+// The resolved configuration of a parsed subcommand as YAML ("key: value" per long option),
+// suitable for printing at start and saving as RUN/config.yaml.
+std::string resolved_config_yaml(const CLI::App& command);
+
+// Prints the resolved configuration to stderr under a header line.
+void print_resolved_config(const CLI::App& command);
+
+}  // namespace lmforge::cli

@@ -1,0 +1,111 @@
+// Atomic writes (temp + fsync + rename) and small file helpers.
+#include "lmforge/core/file_util.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "lmforge/core/error.h"
+
+namespace lmforge {
+namespace fs = std::filesystem;
+
+namespace {
+fs::path temp_sibling(const fs::path& path) {
+  return path.parent_path() / (path.filename().string() + ".tmp-" + std::to_string(getpid()));
+}
+[[noreturn]] void io_fail(const fs::path& path, const std::string& what) {
+  throw RuntimeError("cannot " + what + " '" + path.string() + "': " + std::strerror(errno));
+}
+}  // namespace
+
+void fsync_dir(const fs::path& dir) {
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;  // best effort: some filesystems do not allow opening directories
+  ::fsync(fd);
+  ::close(fd);
+}
+
+void write_file_atomic_with(const fs::path& path, const std::function<void(std::FILE*)>& writer) {
+  if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
+  fs::path tmp = temp_sibling(path);
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) io_fail(tmp, "create");
+  try {
+    writer(f);
+  } catch (...) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0 || std::ferror(f)) {
+    std::fclose(f);
+    std::remove(tmp.c_str());
+    io_fail(path, "write");
+  }
+  std::fclose(f);
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    io_fail(path, "rename into");
+  }
+  fsync_dir(path.parent_path());
+}
+
+void write_file_atomic(const fs::path& path, std::string_view bytes) {
+  write_file_atomic_with(path, [&](std::FILE* f) {
+    if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size())
+      io_fail(path, "write");
+  });
+}
+
+void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill) {
+  if (!dir.parent_path().empty()) fs::create_directories(dir.parent_path());
+  fs::path tmp = temp_sibling(dir);
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  fs::create_directories(tmp);
+  try {
+    fill(tmp);
+    fsync_dir(tmp);
+    // Move the old directory aside first so that at every moment either the old or the new
+    // complete directory exists under a known name.
+    fs::path old = dir.parent_path() / (dir.filename().string() + ".old-" + std::to_string(getpid()));
+    if (fs::exists(dir)) fs::rename(dir, old);
+    fs::rename(tmp, dir);
+    fs::remove_all(old, ec);
+    fsync_dir(dir.parent_path());
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path.string(), 0, "", "cannot read file", "check that it exists");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void ensure_writable_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw UsageError("cannot create output directory '" + dir.string() + "': " + ec.message() +
+                     " (hint: choose a writable location)");
+  fs::path probe = dir / (".write-probe-" + std::to_string(getpid()));
+  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  if (!f)
+    throw UsageError("output directory '" + dir.string() + "' is not writable: " +
+                     std::strerror(errno) + " (hint: choose a writable location)");
+  std::fclose(f);
+  fs::remove(probe, ec);
+}
+
+}  // namespace lmforge
