@@ -1,0 +1,202 @@
+// CPU (float, OpenMP) causal self-attention with grouped-query heads, flash-style
+// (FlashAttention-2, Dao 2023): the forward walks key blocks with an online softmax (running max
+// m, running sum l, rescaled accumulator) and saves only lse = m + log l per query row; the
+// backward recomputes P = exp(q·k·scale − lse) block by block, with D_i = dO_i·O_i and
+// dS = P∘(dP − D). No T×T matrix exists at any time.
+// Parallelism: forward over (b, head, query block); backward over (b, kv head), because all the
+// query heads of a group write the same dk/dv rows; each task owns those rows, so no atomics.
+// Key blocks are packed transposed (HS × kBk) so that a query row's scores against a block are
+// an axpy over kBk lanes instead of kBk horizontal dot-product reductions.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "lmforge/backend/kernels.h"
+#include "lmforge/core/error.h"
+#include "vec_math.h"
+
+namespace lmforge::cpu {
+namespace {
+constexpr int kBq = 32;  // query rows per forward task: enough reuse of each packed key block
+constexpr int kBk = 64;  // keys per block: kT and v blocks (2·64·HS floats) stay in L1/L2
+
+void check_heads(int NH, int NKV, const char* op) {
+  check(NH > 0 && NKV > 0 && NH % NKV == 0, op,
+        "NH=" + std::to_string(NH) + " must be a positive multiple of NKV=" + std::to_string(NKV));
+}
+
+// kT[d*kBk + jj] = k row (j0+jj), zero-padded to kBk columns.
+void pack_transposed(float* kT, const float* base, size_t stride, int j0, int nj, int HS) {
+  for (int d = 0; d < HS; d++) {
+    float* dst = kT + (size_t)d * kBk;
+    for (int jj = 0; jj < nj; jj++) dst[jj] = base[(size_t)(j0 + jj) * stride + d];
+    for (int jj = nj; jj < kBk; jj++) dst[jj] = 0.0f;
+  }
+}
+
+// s[jj] = scale · q·k_jj for the whole (padded) block.
+inline void scores(float* s, const float* q, const float* kT, int HS, float scale) {
+  for (int jj = 0; jj < kBk; jj++) s[jj] = 0.0f;
+  for (int d = 0; d < HS; d++) {
+    float qd = q[d] * scale;
+    const float* kd = kT + (size_t)d * kBk;
+#pragma omp simd
+    for (int jj = 0; jj < kBk; jj++) s[jj] += qd * kd[jj];
+  }
+}
+}  // namespace
+
+void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
+                       int HS) {
+  check_heads(NH, NKV, "attention_forward");
+  const size_t qkv_dim = (size_t)(NH + 2 * NKV) * HS;
+  const int group = NH / NKV, nqb = (T + kBq - 1) / kBq;
+  const float scale = 1.0f / std::sqrt((float)HS);
+#pragma omp parallel
+  {
+    std::vector<float> kT((size_t)HS * kBk), acc((size_t)kBq * HS), s(kBk), m(kBq), l(kBq);
+    // Largest query blocks first (they see the most keys): better dynamic load balance.
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < (int64_t)B * NH * nqb; task++) {
+      int qb = nqb - 1 - (int)(task % nqb);
+      int h = (int)(task / nqb % NH), b = (int)(task / nqb / NH);
+      int kvh = h / group;
+      int i0 = qb * kBq, i1 = std::min(T, i0 + kBq);
+      const float* base = qkv + (size_t)b * T * qkv_dim;
+      const float* kbase = base + (size_t)(NH + kvh) * HS;
+      const float* vbase = base + (size_t)(NH + NKV + kvh) * HS;
+      std::fill(acc.begin(), acc.end(), 0.0f);
+      std::fill(m.begin(), m.end(), -INFINITY);
+      std::fill(l.begin(), l.end(), 0.0f);
+      for (int j0 = 0; j0 < i1; j0 += kBk) {
+        int nj = std::min(kBk, i1 - j0);
+        pack_transposed(kT.data(), kbase, qkv_dim, j0, nj, HS);
+        for (int i = std::max(i0, j0); i < i1; i++) {
+          int r = i - i0, valid = std::min(nj, i - j0 + 1);
+          scores(s.data(), base + (size_t)i * qkv_dim + (size_t)h * HS, kT.data(), HS, scale);
+          float bmax = -INFINITY;
+          for (int jj = 0; jj < valid; jj++) bmax = std::max(bmax, s[jj]);
+          float m_new = std::max(m[r], bmax);
+          float corr = exp_approx(m[r] - m_new);  // 0 on the first block (m = −inf)
+          float* a = acc.data() + (size_t)r * HS;
+          float lsum = 0.0f;
+#pragma omp simd reduction(+ : lsum)
+          for (int jj = 0; jj < valid; jj++) {
+            s[jj] = exp_approx(s[jj] - m_new);
+            lsum += s[jj];
+          }
+          l[r] = l[r] * corr + lsum;
+          m[r] = m_new;
+#pragma omp simd
+          for (int d = 0; d < HS; d++) a[d] *= corr;
+          for (int jj = 0; jj < valid; jj++) {
+            const float* v = vbase + (size_t)(j0 + jj) * qkv_dim;
+            float p = s[jj];
+#pragma omp simd
+            for (int d = 0; d < HS; d++) a[d] += p * v[d];
+          }
+        }
+      }
+      for (int i = i0; i < i1; i++) {
+        int r = i - i0;
+        float inv = 1.0f / l[r];
+        float* o = out + ((size_t)b * T + i) * NH * HS + (size_t)h * HS;
+#pragma omp simd
+        for (int d = 0; d < HS; d++) o[d] = acc[(size_t)r * HS + d] * inv;
+        lse[((size_t)b * NH + h) * T + i] = m[r] + std::log(l[r]);
+      }
+    }
+  }
+}
+
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
+                        const float* lse, int B, int T, int NH, int NKV, int HS) {
+  check_heads(NH, NKV, "attention_backward");
+  const size_t qkv_dim = (size_t)(NH + 2 * NKV) * HS, out_dim = (size_t)NH * HS;
+  const int group = NH / NKV;
+  const float scale = 1.0f / std::sqrt((float)HS);
+  // D_i = dO_i·O_i per (b, h, i): the softmax-backward row term, computed once.
+  std::vector<float> Dterm((size_t)B * NH * T);
+#pragma omp parallel for schedule(static)
+  for (int64_t bt = 0; bt < (int64_t)B * T; bt++) {
+    int b = (int)(bt / T), t = (int)(bt % T);
+    for (int h = 0; h < NH; h++) {
+      const float* o = out + bt * out_dim + (size_t)h * HS;
+      const float* d = dout + bt * out_dim + (size_t)h * HS;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (int k = 0; k < HS; k++) s += o[k] * d[k];
+      Dterm[((size_t)b * NH + h) * T + t] = s;
+    }
+  }
+#pragma omp parallel
+  {
+    std::vector<float> kT((size_t)HS * kBk), vT((size_t)HS * kBk), dkb((size_t)kBk * HS),
+        dvb((size_t)kBk * HS), p(kBk), ds(kBk);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < (int64_t)B * NKV; task++) {
+      int b = (int)(task / NKV), kvh = (int)(task % NKV);
+      const float* base = qkv + (size_t)b * T * qkv_dim;
+      float* dbase = dqkv + (size_t)b * T * qkv_dim;
+      const size_t koff = (size_t)(NH + kvh) * HS, voff = (size_t)(NH + NKV + kvh) * HS;
+      // This task owns the dq slices of its group's query heads: zero them, then accumulate.
+      for (int t = 0; t < T; t++)
+        std::fill_n(dbase + (size_t)t * qkv_dim + (size_t)kvh * group * HS, (size_t)group * HS,
+                    0.0f);
+      for (int j0 = 0; j0 < T; j0 += kBk) {
+        int nj = std::min(kBk, T - j0);
+        pack_transposed(kT.data(), base + koff, qkv_dim, j0, nj, HS);
+        pack_transposed(vT.data(), base + voff, qkv_dim, j0, nj, HS);
+        std::fill(dkb.begin(), dkb.end(), 0.0f);
+        std::fill(dvb.begin(), dvb.end(), 0.0f);
+        for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+          const float* lse_h = lse + ((size_t)b * NH + h) * T;
+          const float* D_h = Dterm.data() + ((size_t)b * NH + h) * T;
+          for (int i = j0; i < T; i++) {
+            const float* q = base + (size_t)i * qkv_dim + (size_t)h * HS;
+            const float* dO = dout + ((size_t)b * T + i) * out_dim + (size_t)h * HS;
+            float* dq = dbase + (size_t)i * qkv_dim + (size_t)h * HS;
+            int valid = std::min(nj, i - j0 + 1);
+            scores(p.data(), q, kT.data(), HS, scale);
+            // dp_jj = dO·v_jj, reusing ds as its buffer.
+            std::fill(ds.begin(), ds.end(), 0.0f);
+            for (int d = 0; d < HS; d++) {
+              float g = dO[d];
+              const float* vd = vT.data() + (size_t)d * kBk;
+#pragma omp simd
+              for (int jj = 0; jj < kBk; jj++) ds[jj] += g * vd[jj];
+            }
+            float li = lse_h[i], Di = D_h[i];
+#pragma omp simd
+            for (int jj = 0; jj < kBk; jj++) {
+              float pj = jj < valid ? exp_approx(p[jj] - li) : 0.0f;
+              p[jj] = pj;
+              ds[jj] = pj * (ds[jj] - Di) * scale;
+            }
+            for (int jj = 0; jj < valid; jj++) {
+              const float* k = base + (size_t)(j0 + jj) * qkv_dim + koff;
+              float* dk = dkb.data() + (size_t)jj * HS;
+              float* dv = dvb.data() + (size_t)jj * HS;
+              float pj = p[jj], dsj = ds[jj];
+#pragma omp simd
+              for (int d = 0; d < HS; d++) {
+                dq[d] += dsj * k[d];
+                dk[d] += dsj * q[d];
+                dv[d] += pj * dO[d];
+              }
+            }
+          }
+        }
+        for (int jj = 0; jj < nj; jj++) {
+          std::copy_n(dkb.data() + (size_t)jj * HS, HS, dbase + (size_t)(j0 + jj) * qkv_dim + koff);
+          std::copy_n(dvb.data() + (size_t)jj * HS, HS, dbase + (size_t)(j0 + jj) * qkv_dim + voff);
+        }
+      }
+    }
+  }
+}
+
+}  // namespace lmforge::cpu

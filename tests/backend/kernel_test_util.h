@@ -1,0 +1,127 @@
+// Shared helpers for the kernel tests (tests/backend/*_test.cpp): seeded random buffers,
+// NaN guard regions around every buffer (as llama.cpp's test-backend-ops: an out-of-bounds
+// write changes a guard, an out-of-bounds read drags a NaN into the result), float-vs-double
+// comparison with a stated tolerance, and a central-difference gradient check in double.
+#pragma once
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace lmforge::test {
+
+constexpr size_t kGuard = 64;
+
+// A buffer of n values with kGuard NaNs on each side.
+template <typename T>
+class Guarded {
+ public:
+  explicit Guarded(size_t n = 0) : n_(n), buf_(n + 2 * kGuard, std::nan("")) {}
+  T* data() { return buf_.data() + kGuard; }
+  const T* data() const { return buf_.data() + kGuard; }
+  size_t size() const { return n_; }
+  T& operator[](size_t i) { return data()[i]; }
+  const T& operator[](size_t i) const { return data()[i]; }
+  // True when every guard element is still the NaN it started as (bitwise).
+  bool guards_intact() const {
+    T nan = std::nan("");
+    for (size_t i = 0; i < kGuard; i++) {
+      if (std::memcmp(&buf_[i], &nan, sizeof(T)) != 0) return false;
+      if (std::memcmp(&buf_[kGuard + n_ + i], &nan, sizeof(T)) != 0) return false;
+    }
+    return true;
+  }
+  std::vector<T> vec() const { return std::vector<T>(data(), data() + n_); }
+
+ private:
+  size_t n_;
+  std::vector<T> buf_;
+};
+
+// The same values in a double buffer (oracle input) and a float buffer (fast-kernel input); the
+// double one holds the float-rounded values so both backends see identical inputs.
+struct Pair {
+  Guarded<double> d;
+  Guarded<float> f;
+  explicit Pair(size_t n) : d(n), f(n) {}
+  void fill(std::mt19937_64& rng, double scale = 1.0, double offset = 0.0) {
+    std::normal_distribution<double> dist(offset, scale);
+    for (size_t i = 0; i < d.size(); i++) {
+      f[i] = (float)dist(rng);
+      d[i] = f[i];
+    }
+  }
+  void set(double v) {
+    for (size_t i = 0; i < d.size(); i++) d[i] = f[i] = (float)v;
+  }
+  size_t size() const { return d.size(); }
+  bool guards_intact() const { return d.guards_intact() && f.guards_intact(); }
+};
+
+// Expects |got − want| <= atol + rtol·|want| everywhere; reports the worst element.
+template <typename G>
+void expect_close(const G* got, const double* want, size_t n, double atol, double rtol,
+                  const std::string& what) {
+  double worst = 0.0;
+  size_t worst_i = 0;
+  bool ok = true;
+  for (size_t i = 0; i < n; i++) {
+    double err = std::abs((double)got[i] - want[i]);
+    double excess = err - (atol + rtol * std::abs(want[i]));
+    if (!(excess <= 0.0)) ok = false;  // NaN fails too
+    if (!(err <= worst)) {
+      worst = err;
+      worst_i = i;
+    }
+  }
+  EXPECT_TRUE(ok) << what << ": worst |err| " << worst << " at " << worst_i << " (got "
+                  << (n ? (double)got[worst_i] : 0.0) << ", want " << (n ? want[worst_i] : 0.0)
+                  << ", atol " << atol << ", rtol " << rtol << ")";
+}
+inline void expect_close(const Pair& p, double atol, double rtol, const std::string& what) {
+  expect_close(p.f.data(), p.d.data(), p.size(), atol, rtol, what);
+  EXPECT_TRUE(p.guards_intact()) << what << ": write outside the buffer";
+}
+
+// Norm-wise relative error between an analytic gradient and central differences of loss(x) with
+// respect to every element of x (x is restored afterwards). Used on the double oracle, where
+// h = 1e-5 leaves truncation error ~1e-10 and rounding error ~1e-11.
+inline double grad_check_error(std::vector<double*> xs, std::vector<size_t> ns,
+                               std::vector<const double*> grads,
+                               const std::function<double()>& loss, double h = 1e-5) {
+  double num = 0.0, den = 0.0;
+  for (size_t k = 0; k < xs.size(); k++) {
+    for (size_t i = 0; i < ns[k]; i++) {
+      double saved = xs[k][i];
+      xs[k][i] = saved + h;
+      double lp = loss();
+      xs[k][i] = saved - h;
+      double lm = loss();
+      xs[k][i] = saved;
+      double fd = (lp - lm) / (2 * h);
+      num += (fd - grads[k][i]) * (fd - grads[k][i]);
+      den += fd * fd + grads[k][i] * grads[k][i];
+    }
+  }
+  return den == 0.0 ? std::sqrt(num) : std::sqrt(num / den);
+}
+
+inline double dot(const double* a, const double* b, size_t n) {
+  double s = 0.0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+inline std::vector<double> random_vec(std::mt19937_64& rng, size_t n, double scale = 1.0) {
+  std::normal_distribution<double> dist(0.0, scale);
+  std::vector<double> v(n);
+  for (auto& x : v) x = dist(rng);
+  return v;
+}
+
+}  // namespace lmforge::test
