@@ -1,0 +1,114 @@
+// Transformer: the GPT-2 and Llama families as one code path chosen by ModelConfig. Parameters
+// and their gradients live in two ParamArenas with the same layout, named with Hugging Face's
+// tensor names; activations saved for backward live in one aligned buffer sized for (B,T).
+// forward() is a straight-line list of named kernel calls per layer, backward() the same list in
+// reverse (llm.c style). Not here: optimizers, losses other than next-token cross-entropy,
+// KV-cached generation (infer/), or any threading outside the kernels.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "lmforge/core/arena.h"
+#include "lmforge/model/config.h"
+
+namespace lmforge {
+
+class Transformer {
+ public:
+  // Allocates parameters and gradients (zeros). Throws UsageError on an invalid config.
+  explicit Transformer(const ModelConfig& cfg);
+  Transformer(Transformer&&) noexcept = default;
+  Transformer& operator=(Transformer&&) noexcept = default;
+
+  // GPT-2 initialization: weights and embeddings ~ N(0, 0.02), residual output projections
+  // (attention out, MLP down) ~ N(0, 0.02/sqrt(2L)), biases 0, norm weights 1. Each tensor draws
+  // from its own stream (seed_for(seed, name)), so the result depends only on seed and layout.
+  void init_weights(uint64_t seed);
+
+  // Loads config.json + model.safetensors from a HF-style directory (F32/F16/BF16 weights).
+  // InputError naming the file and tensor on a missing, misshaped or unexpected tensor.
+  static Transformer load(const std::filesystem::path& model_dir);
+  // Writes config.json, model.safetensors (F32, HF names and shapes) and generation_config.json
+  // into an existing directory. Not atomic by itself: callers wrap it in write_dir_atomic.
+  void save(const std::filesystem::path& dir) const;
+
+  const ModelConfig& config() const { return cfg_; }
+  ParamArena& params() { return params_; }
+  const ParamArena& params() const { return params_; }
+  ParamArena& grads() { return grads_; }
+  const ParamArena& grads() const { return grads_; }
+
+  // ids, targets: (B,T), T ≤ n_ctx. Targets < 0 are masked out of the loss. Returns the mean loss
+  // over unmasked positions (0 when none). Keeps activations for backward().
+  float forward(const int32_t* ids, const int32_t* targets, int B, int T);
+  // Logits (B,T,V) without a loss; the pointer stays valid until the next forward call.
+  const float* forward_logits(const int32_t* ids, int B, int T);
+  // Per-position losses (B,T) of the last forward() (0 at masked positions).
+  const float* last_losses() const { return act_.losses; }
+  int64_t last_unmasked() const { return n_unmasked_; }
+
+  void zero_grad() { grads_.zero(); }
+  // After forward(ids, targets): grads += d(mean loss · loss_scale)/dθ. Once per forward.
+  void backward(float loss_scale = 1.0f);
+
+  // AdamW decays matrices and embeddings, not norm weights and biases (the 1-D tensors).
+  bool is_decayed(const std::string& param_name) const;
+  // Training FLOPs per token: 6·N + 12·L·(NH·HS)·T, where N counts the parameters used in
+  // matmuls (all but the learned position table and an untied input embedding): the nanoGPT /
+  // PaLM estimate the benchmarks' MFU uses.
+  double flops_per_token(int T) const;
+  // Bytes of the activation buffer forward/backward use at (B,T) (saved activations plus the
+  // gradient scratch of one layer).
+  size_t activation_bytes(int B, int T) const;
+
+  // The HF file name and (file) shape for each arena entry; GPT-2 Conv1D weights are stored
+  // transposed, (in, out). Used by save/load and the GGUF/HF exporters.
+  bool stored_transposed(const std::string& param_name) const;
+
+ private:
+  // Pointers into an arena for one transformer block; null where the config has no such tensor.
+  struct LayerPtrs {
+    float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b,
+        *down_w, *down_b;
+  };
+  struct ModelPtrs {
+    float *wte, *wpe, *normf_w, *normf_b, *lm_head;
+    std::vector<LayerPtrs> layers;
+  };
+  // Saved activations (per layer) and backward scratch, all views into act_buf_.
+  struct LayerActs {
+    float *x, *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *lse, *h, *ln2, *ln2_mean, *ln2_rstd, *fc,
+        *act;
+  };
+  struct Acts {
+    std::vector<LayerActs> layers;
+    float *x_out, *lnf, *lnf_mean, *lnf_rstd, *logits, *losses;
+    float *dres, *dln, *dqkv, *datt, *dfc, *dact;
+  };
+  enum class State { kNone, kLogits, kLoss };
+
+  void build_layout();
+  ModelPtrs resolve(ParamArena& a) const;
+  size_t act_floats(size_t N) const;  // size of the buffer for N = B·T rows
+  void ensure_acts(int B, int T);
+  void run_forward(const int32_t* ids, int B, int T);
+
+  ModelConfig cfg_;
+  ParamArena params_, grads_;
+  ModelPtrs p_, g_;
+  AlignedFloats act_buf_;
+  size_t act_rows_ = 0;  // N the buffer is laid out for
+  Acts act_{};
+  std::vector<int32_t> ids_, targets_;  // copies of the last batch, needed by backward
+  int B_ = 0, T_ = 0;
+  int64_t n_unmasked_ = 0;
+  State state_ = State::kNone;
+};
+
+// The HF-name prefix of layer l ("transformer.h.3." / "model.layers.3.").
+std::string layer_prefix(const ModelConfig& cfg, int l);
+
+}  // namespace lmforge

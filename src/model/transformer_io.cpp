@@ -1,0 +1,122 @@
+// Model directory I/O: config.json + model.safetensors + generation_config.json in Hugging Face's
+// layout. Our arena names are the HF names; the only reshaping is GPT-2's Conv1D weights, which
+// HF stores (in, out) while our linear kernels want (out, in).
+// Not here: tokenizer files (data/), atomic directory replacement (callers use write_dir_atomic).
+#include <cstring>
+#include <set>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/io/safetensors.h"
+#include "lmforge/model/transformer.h"
+
+namespace lmforge {
+namespace {
+
+namespace fs = std::filesystem;
+
+// (rows, cols) → (cols, rows).
+void transpose(float* dst, const float* src, int64_t rows, int64_t cols) {
+#pragma omp parallel for schedule(static) if (rows * cols > (1 << 16))
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[c * rows + r] = src[r * cols + c];
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Tensors a HF checkpoint may carry that are buffers, not parameters (GPT-2's causal mask, old
+// Llama rotary caches) or a duplicate of a tied head.
+bool ignorable(const std::string& name, bool tied) {
+  return ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias") ||
+         ends_with(name, "rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
+}
+
+}  // namespace
+
+void Transformer::save(const fs::path& dir) const {
+  nlohmann::json cfg = cfg_.to_hf_json();
+  write_file_atomic(dir / "config.json", cfg.dump(2) + "\n");
+  nlohmann::json gen = {{"_from_model_config", true}};
+  if (cfg_.bos_token_id >= 0) gen["bos_token_id"] = cfg_.bos_token_id;
+  if (cfg_.eos_token_id >= 0) gen["eos_token_id"] = cfg_.eos_token_id;
+  write_file_atomic(dir / "generation_config.json", gen.dump(2) + "\n");
+
+  std::vector<NamedTensor> tensors;
+  std::vector<std::vector<float>> transposed;  // keeps the Conv1D copies alive until written
+  transposed.reserve(params_.entries().size());
+  for (const TensorInfo& t : params_.entries()) {
+    const float* data = params_.get(t.name);
+    std::vector<int64_t> shape = t.shape;
+    if (stored_transposed(t.name)) {
+      transposed.emplace_back(t.numel);
+      transpose(transposed.back().data(), data, t.shape[0], t.shape[1]);
+      data = transposed.back().data();
+      shape = {t.shape[1], t.shape[0]};
+    }
+    tensors.push_back({t.name, DType::kF32, shape, data});
+  }
+  save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
+}
+
+Transformer Transformer::load(const fs::path& dir) {
+  const fs::path cfg_path = dir / "config.json";
+  if (!fs::is_directory(dir))
+    throw InputError(dir.string(), 0, "", "model directory not found",
+                     "pass a directory holding config.json and model.safetensors");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_file(cfg_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(cfg_path.string(), 0, "", std::string("invalid JSON: ") + e.what());
+  }
+  Transformer m(ModelConfig::from_hf_json(j, cfg_path.string()));
+  const fs::path st_path = dir / "model.safetensors";
+  if (!fs::exists(st_path))
+    throw InputError(st_path.string(), 0, "", "file not found",
+                     "sharded checkpoints (model-0000x-of-0000y) are not supported yet");
+  SafetensorsFile f = SafetensorsFile::open(st_path);
+  const std::string file = st_path.string();
+
+  // OpenAI's original GPT-2 upload names tensors without the "transformer." prefix.
+  auto file_name = [&](const std::string& name) {
+    if (f.has(name)) return name;
+    const std::string prefix = "transformer.";
+    if (name.rfind(prefix, 0) == 0 && f.has(name.substr(prefix.size())))
+      return name.substr(prefix.size());
+    return name;
+  };
+  std::set<std::string> used;
+  std::vector<float> tmp;
+  for (const TensorInfo& t : m.params_.entries()) {
+    const std::string fname = file_name(t.name);
+    if (!f.has(fname))
+      throw InputError(file, 0, t.name, "missing tensor",
+                       "the checkpoint does not match config.json (" + m.cfg_.arch + ")");
+    used.insert(fname);
+    const bool tr = m.stored_transposed(t.name);
+    std::vector<int64_t> want = tr ? std::vector<int64_t>{t.shape[1], t.shape[0]} : t.shape;
+    if (f.shape(fname) != want)
+      throw InputError(file, 0, t.name,
+                       "shape " + shape_str(f.shape(fname)) + ", expected " + shape_str(want),
+                       "the checkpoint does not match config.json");
+    float* dst = m.params_.get(t.name);
+    if (tr) {
+      tmp.resize(t.numel);
+      f.read_f32(fname, tmp.data(), t.numel);
+      transpose(dst, tmp.data(), want[0], want[1]);
+    } else {
+      f.read_f32(fname, dst, t.numel);
+    }
+  }
+  for (const std::string& n : f.names()) {
+    if (used.count(n) || ignorable(n, m.cfg_.tie_embeddings)) continue;
+    throw InputError(file, 0, n, "unexpected tensor",
+                     "the checkpoint has weights this " + m.cfg_.arch +
+                         " config does not use (different architecture or options?)");
+  }
+  return m;
+}
+
+}  // namespace lmforge
