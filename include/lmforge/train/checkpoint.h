@@ -1,0 +1,64 @@
+// Training checkpoints: RUN/checkpoints/step-N/ is a complete model directory (config.json,
+// model.safetensors, generation_config.json, tokenizer files) plus
+//   optimizer.safetensors  AdamW moments per parameter: "exp_avg.<name>", "exp_avg_sq.<name>"
+//                          (f32, the parameter's arena shape), metadata {"step": t}
+//   trainer_state.json     step, tokens seen, data position, seed, elapsed seconds, the schedule,
+//                          and "config": the settings that must not change across a resume.
+// Each step-N directory is built with write_dir_atomic, so a directory under its final name is
+// always complete; a kill during a save leaves only a "step-N.tmp-PID" sibling that is ignored
+// (and removed by the next save).
+// Not here: what the trainer does with the state (trainer.h), sharded multi-rank checkpoints.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+
+#include "lmforge/model/transformer.h"
+#include "lmforge/train/optimizer.h"
+#include "lmforge/train/schedule.h"
+
+namespace lmforge {
+
+inline constexpr const char* kTrainerStateFormat = "lmforge-trainer-state";
+inline constexpr int kTrainerStateVersion = 1;
+
+struct TrainerState {
+  int64_t step = 0;            // optimizer updates done
+  int64_t tokens_seen = 0;     // training tokens consumed (B·T·grad_accum per step)
+  int64_t data_position = 0;   // DataLoader::position(): windows consumed
+  uint64_t seed = 0;
+  double elapsed_s = 0;        // training wall time so far (excludes time between runs)
+  LrSchedule schedule;
+  nlohmann::json config;       // resume-compatibility settings (compared key by key)
+};
+
+nlohmann::json trainer_state_to_json(const TrainerState& s);
+// InputError naming the file and key on a malformed state.
+TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string& file);
+
+// Writes `dir` (e.g. RUN/checkpoints/step-N) atomically. tokenizer_files are copied in so that
+// every checkpoint is a usable model directory.
+void save_checkpoint(const std::filesystem::path& dir, const Transformer& model, const AdamW& opt,
+                     const TrainerState& state,
+                     const std::vector<std::filesystem::path>& tokenizer_files);
+
+// Restores AdamW's moments and step count from dir/optimizer.safetensors; InputError when a
+// tensor is missing or misshaped.
+void load_optimizer_state(const std::filesystem::path& dir, AdamW& opt);
+TrainerState read_trainer_state(const std::filesystem::path& dir);
+
+// Newest complete RUN/checkpoints/step-N (the highest N with a trainer_state.json), if any.
+std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& run_dir);
+// Complete checkpoint directories sorted by step, oldest first.
+std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
+// Removes all but the newest `keep` checkpoints (keep <= 0 keeps all) and stale temp dirs.
+void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
+
+// Compares a checkpoint's config with the current one; UsageError naming the first key that
+// differs (so a resume never silently changes the run).
+void check_resume_compatible(const nlohmann::json& saved, const nlohmann::json& now,
+                             const std::filesystem::path& checkpoint);
+
+}  // namespace lmforge

@@ -1,0 +1,53 @@
+// Pretraining (and continued pretraining with --init) as a library call: resolves the model
+// configuration from a preset and overrides (or an --init model), validates every input before
+// anything is written (data shards, tokenizer hash vs the data manifest, --seq-len vs context,
+// output directory), then runs the one trainer loop over the prepared data's train split with
+// validation on its val split, and writes RUN/final/ (a model directory with tokenizer files).
+// Not here: option parsing (src/cli/pretrain.cpp), other stages' data (finetune, instruct, ...).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "lmforge/model/config.h"
+#include "lmforge/train/trainer.h"
+
+namespace lmforge {
+
+struct PretrainOptions {
+  std::filesystem::path data_dir, output_dir;
+  std::filesystem::path init_model;  // empty: a fresh model from preset + overrides
+  std::string arch = "gpt2";         // gpt2 | llama
+  std::string preset;                // empty: "tiny" for gpt2, "llama-tiny" for llama
+  // Architecture overrides; 0 keeps the preset's value.
+  int n_layer = 0, n_head = 0, n_kv_head = 0, n_embd = 0, ffn_hidden = 0, n_ctx = 0;
+  int seq_len = 0;  // 0: the model's context
+  int batch_size = 8, grad_accum = 1;
+  double lr = 1e-3, min_lr = -1;  // min_lr < 0: lr / 10
+  int64_t warmup_steps = -1;      // < 0: 5% of the total steps
+  std::string lr_decay = "cosine";
+  double weight_decay = 0.1, grad_clip = 1.0, beta1 = 0.9, beta2 = 0.95;
+  int64_t max_steps = 0, max_tokens = 0;  // both 0: one epoch of the train split
+  int64_t eval_every = 100, eval_tokens = 65536, save_every = 500, sample_every = 0;
+  int keep_checkpoints = 2;
+  uint64_t seed = 1337;
+  int threads = 0;  // 0: OpenMP's default
+  bool resume = false;
+  double peak_gflops = 0;  // 0: measure with a 1024³ sgemm at start
+  std::string resolved_config_yaml;  // saved as RUN/config.yaml
+};
+
+struct PretrainResult {
+  TrainResult train;
+  ModelConfig model;
+  std::filesystem::path final_dir;  // empty when interrupted
+  int64_t total_steps = 0;
+  double peak_gflops = 0;
+};
+
+PretrainResult run_pretrain(const PretrainOptions& opts, const TrainHooks& test_hooks = {});
+
+// FP32 GEMM ceiling in GFLOP/s: best of a few cpu::sgemm calls on a 1024³ problem (~0.1 s).
+double measure_peak_gflops();
+
+}  // namespace lmforge

@@ -1,0 +1,285 @@
+// Pretraining setup around the one trainer loop: config resolution, input validation (all of
+// it before the first byte is written), resume, validation/sample hooks and the final model.
+#include "lmforge/train/pretrain.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "lmforge/backend/kernels.h"
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/data/token_dataset.h"
+#include "lmforge/data/tokenizer.h"
+#include "lmforge/train/data_loader.h"
+#include "lmforge/train/evaluate.h"
+
+namespace lmforge {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+double measure_peak_gflops() {
+  const int n = 1024;
+  std::vector<float> a(size_t(n) * n, 0.5f), b(a.size(), 0.25f), c(a.size(), 0.0f);
+  double best = 1e30;
+  for (int rep = 0; rep < 4; ++rep) {  // the first call warms caches and thread pools
+    auto t0 = std::chrono::steady_clock::now();
+    cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (rep > 0) best = std::min(best, s);
+  }
+  return 2.0 * n * n * n / best / 1e9;
+}
+
+namespace {
+
+// Pretraining batches: (B, T+1) windows from the DataLoader split into inputs and targets.
+class WindowSource : public BatchSource {
+ public:
+  WindowSource(const TokenDataset& ds, int B, int T, uint64_t seed)
+      : loader_([&ds](int64_t pos, int64_t n, int32_t* out) { ds.read(pos, n, out); },
+                static_cast<int64_t>(ds.num_tokens()), T, seed),
+        B_(B), T_(T), buf_(static_cast<size_t>(B) * (T + 1)) {}
+  void next(int32_t* ids, int32_t* targets) override {
+    loader_.next_batch(B_, buf_.data());
+    for (int b = 0; b < B_; ++b) {
+      const int32_t* w = buf_.data() + static_cast<size_t>(b) * (T_ + 1);
+      std::copy(w, w + T_, ids + static_cast<size_t>(b) * T_);
+      std::copy(w + 1, w + T_ + 1, targets + static_cast<size_t>(b) * T_);
+    }
+  }
+  int64_t position() const override { return loader_.position(); }
+  void set_position(int64_t p) override { loader_.set_position(p); }
+  int64_t windows_per_epoch() const { return loader_.windows_per_epoch(); }
+
+ private:
+  DataLoader loader_;
+  int B_, T_;
+  std::vector<int32_t> buf_;
+};
+
+ModelConfig resolve_model(const PretrainOptions& o, const DataManifest& man) {
+  if (o.arch != "gpt2" && o.arch != "llama")
+    throw UsageError("--arch must be gpt2 or llama, got '" + o.arch + "'");
+  if (!o.init_model.empty()) {
+    if (o.n_layer || o.n_head || o.n_kv_head || o.n_embd || o.ffn_hidden || o.n_ctx ||
+        !o.preset.empty())
+      throw UsageError("--init takes the architecture from the model; drop --preset and the "
+                       "--n-* / --ffn-hidden overrides (hint: they apply to fresh models only)");
+    fs::path cfg = o.init_model / "config.json";
+    json j = json::parse(read_file(cfg), nullptr, false);
+    if (j.is_discarded()) throw InputError(cfg.string(), 0, "", "not valid JSON");
+    ModelConfig c = ModelConfig::from_hf_json(j, cfg.string());
+    if (c.vocab_size < man.vocab_size)
+      throw InputError(cfg.string(), 0, "vocab_size",
+                       "the model's vocabulary (" + std::to_string(c.vocab_size) +
+                           ") is smaller than the data's (" + std::to_string(man.vocab_size) + ")",
+                       "prepare the data with this model's tokenizer");
+    return c;
+  }
+  std::string preset = o.preset.empty() ? (o.arch == "llama" ? "llama-tiny" : "tiny") : o.preset;
+  ModelConfig c = ModelConfig::preset(preset, man.vocab_size);
+  if (!o.preset.empty() && c.arch != o.arch && o.arch != "gpt2")
+    throw UsageError("--preset " + preset + " is a " + c.arch + " model but --arch is " + o.arch);
+  if (o.n_layer) c.n_layer = o.n_layer;
+  if (o.n_head) c.n_head = o.n_head;
+  c.n_kv_head = o.n_kv_head ? o.n_kv_head : (c.is_llama() && !o.n_head ? c.n_kv_head : c.n_head);
+  if (!c.is_llama() && o.n_kv_head && o.n_kv_head != c.n_head)
+    throw UsageError("--n-kv-head applies to llama models only (GPT-2 has NKV = NH)");
+  if (o.n_embd) c.n_embd = o.n_embd;
+  if (c.n_head <= 0 || c.n_embd % c.n_head != 0)
+    throw UsageError("--n-embd " + std::to_string(c.n_embd) + " is not divisible by --n-head " +
+                     std::to_string(c.n_head));
+  c.head_dim = c.n_embd / c.n_head;
+  if (o.ffn_hidden) c.ffn_hidden = o.ffn_hidden;
+  else if (o.n_embd) c.ffn_hidden = c.is_llama() ? (8 * c.n_embd / 3 + 7) / 8 * 8 : 4 * c.n_embd;
+  if (o.n_ctx) c.n_ctx = o.n_ctx;
+  c.eos_token_id = c.bos_token_id = man.eot_id;
+  c.validate();
+  return c;
+}
+
+// Refuses to reuse a directory that already holds a run unless --resume.
+void check_output(const PretrainOptions& o) {
+  if (o.resume) return;
+  for (const char* f : {"config.yaml", "metrics.jsonl", "checkpoints", "final"})
+    if (fs::exists(o.output_dir / f))
+      throw UsageError("output directory '" + o.output_dir.string() +
+                       "' already holds a run (found " + f +
+                       ") (hint: pass --resume to continue it, or choose a new --output)");
+}
+
+std::string printable(std::string s) {
+  std::string out;
+  for (char ch : s) out += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+  return out;
+}
+
+}  // namespace
+
+PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hooks) {
+  // ---- validate everything before writing anything ----
+  DataManifest man = read_manifest(o.data_dir);
+  TokenDataset train = TokenDataset::open(o.data_dir, "train");
+  TokenDataset val = TokenDataset::open(o.data_dir, "val");
+  ModelConfig mc = resolve_model(o, man);
+  if (!o.init_model.empty()) {
+    fs::path tj = o.init_model / "tokenizer.json";
+    if (!fs::exists(tj))
+      throw InputError(tj.string(), 0, "", "missing: continued pretraining needs the model's "
+                       "tokenizer to check it against the data", "copy the tokenizer into the model directory");
+    std::string h = Tokenizer::load(o.init_model).content_hash();
+    if (h != man.tokenizer_hash)
+      throw InputError(tj.string(), 0, "tokenizer",
+                       "does not match the tokenizer that prepared " + o.data_dir.string() +
+                           " (hash " + h.substr(0, 12) + " vs manifest " +
+                           man.tokenizer_hash.substr(0, 12) + ")",
+                       "prepare the data with this model's tokenizer: lmforge prepare --tokenizer " +
+                           o.init_model.string());
+  }
+  const int T = o.seq_len > 0 ? o.seq_len : mc.n_ctx;
+  if (T > mc.n_ctx)
+    throw UsageError("--seq-len " + std::to_string(T) + " exceeds the model's context " +
+                     std::to_string(mc.n_ctx) + " (hint: lower --seq-len" +
+                     (o.init_model.empty() ? " or raise --n-ctx)" : ")"));
+  if (o.batch_size < 1 || o.grad_accum < 1)
+    throw UsageError("--batch-size and --grad-accum must be at least 1");
+  if (o.lr <= 0 || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1)
+    throw UsageError("--lr must be > 0 and --beta1/--beta2 in [0, 1)");
+  LrSchedule sched;
+  sched.decay = parse_lr_decay(o.lr_decay);
+  WindowSource source(train, o.batch_size, T, o.seed);  // UsageError when the split is too small
+  const int64_t tokens_per_step = int64_t(o.batch_size) * T * o.grad_accum;
+  if (o.max_steps > 0) sched.total_steps = o.max_steps;
+  else if (o.max_tokens > 0) sched.total_steps = (o.max_tokens + tokens_per_step - 1) / tokens_per_step;
+  else sched.total_steps = std::max<int64_t>(
+           1, (source.windows_per_epoch() + o.batch_size * o.grad_accum - 1) / (o.batch_size * o.grad_accum));
+  sched.lr = o.lr;
+  sched.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
+  sched.warmup_steps = o.warmup_steps >= 0 ? o.warmup_steps : sched.total_steps / 20;
+  std::optional<Tokenizer> tok;
+  if (o.sample_every > 0) tok = Tokenizer::load(o.data_dir);
+  check_output(o);
+  ensure_writable_dir(o.output_dir);
+
+  // ---- from here on we write ----
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  PretrainResult res;
+  res.model = mc;
+  res.total_steps = sched.total_steps;
+  res.peak_gflops = o.peak_gflops > 0 ? o.peak_gflops : measure_peak_gflops();
+  json cfg_json = {{"model", mc.to_hf_json()},       {"seq_len", T},
+                   {"batch_size", o.batch_size},     {"grad_accum", o.grad_accum},
+                   {"lr", sched.lr},                 {"min_lr", sched.min_lr},
+                   {"warmup_steps", sched.warmup_steps}, {"lr_decay", o.lr_decay},
+                   {"total_steps", sched.total_steps}, {"weight_decay", o.weight_decay},
+                   {"grad_clip", o.grad_clip},       {"beta1", o.beta1},
+                   {"beta2", o.beta2},               {"seed", o.seed},
+                   {"tokenizer_hash", man.tokenizer_hash}, {"train_tokens", train.num_tokens()},
+                   {"init", o.init_model.string()}};
+  std::string yaml = o.resolved_config_yaml;
+  char note[256];
+  std::snprintf(note, sizeof note,
+                "# measured: fp32 GEMM peak %.1f GFLOP/s%s; model %s, %lld parameters; %lld steps\n",
+                res.peak_gflops, o.peak_gflops > 0 ? " (given)" : " (cpu::sgemm 1024^3)",
+                mc.arch.c_str(), static_cast<long long>(mc.num_params()),
+                static_cast<long long>(sched.total_steps));
+  write_file_atomic(o.output_dir / "config.yaml", yaml + note);
+
+  AdamWConfig ac;
+  ac.beta1 = static_cast<float>(o.beta1);
+  ac.beta2 = static_cast<float>(o.beta2);
+  ac.weight_decay = static_cast<float>(o.weight_decay);
+  TrainerState state;
+  state.seed = o.seed;
+  state.schedule = sched;
+  state.config = cfg_json;
+  std::optional<fs::path> ckpt = o.resume ? find_latest_checkpoint(o.output_dir) : std::nullopt;
+  std::optional<Transformer> model;
+  if (ckpt) {
+    TrainerState saved = read_trainer_state(*ckpt);
+    check_resume_compatible(saved.config, cfg_json, *ckpt);
+    state = saved;
+    model.emplace(Transformer::load(*ckpt));
+    std::fprintf(stderr, "resuming from %s (step %lld)\n", ckpt->c_str(),
+                 static_cast<long long>(state.step));
+  } else {
+    if (o.resume) std::fprintf(stderr, "no checkpoint in %s yet: starting from scratch\n",
+                               o.output_dir.c_str());
+    if (!o.init_model.empty()) {
+      model.emplace(Transformer::load(o.init_model));
+    } else {
+      model.emplace(mc);
+      model->init_weights(o.seed);
+    }
+  }
+  AdamW opt(ac, param_segments(*model), model->params().numel());
+  if (ckpt) load_optimizer_state(*ckpt, opt);
+
+  TrainLoopConfig lc;
+  lc.batch_size = o.batch_size;
+  lc.seq_len = T;
+  lc.grad_accum = o.grad_accum;
+  lc.grad_clip = o.grad_clip;
+  lc.eval_every = o.eval_every;
+  lc.save_every = o.save_every;
+  lc.keep_checkpoints = o.keep_checkpoints;
+  lc.sample_every = o.sample_every;
+  lc.peak_flops = res.peak_gflops * 1e9;
+  lc.run_dir = o.output_dir;
+  lc.label = "pretrain";
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(o.data_dir / f)) lc.tokenizer_files.push_back(o.data_dir / f);
+
+  TrainHooks hooks = test_hooks;
+  Transformer& m = *model;
+  if (val.num_tokens() >= 2) {
+    hooks.eval = [&]() {
+      TokenReader rd = [&val](int64_t p, int64_t n, int32_t* out) { val.read(p, n, out); };
+      return evaluate_tokens(m, rd, val.num_tokens(), o.batch_size, T, o.eval_tokens, nullptr)
+          .loss();
+    };
+  } else {
+    std::fprintf(stderr, "note: %s has no validation tokens; val_loss is not measured\n",
+                 o.data_dir.c_str());
+  }
+  if (tok) {
+    hooks.sample = [&]() {
+      const TokenDataset& src = val.num_tokens() >= 8 ? val : train;
+      std::vector<int32_t> seq(std::min<uint64_t>(8, src.num_tokens()));
+      src.read(0, seq.size(), seq.data());
+      const size_t prompt = seq.size();
+      for (int i = 0; i < 24; ++i) {  // greedy: deterministic, so samples are comparable
+        const int len = static_cast<int>(std::min<size_t>(seq.size(), T));
+        const float* logits = m.forward_logits(seq.data() + seq.size() - len, 1, len);
+        const float* last = logits + static_cast<size_t>(len - 1) * mc.vocab_size;
+        seq.push_back(static_cast<int32_t>(std::max_element(last, last + man.vocab_size) - last));
+      }
+      std::span<const int32_t> all(seq);
+      return "\"" + printable(tok->decode(all.first(prompt))) + "\" → \"" +
+             printable(tok->decode(all.subspan(prompt))) + "\"";
+    };
+  }
+
+  if (state.step >= sched.total_steps) {
+    std::fprintf(stderr, "the run already finished (step %lld); rewriting final/\n",
+                 static_cast<long long>(state.step));
+    res.train.steps_done = state.step;
+  } else {
+    res.train = train_loop(m, opt, source, state, lc, hooks);
+  }
+  if (!res.train.interrupted) {
+    res.final_dir = o.output_dir / "final";
+    write_dir_atomic(res.final_dir, [&](const fs::path& tmp) {
+      m.save(tmp);
+      for (const auto& f : lc.tokenizer_files) fs::copy_file(f, tmp / f.filename());
+    });
+  }
+  return res;
+}
+
+}  // namespace lmforge
