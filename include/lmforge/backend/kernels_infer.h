@@ -1,0 +1,25 @@
+// Kernels used only by inference (src/infer/): attention of new query rows against a KV cache.
+// Same two backends and conventions as kernels.h (ref: double oracle, cpu: float + OpenMP).
+// Not here: anything with a backward (inference never differentiates), the cache itself
+// (infer/kv_cache.h).
+#pragma once
+#include <cstdint>
+
+#define LMFORGE_INFER_KERNELS(REAL)                                                                \
+  /* Cached causal attention with grouped-query heads, one query row at a time, so rows of      \
+     different sequences (a batched decode step) and a prompt chunk (prefill) are one call.     \
+     Row r: q[r] = q + r·ldq, heads [NH][HS]; it attends to keys 0..pos[r] (inclusive) of its    \
+     own sequence's cache, k[r] and v[r] each (NKV, maxT, HS) with the row's keys already        \
+     written at pos[r]. Query head h reads kv head h/(NH/NKV); scale 1/sqrt(HS).                 \
+     out (N, NH·HS), overwritten. */                                                             \
+  void attention_cached_forward(REAL* out, const REAL* q, int ldq, const REAL* const* k,          \
+                                const REAL* const* v, const int32_t* pos, int N, int NH, int NKV, \
+                                int HS, int maxT);
+
+namespace lmforge::ref {
+LMFORGE_INFER_KERNELS(double)
+}  // namespace lmforge::ref
+
+namespace lmforge::cpu {
+LMFORGE_INFER_KERNELS(float)
+}  // namespace lmforge::cpu
