@@ -45,7 +45,10 @@ class Tokenizer {
   // Id of "<|endoftext|>"; throws RuntimeError if the vocabulary has none.
   int32_t eot_id() const;
   std::vector<std::string> special_tokens() const;
+  // kGpt2 when the split regex is exactly GPT-2's, else kCl100k (a loaded tokenizer.json may
+  // carry another regex, which is used as written; split_regex() returns it).
   SplitPattern split_pattern() const;
+  const std::string& split_regex() const;
 
   // Stable hex digest of vocabulary, merges, specials and split pattern: shards record it so a
   // mismatched tokenizer is detected.

@@ -1,0 +1,109 @@
+// Internals of Tokenizer shared by its source files (encode, load/save, training): the vocabulary
+// tables, the merge table and the word cache. Not a public API: other layers use tokenizer.h.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "lmforge/data/pretokenize.h"
+#include "lmforge/data/tokenizer.h"
+
+namespace lmforge {
+
+// Open-addressing hash map from a token-id pair to (merge rank, merged id). Lookups sit on the
+// hot path of encoding, where std::unordered_map's node chasing costs a measurable share.
+class MergeTable {
+ public:
+  struct Entry {
+    uint64_t key = kEmpty;
+    int32_t rank = 0;
+    int32_t id = 0;
+  };
+  static constexpr uint64_t kEmpty = ~0ull;
+  static uint64_t key(int32_t a, int32_t b) {
+    return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+  }
+  void build(const std::vector<std::pair<int32_t, int32_t>>& merges,
+             const std::vector<int32_t>& merged_ids);
+  // Returns nullptr when (a, b) is not a merge.
+  const Entry* find(int32_t a, int32_t b) const {
+    if (slots_.empty()) return nullptr;
+    uint64_t k = key(a, b);
+    size_t i = hash(k) & mask_;
+    while (true) {
+      const Entry& e = slots_[i];
+      if (e.key == k) return &e;
+      if (e.key == kEmpty) return nullptr;
+      i = (i + 1) & mask_;
+    }
+  }
+
+ private:
+  static size_t hash(uint64_t k) { return (k * 0x9E3779B97F4A7C15ull) >> 20; }
+  std::vector<Entry> slots_;
+  size_t mask_ = 0;
+};
+
+// Transparent hash so maps keyed by std::string can be probed with a string_view (no copy).
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+
+// Caches the BPE result of frequent pieces. Sharded with a reader-writer lock per shard so that
+// concurrent encode() calls (prepare's threads) rarely contend; each shard stops growing at a
+// fixed size instead of evicting, which keeps lookups lock-light and memory bounded.
+class WordCache {
+ public:
+  bool lookup(std::string_view word, std::vector<int32_t>& out) const;
+  void insert(std::string_view word, const int32_t* ids, size_t n);
+
+ private:
+  static constexpr size_t kShards = 64;
+  static constexpr size_t kMaxPerShard = 8192;
+  struct Shard {
+    mutable std::shared_mutex mu;
+    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+  };
+  std::array<Shard, kShards> shards_;
+};
+
+struct Tokenizer::Impl {
+  // id -> raw bytes, for every id (special tokens hold their text).
+  std::vector<std::string> vocab;
+  std::array<int32_t, 256> byte_id{};
+  // Merges in rank order (rank = index) and the id each produces.
+  std::vector<std::pair<int32_t, int32_t>> merges;
+  std::vector<int32_t> merged_ids;
+  MergeTable merge_table;
+  // Special tokens (text, id) in id order; only encode_with_special() recognizes them.
+  std::vector<std::pair<std::string, int32_t>> specials;
+  std::vector<bool> is_special;  // by id
+  PreTokenizer pretokenizer{kGpt2SplitRegex};
+  int64_t model_max_length = 1024;
+  mutable WordCache cache;
+
+  // Builds the derived tables (merge table, byte ids, special flags) and checks invariants.
+  // `source` names the file in error messages.
+  void finalize(const std::string& source);
+
+  // BPE of one piece, appended to out. Uses the cache; picks the quadratic loop for short pieces
+  // and the heap for long ones (a run of 100k digits must not take quadratic time).
+  void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
+  void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const;
+};
+
+// Both BPE strategies, exposed so tests can check they agree. The result is exactly "merge the
+// lowest-rank adjacent pair, the leftmost on ties, until none is left" (tiktoken and HF alike).
+void bpe_merge_simple(const Tokenizer::Impl& t, std::string_view piece, std::vector<int32_t>& out);
+void bpe_merge_heap(const Tokenizer::Impl& t, std::string_view piece, std::vector<int32_t>& out);
+
+// The ChatML template written into tokenizer_config.json.
+extern const char* const kChatMlTemplate;
+
+}  // namespace lmforge
