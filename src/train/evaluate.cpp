@@ -7,7 +7,11 @@
 #include <numbers>
 #include <vector>
 
+#include <omp.h>
+
 #include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/data/token_dataset.h"
 
 namespace lmforge {
 
@@ -55,6 +59,56 @@ EvalResult evaluate_tokens(Transformer& model, const TokenReader& reader, int64_
     }
   }
   return r;
+}
+
+EvalResult run_eval(const EvalOptions& o) {
+  namespace fs = std::filesystem;
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  if (o.batch_size < 1) throw UsageError("--batch-size must be at least 1");
+  const bool is_dir = fs::is_directory(o.data);
+  if (!is_dir && !fs::exists(o.data))
+    throw InputError(o.data.string(), 0, "", "no such file or directory",
+                     "pass a prepared data directory or a text file");
+  const bool model_tok = fs::exists(o.model_dir / "tokenizer.json");
+  if (!model_tok && !is_dir)
+    throw InputError((o.model_dir / "tokenizer.json").string(), 0, "",
+                     "missing: a text file is tokenized with the model's tokenizer",
+                     "copy the tokenizer into the model directory");
+  Tokenizer tok = Tokenizer::load(model_tok ? o.model_dir : o.data);
+  Transformer model = Transformer::load(o.model_dir);
+  const ModelConfig& mc = model.config();
+  const int T = o.seq_len > 0 ? o.seq_len : mc.n_ctx;
+  if (T > mc.n_ctx)
+    throw UsageError("--seq-len " + std::to_string(T) + " exceeds the model's context " +
+                     std::to_string(mc.n_ctx) + " (hint: lower --seq-len)");
+  if (is_dir) {
+    DataManifest man = read_manifest(o.data);
+    if (model_tok && tok.content_hash() != man.tokenizer_hash)
+      throw InputError((o.model_dir / "tokenizer.json").string(), 0, "tokenizer",
+                       "does not match the tokenizer that prepared " + o.data.string(),
+                       "prepare the data with this model's tokenizer");
+    TokenDataset ds = TokenDataset::open(o.data, o.split);
+    if (ds.num_tokens() < 2)
+      throw InputError(o.data.string(), 0, o.split, "the split has no tokens to score",
+                       "prepare more text or choose the other --split");
+    TokenReader rd = [&ds](int64_t p, int64_t n, int32_t* out) { ds.read(p, n, out); };
+    return evaluate_tokens(model, rd, ds.num_tokens(), o.batch_size, T, o.max_tokens, &tok);
+  }
+  std::vector<int32_t> ids;
+  if (auto eot = tok.special_id("<|endoftext|>")) ids.push_back(*eot);
+  tok.encode_append(read_file(o.data), ids);
+  if (ids.size() < 2)
+    throw InputError(o.data.string(), 0, "", "the text has no tokens to score",
+                     "pass a non-empty text file");
+  for (int32_t id : ids)
+    if (id >= mc.vocab_size)
+      throw InputError(o.data.string(), 0, "", "token id " + std::to_string(id) +
+                       " is outside the model's vocabulary", "use the model's own tokenizer");
+  TokenReader rd = [&ids](int64_t p, int64_t n, int32_t* out) {
+    std::copy(ids.begin() + p, ids.begin() + p + n, out);
+  };
+  return evaluate_tokens(model, rd, static_cast<int64_t>(ids.size()), o.batch_size, T,
+                         o.max_tokens, &tok);
 }
 
 }  // namespace lmforge

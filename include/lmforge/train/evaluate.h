@@ -6,6 +6,8 @@
 // Not here: sliding-window (strided overlap) perplexity, task benchmarks.
 #pragma once
 #include <cstdint>
+#include <filesystem>
+#include <string>
 
 #include "lmforge/data/tokenizer.h"
 #include "lmforge/model/transformer.h"
@@ -26,5 +28,20 @@ struct EvalResult {
 // targets (rounded up to whole windows). tokenizer may be null (then bytes stay 0).
 EvalResult evaluate_tokens(Transformer& model, const TokenReader& reader, int64_t num_tokens,
                            int B, int T, int64_t max_targets, const Tokenizer* tokenizer);
+
+struct EvalOptions {
+  std::filesystem::path model_dir;
+  std::filesystem::path data;  // a prepared data directory, or a UTF-8 text file
+  std::string split = "val";   // for a data directory: "train" | "val"
+  int seq_len = 0;             // 0: the model's context
+  int batch_size = 8;
+  int64_t max_tokens = 0;  // 0: all
+  int threads = 0;         // 0: OpenMP's default
+};
+
+// `lmforge eval`: loads the model (and its tokenizer, else the data directory's), checks that a
+// data directory was prepared with the same tokenizer, tokenizes a text file (prefixed with
+// <|endoftext|> as documents are in shards, so its first token is scored too) and scores it.
+EvalResult run_eval(const EvalOptions& opts);
 
 }  // namespace lmforge
