@@ -22,7 +22,7 @@ TEST(Attention, FlashCpuVsNaiveRef) {
   std::mt19937_64 rng(1);
   std::vector<Cfg> cfgs;
   for (auto [NH, NKV] : {std::pair{4, 4}, {4, 2}, {6, 1}})
-    for (int HS : {8, 16, 64})
+    for (int HS : {8, 12, 16, 64})  // 12: the generic (non-vector-register) path
       for (int T : {1, 31, 33, 257}) {
         if (T == 257 && HS != 64) continue;  // keep the double oracle's O(T²) cost in check
         cfgs.push_back({T == 257 ? 1 : 2, T, NH, NKV, HS});

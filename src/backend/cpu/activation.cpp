@@ -1,6 +1,7 @@
 // CPU (float, OpenMP) GELU (tanh approximation) and SwiGLU, vectorized through vec_math.h.
 // GELU is evaluated as x·σ(2u) (since ½(1+tanh u) = σ(2u)) with 1−σ(2u) = e·σ(2u), e = exp(−2u):
 // both stay relatively accurate in the negative tail, where 1+tanh(u) would cancel to zero.
+#pragma GCC optimize("no-trapping-math")  // see vec_math.h: lets exp loops vectorize
 #include <cmath>
 
 #include "lmforge/backend/kernels.h"

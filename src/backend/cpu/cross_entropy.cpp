@@ -1,6 +1,7 @@
 // CPU (float, OpenMP) softmax cross-entropy with a loss mask (target < 0 = masked row). Rows are
 // independent and parallel. The fused kernel makes three sweeps over one row while it is hot in
 // cache (max; exp written in place + sum; scale), so no second (N,V) buffer ever exists.
+#pragma GCC optimize("no-trapping-math")  // see vec_math.h: lets exp loops vectorize
 #include <cmath>
 #include <string>
 

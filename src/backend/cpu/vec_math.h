@@ -1,7 +1,11 @@
 // Private to the CPU backend: branch-free float exp/tanh/sigmoid that GCC vectorizes inside
 // `omp simd` loops (libm's expf/tanhf are opaque calls and keep those loops scalar). Accuracy:
 // exp within ~2 ulp on [-87, 88] (Cephes polynomial after range reduction by ln 2), exactly 0
-// below -87.3; tanh/sigmoid derived from it, absolute error ~1e-7. Not a general libm.
+// below -87.3 (so exp(-inf) = 0); tanh/sigmoid derived from it. Not a general libm.
+// GCC will not if-convert float comparisons under its default -ftrapping-math (a compare may
+// raise FE_INVALID), so a loop calling these stays scalar; every file that includes this header
+// therefore starts with #pragma GCC optimize("no-trapping-math"), which turns trapping-math off for that file only
+// (we never read floating-point exception flags). Check with -fopt-info-vec.
 #pragma once
 #include <bit>
 #include <cstdint>
@@ -12,7 +16,8 @@ inline float exp_approx(float x) {
   const float hi = 88.3762626647949f, lo = -87.3365447504f;
   float xc = x > hi ? hi : (x < lo ? lo : x);
   // x = n·ln2 + r with |r| <= ln2/2; ln2 split in two so n·ln2_hi is exact.
-  float fn = __builtin_floorf(xc * 1.44269504088896341f + 0.5f);
+  // Round to nearest by adding and subtracting 1.5·2^23 (floorf would be a libm call here).
+  float fn = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = xc - fn * 0.693359375f + fn * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
