@@ -170,9 +170,18 @@ DataManifest prepare_dataset(const PrepareOptions& o) {
     };
 
     DocumentReader reader(files, o.doc_split);
+    uint64_t tokens = 0;
+    auto rate = [&] {
+      const double sec =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const double mb = static_cast<double>(reader.bytes_read()) / 1e6;
+      char extra[96];
+      std::snprintf(extra, sizeof extra, "%.1f MB/s | %s tokens", sec > 0 ? mb / sec : 0.0,
+                    Progress::format_count(static_cast<double>(tokens)).c_str());
+      return std::string(extra);
+    };
     std::vector<RawDocument> raw;
     std::vector<DocResult> results;
-    uint64_t tokens = 0;
     bool more = true;
     while (more) {
       raw.clear();
@@ -207,15 +216,7 @@ DataManifest prepare_dataset(const PrepareOptions& o) {
         tokens += results[i].ids.size();
         route(results[i]);
       }
-      if (progress) {
-        const double s =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const double mb = static_cast<double>(reader.bytes_read()) / 1e6;
-        char extra[96];
-        std::snprintf(extra, sizeof extra, "%.1f MB/s | %s tokens", s > 0 ? mb / s : 0.0,
-                      Progress::format_count(static_cast<double>(tokens)).c_str());
-        progress->update(static_cast<int64_t>(mb), extra);
-      }
+      if (progress) progress->update(static_cast<int64_t>(reader.bytes_read() / 1000000), rate());
     }
     if (!have_pending)
       throw UsageError("no documents found in the inputs (" + std::to_string(files.size()) +
@@ -232,7 +233,10 @@ DataManifest prepare_dataset(const PrepareOptions& o) {
     val.finish();
     m.train_tokens = m.train.tokens;
     m.val_tokens = m.val.tokens;
-    if (progress) progress->finish();
+    if (progress) {
+      progress->update(static_cast<int64_t>((total_bytes + 999999) / 1000000));
+      progress->finish(rate());
+    }
 
     write_manifest(dir, m);
     tok.save(dir);
