@@ -136,6 +136,11 @@ void run_train(const TrainArgs& a) {
   std::vector<std::filesystem::path> inputs(a.inputs.begin(), a.inputs.end());
   Tokenizer tok = train_tokenizer(inputs, o);
   tok.save(a.output);
+  if (tok.vocab_size() < a.vocab_size)
+    std::fprintf(stderr,
+                 "note: stopped at %d tokens (asked for %d): no remaining pair occurs at least "
+                 "--min-frequency=%lld times in this corpus\n",
+                 tok.vocab_size(), a.vocab_size, static_cast<long long>(a.min_frequency));
   std::fprintf(stderr, "wrote %s/tokenizer.json (%d tokens, hash %s)\n", a.output.c_str(),
                tok.vocab_size(), tok.content_hash().c_str());
 }
