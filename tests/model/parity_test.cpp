@@ -1,6 +1,7 @@
 // Tiny-model parity with an independent PyTorch implementation (tests/reference/parity.py +
 // lm_reference.py, written apart from this engine). For GPT-2, Llama with grouped-query attention
-// and an untied head, and Llama with one kv head and a tied head, it compares with PyTorch in
+// and an untied head, and Llama with one kv head, a tied head and HF's attention_bias/mlp_bias
+// (all other Llama-family checkpoints sit between these), it compares with PyTorch in
 // float64: the logits, the loss, every parameter gradient by HF name, and the losses of 10 AdamW
 // steps. Any mismatch beyond the documented tolerances fails the test; so does a missing
 // /usr/bin/python3 or torch (CI installs python3-torch) — this test never skips.
@@ -19,7 +20,7 @@
 //   10 AdamW losses   max |a-b|                        <= 5e-4  Adam's first step is ~lr·sign(g): an
 //                     element whose exact gradient is ~1e-8 may take either sign in float32 and
 //                     move by 2·lr, which later shows in the loss at ~1e-4 (torch's own float32
-//                     run deviates by 7.6e-5 on the tied MQA case, through one o_proj element)
+//                     run deviated by 7.6e-5 on a tied MQA case, through one o_proj element)
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -75,7 +76,7 @@ ModelConfig gpt2_cfg() {
   return c;
 }
 
-ModelConfig llama_cfg(int n_kv_head, bool tied) {
+ModelConfig llama_cfg(int n_kv_head, bool tied, bool biases) {
   ModelConfig c;
   c.arch = "llama";
   c.vocab_size = 97;
@@ -89,7 +90,7 @@ ModelConfig llama_cfg(int n_kv_head, bool tied) {
   c.norm_eps = 1e-5f;
   c.rope_theta = 10000.0f;
   c.tie_embeddings = tied;
-  c.attn_bias = c.mlp_bias = false;
+  c.attn_bias = c.mlp_bias = biases;  // HF attention_bias (q, k, v, o) and mlp_bias
   return c;
 }
 
@@ -311,8 +312,8 @@ TEST_P(Parity, MatchesPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, Parity,
                          ::testing::Values(Case{"gpt2", gpt2_cfg()},
-                                           Case{"llama_gqa_untied", llama_cfg(2, false)},
-                                           Case{"llama_mqa_tied", llama_cfg(1, true)}),
+                                           Case{"llama_gqa_untied", llama_cfg(2, false, false)},
+                                           Case{"llama_mqa_tied_bias", llama_cfg(1, true, true)}),
                          [](const auto& info) { return std::string(info.param.tag); });
 
 }  // namespace

@@ -40,6 +40,8 @@ def parse_config(cfg):
             FF=cfg["intermediate_size"], n_ctx=cfg.get("max_position_embeddings"),
             eps=cfg.get("rms_norm_eps", 1e-6), theta=cfg.get("rope_theta", 10000.0),
             tie=cfg.get("tie_word_embeddings", False),
+            # None when the config does not say (Qwen2 has q/k/v biases and no such key).
+            attn_bias=cfg.get("attention_bias"), mlp_bias=cfg.get("mlp_bias"),
         )
     raise ValueError(f"unsupported architecture {archs} / model_type {mt!r}")
 
@@ -121,6 +123,15 @@ def check_shapes(cfg, params):
             raise ValueError(f"model.safetensors lacks {name}")
         if tuple(params[name].shape) != tuple(shape):
             raise ValueError(f"{name}: shape {tuple(params[name].shape)}, expected {shape}")
+    # HF LlamaForCausalLM: attention_bias puts biases on q, k, v and o; mlp_bias on gate, up, down.
+    for key, parts in (("attn_bias", ("q_proj", "k_proj", "v_proj", "o_proj")),
+                       ("mlp_bias", ("gate_proj", "up_proj", "down_proj"))):
+        if cfg.get(key) is None:
+            continue
+        for name in opt:
+            if any(f".{p}.bias" in name for p in parts) and (name in params) != bool(cfg[key]):
+                raise ValueError(f"{name}: {'missing' if cfg[key] else 'present'} although config.json "
+                                 f"says {'attention_bias' if key == 'attn_bias' else key}={cfg[key]}")
     for name, t in params.items():
         if name in exp:
             continue
