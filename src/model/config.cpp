@@ -81,6 +81,12 @@ ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
                        "lmforge's GPT-2 uses the tanh approximation (gelu_new)");
     c.tie_embeddings = get_bool(j, "tie_word_embeddings", file, true);
     c.attn_bias = c.mlp_bias = true;
+    // Variants of GPT-2's attention math that lmforge does not implement.
+    if (!get_bool(j, "scale_attn_weights", file, true))
+      throw InputError(file, 0, "scale_attn_weights", "unscaled attention is not supported");
+    if (get_bool(j, "scale_attn_by_inverse_layer_idx", file, false))
+      throw InputError(file, 0, "scale_attn_by_inverse_layer_idx", "not supported",
+                       "lmforge scales attention scores by 1/sqrt(head size) only");
     c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
     c.bos_token_id = get_token_id(j, "bos_token_id", file);
     c.eos_token_id = get_token_id(j, "eos_token_id", file);

@@ -261,10 +261,10 @@ void Transformer::run_forward(const int32_t* ids, int B, int T) {
   const int QKV = cfg_.qkv_dim(), A = cfg_.attn_dim();
   const bool llama = cfg_.is_llama();
   const float eps = cfg_.norm_eps;
-  for (int i = 0; i < N; ++i)
-    check(ids[i] >= 0 && ids[i] < V, "transformer",
-          "token id " + std::to_string(ids[i]) + " outside the vocabulary [0, " +
-              std::to_string(V) + ")");
+  for (int i = 0; i < N; ++i)  // (message built only on failure: this loop runs every step)
+    if (ids[i] < 0 || ids[i] >= V)
+      throw RuntimeError("[transformer] token id " + std::to_string(ids[i]) +
+                         " outside the vocabulary [0, " + std::to_string(V) + ")");
   ensure_acts(B, T);
   ids_.assign(ids, ids + N);
   B_ = B;
@@ -320,8 +320,9 @@ float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, in
   const int N = B * T, V = cfg_.vocab_size;
   int64_t n = 0;
   for (int i = 0; i < N; ++i) {
-    check(targets[i] < V, "transformer",
-          "target id " + std::to_string(targets[i]) + " outside the vocabulary");
+    if (targets[i] >= V)
+      throw RuntimeError("[transformer] target id " + std::to_string(targets[i]) +
+                         " outside the vocabulary [0, " + std::to_string(V) + ")");
     n += targets[i] >= 0;
   }
   run_forward(ids, B, T);
