@@ -121,8 +121,10 @@ TEST(Sgemm, BothPathsMatchOracleAllTransposes) {
   struct G {
     int M, N, K;
   };
-  // Odd sizes hit every edge of the 6x16 micro-tile and the cache blocks (K > 256, N > 16·k).
-  const G shapes[] = {{1, 1, 1}, {7, 17, 3}, {31, 33, 257}, {65, 129, 300}, {13, 600, 31}};
+  // Odd sizes hit every edge of the 6x16 micro-tile, the K slices (K > 384), the N blocks
+  // (N > 3072) and both ways of splitting work between threads (by rows, by columns).
+  const G shapes[] = {{1, 1, 1},     {7, 17, 3},    {31, 33, 257}, {65, 129, 300},
+                      {13, 600, 31}, {300, 40, 200}, {7, 3100, 20}, {5, 20, 800}};
   using Fn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int,
                       float, float*, int);
   const std::pair<const char*, Fn> paths[] = {

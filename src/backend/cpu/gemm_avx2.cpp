@@ -1,8 +1,8 @@
 // Our AVX2/FMA SGEMM, so the CPU backend's speed does not hinge on which kernel OpenBLAS
 // dispatches to (OPENBLAS_CORETYPE, library build). Classic Goto/BLIS structure:
-//   for each NC column block of C, for each KC slice of K:
-//     pack op(B)[KC×NC] into 16-wide column strips (shared by all threads),
-//     each thread takes MC row blocks, packs alpha·op(A)[MC×KC] into 6-high row strips and runs
+//   threads take independent chunks of C (see sgemm_avx2 for why); within a chunk,
+//   for each NC column block, for each KC slice of K: pack op(B)[KC×NC] into 16-wide column
+//     strips; for each MC row block: pack alpha·op(A)[MC×KC] into 6-high row strips and run
 //     a 6×16 register micro-kernel (12 ymm accumulators + 2 B vectors + 1 broadcast = 15 of 16
 //     registers) over every (6-row strip, 16-column strip) pair.
 // Packing makes all four transpose cases the same kernel. Edge tiles are computed into a
@@ -22,9 +22,11 @@
 namespace lmforge::cpu {
 namespace {
 constexpr int MR = 6, NR = 16;
-// KC·NR·4 = 16 KiB B strip stays in L1 across a row block; MC·KC·4 ≤ 144 KiB A block in L2
-// (Zen 3: 32 KiB L1d, 512 KiB L2); NC bounds the shared packed B (KC·NC·4 = 3 MiB) in L3.
-constexpr int KC = 256, MC_MAX = 144, NC = 3072;
+// KC·NR·4 ≤ 24 KiB B strip stays in L1 across a row block; MC·KC·4 ≤ 216 KiB A block in L2
+// (Zen 3: 32 KiB L1d, 512 KiB L2); NC bounds the shared packed B (KC·NC·4 ≤ 4.5 MiB) in L3.
+// K is split into equal slices of at most KC (K = 384, the model width, is one slice: C is
+// then read and written once instead of twice — measured 3-8% on the "small" shapes).
+constexpr int KC = 384, MC_MAX = 144, NC = 3072;
 // Whether our kernel is the default on AVX2 machines; set from bench/gemm_bench.cpp numbers
 // recorded in docs/KERNELS.md (LMFORGE_GEMM=blas|avx2 overrides at run time).
 constexpr bool kAvx2GemmDefault = false;
@@ -149,6 +151,43 @@ __attribute__((target("avx2,fma"))) void micro_edge(int kc, const float* a, cons
       *cij = beta == 0.0f ? tile[r * NR + j] : beta * *cij + tile[r * NR + j];
     }
 }
+
+// Serial blocked GEMM on the sub-rectangle rows [i_lo, i_hi) × columns [j_lo, j_hi) of C.
+void gemm_block(bool ta, bool tb, int i_lo, int i_hi, int j_lo, int j_hi, int K, int kc_max,
+                float alpha, const float* A, int lda, const float* B, int ldb, float beta,
+                float* C, int ldc, float* apack, float* bpack) {
+  int M = i_hi - i_lo;
+  // Row blocks of at most MC_MAX rows, balanced (M = 256: two blocks of 128, not 144 + 112).
+  int mblocks = (M + MC_MAX - 1) / MC_MAX;
+  int mc = ((M + mblocks - 1) / mblocks + MR - 1) / MR * MR;
+  for (int j0 = j_lo; j0 < j_hi; j0 += NC) {
+    int nc = std::min(NC, j_hi - j0), nstrips = (nc + NR - 1) / NR;
+    for (int p0 = 0; p0 < K; p0 += kc_max) {
+      int kc = std::min(kc_max, K - p0);
+      float beta_eff = p0 == 0 ? beta : 1.0f;
+      for (int s = 0; s < nstrips; s++)
+        pack_b_strip(bpack + (size_t)s * kc * NR, tb, B, ldb, p0, kc, j0 + s * NR,
+                     std::min(NR, nc - s * NR));
+      for (int i0 = i_lo; i0 < i_hi; i0 += mc) {
+        int mcur = std::min(mc, i_hi - i0);
+        pack_a(apack, ta, A, lda, i0, mcur, p0, kc, alpha);
+        for (int s = 0; s < nstrips; s++) {
+          int nr = std::min(NR, nc - s * NR);
+          const float* bs = bpack + (size_t)s * kc * NR;
+          for (int ir = 0; ir < mcur; ir += MR) {
+            int mr = std::min(MR, mcur - ir);
+            float* c = C + (size_t)(i0 + ir) * ldc + j0 + s * NR;
+            const float* as = apack + (size_t)ir * kc;
+            if (mr == MR && nr == NR)
+              micro_6x16(kc, as, bs, c, ldc, beta_eff);
+            else
+              micro_edge(kc, as, bs, c, ldc, beta_eff, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
 }  // namespace
 
 void sgemm_avx2(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
@@ -161,51 +200,34 @@ void sgemm_avx2(bool trans_a, bool trans_b, int M, int N, int K, float alpha, co
     return;
   }
   int nt = omp_get_max_threads();
-  // Small products are not worth waking threads (each barrier costs microseconds).
-  if ((double)M * N * K < 2e6) nt = 1;
-  // Row blocks: a multiple of MR, at most MC_MAX, and a count divisible by the thread count so
-  // no thread idles on the last block (M = 2048 on 2 threads: 16 blocks of 132 rows).
-  int blocks = std::max(1, (M + MC_MAX - 1) / MC_MAX);
-  blocks = (blocks + nt - 1) / nt * nt;
-  int mc = std::min(MC_MAX, ((M + blocks - 1) / blocks + MR - 1) / MR * MR);
-  int n_mblocks = (M + mc - 1) / mc;
-  int ncb = std::min(N, NC);
-  Buffer bpack = alloc_floats((size_t)KC * ((ncb + NR - 1) / NR * NR));
+  if ((double)M * N * K < 2e6) nt = 1;  // small products are not worth waking threads
+  // Threads take independent chunks of C, each a complete serial GEMM with its own packing:
+  // no barrier inside a call, so a thread that the OS deschedules (the 2 cores are shared)
+  // delays only its own chunk while dynamic scheduling hands the rest to the other thread. The
+  // first design (one shared packed B, a barrier per K slice) lost up to 3x to OpenBLAS under
+  // load, measured. The price is packing the operand that is not split once per chunk, so the
+  // split runs along the dimension whose other operand is smaller: rows of C (repacking B,
+  // K·N) or columns (repacking A, M·K). Four chunks per thread keep that below ~3%.
+  bool split_rows = (double)K * N <= (double)M * K;
+  int extent = split_rows ? M : N, unit = split_rows ? MR : NR;
+  int chunks = nt == 1 ? 1 : std::max(1, std::min(2 * nt, extent / (8 * unit)));
+  int span = ((extent + chunks - 1) / chunks + unit - 1) / unit * unit;
+  chunks = (extent + span - 1) / span;
+  int k_slices = (K + KC - 1) / KC;
+  int kc_max = ((K + k_slices - 1) / k_slices + 7) / 8 * 8;
 #pragma omp parallel num_threads(nt)
   {
-    Buffer apack = alloc_floats((size_t)mc * KC + MR * KC);
-    for (int j0 = 0; j0 < N; j0 += NC) {
-      int nc = std::min(NC, N - j0);
-      int nstrips = (nc + NR - 1) / NR;
-      for (int p0 = 0; p0 < K; p0 += KC) {
-        int kc = std::min(KC, K - p0);
-        float beta_eff = p0 == 0 ? beta : 1.0f;
-#pragma omp for schedule(static)
-        for (int s = 0; s < nstrips; s++)
-          pack_b_strip(bpack.get() + (size_t)s * kc * NR, trans_b, B, ldb, p0, kc, j0 + s * NR,
-                       std::min(NR, nc - s * NR));
-        // (implicit barrier: packed B complete)
-        // Dynamic: on a shared, loaded machine a descheduled thread must not hold the other.
+    Buffer apack = alloc_floats((size_t)(MC_MAX + MR) * kc_max);
+    Buffer bpack = alloc_floats((size_t)kc_max * (std::min(N, NC) + NR));
 #pragma omp for schedule(dynamic, 1)
-        for (int mb = 0; mb < n_mblocks; mb++) {
-          int i0 = mb * mc, mcur = std::min(mc, M - i0);
-          pack_a(apack.get(), trans_a, A, lda, i0, mcur, p0, kc, alpha);
-          for (int s = 0; s < nstrips; s++) {
-            int nr = std::min(NR, nc - s * NR);
-            const float* bs = bpack.get() + (size_t)s * kc * NR;
-            for (int ir = 0; ir < mcur; ir += MR) {
-              int mr = std::min(MR, mcur - ir);
-              float* c = C + (size_t)(i0 + ir) * ldc + j0 + s * NR;
-              const float* as = apack.get() + (size_t)ir * kc;
-              if (mr == MR && nr == NR)
-                micro_6x16(kc, as, bs, c, ldc, beta_eff);
-              else
-                micro_edge(kc, as, bs, c, ldc, beta_eff, mr, nr);
-            }
-          }
-        }
-        // (implicit barrier: nobody repacks B while another thread still reads it)
-      }
+    for (int ch = 0; ch < chunks; ch++) {
+      int lo = ch * span, hi = std::min(extent, lo + span);
+      if (split_rows)
+        gemm_block(trans_a, trans_b, lo, hi, 0, N, K, kc_max, alpha, A, lda, B, ldb, beta, C, ldc,
+                   apack.get(), bpack.get());
+      else
+        gemm_block(trans_a, trans_b, 0, M, lo, hi, K, kc_max, alpha, A, lda, B, ldb, beta, C, ldc,
+                   apack.get(), bpack.get());
     }
   }
 }
