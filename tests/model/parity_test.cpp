@@ -223,6 +223,16 @@ TEST_P(Parity, MatchesPyTorch) {
     grads.push_back(std::move(v));
   }
 
+  // The saved directory loads back into the same model (PyTorch reads it below): same logits, bit
+  // for bit, so the directory the reference judges is the model that was tested.
+  {
+    Transformer loaded = Transformer::load(dir / "model");
+    const float* lq = loaded.forward_logits(ids.data(), B, T);
+    size_t differ = 0;
+    for (size_t i = 0; i < logits.size(); ++i) differ += static_cast<double>(lq[i]) != logits[i];
+    EXPECT_EQ(differ, 0u) << c.tag << ": Transformer::load(save(model)) gives different logits";
+  }
+
   // lmforge, 10 AdamW steps on the same batch (loss recorded before each update).
   ParamArena m = P.clone_layout(), vv = P.clone_layout();
   std::vector<double> adam_losses;
