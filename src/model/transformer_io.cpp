@@ -1,8 +1,11 @@
 // Model directory I/O: config.json + model.safetensors + generation_config.json in Hugging Face's
 // layout. Our arena names are the HF names; the only reshaping is GPT-2's Conv1D weights, which
 // HF stores (in, out) while our linear kernels want (out, in).
-// Not here: tokenizer files (data/), atomic directory replacement (callers use write_dir_atomic).
+// Reads one model.safetensors or HF's sharded layout (model.safetensors.index.json); writes one
+// file. Not here: tokenizer files (data/), atomic directory replacement (callers use
+// write_dir_atomic).
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "lmforge/core/error.h"
@@ -72,18 +75,48 @@ Transformer Transformer::load(const fs::path& dir) {
     throw InputError(cfg_path.string(), 0, "", std::string("invalid JSON: ") + e.what());
   }
   Transformer m(ModelConfig::from_hf_json(j, cfg_path.string()));
-  const fs::path st_path = dir / "model.safetensors";
-  if (!fs::exists(st_path))
-    throw InputError(st_path.string(), 0, "", "file not found",
-                     "sharded checkpoints (model-0000x-of-0000y) are not supported yet");
-  SafetensorsFile f = SafetensorsFile::open(st_path);
-  const std::string file = st_path.string();
+  // One model.safetensors, or HF's sharded layout: model.safetensors.index.json maps each
+  // tensor name to a shard file in the same directory.
+  std::vector<SafetensorsFile> shards;
+  std::map<std::string, size_t> where;  // tensor name → shard
+  const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
+  if (fs::exists(single) || !fs::exists(index)) {
+    if (!fs::exists(single))
+      throw InputError(single.string(), 0, "", "file not found",
+                       "a model directory holds model.safetensors (or a sharded index)");
+    shards.push_back(SafetensorsFile::open(single));
+    for (const std::string& n : shards[0].names()) where[n] = 0;
+  } else {
+    nlohmann::json ij;
+    try {
+      ij = nlohmann::json::parse(read_file(index));
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(index.string(), 0, "", std::string("invalid JSON: ") + e.what());
+    }
+    if (!ij.contains("weight_map") || !ij["weight_map"].is_object())
+      throw InputError(index.string(), 0, "weight_map", "missing or not an object");
+    std::map<std::string, size_t> shard_of_file;
+    for (auto it = ij["weight_map"].begin(); it != ij["weight_map"].end(); ++it) {
+      const auto& v = it.value();
+      if (!v.is_string() || v.get<std::string>().find('/') != std::string::npos ||
+          v.get<std::string>().rfind("..", 0) == 0)
+        throw InputError(index.string(), 0, "weight_map." + it.key(),
+                         "expected a shard file name in the same directory");
+      auto [sit, fresh] = shard_of_file.emplace(v.get<std::string>(), shards.size());
+      if (fresh) shards.push_back(SafetensorsFile::open(dir / v.get<std::string>()));
+      if (!shards[sit->second].has(it.key()))
+        throw InputError(shards[sit->second].path().string(), 0, it.key(),
+                         "listed in the index but not in this shard");
+      where[it.key()] = sit->second;
+    }
+  }
+  const std::string file = shards.size() == 1 ? shards[0].path().string() : index.string();
 
   // OpenAI's original GPT-2 upload names tensors without the "transformer." prefix.
   auto file_name = [&](const std::string& name) {
-    if (f.has(name)) return name;
+    if (where.count(name)) return name;
     const std::string prefix = "transformer.";
-    if (name.rfind(prefix, 0) == 0 && f.has(name.substr(prefix.size())))
+    if (name.rfind(prefix, 0) == 0 && where.count(name.substr(prefix.size())))
       return name.substr(prefix.size());
     return name;
   };
@@ -91,14 +124,15 @@ Transformer Transformer::load(const fs::path& dir) {
   std::vector<float> tmp;
   for (const TensorInfo& t : m.params_.entries()) {
     const std::string fname = file_name(t.name);
-    if (!f.has(fname))
+    if (!where.count(fname))
       throw InputError(file, 0, t.name, "missing tensor",
                        "the checkpoint does not match config.json (" + m.cfg_.arch + ")");
+    const SafetensorsFile& f = shards[where[fname]];
     used.insert(fname);
     const bool tr = m.stored_transposed(t.name);
     std::vector<int64_t> want = tr ? std::vector<int64_t>{t.shape[1], t.shape[0]} : t.shape;
     if (f.shape(fname) != want)
-      throw InputError(file, 0, t.name,
+      throw InputError(f.path().string(), 0, t.name,
                        "shape " + shape_str(f.shape(fname)) + ", expected " + shape_str(want),
                        "the checkpoint does not match config.json");
     float* dst = m.params_.get(t.name);
@@ -110,9 +144,9 @@ Transformer Transformer::load(const fs::path& dir) {
       f.read_f32(fname, dst, t.numel);
     }
   }
-  for (const std::string& n : f.names()) {
+  for (const auto& [n, shard] : where) {
     if (used.count(n) || ignorable(n, m.cfg_.tie_embeddings)) continue;
-    throw InputError(file, 0, n, "unexpected tensor",
+    throw InputError(shards[shard].path().string(), 0, n, "unexpected tensor",
                      "the checkpoint has weights this " + m.cfg_.arch +
                          " config does not use (different architecture or options?)");
   }

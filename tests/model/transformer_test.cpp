@@ -312,3 +312,46 @@ TEST(Transformer, OverfitsOneBatchWithSgd) {
     EXPECT_LT(last, 0.6f * first);
   }
 }
+
+TEST(Transformer, LoadsShardedCheckpoint) {
+  fs::path d = fresh_dir("sharded");
+  Transformer m(small_cfg("llama"));
+  m.init_weights(5);
+  m.save(d);
+  // Split the file the way HF's save_pretrained(max_shard_size=...) does.
+  SafetensorsFile f = SafetensorsFile::open(d / "model.safetensors");
+  std::vector<std::vector<float>> store;
+  std::vector<NamedTensor> shard[2];
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  const std::vector<std::string> names = f.names();
+  store.reserve(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    store.emplace_back(f.numel(names[i]));
+    f.read_f32(names[i], store.back().data(), store.back().size());
+    const int s = i % 2;
+    shard[s].push_back({names[i], DType::kF32, f.shape(names[i]), store.back().data()});
+    index["weight_map"][names[i]] = "model-0000" + std::to_string(s + 1) + "-of-00002.safetensors";
+  }
+  save_safetensors(d / "model-00001-of-00002.safetensors", shard[0]);
+  save_safetensors(d / "model-00002-of-00002.safetensors", shard[1]);
+  fs::remove(d / "model.safetensors");
+  write_file_atomic(d / "model.safetensors.index.json", index.dump());
+  Transformer back = Transformer::load(d);
+  EXPECT_EQ(std::memcmp(back.params().data(), m.params().data(), m.params().numel() * 4), 0);
+  // An index entry pointing at the wrong shard is named.
+  const std::string right = index["weight_map"]["model.norm.weight"];
+  index["weight_map"]["model.norm.weight"] = right == "model-00001-of-00002.safetensors"
+                                                 ? "model-00002-of-00002.safetensors"
+                                                 : "model-00001-of-00002.safetensors";
+  write_file_atomic(d / "model.safetensors.index.json", index.dump());
+  try {
+    Transformer::load(d);
+    ADD_FAILURE();
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "model.norm.weight");
+  }
+  index["weight_map"]["model.norm.weight"] = "../evil.safetensors";
+  write_file_atomic(d / "model.safetensors.index.json", index.dump());
+  EXPECT_THROW(Transformer::load(d), InputError);
+  fs::remove_all(d);
+}
