@@ -88,8 +88,8 @@ class ManifestReader {
   std::string file_;
 };
 
-json split_to_json(const SplitInfo& s) {
-  json shards = json::array();
+nlohmann::ordered_json split_to_json(const SplitInfo& s) {
+  nlohmann::ordered_json shards = nlohmann::ordered_json::array();
   for (const auto& sh : s.shards) shards.push_back({{"file", sh.file}, {"tokens", sh.tokens}});
   return {{"documents", s.documents}, {"tokens", s.tokens}, {"bytes", s.bytes}, {"shards", shards}};
 }
@@ -102,11 +102,11 @@ const SplitInfo& DataManifest::split(const std::string& name) const {
 }
 
 std::string manifest_to_json(const DataManifest& m) {
-  json sources = json::array();
+  nlohmann::ordered_json sources = nlohmann::ordered_json::array();
   for (const auto& s : m.sources)
     sources.push_back({{"path", s.path}, {"bytes", s.bytes}, {"documents", s.documents}});
-  // nlohmann's default object type sorts keys, which keeps the file byte-for-byte deterministic.
-  json j = {{"format", kManifestFormat},
+  // Insertion order (format and version first) is fixed here, so the file is deterministic.
+  nlohmann::ordered_json j = {{"format", kManifestFormat},
             {"version", kManifestVersion},
             {"tokenizer_hash", m.tokenizer_hash},
             {"vocab_size", m.vocab_size},
