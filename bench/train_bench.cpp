@@ -136,7 +136,9 @@ int main(int argc, char** argv) {
     for (auto& x : A) x = nd(rng);
     for (auto& x : Bm) x = nd(rng);
     const double own = gemm_gflops(
-        [&] { cpu::sgemm(false, false, n, n, n, 1.0f, A.data(), n, Bm.data(), n, 0.0f, Cm.data(), n); },
+        [&] {
+          cpu::sgemm(false, false, n, n, n, 1.0f, A.data(), n, Bm.data(), n, 0.0f, Cm.data(), n);
+        },
         5);
     const double blas = gemm_gflops(
         [&] {
@@ -158,15 +160,18 @@ int main(int argc, char** argv) {
 
     std::printf("lmforge train_bench config=%s (V=%d T=%d L=%d H=%d C=%d B=%d), %zu params\n",
                 bc->name, bc->V, T, bc->L, bc->H, bc->C, B, N);
-    std::printf("  step %.1f ms (median of %d), %.1f tokens/s, %.2f GFLOP/s of model FLOPs "
-                "(%.3g FLOPs/token), last loss %.4f\n",
-                step_s * 1e3, steps, tps, gflops, fpt, loss);
-    std::printf("  GEMM 1024^3: cpu::sgemm %.1f GFLOP/s, cblas_sgemm %.1f GFLOP/s "
-                "(OPENBLAS_CORETYPE=%s); MFU %.1f%% of the better\n",
-                own, blas, coretype ? coretype : "(unset)", 100.0 * gflops / ceiling);
-    std::printf("  memory: peak RSS %.1f MiB (%.1f MiB at start); theory %.1f MiB = 4 x %.1f "
-                "(params, grads, m, v) + %.1f activations; ratio %.2f\n",
-                rss_train, rss_start, theory_mib, params_mib, act_mib, rss_train / theory_mib);
+    std::printf(
+        "  step %.1f ms (median of %d), %.1f tokens/s, %.2f GFLOP/s of model FLOPs "
+        "(%.3g FLOPs/token), last loss %.4f\n",
+        step_s * 1e3, steps, tps, gflops, fpt, loss);
+    std::printf(
+        "  GEMM 1024^3: cpu::sgemm %.1f GFLOP/s, cblas_sgemm %.1f GFLOP/s "
+        "(OPENBLAS_CORETYPE=%s); MFU %.1f%% of the better\n",
+        own, blas, coretype ? coretype : "(unset)", 100.0 * gflops / ceiling);
+    std::printf(
+        "  memory: peak RSS %.1f MiB (%.1f MiB at start); theory %.1f MiB = 4 x %.1f "
+        "(params, grads, m, v) + %.1f activations; ratio %.2f\n",
+        rss_train, rss_start, theory_mib, params_mib, act_mib, rss_train / theory_mib);
     std::printf(
         "{\"impl\": \"lmforge\", \"config\": \"%s\", \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
         "\"n_params\": %zu, \"flops_per_token\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.1f, "

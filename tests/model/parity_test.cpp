@@ -17,10 +17,10 @@
 //   each gradient     ||a-b|| / ||b||                  <= 5e-6, or max |a-b| <= 1e-6 for tensors
 //                     whose exact gradient vanishes (GPT-2's key bias: softmax is shift invariant,
 //                     so its true gradient is 0 and both float32 results are rounding noise)
-//   10 AdamW losses   max |a-b|                        <= 5e-4  Adam's first step is ~lr·sign(g): an
-//                     element whose exact gradient is ~1e-8 may take either sign in float32 and
-//                     move by 2·lr, which later shows in the loss at ~1e-4 (torch's own float32
-//                     run deviated by 7.6e-5 on a tied MQA case, through one o_proj element)
+//   10 AdamW losses   max |a-b|                        <= 5e-4  because Adam's first step is
+//                     ~lr·sign(g): an element whose exact gradient is ~1e-8 may take either sign
+//                     in float32 and move by 2·lr, which later shows in the loss at ~1e-4 (torch's
+//                     own float32 run deviated by 7.6e-5 on a tied MQA case, via one o_proj weight)
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,8 +98,8 @@ ModelConfig llama_cfg(int n_kv_head, bool tied, bool biases) {
 // the arena holds them (out, in).
 bool is_conv1d(const ModelConfig& cfg, const std::string& name) {
   if (cfg.arch != "gpt2") return false;
-  for (const char* s : {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight",
-                        "mlp.c_proj.weight"}) {
+  for (const char* s :
+       {"attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"}) {
     const size_t n = std::strlen(s);
     if (name.size() >= n && name.compare(name.size() - n, n, s) == 0) return true;
   }
@@ -162,9 +162,9 @@ void perturb(Transformer& model, uint64_t seed) {
 }
 
 int run_reference(const fs::path& model, const fs::path& inputs, const fs::path& out) {
-  const std::string cmd = "/usr/bin/python3 " LMFORGE_SOURCE_DIR "/tests/reference/parity.py --model '" +
-                          model.string() + "' --inputs '" + inputs.string() + "' --out '" +
-                          out.string() + "'";
+  const std::string cmd =
+      "/usr/bin/python3 " LMFORGE_SOURCE_DIR "/tests/reference/parity.py --model '" +
+      model.string() + "' --inputs '" + inputs.string() + "' --out '" + out.string() + "'";
   std::fflush(stdout);
   const int rc = std::system(cmd.c_str());
   return rc == -1 ? -1 : WEXITSTATUS(rc);
@@ -195,10 +195,18 @@ TEST_P(Parity, MatchesPyTorch) {
   nlohmann::json decayed = nlohmann::json::array();
   for (const auto& e : model.params().entries())
     if (model.is_decayed(e.name)) decayed.push_back(e.name);
-  nlohmann::json in = {{"B", B}, {"T", T}, {"ids", ids}, {"targets", targets},
+  nlohmann::json in = {{"B", B},
+                       {"T", T},
+                       {"ids", ids},
+                       {"targets", targets},
                        {"adamw",
-                        {{"steps", kSteps}, {"lr", kLr}, {"beta1", kBeta1}, {"beta2", kBeta2},
-                         {"eps", kEps}, {"weight_decay", kWd}, {"decayed", decayed}}}};
+                        {{"steps", kSteps},
+                         {"lr", kLr},
+                         {"beta1", kBeta1},
+                         {"beta2", kBeta2},
+                         {"eps", kEps},
+                         {"weight_decay", kWd},
+                         {"decayed", decayed}}}};
   std::ofstream(dir / "inputs.json") << in.dump();
 
   // lmforge, step 0: logits, loss, gradients.
@@ -293,7 +301,8 @@ TEST_P(Parity, MatchesPyTorch) {
               vanishing.empty() ? " none" : vanishing.c_str());
   for (const auto& name : ref.file.names()) {
     if (name.rfind("f64/grad/", 0) == 0) {
-      EXPECT_TRUE(seen.count(name.substr(9))) << c.tag << ": lmforge lacks parameter " << name.substr(9);
+      EXPECT_TRUE(seen.count(name.substr(9)))
+          << c.tag << ": lmforge lacks parameter " << name.substr(9);
     }
   }
 
@@ -310,7 +319,8 @@ TEST_P(Parity, MatchesPyTorch) {
   const auto rule = nlohmann::json::parse(ref.file.metadata().at("decayed_by_rule"));
   const std::set<std::string> by_rule(rule.begin(), rule.end());
   for (const auto& e : P.entries())
-    EXPECT_EQ(model.is_decayed(e.name), by_rule.count(e.name) == 1) << "is_decayed(" << e.name << ")";
+    EXPECT_EQ(model.is_decayed(e.name), by_rule.count(e.name) == 1)
+        << "is_decayed(" << e.name << ")";
 
   // Kept on failure (and with LMFORGE_PARITY_KEEP=1) so that parity.py can be rerun by hand.
   if (HasFailure() || std::getenv("LMFORGE_PARITY_KEEP")) {
