@@ -66,17 +66,23 @@ std::string describe_json(const json& v, size_t max_chars) {
 }
 
 json parse_jsonl_line(std::string_view text, const JsonlLocation& where) {
+  // A whole-file JSON array (as many datasets ship) is the commonest wrong input: say so.
+  const size_t first = text.find_first_not_of(" \t");
+  const bool array_file = where.line == 1 && first != std::string_view::npos && text[first] == '[';
+  const std::string hint =
+      array_file ? "this looks like a JSON array; lmforge reads JSON Lines, one object per line "
+                   "(convert with: jq -c '.[]' FILE > FILE.jsonl)"
+                 : "each line must hold one complete JSON object";
   json obj;
   try {
     obj = json::parse(text.begin(), text.end());
   } catch (const json::parse_error& e) {
     where.fail("",
                "invalid JSON at column " + std::to_string(e.byte) + ": " + parser_details(e.what()),
-               "each line must hold one complete JSON object");
+               hint);
   }
   if (!obj.is_object())
-    where.fail("", std::string("expected a JSON object, got ") + obj.type_name(),
-               "each line must hold one complete JSON object");
+    where.fail("", std::string("expected a JSON object, got ") + obj.type_name(), hint);
   return obj;
 }
 

@@ -73,6 +73,17 @@ TEST(Jsonl, NonObjectLinesAndMissingFile) {
   EXPECT_EQ(error_of(p), p.string() +
                              ":2: expected a JSON object, got array (hint: each line "
                              "must hold one complete JSON object)");
+  p = write_tmp("array.json", "[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"}\n]\n");
+  EXPECT_EQ(error_of(p), p.string() +
+                             ":1: invalid JSON at column 2: syntax error while parsing value - "
+                             "unexpected end of input; expected '[', '{', or a literal (hint: "
+                             "this looks like a JSON array; lmforge reads JSON Lines, one object "
+                             "per line (convert with: jq -c '.[]' FILE > FILE.jsonl))");
+  p = write_tmp("array1.json", "[{\"text\": \"a\"}]\n");
+  EXPECT_EQ(error_of(p), p.string() +
+                             ":1: expected a JSON object, got array (hint: this looks like a JSON "
+                             "array; lmforge reads JSON Lines, one object per line (convert with: "
+                             "jq -c '.[]' FILE > FILE.jsonl))");
   EXPECT_EQ(error_of(p.parent_path() / "nope.jsonl"),
             (p.parent_path() / "nope.jsonl").string() +
                 ": cannot read file (hint: check that it exists)");
