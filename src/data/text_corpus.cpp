@@ -70,7 +70,11 @@ std::vector<CorpusFile> collect_corpus_files(const std::vector<fs::path>& inputs
     std::vector<CorpusFile> found;
     for (auto it = fs::recursive_directory_iterator(input);
          it != fs::recursive_directory_iterator(); ++it) {
-      if (hidden(it->path())) {
+      // A prepared data directory or a tokenizer/model directory below a corpus (say, an
+      // earlier `--output corpus/data`) holds .json files that are not text: never read them.
+      if (hidden(it->path()) ||
+          (it->is_directory() && (fs::exists(it->path() / "manifest.json") ||
+                                  fs::exists(it->path() / "tokenizer.json")))) {
         if (it->is_directory()) it.disable_recursion_pending();
         continue;
       }

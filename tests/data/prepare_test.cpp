@@ -134,6 +134,11 @@ TEST(Prepare, EndToEndDocumentsSplitsAndShards) {
   EXPECT_EQ(r.sources[1].documents, 2u);  // the empty text is skipped
   EXPECT_EQ(r.sources[2].path, (d / "corpus" / "sub" / "c.json").string());
   EXPECT_EQ(r.doc_split, "blank-line");
+  // A second run whose output lies inside the corpus, and a third over it: the earlier output's
+  // .json files are not mistaken for corpus files.
+  o.output = d / "corpus" / "data";
+  prepare_dataset(o);
+  EXPECT_EQ(manifest_to_json(prepare_dataset(o)), manifest_to_json(m));
   Tokenizer tok = Tokenizer::load(d / "out");  // the copied tokenizer is the same tokenizer
   EXPECT_EQ(tok.content_hash(), r.tokenizer_hash);
   EXPECT_EQ(tok.content_hash(), Tokenizer::load(kTokenizer).content_hash());

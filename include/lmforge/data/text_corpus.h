@@ -30,7 +30,8 @@ struct CorpusFile {
 };
 
 // Expands inputs in order: a file is taken as given (it must end in .txt, .jsonl or .json); a
-// directory contributes every such file below it, sorted by path, skipping hidden entries.
+// directory contributes every such file below it, sorted by path, skipping hidden entries and
+// subdirectories that hold manifest.json or tokenizer.json (prepared data, tokenizers, models).
 // InputError naming the path for a missing input or an explicit file of another type.
 std::vector<CorpusFile> collect_corpus_files(const std::vector<std::filesystem::path>& inputs);
 
