@@ -9,7 +9,9 @@
 
 namespace lmforge {
 
-void AlignedFree::operator()(float* p) const { std::free(p); }
+void AlignedFree::operator()(float* p) const {
+  std::free(p);
+}
 
 AlignedFloats alloc_aligned_floats(size_t n) {
   if (n == 0) return AlignedFloats();
@@ -74,8 +76,9 @@ void ParamArena::copy_from(const ParamArena& other) {
   check(other.entries_.size() == entries_.size() && other.numel_ == numel_, "arena",
         "copy_from() between different layouts");
   for (size_t i = 0; i < entries_.size(); ++i)
-    check(entries_[i].name == other.entries_[i].name && entries_[i].shape == other.entries_[i].shape,
-          "arena", "copy_from() layout mismatch at '" + entries_[i].name + "'");
+    check(
+        entries_[i].name == other.entries_[i].name && entries_[i].shape == other.entries_[i].shape,
+        "arena", "copy_from() layout mismatch at '" + entries_[i].name + "'");
   if (numel_) std::memcpy(data_.get(), other.data_.get(), numel_ * sizeof(float));
 }
 

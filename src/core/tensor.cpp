@@ -12,9 +12,9 @@ struct DTypeRow {
   size_t size;
 };
 constexpr DTypeRow kDTypes[] = {
-    {DType::kF32, "F32", 4}, {DType::kBF16, "BF16", 2}, {DType::kF16, "F16", 2},
-    {DType::kI32, "I32", 4}, {DType::kF64, "F64", 8},   {DType::kI64, "I64", 8},
-    {DType::kI16, "I16", 2}, {DType::kI8, "I8", 1},     {DType::kU8, "U8", 1},
+    {DType::kF32, "F32", 4},   {DType::kBF16, "BF16", 2}, {DType::kF16, "F16", 2},
+    {DType::kI32, "I32", 4},   {DType::kF64, "F64", 8},   {DType::kI64, "I64", 8},
+    {DType::kI16, "I16", 2},   {DType::kI8, "I8", 1},     {DType::kU8, "U8", 1},
     {DType::kBool, "BOOL", 1},
 };
 
@@ -52,7 +52,9 @@ bool dtype_from_name(const std::string& name, DType* out) {
   return false;
 }
 
-const char* device_name(Device d) { return d == Device::kCPU ? "cpu" : "cuda"; }
+const char* device_name(Device d) {
+  return d == Device::kCPU ? "cpu" : "cuda";
+}
 
 int64_t shape_numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
@@ -70,7 +72,9 @@ std::string shape_str(const std::vector<int64_t>& shape) {
   return s + ")";
 }
 
-float bf16_to_f32(uint16_t h) { return bits_f32(uint32_t(h) << 16); }
+float bf16_to_f32(uint16_t h) {
+  return bits_f32(uint32_t(h) << 16);
+}
 
 uint16_t f32_to_bf16(float f) {
   uint32_t u = f32_bits(f);
@@ -97,7 +101,7 @@ uint16_t f32_to_f16(float f) {
   uint32_t u = f32_bits(f);
   uint16_t sign = uint16_t((u >> 16) & 0x8000u);
   uint32_t abs = u & 0x7fffffffu;
-  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);  // NaN
+  if (abs > 0x7f800000u) return uint16_t(sign | 0x7e00u);   // NaN
   if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to >= 65520: inf
   if (abs < 0x38800000u) {
     // Result is subnormal (or zero) in f16: scale so that the f16 ulp (2^-24) becomes 1 and let

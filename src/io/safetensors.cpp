@@ -90,10 +90,10 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
 
   uint64_t hlen = read_le_u64(bytes);
   if (hlen > kMaxHeaderBytes || hlen > size - 8)
-    throw InputError(p, 0, "header",
-                     "header length " + std::to_string(hlen) + " exceeds the file size " +
-                         std::to_string(size),
-                     kHint);
+    throw InputError(
+        p, 0, "header",
+        "header length " + std::to_string(hlen) + " exceeds the file size " + std::to_string(size),
+        kHint);
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(bytes + 8, bytes + 8 + hlen);
@@ -168,7 +168,9 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   return sf;
 }
 
-SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept { *this = std::move(o); }
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept {
+  *this = std::move(o);
+}
 
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
   if (this != &o) {
@@ -186,7 +188,9 @@ SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
   return *this;
 }
 
-SafetensorsFile::~SafetensorsFile() { unmap(); }
+SafetensorsFile::~SafetensorsFile() {
+  unmap();
+}
 
 void SafetensorsFile::unmap() {
   if (map_) munmap(map_, map_size_);
@@ -210,8 +214,12 @@ std::vector<std::string> SafetensorsFile::names() const {
 std::vector<int64_t> SafetensorsFile::shape(const std::string& name) const {
   return entry(name).shape;
 }
-DType SafetensorsFile::dtype(const std::string& name) const { return entry(name).dtype; }
-size_t SafetensorsFile::numel(const std::string& name) const { return entry(name).numel; }
+DType SafetensorsFile::dtype(const std::string& name) const {
+  return entry(name).dtype;
+}
+size_t SafetensorsFile::numel(const std::string& name) const {
+  return entry(name).numel;
+}
 const void* SafetensorsFile::raw(const std::string& name) const {
   return data_ + entry(name).begin;
 }
@@ -223,9 +231,9 @@ size_t SafetensorsFile::nbytes(const std::string& name) const {
 void SafetensorsFile::read_f32(const std::string& name, float* out, size_t numel) const {
   const Entry& e = entry(name);
   if (numel != e.numel)
-    throw InputError(path_.string(), 0, name,
-                     "has " + std::to_string(e.numel) + " elements, expected " +
-                         std::to_string(numel));
+    throw InputError(
+        path_.string(), 0, name,
+        "has " + std::to_string(e.numel) + " elements, expected " + std::to_string(numel));
   const unsigned char* src = data_ + e.begin;
   switch (e.dtype) {
     case DType::kF32:
@@ -259,9 +267,9 @@ void SafetensorsFile::read_f32(const std::string& name, float* out, size_t numel
 void SafetensorsFile::read_i32(const std::string& name, int32_t* out, size_t numel) const {
   const Entry& e = entry(name);
   if (numel != e.numel)
-    throw InputError(path_.string(), 0, name,
-                     "has " + std::to_string(e.numel) + " elements, expected " +
-                         std::to_string(numel));
+    throw InputError(
+        path_.string(), 0, name,
+        "has " + std::to_string(e.numel) + " elements, expected " + std::to_string(numel));
   const unsigned char* src = data_ + e.begin;
   if (e.dtype == DType::kI32) {
     if (numel) std::memcpy(out, src, numel * 4);

@@ -23,13 +23,15 @@ int get_int(const json& j, const char* key, const std::string& file, int fallbac
 
 float get_float(const json& j, const char* key, const std::string& file, float fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_number()) throw InputError(file, 0, key, "expected a number, got " + j[key].dump());
+  if (!j[key].is_number())
+    throw InputError(file, 0, key, "expected a number, got " + j[key].dump());
   return j[key].get<float>();
 }
 
 bool get_bool(const json& j, const char* key, const std::string& file, bool fallback) {
   if (!j.contains(key) || j[key].is_null()) return fallback;
-  if (!j[key].is_boolean()) throw InputError(file, 0, key, "expected true/false, got " + j[key].dump());
+  if (!j[key].is_boolean())
+    throw InputError(file, 0, key, "expected true/false, got " + j[key].dump());
   return j[key].get<bool>();
 }
 
@@ -57,7 +59,9 @@ std::string detect_arch(const json& j, const std::string& file) {
                    "lmforge loads GPT2LMHeadModel and LlamaForCausalLM checkpoints");
 }
 
-json token_json(int id) { return id >= 0 ? json(id) : json(nullptr); }
+json token_json(int id) {
+  return id >= 0 ? json(id) : json(nullptr);
+}
 
 }  // namespace
 
@@ -217,9 +221,9 @@ int64_t ModelConfig::num_params() const {
   const int64_t C = n_embd, V = vocab_size, L = n_layer, FF = ffn_hidden;
   const int64_t QKV = qkv_dim(), A = attn_dim();
   const bool llama = is_llama();
-  int64_t n = V * C;                 // token embedding
+  int64_t n = V * C;                    // token embedding
   if (!llama) n += int64_t(n_ctx) * C;  // learned positions
-  if (!tie_embeddings) n += V * C;   // separate head
+  if (!tie_embeddings) n += V * C;      // separate head
   const int64_t norm = llama ? C : 2 * C;
   int64_t layer = 2 * norm;
   layer += QKV * C + (attn_bias ? QKV : 0);  // q, k, v
@@ -239,7 +243,8 @@ void ModelConfig::validate() const {
   need(n_ctx > 0, "n_ctx must be positive");
   need(n_layer > 0, "n_layer must be positive");
   need(n_head > 0 && n_kv_head > 0, "n_head and n_kv_head must be positive");
-  need(n_embd > 0 && ffn_hidden > 0 && head_dim > 0, "n_embd, ffn_hidden, head_dim must be positive");
+  need(n_embd > 0 && ffn_hidden > 0 && head_dim > 0,
+       "n_embd, ffn_hidden, head_dim must be positive");
   need(n_head % n_kv_head == 0, "n_head (" + std::to_string(n_head) +
                                     ") must be a multiple of n_kv_head (" +
                                     std::to_string(n_kv_head) + ")");
@@ -253,7 +258,8 @@ void ModelConfig::validate() const {
     need(head_dim % 2 == 0, "head_dim must be even for RoPE");
     need(rope_theta > 0, "rope_theta must be positive");
   }
-  need(bos_token_id < vocab_size && eos_token_id < vocab_size, "bos/eos token id beyond vocab_size");
+  need(bos_token_id < vocab_size && eos_token_id < vocab_size,
+       "bos/eos token id beyond vocab_size");
 }
 
 }  // namespace lmforge

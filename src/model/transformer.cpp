@@ -143,9 +143,8 @@ void Transformer::init_weights(uint64_t seed) {
     };
     if (t.shape.size() == 1) {
       // 1-D tensors are norm weights (ones) or biases (zeros).
-      const bool norm_weight = ends("norm.weight") || ends("ln_1.weight") ||
-                               ends("ln_2.weight") || ends("ln_f.weight") ||
-                               ends("layernorm.weight");
+      const bool norm_weight = ends("norm.weight") || ends("ln_1.weight") || ends("ln_2.weight") ||
+                               ends("ln_f.weight") || ends("layernorm.weight");
       for (size_t i = 0; i < t.numel; ++i) w[i] = norm_weight ? 1.0f : 0.0f;
       continue;
     }
@@ -172,7 +171,7 @@ bool Transformer::stored_transposed(const std::string& n) const {
 
 double Transformer::flops_per_token(int T) const {
   double n = double(cfg_.num_params());
-  if (!cfg_.is_llama()) n -= double(cfg_.n_ctx) * cfg_.n_embd;  // position table: a lookup
+  if (!cfg_.is_llama()) n -= double(cfg_.n_ctx) * cfg_.n_embd;           // position table: a lookup
   if (!cfg_.tie_embeddings) n -= double(cfg_.vocab_size) * cfg_.n_embd;  // input embedding
   return 6.0 * n + 12.0 * cfg_.n_layer * double(cfg_.attn_dim()) * T;
 }
@@ -198,7 +197,8 @@ size_t Transformer::act_floats(size_t N) const {
   const size_t C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
   const size_t UP = cfg_.is_llama() ? 2 * FF : FF, NH = cfg_.n_head, V = cfg_.vocab_size;
   for (int l = 0; l < cfg_.n_layer; ++l) {
-    for (size_t n : {N * C, N * C, N, N, N * QKV, N * A, N * NH, N * C, N * C, N, N, N * UP, N * FF})
+    for (size_t n :
+         {N * C, N * C, N, N, N * QKV, N * A, N * NH, N * C, N * C, N, N, N * UP, N * FF})
       c.take(n);
   }
   for (size_t n : {N * C, N * C, N, N, N * V, N}) c.take(n);
@@ -297,7 +297,7 @@ void Transformer::run_forward(const int32_t* ids, int B, int T) {
       cpu::gelu_forward(a.act, a.fc, size_t(N) * FF);              // (B,T,FF)
     }
     cpu::linear_forward(x_next, a.act, w.down_w, w.down_b, N, FF, C);  // (B,T,C)
-    cpu::add_inplace(x_next, a.h, size_t(N) * C);                       // residual
+    cpu::add_inplace(x_next, a.h, size_t(N) * C);                      // residual
   }
   if (llama)
     cpu::rmsnorm_forward(act_.lnf, act_.lnf_rstd, act_.x_out, p_.normf_w, N, C, eps);
@@ -351,11 +351,11 @@ void Transformer::backward(float loss_scale) {
   if (loss_scale != 1.0f) cpu::scale_inplace(dlogits, loss_scale, size_t(N) * V);
 
   cpu::linear_backward(act_.dln, g_.lm_head, nullptr, dlogits, act_.lnf, p_.lm_head, N, C,
-                       V);  // dln (B,T,C)
+                       V);                                // dln (B,T,C)
   std::fill(act_.dres, act_.dres + size_t(N) * C, 0.0f);  // norms accumulate into dinp
   if (llama)
-    cpu::rmsnorm_backward(act_.dres, g_.normf_w, act_.dln, act_.x_out, p_.normf_w, act_.lnf_rstd,
-                          N, C);
+    cpu::rmsnorm_backward(act_.dres, g_.normf_w, act_.dln, act_.x_out, p_.normf_w, act_.lnf_rstd, N,
+                          C);
   else
     cpu::layernorm_backward(act_.dres, g_.normf_w, g_.normf_b, act_.dln, act_.x_out, p_.normf_w,
                             act_.lnf_mean, act_.lnf_rstd, N, C);

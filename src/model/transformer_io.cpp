@@ -26,7 +26,8 @@ void transpose(float* dst, const float* src, int64_t rows, int64_t cols) {
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Tensors a HF checkpoint may carry that are buffers, not parameters (GPT-2's causal mask, old

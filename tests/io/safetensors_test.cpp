@@ -80,8 +80,8 @@ TEST(Safetensors, RoundTripAllEngineDtypes) {
   std::vector<int32_t> ids_back(3);
   f.read_i32("ids", ids_back.data(), 3);
   EXPECT_EQ(ids_back, ids);
-  EXPECT_THROW(f.read_f32("ids", out.data(), 3), InputError);   // ints are not floats
-  EXPECT_THROW(f.read_f32("w", out.data(), 5), InputError);     // wrong count
+  EXPECT_THROW(f.read_f32("ids", out.data(), 3), InputError);  // ints are not floats
+  EXPECT_THROW(f.read_f32("w", out.data(), 5), InputError);    // wrong count
   EXPECT_THROW(f.shape("missing"), InputError);
   EXPECT_EQ(f.numel("empty"), 0u);
   // Header is 8-byte aligned so the data section starts aligned.
@@ -125,35 +125,34 @@ TEST(Safetensors, CorruptFilesAreInputErrors) {
 
   write_file_atomic(d / "short", "abc");
   expect_bad(d / "short", "header");
-  expect_bad(write_raw(d / "hlen", ok, data, 1 << 20), "header");          // beyond file
-  expect_bad(write_raw(d / "hlen_max", ok, data, INT64_MAX), "header");    // absurd length
-  expect_bad(write_raw(d / "json", "{\"a\": [1, 2", data), "header");      // not JSON
-  expect_bad(write_raw(d / "arr", "[1,2]", data), "header");               // not an object
-  expect_bad(write_raw(d / "range",
-                       R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", data),
-             "a");  // offsets beyond the data section
+  expect_bad(write_raw(d / "hlen", ok, data, 1 << 20), "header");        // beyond file
+  expect_bad(write_raw(d / "hlen_max", ok, data, INT64_MAX), "header");  // absurd length
+  expect_bad(write_raw(d / "json", "{\"a\": [1, 2", data), "header");    // not JSON
+  expect_bad(write_raw(d / "arr", "[1,2]", data), "header");             // not an object
+  expect_bad(
+      write_raw(d / "range", R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})", data),
+      "a");  // offsets beyond the data section
   expect_bad(write_raw(d / "overlap",
                        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
                        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
                        data),
              "b");
-  expect_bad(write_raw(d / "dtype", R"({"a":{"dtype":"Q4_K","shape":[2],"data_offsets":[0,8]}})",
-                       data),
-             "a");
-  expect_bad(write_raw(d / "size", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})",
-                       data),
-             "a");  // byte size does not match the shape
-  expect_bad(write_raw(d / "neg", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})",
-                       data),
-             "a");
+  expect_bad(
+      write_raw(d / "dtype", R"({"a":{"dtype":"Q4_K","shape":[2],"data_offsets":[0,8]}})", data),
+      "a");
+  expect_bad(
+      write_raw(d / "size", R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", data),
+      "a");  // byte size does not match the shape
+  expect_bad(
+      write_raw(d / "neg", R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", data),
+      "a");
   expect_bad(write_raw(d / "huge",
                        R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],)"
                        R"("data_offsets":[0,8]}})",
                        data),
              "a");  // numel overflow must not wrap around
-  expect_bad(write_raw(d / "rev", R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})",
-                       data),
-             "a");
+  expect_bad(
+      write_raw(d / "rev", R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", data), "a");
   expect_bad(write_raw(d / "fields", R"({"a":{"dtype":"F32","shape":[2]}})", data), "a");
   try {
     SafetensorsFile::open(d / "does-not-exist");

@@ -68,23 +68,41 @@ TEST(Config, PresetsRoundTripThroughHfJson) {
 
 TEST(Config, KnownParameterCounts) {
   // GPT-2 small as published by OpenAI / HF: 124,439,808 parameters (tied head).
-  json gpt2 = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"},
-               {"n_embd", 768}, {"n_layer", 12}, {"n_head", 12}, {"n_positions", 1024},
-               {"n_ctx", 1024}, {"vocab_size", 50257}, {"n_inner", nullptr},
-               {"activation_function", "gelu_new"}, {"layer_norm_epsilon", 1e-5},
-               {"bos_token_id", 50256}, {"eos_token_id", 50256}};
+  json gpt2 = {{"architectures", {"GPT2LMHeadModel"}},
+               {"model_type", "gpt2"},
+               {"n_embd", 768},
+               {"n_layer", 12},
+               {"n_head", 12},
+               {"n_positions", 1024},
+               {"n_ctx", 1024},
+               {"vocab_size", 50257},
+               {"n_inner", nullptr},
+               {"activation_function", "gelu_new"},
+               {"layer_norm_epsilon", 1e-5},
+               {"bos_token_id", 50256},
+               {"eos_token_id", 50256}};
   ModelConfig g = ModelConfig::from_hf_json(gpt2, "gpt2/config.json");
   EXPECT_EQ(g.ffn_hidden, 3072);
   EXPECT_TRUE(g.tie_embeddings);
   EXPECT_EQ(g.num_params(), 124439808);
   EXPECT_EQ(ModelConfig::preset("gpt2-124m", 50257).num_params(), 124439808);
   // SmolLM-135M (Llama, GQA 9/3, tied): 134,515,008 parameters.
-  json smol = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
-               {"hidden_size", 576}, {"num_hidden_layers", 30}, {"num_attention_heads", 9},
-               {"num_key_value_heads", 3}, {"intermediate_size", 1536},
-               {"max_position_embeddings", 2048}, {"vocab_size", 49152}, {"rms_norm_eps", 1e-5},
-               {"rope_theta", 10000.0}, {"rope_scaling", nullptr}, {"hidden_act", "silu"},
-               {"tie_word_embeddings", true}, {"bos_token_id", 0}, {"eos_token_id", 0}};
+  json smol = {{"architectures", {"LlamaForCausalLM"}},
+               {"model_type", "llama"},
+               {"hidden_size", 576},
+               {"num_hidden_layers", 30},
+               {"num_attention_heads", 9},
+               {"num_key_value_heads", 3},
+               {"intermediate_size", 1536},
+               {"max_position_embeddings", 2048},
+               {"vocab_size", 49152},
+               {"rms_norm_eps", 1e-5},
+               {"rope_theta", 10000.0},
+               {"rope_scaling", nullptr},
+               {"hidden_act", "silu"},
+               {"tie_word_embeddings", true},
+               {"bos_token_id", 0},
+               {"eos_token_id", 0}};
   ModelConfig s = ModelConfig::from_hf_json(smol, "smol/config.json");
   EXPECT_EQ(s.head_dim, 64);
   EXPECT_FALSE(s.attn_bias);

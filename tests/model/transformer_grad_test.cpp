@@ -9,7 +9,6 @@
 // Parameters are drawn far from GPT-2 init (std 0.3, norm weights around 1, non-zero biases)
 // so every path carries a gradient large compared with that noise.
 #include <gtest/gtest.h>
-
 #include <omp.h>
 
 #include <cmath>
@@ -111,9 +110,13 @@ void gradient_check(const ModelConfig& cfg) {
 
 }  // namespace
 
-TEST(TransformerGrad, Gpt2MatchesFiniteDifferences) { gradient_check(tiny("gpt2")); }
+TEST(TransformerGrad, Gpt2MatchesFiniteDifferences) {
+  gradient_check(tiny("gpt2"));
+}
 
-TEST(TransformerGrad, LlamaGqaMatchesFiniteDifferences) { gradient_check(tiny("llama")); }
+TEST(TransformerGrad, LlamaGqaMatchesFiniteDifferences) {
+  gradient_check(tiny("llama"));
+}
 
 TEST(TransformerGrad, LlamaBiasesUntiedVsTied) {
   ModelConfig c = tiny("llama");

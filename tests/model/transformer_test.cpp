@@ -176,7 +176,8 @@ TEST(Transformer, SaveLoadRoundTrip) {
     m.init_weights(42);
     // Make biases and norms non-trivial so a transposition or mix-up would show.
     Rng r(9);
-    for (size_t i = 0; i < m.params().numel(); ++i) m.params().data()[i] += float(0.01 * r.normal());
+    for (size_t i = 0; i < m.params().numel(); ++i)
+      m.params().data()[i] += float(0.01 * r.normal());
     m.save(d);
     for (const char* f : {"config.json", "model.safetensors", "generation_config.json"})
       EXPECT_TRUE(fs::exists(d / f)) << f;
@@ -189,7 +190,8 @@ TEST(Transformer, SaveLoadRoundTrip) {
     EXPECT_EQ(back.config().eos_token_id, 2);
     Batch b = random_batch(2, 9, c.vocab_size, 1);
     const size_t n = 2 * 9 * size_t(c.vocab_size);
-    std::vector<float> l1(m.forward_logits(b.ids.data(), 2, 9), m.forward_logits(b.ids.data(), 2, 9) + n);
+    std::vector<float> l1(m.forward_logits(b.ids.data(), 2, 9),
+                          m.forward_logits(b.ids.data(), 2, 9) + n);
     const float* l2 = back.forward_logits(b.ids.data(), 2, 9);
     EXPECT_EQ(std::memcmp(l1.data(), l2, n * 4), 0);
 
@@ -322,7 +324,8 @@ TEST(Transformer, LoadsShardedCheckpoint) {
   SafetensorsFile f = SafetensorsFile::open(d / "model.safetensors");
   std::vector<std::vector<float>> store;
   std::vector<NamedTensor> shard[2];
-  nlohmann::json index = {{"metadata", {{"total_size", 0}}}, {"weight_map", nlohmann::json::object()}};
+  nlohmann::json index = {{"metadata", {{"total_size", 0}}},
+                          {"weight_map", nlohmann::json::object()}};
   const std::vector<std::string> names = f.names();
   store.reserve(names.size());
   for (size_t i = 0; i < names.size(); ++i) {

@@ -71,8 +71,8 @@ class Transformer {
  private:
   // Pointers into an arena for one transformer block; null where the config has no such tensor.
   struct LayerPtrs {
-    float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b,
-        *down_w, *down_b;
+    float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b, *down_w,
+        *down_b;
   };
   struct ModelPtrs {
     float *wte, *wpe, *normf_w, *normf_b, *lm_head;
