@@ -1,7 +1,6 @@
-// BPE merging of one pre-tokenized piece by merge rank, the merge hash table and the word cache.
+// BPE merging of one pre-tokenized piece by merge rank, and the hash tables it uses.
 // Not here: pre-tokenization, special tokens, file formats (tokenizer.cpp, tokenizer_io.cpp).
 #include <algorithm>
-#include <mutex>
 #include <queue>
 
 #include "data/tokenizer_impl.h"
@@ -24,42 +23,61 @@ void MergeTable::build(const std::vector<std::pair<int32_t, int32_t>>& merges,
   }
 }
 
-bool WordCache::lookup(std::string_view word, std::vector<int32_t>& out) const {
-  const Shard& s = shards_[std::hash<std::string_view>{}(word) % kShards];
-  std::shared_lock lock(s.mu);
-  auto it = s.map.find(word);
-  if (it == s.map.end()) return false;
-  out.insert(out.end(), it->second.begin(), it->second.end());
-  return true;
-}
-
-void WordCache::insert(std::string_view word, const int32_t* ids, size_t n) {
-  Shard& s = shards_[std::hash<std::string_view>{}(word) % kShards];
-  std::unique_lock lock(s.mu);
-  if (s.map.size() >= kMaxPerShard) return;
-  s.map.emplace(std::string(word), std::vector<int32_t>(ids, ids + n));
+void TokenTable::build(const std::vector<std::string>& vocab, const std::vector<bool>& skip) {
+  vocab_ = &vocab;
+  size_t cap = 16;
+  while (cap < vocab.size() * 2 + 1) cap *= 2;
+  slots_.assign(cap, Slot{});
+  mask_ = cap - 1;
+  for (size_t id = 0; id < vocab.size(); ++id) {
+    if (skip[id]) continue;
+    const uint64_t h = hash_bytes(vocab[id]);
+    size_t i = h & mask_;
+    bool dup = false;
+    while (slots_[i].id >= 0) {
+      if (slots_[i].hash == h && vocab[slots_[i].id] == vocab[id]) dup = true;
+      i = (i + 1) & mask_;
+    }
+    if (!dup) slots_[i] = Slot{h, static_cast<int32_t>(id)};  // the lowest id wins
+  }
 }
 
 void bpe_merge_simple(const Tokenizer::Impl& t, std::string_view piece, std::vector<int32_t>& out) {
+  // Ranks of adjacent pairs are kept in an array; after a merge only the two pairs around it are
+  // looked up again (tiktoken's scheme), so each step is one linear scan without hashing.
+  constexpr int32_t kNone = INT32_MAX;
   const size_t start = out.size();
   for (char c : piece) out.push_back(t.byte_id[static_cast<uint8_t>(c)]);
   int32_t* sym = out.data() + start;
   size_t n = piece.size();
+  int32_t rank_buf[128];
+  std::vector<int32_t> rank_heap;
+  int32_t* rank = rank_buf;
+  if (n > 128) {
+    rank_heap.resize(n);
+    rank = rank_heap.data();
+  }
+  auto rank_of = [&](size_t i) {
+    const MergeTable::Entry* e = t.merge_table.find(sym[i], sym[i + 1]);
+    return e ? e->rank : kNone;
+  };
+  for (size_t i = 0; i + 1 < n; ++i) rank[i] = rank_of(i);
   while (n > 1) {
-    int32_t best_rank = INT32_MAX, best_id = -1;
-    size_t best_pos = 0;
+    int32_t best = kNone;
+    size_t pos = 0;
     for (size_t i = 0; i + 1 < n; ++i) {
-      const MergeTable::Entry* e = t.merge_table.find(sym[i], sym[i + 1]);
-      if (e && e->rank < best_rank) {  // strict '<' keeps the leftmost on ties
-        best_rank = e->rank;
-        best_id = e->id;
-        best_pos = i;
+      if (rank[i] < best) {  // strict '<' keeps the leftmost on ties
+        best = rank[i];
+        pos = i;
       }
     }
-    if (best_id < 0) break;
-    sym[best_pos] = best_id;
-    std::copy(sym + best_pos + 2, sym + n, sym + best_pos + 1);
+    if (best == kNone) break;
+    sym[pos] = t.merge_table.find(sym[pos], sym[pos + 1])->id;
+    std::copy(sym + pos + 2, sym + n, sym + pos + 1);
+    if (pos + 2 < n) std::copy(rank + pos + 2, rank + n - 1, rank + pos + 1);
     --n;
+    if (pos + 1 < n) rank[pos] = rank_of(pos);
+    if (pos > 0) rank[pos - 1] = rank_of(pos - 1);
   }
   out.resize(start + n);
 }
@@ -109,17 +127,16 @@ void Tokenizer::Impl::encode_piece(std::string_view piece, std::vector<int32_t>&
     out.push_back(byte_id[static_cast<uint8_t>(piece[0])]);
     return;
   }
-  // Long pieces are rare and seldom repeat; caching them would only fill the cache.
-  constexpr size_t kCacheMaxLen = 48, kSimpleMaxLen = 64;
-  const bool cacheable = piece.size() <= kCacheMaxLen;
-  if (cacheable && cache.lookup(piece, out)) return;
-  const size_t start = out.size();
+  constexpr size_t kSimpleMaxLen = 64;
   if (piece.size() <= kSimpleMaxLen) {
+    if (int32_t id = token_table.find(piece); id >= 0) {
+      out.push_back(id);
+      return;
+    }
     bpe_merge_simple(*this, piece, out);
   } else {
     bpe_merge_heap(*this, piece, out);
   }
-  if (cacheable) cache.insert(piece, out.data() + start, out.size() - start);
 }
 
 void Tokenizer::Impl::encode_ordinary(std::string_view text, std::vector<int32_t>& out) const {

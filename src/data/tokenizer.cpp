@@ -39,6 +39,7 @@ void Tokenizer::Impl::finalize(const std::string& source) {
     }
   }
   merge_table.build(merges, merged_ids);
+  token_table.build(vocab, is_special);
 }
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

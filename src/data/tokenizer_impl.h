@@ -3,7 +3,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
-#include <shared_mutex>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -55,22 +55,48 @@ struct StringHash {
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
-// Caches the BPE result of frequent pieces. Sharded with a reader-writer lock per shard so that
-// concurrent encode() calls (prepare's threads) rarely contend; each shard stops growing at a
-// fixed size instead of evicting, which keeps lookups lock-light and memory bounded.
-class WordCache {
+// Fast non-cryptographic hash for short byte strings (8 bytes per multiply).
+inline uint64_t hash_bytes(std::string_view s) {
+  uint64_t h = 0x9E3779B97F4A7C15ull ^ s.size();
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = (h ^ w) * 0xff51afd7ed558ccdull;
+    h ^= h >> 32;
+  }
+  uint64_t w = 0;
+  std::memcpy(&w, s.data() + i, s.size() - i);
+  h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 29);
+}
+
+// Open-addressing map from the bytes of an ordinary (non-special) token to its id. Encoding looks
+// up every piece here first: a piece that is itself a token is that token, as in tiktoken, and
+// most pieces of ordinary text are (so most never reach the merge loop).
+class TokenTable {
  public:
-  bool lookup(std::string_view word, std::vector<int32_t>& out) const;
-  void insert(std::string_view word, const int32_t* ids, size_t n);
+  void build(const std::vector<std::string>& vocab, const std::vector<bool>& skip);
+  // -1 when bytes is not an ordinary token.
+  int32_t find(std::string_view bytes) const {
+    const uint64_t h = hash_bytes(bytes);
+    size_t i = h & mask_;
+    while (true) {
+      const Slot& e = slots_[i];
+      if (e.id < 0) return -1;
+      if (e.hash == h && (*vocab_)[e.id] == bytes) return e.id;
+      i = (i + 1) & mask_;
+    }
+  }
 
  private:
-  static constexpr size_t kShards = 64;
-  static constexpr size_t kMaxPerShard = 8192;
-  struct Shard {
-    mutable std::shared_mutex mu;
-    std::unordered_map<std::string, std::vector<int32_t>, StringHash, std::equal_to<>> map;
+  struct Slot {
+    uint64_t hash = 0;
+    int32_t id = -1;
   };
-  std::array<Shard, kShards> shards_;
+  std::vector<Slot> slots_;
+  size_t mask_ = 0;
+  const std::vector<std::string>* vocab_ = nullptr;
 };
 
 struct Tokenizer::Impl {
@@ -81,19 +107,20 @@ struct Tokenizer::Impl {
   std::vector<std::pair<int32_t, int32_t>> merges;
   std::vector<int32_t> merged_ids;
   MergeTable merge_table;
+  TokenTable token_table;
   // Special tokens (text, id) in id order; only encode_with_special() recognizes them.
   std::vector<std::pair<std::string, int32_t>> specials;
   std::vector<bool> is_special;  // by id
   PreTokenizer pretokenizer{kGpt2SplitRegex};
   int64_t model_max_length = 1024;
-  mutable WordCache cache;
 
   // Builds the derived tables (merge table, byte ids, special flags) and checks invariants.
   // `source` names the file in error messages.
   void finalize(const std::string& source);
 
-  // BPE of one piece, appended to out. Uses the cache; picks the quadratic loop for short pieces
-  // and the heap for long ones (a run of 100k digits must not take quadratic time).
+  // BPE of one piece, appended to out: the token itself when the piece is one, else the merge
+  // loop for short pieces and the heap for long ones (a run of 100k digits must not take
+  // quadratic time).
   void encode_piece(std::string_view piece, std::vector<int32_t>& out) const;
   void encode_ordinary(std::string_view text, std::vector<int32_t>& out) const;
 };
