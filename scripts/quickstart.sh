@@ -3,11 +3,11 @@
 # Until `lmforge demo` lands, the main job is: fetch a public-domain corpus from Debian packages,
 # train a byte-level BPE tokenizer on it, tokenize it into shards, pretrain a small GPT-2 for a
 # few minutes (printing samples as it learns), and evaluate it on held-out text.
-# Usage: scripts/quickstart.sh [OUT_DIR (default: ./out)] [MINUTES (default: 5)]
+# Usage: scripts/quickstart.sh [OUT_DIR (default: ./out)] [STEPS (default: 400, ~5 min on 2 cores)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-out}"
-MINUTES="${2:-5}"
+STEPS="${2:-400}"
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
 LMF=build/lmforge
@@ -19,11 +19,11 @@ echo "== 2/5 training a tokenizer (byte-level BPE, 4096 tokens)"
 echo "== 3/5 tokenizing into shards with a held-out validation split"
 [ -s "$OUT/data/manifest.json" ] || \
   $LMF prepare --tokenizer "$OUT/tokenizer" --input "$OUT/corpus/general" --output "$OUT/data" --val-fraction 0.01
-echo "== 4/5 pretraining a small GPT-2 for about $MINUTES minutes"
+echo "== 4/5 pretraining a small GPT-2 for $STEPS steps"
 RESUME=""
 [ -d "$OUT/run/checkpoints" ] && RESUME="--resume"
 $LMF pretrain --data "$OUT/data" --output "$OUT/run" --preset tiny --seq-len 128 --batch-size 16 \
-  --minutes "$MINUTES" --eval-every 100 --sample-every 200 --save-every 200 $RESUME
+  --max-steps "$STEPS" --eval-every 100 --sample-every 100 --save-every 100 $RESUME
 echo "== 5/5 evaluating on the held-out split"
 $LMF eval --model "$OUT/run/final" --data "$OUT/data"
 echo "done: model in $OUT/run/final, metrics in $OUT/run/metrics.jsonl"

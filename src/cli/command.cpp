@@ -24,43 +24,56 @@ std::string normalize_key(std::string k) {
   return k;
 }
 
-// CLI11 config reader for YAML. Top-level keys are long option names (with '-' or '_'); a
-// scalar becomes one input, a sequence several, `true`/`false` set flags.
-class YamlConfig : public CLI::Config {
- public:
-  std::string to_config(const CLI::App*, bool, bool, std::string) const override { return ""; }
-
-  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::stringstream ss;
-    ss << input.rdbuf();
-    YAML::Node root;
+// Finds the deepest subcommand named by the leading non-option words of argv.
+CLI::App* find_command(CLI::App& root, const std::vector<std::string>& args, size_t* path_end) {
+  CLI::App* cur = &root;
+  size_t i = 1;
+  for (; i < args.size(); ++i) {
+    if (args[i].empty() || args[i][0] == '-') break;
+    CLI::App* sub = nullptr;
     try {
-      root = YAML::Load(ss.str());
-    } catch (const YAML::Exception& e) {
-      throw CLI::ConversionError("config file is not valid YAML: line " +
-                                 std::to_string(e.mark.line + 1) + ": " + e.msg);
+      sub = cur->get_subcommand(args[i]);
+    } catch (const CLI::OptionNotFound&) {
+      break;
     }
-    std::vector<CLI::ConfigItem> items;
-    if (root.IsNull()) return items;
-    if (!root.IsMap()) throw CLI::ConversionError("config file must be a YAML mapping of option: value");
-    for (const auto& kv : root) {
-      CLI::ConfigItem item;
-      item.name = normalize_key(kv.first.as<std::string>());
-      const YAML::Node& v = kv.second;
-      if (v.IsSequence()) {
-        for (const auto& e : v) item.inputs.push_back(e.as<std::string>());
-      } else if (v.IsScalar()) {
-        item.inputs.push_back(v.as<std::string>());
-      } else if (v.IsNull()) {
-        continue;  // "key:" with no value keeps the default
-      } else {
-        throw CLI::ConversionError("config key '" + item.name + "' must be a value or a list");
-      }
-      items.push_back(std::move(item));
-    }
-    return items;
+    cur = sub;
   }
-};
+  *path_end = i;
+  return cur;
+}
+
+// True when argv already sets option `name` (as --name, --name=..., or one of its short forms).
+bool given_on_command_line(const CLI::Option* opt, const std::vector<std::string>& args,
+                           size_t from) {
+  for (size_t i = from; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") break;
+    for (const auto& l : opt->get_lnames())
+      if (a == "--" + l || a.rfind("--" + l + "=", 0) == 0) return true;
+    for (const auto& s : opt->get_snames())
+      if (a == "-" + s) return true;
+  }
+  return false;
+}
+
+std::vector<std::string> values_of(const YAML::Node& v, const std::string& file,
+                                   const std::string& key) {
+  std::vector<std::string> out;
+  if (v.IsSequence()) {
+    for (const auto& e : v) {
+      if (!e.IsScalar())
+        throw CLI::ConversionError("config file " + file + ": key '" + key +
+                                   "' must be a value or a list of values");
+      out.push_back(e.as<std::string>());
+    }
+  } else if (v.IsScalar()) {
+    out.push_back(v.as<std::string>());
+  } else if (!v.IsNull()) {
+    throw CLI::ConversionError("config file " + file + ": key '" + key +
+                               "' must be a value or a list of values");
+  }
+  return out;
+}
 
 std::string yaml_scalar(const std::string& s) {
   YAML::Emitter e;
@@ -83,10 +96,10 @@ void build_commands(CLI::App& root) {
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description) {
   CLI::App* sub = parent.add_subcommand(name, description);
-  sub->set_config("--config", "", "YAML file whose keys are this command's long option names; "
-                                   "options given on the command line override it");
-  sub->config_formatter(std::make_shared<YamlConfig>());
-  sub->allow_config_extras(CLI::config_extras_mode::error);
+  // Read by expand_config_file() before parsing: CLI11 2.1 only reads the root app's config file.
+  sub->add_option("--config", "YAML file whose keys are this command's long option names (with "
+                              "'-' or '_'); options given on the command line override it")
+      ->type_name("FILE.yaml");
   sub->option_defaults()->always_capture_default();
   return sub;
 }
@@ -102,7 +115,14 @@ std::string resolved_config_yaml(const CLI::App& command) {
     if (opt->count() > 0) {
       values = opt->as<std::vector<std::string>>();
     } else if (!opt->get_default_str().empty()) {
-      values = {opt->get_default_str()};
+      std::string d = opt->get_default_str();
+      if (opt->get_expected_max() > 1 && d.size() >= 2 && d.front() == '[' && d.back() == ']') {
+        // CLI11 renders a vector default as "[a,b,c]"
+        std::stringstream ss(d.substr(1, d.size() - 2));
+        for (std::string item; std::getline(ss, item, ',');) values.push_back(item);
+      } else {
+        values = {d};
+      }
     }
     if (opt->get_type_size() == 0) {  // a flag
       out << key << ": " << (opt->count() > 0 ? "true" : "false") << "\n";
@@ -123,6 +143,71 @@ void print_resolved_config(const CLI::App& command) {
   std::istringstream in(resolved_config_yaml(command));
   std::string line;
   while (std::getline(in, line)) std::fprintf(stderr, "  %s\n", line.c_str());
+}
+
+std::vector<std::string> expand_config_file(CLI::App& root, std::vector<std::string> args) {
+  size_t path_end = 0;
+  CLI::App* cmd = find_command(root, args, &path_end);
+  std::string file;
+  size_t at = 0, span = 0;
+  for (size_t i = path_end; i < args.size(); ++i) {
+    if (args[i] == "--") break;
+    if (args[i] == "--config" && i + 1 < args.size()) {
+      file = args[i + 1], at = i, span = 2;
+      break;
+    }
+    if (args[i].rfind("--config=", 0) == 0) {
+      file = args[i].substr(9), at = i, span = 1;
+      break;
+    }
+  }
+  if (file.empty()) return args;
+  args.erase(args.begin() + static_cast<long>(at), args.begin() + static_cast<long>(at + span));
+  YAML::Node node;
+  try {
+    node = YAML::LoadFile(file);
+  } catch (const YAML::BadFile&) {
+    throw InputError(file, 0, "", "cannot read config file", "check the --config path");
+  } catch (const YAML::Exception& e) {
+    throw InputError(file, e.mark.line + 1, "", "not valid YAML: " + e.msg,
+                     "the file must be a mapping of option: value");
+  }
+  if (node.IsNull()) return args;
+  if (!node.IsMap())
+    throw InputError(file, 0, "", "config must be a YAML mapping of option: value",
+                     "keys are the long option names of `lmforge " + cmd->get_name() + "`");
+  std::vector<std::string> inserted;
+  for (const auto& kv : node) {
+    std::string key = normalize_key(kv.first.as<std::string>());
+    const CLI::Option* opt = cmd->get_option_no_throw("--" + key);
+    if (opt == nullptr || key == "config" || key == "help")
+      throw InputError(file, kv.first.Mark().line + 1, key, "unknown option for `lmforge " +
+                       cmd->get_name() + "`", "keys are the long option names listed by --help");
+    if (given_on_command_line(opt, args, path_end)) continue;  // the command line wins
+    std::vector<std::string> values;
+    try {
+      values = values_of(kv.second, file, key);
+    } catch (const CLI::ConversionError&) {
+      throw InputError(file, kv.first.Mark().line + 1, key, "must be a value or a list of values");
+    }
+    if (opt->get_type_size() == 0) {  // a flag: true/false
+      if (values.size() != 1)
+        throw InputError(file, kv.first.Mark().line + 1, key, "expected true or false");
+      std::string v = values[0];
+      if (v == "true" || v == "yes" || v == "on" || v == "1") {
+        inserted.push_back("--" + key);
+      } else if (!(v == "false" || v == "no" || v == "off" || v == "0")) {
+        throw InputError(file, kv.first.Mark().line + 1, key,
+                         "expected true or false, got '" + v + "'");
+      }
+      continue;
+    }
+    if (values.empty() || (values.size() == 1 && values[0] == "null")) continue;
+    inserted.push_back("--" + key);
+    for (auto& v : values) inserted.push_back(v);
+  }
+  args.insert(args.begin() + static_cast<long>(path_end), inserted.begin(), inserted.end());
+  return args;
 }
 
 }  // namespace lmforge::cli

@@ -22,6 +22,12 @@ void build_commands(CLI::App& root);
 // defaults are shown in --help.
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description);
 
+// Applies `--config FILE.yaml` of the invoked subcommand: each key becomes `--key value...`
+// inserted into the arguments unless the command line already sets that option (flags win).
+// Unknown keys and unreadable files throw InputError naming the file, line and key.
+// (CLI11 2.1 reads a config file only for the root app, hence this expansion before parsing.)
+std::vector<std::string> expand_config_file(CLI::App& root, std::vector<std::string> args);
+
 // The resolved configuration of a parsed subcommand as YAML ("key: value" per long option),
 // suitable for printing at start and saving as RUN/config.yaml.
 std::string resolved_config_yaml(const CLI::App& command);

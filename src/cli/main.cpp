@@ -2,6 +2,8 @@
 // (0 success, 1 runtime failure, 2 bad usage or bad input). Library code never exits.
 #include <cstdio>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include "cli/command.h"
 #include "lmforge/core/error.h"
@@ -10,12 +12,17 @@ int main(int argc, char** argv) {
   CLI::App app{
       "lmforge: create your own language model end to end (tokenizer, pretraining, fine-tuning,\n"
       "instruction tuning, RLHF), then use, measure, serve and export it.\n"
-      "Run `lmforge COMMAND --help` for the options of each command."};
+      "Run `lmforge COMMAND --help` for the options of each command.",
+      "lmforge"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lmforge 0.1.0");
   lmforge::cli::build_commands(app);
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv, argv + argc);
+    args = lmforge::cli::expand_config_file(app, std::move(args));
+    // CLI11 parses a reversed vector (it pops arguments from the back).
+    std::vector<std::string> rev(args.rbegin(), args.rend() - 1);
+    app.parse(rev);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
