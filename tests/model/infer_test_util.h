@@ -1,0 +1,71 @@
+// Shared fixtures of the inference tests (tests/model/infer_*_test.cpp): tiny GPT-2 and Llama
+// configs over the checked-in tiny tokenizer's vocabulary, weights moved away from init_weights'
+// special points (as the parity test does) so every parameter shapes the logits, and a model
+// directory with that tokenizer copied in.
+#pragma once
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+#include "lmforge/data/tokenizer.h"
+#include "lmforge/model/transformer.h"
+
+namespace lmforge::test {
+
+inline std::filesystem::path tokenizer_dir() {
+  return std::filesystem::path(LMFORGE_SOURCE_DIR) / "tests/data/fixtures/tiny_tokenizer";
+}
+
+inline ModelConfig tiny_cfg(const std::string& arch, int V, int n_kv = 2, bool tied = true) {
+  ModelConfig c;
+  c.arch = arch;
+  c.vocab_size = V;
+  c.n_ctx = 64;
+  c.n_layer = 2;
+  c.n_head = 4;
+  c.n_kv_head = arch == "gpt2" ? 4 : n_kv;
+  c.n_embd = 64;
+  c.head_dim = 16;
+  c.ffn_hidden = arch == "gpt2" ? 256 : 176;
+  c.tie_embeddings = tied;
+  c.attn_bias = c.mlp_bias = arch == "gpt2";
+  c.eos_token_id = -1;
+  return c;
+}
+
+inline void perturb(Transformer& model, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  ParamArena& p = model.params();
+  for (const auto& e : p.entries()) {
+    float* w = p.data() + e.offset;
+    const bool bias = e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0;
+    for (size_t i = 0; i < e.numel; ++i) {
+      if (e.shape.size() >= 2) w[i] = 5.0f * w[i];  // std 0.1
+      else if (bias) w[i] = 0.1f * normal(rng);
+      else w[i] = 1.0f + 0.1f * normal(rng);
+    }
+  }
+}
+
+inline Transformer make_model(const ModelConfig& cfg, uint64_t seed) {
+  Transformer m(cfg);
+  m.init_weights(seed);
+  perturb(m, seed + 1);
+  return m;
+}
+
+// A fresh model directory under the temp dir: the model's files plus the tiny tokenizer.
+inline std::filesystem::path save_model_dir(const Transformer& m, const std::string& tag) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("lmforge-infer-" + std::to_string(getpid()) + "-" + tag);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  m.save(dir);
+  fs::copy_file(tokenizer_dir() / "tokenizer.json", dir / "tokenizer.json");
+  return dir;
+}
+
+}  // namespace lmforge::test
