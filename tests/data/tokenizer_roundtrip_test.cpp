@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "data/tokenizer_impl.h"
@@ -208,6 +209,39 @@ TEST(TokenizerRoundTrip, TrainingIsDeterministicAcrossThreadCounts) {
     }
     prev = json;
   }
+  fs::remove_all(dir);
+}
+
+TEST(TokenizerRoundTrip, TrainsOnJsonlAndReportsBadLines) {
+  fs::path dir = fs::temp_directory_path() / ("lmforge_tok_jsonl_" + std::to_string(getpid()));
+  std::string jsonl;
+  for (const auto& d : corpus()) jsonl += nlohmann::json({{"text", d}}).dump() + "\n";
+  write_file_atomic(dir / "a.jsonl", jsonl);
+  TokenizerTrainOptions o;
+  o.vocab_size = 500;
+  o.progress = false;
+  Tokenizer t = train_tokenizer({dir}, o);  // a directory contributes its .jsonl files
+  EXPECT_EQ(t.vocab_size(), 500);
+  EXPECT_EQ(t.content_hash(), train_tokenizer_from_texts(corpus(), o).content_hash());
+  write_file_atomic(dir / "a.jsonl", "{\"text\": \"ok\"}\n\n{\"txt\": \"no\"}\n");
+  try {
+    train_tokenizer({dir / "a.jsonl"}, o);
+    ADD_FAILURE() << "no error for a line without text";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              (dir / "a.jsonl").string() + ":3: field 'text': missing or not a string");
+  }
+  write_file_atomic(dir / "a.jsonl", "{\"text\": \"ok\"}\n{\"text\": \n");
+  try {
+    train_tokenizer({dir / "a.jsonl"}, o);
+    ADD_FAILURE() << "no error for broken JSON";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), (dir / "a.jsonl").string() +
+                                         ":2: not valid JSON (hint: each line must be one JSON "
+                                         "object such as {\"text\": \"...\"})");
+  }
+  o.vocab_size = 258;
+  EXPECT_THROW(train_tokenizer_from_texts(corpus(), o), UsageError);
   fs::remove_all(dir);
 }
 
