@@ -12,7 +12,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -46,12 +45,11 @@ void pack_transposed(float* kT, size_t ld, const float* base, size_t stride, int
 // the hot loops below keep their accumulators in registers, which plain loops over float
 // arrays did not (they load/store the accumulator on every FMA: ~2x slower, measured).
 typedef float v8 __attribute__((vector_size(32)));
-inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+// The same vector at any float alignment: element access through it is an unaligned load or
+// store. (Helper functions returning v8 would change the ABI in builds without AVX: -Wpsabi.)
+typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
+inline const v8u& at8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
+inline v8u& at8(float* p) { return *reinterpret_cast<v8u*>(p); }
 
 // s[jj] = scale · q·k_jj for the whole (padded) block: 8 register accumulators over kBk = 64.
 // kT holds the block transposed: element (d, jj) at kT[d·ld + jj].
@@ -62,10 +60,10 @@ inline void scores(float* s, const float* q, const float* kT, size_t ld, int HS,
     v8 qd = v8{} + q[d] * scale;
     const float* kd = kT + (size_t)d * ld;
 #pragma GCC unroll 8
-    for (int u = 0; u < 8; u++) acc[u] += qd * load8(kd + 8 * u);
+    for (int u = 0; u < 8; u++) acc[u] += qd * at8(kd + 8 * u);
   }
 #pragma GCC unroll 8
-  for (int u = 0; u < 8; u++) store8(s + 8 * u, acc[u]);
+  for (int u = 0; u < 8; u++) at8(s + 8 * u) = acc[u];
 }
 
 // acc[0:HS] = corr·acc + Σ_{jj<n} w[jj]·rows[jj·stride + 0:HS] (P·V in the forward, dS·K for
@@ -75,15 +73,15 @@ void accumulate_rows_v(float* acc, float corr, const float* w, int n, const floa
                        size_t stride) {
   v8 a[NV];
 #pragma GCC unroll 16
-  for (int k = 0; k < NV; k++) a[k] = load8(acc + 8 * k) * corr;
+  for (int k = 0; k < NV; k++) a[k] = at8(acc + 8 * k) * corr;
   for (int jj = 0; jj < n; jj++) {
     v8 wj = v8{} + w[jj];
     const float* r = rows + (size_t)jj * stride;
 #pragma GCC unroll 16
-    for (int k = 0; k < NV; k++) a[k] += wj * load8(r + 8 * k);
+    for (int k = 0; k < NV; k++) a[k] += wj * at8(r + 8 * k);
   }
 #pragma GCC unroll 16
-  for (int k = 0; k < NV; k++) store8(acc + 8 * k, a[k]);
+  for (int k = 0; k < NV; k++) at8(acc + 8 * k) = a[k];
 }
 
 void accumulate_rows(float* acc, float corr, const float* w, int n, const float* rows,
