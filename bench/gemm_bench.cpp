@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
     best_seconds(lmforge::cpu::sgemm_avx2, once, A, B, C1, 0);
     best_seconds(lmforge::cpu::sgemm_blas, once, A, B, C2, 0);
     double max_err = 0;
-    for (size_t i = 0; i < C1.size(); i++) max_err = std::max(max_err, (double)std::abs(C1[i] - C2[i]));
+    for (size_t i = 0; i < C1.size(); i++)
+      max_err = std::max(max_err, (double)std::abs(C1[i] - C2[i]));
     if (max_err > 1e-2) {
       std::fprintf(stderr, "%s: kernels disagree (max |diff| %g)\n", c.name, max_err);
       return 1;

@@ -20,7 +20,8 @@ double seconds(const std::function<void()>& fn, int reps) {
   for (int r = 0; r < reps; r++) {
     auto t0 = std::chrono::steady_clock::now();
     fn();
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    best = std::min(best,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
   return best;
 }
@@ -42,8 +43,8 @@ struct Buf {
 };
 
 void row(const char* name, double t_cpu, double t_ref, double amount, const char* unit) {
-  std::printf("%-26s %9.3f %10.2f %8.1fx %9.1f %s\n", name, t_cpu * 1e3, t_ref * 1e3,
-              t_ref / t_cpu, amount / t_cpu / 1e9, unit);
+  std::printf("%-26s %9.3f %10.2f %8.1fx %9.1f %s\n", name, t_cpu * 1e3, t_ref * 1e3, t_ref / t_cpu,
+              amount / t_cpu / 1e9, unit);
 }
 }  // namespace
 
@@ -55,23 +56,64 @@ int main(int argc, char** argv) {
               "cpu rate");
 
   {  // LayerNorm / RMSNorm: bytes = read inp + write out (fwd); read inp, dout, rw dinp (bwd)
-    Buf inp(N * C), out(N * C), w(C), b(C), mean(N), rstd(N), dout(N * C), dinp(N * C), dw(C), db(C);
+    Buf inp(N * C), out(N * C), w(C), b(C), mean(N), rstd(N), dout(N * C), dinp(N * C), dw(C),
+        db(C);
     double fb = 2.0 * N * C * 4, bb = 4.0 * N * C * 4;
     row("layernorm_forward",
-        seconds([&] { cpu::layernorm_forward(out.f.data(), mean.f.data(), rstd.f.data(), inp.f.data(), w.f.data(), b.f.data(), N, C, 1e-5f); }, reps),
-        seconds([&] { ref::layernorm_forward(out.d.data(), mean.d.data(), rstd.d.data(), inp.d.data(), w.d.data(), b.d.data(), N, C, 1e-5); }, 1),
+        seconds(
+            [&] {
+              cpu::layernorm_forward(out.f.data(), mean.f.data(), rstd.f.data(), inp.f.data(),
+                                     w.f.data(), b.f.data(), N, C, 1e-5f);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::layernorm_forward(out.d.data(), mean.d.data(), rstd.d.data(), inp.d.data(),
+                                     w.d.data(), b.d.data(), N, C, 1e-5);
+            },
+            1),
         fb, "GB/s");
     row("layernorm_backward",
-        seconds([&] { cpu::layernorm_backward(dinp.f.data(), dw.f.data(), db.f.data(), dout.f.data(), inp.f.data(), w.f.data(), mean.f.data(), rstd.f.data(), N, C); }, reps),
-        seconds([&] { ref::layernorm_backward(dinp.d.data(), dw.d.data(), db.d.data(), dout.d.data(), inp.d.data(), w.d.data(), mean.d.data(), rstd.d.data(), N, C); }, 1),
+        seconds(
+            [&] {
+              cpu::layernorm_backward(dinp.f.data(), dw.f.data(), db.f.data(), dout.f.data(),
+                                      inp.f.data(), w.f.data(), mean.f.data(), rstd.f.data(), N, C);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::layernorm_backward(dinp.d.data(), dw.d.data(), db.d.data(), dout.d.data(),
+                                      inp.d.data(), w.d.data(), mean.d.data(), rstd.d.data(), N, C);
+            },
+            1),
         bb, "GB/s");
     row("rmsnorm_forward",
-        seconds([&] { cpu::rmsnorm_forward(out.f.data(), rstd.f.data(), inp.f.data(), w.f.data(), N, C, 1e-6f); }, reps),
-        seconds([&] { ref::rmsnorm_forward(out.d.data(), rstd.d.data(), inp.d.data(), w.d.data(), N, C, 1e-6); }, 1),
+        seconds(
+            [&] {
+              cpu::rmsnorm_forward(out.f.data(), rstd.f.data(), inp.f.data(), w.f.data(), N, C,
+                                   1e-6f);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::rmsnorm_forward(out.d.data(), rstd.d.data(), inp.d.data(), w.d.data(), N, C,
+                                   1e-6);
+            },
+            1),
         fb, "GB/s");
     row("rmsnorm_backward",
-        seconds([&] { cpu::rmsnorm_backward(dinp.f.data(), dw.f.data(), dout.f.data(), inp.f.data(), w.f.data(), rstd.f.data(), N, C); }, reps),
-        seconds([&] { ref::rmsnorm_backward(dinp.d.data(), dw.d.data(), dout.d.data(), inp.d.data(), w.d.data(), rstd.d.data(), N, C); }, 1),
+        seconds(
+            [&] {
+              cpu::rmsnorm_backward(dinp.f.data(), dw.f.data(), dout.f.data(), inp.f.data(),
+                                    w.f.data(), rstd.f.data(), N, C);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::rmsnorm_backward(dinp.d.data(), dw.d.data(), dout.d.data(), inp.d.data(),
+                                    w.d.data(), rstd.d.data(), N, C);
+            },
+            1),
         bb, "GB/s");
   }
   {  // Attention, MHA (GPT-2 small) and GQA (Llama-style): causal FLOPs = 2·2·B·NH·T²/2·HS fwd
@@ -80,13 +122,31 @@ int main(int argc, char** argv) {
       Buf qkv(N * QKV), out(N * NH * HS), lse(B * NH * T), dout(N * NH * HS), dqkv(N * QKV);
       double flops = 2.0 * B * NH * (double)T * T * HS;
       row(nkv == NH ? "attention_forward" : "attention_forward gqa",
-          seconds([&] { cpu::attention_forward(out.f.data(), lse.f.data(), qkv.f.data(), B, T, NH, nkv, HS); }, reps),
-          seconds([&] { ref::attention_forward(out.d.data(), lse.d.data(), qkv.d.data(), B, T, NH, nkv, HS); }, 1),
+          seconds(
+              [&] {
+                cpu::attention_forward(out.f.data(), lse.f.data(), qkv.f.data(), B, T, NH, nkv, HS);
+              },
+              reps),
+          seconds(
+              [&] {
+                ref::attention_forward(out.d.data(), lse.d.data(), qkv.d.data(), B, T, NH, nkv, HS);
+              },
+              1),
           flops, "GFLOP/s");
       // Backward: 5 T×T×HS products (S, dP, dV, dK, dQ) vs forward's 2.
       row(nkv == NH ? "attention_backward" : "attention_backward gqa",
-          seconds([&] { cpu::attention_backward(dqkv.f.data(), dout.f.data(), qkv.f.data(), out.f.data(), lse.f.data(), B, T, NH, nkv, HS); }, reps),
-          seconds([&] { ref::attention_backward(dqkv.d.data(), dout.d.data(), qkv.d.data(), out.d.data(), lse.d.data(), B, T, NH, nkv, HS); }, 1),
+          seconds(
+              [&] {
+                cpu::attention_backward(dqkv.f.data(), dout.f.data(), qkv.f.data(), out.f.data(),
+                                        lse.f.data(), B, T, NH, nkv, HS);
+              },
+              reps),
+          seconds(
+              [&] {
+                ref::attention_backward(dqkv.d.data(), dout.d.data(), qkv.d.data(), out.d.data(),
+                                        lse.d.data(), B, T, NH, nkv, HS);
+              },
+              1),
           flops * 2.5, "GFLOP/s");
     }
   }
@@ -110,8 +170,8 @@ int main(int argc, char** argv) {
     Buf gu((size_t)N * 2 * FF), o((size_t)N * FF), d((size_t)N * FF), dgu((size_t)N * 2 * FF);
     row("swiglu_forward",
         seconds([&] { cpu::swiglu_forward(o.f.data(), gu.f.data(), N, FF); }, reps),
-        seconds([&] { ref::swiglu_forward(o.d.data(), gu.d.data(), N, FF); }, 1),
-        3.0 * N * FF * 4, "GB/s");
+        seconds([&] { ref::swiglu_forward(o.d.data(), gu.d.data(), N, FF); }, 1), 3.0 * N * FF * 4,
+        "GB/s");
     row("swiglu_backward",
         seconds([&] { cpu::swiglu_backward(dgu.f.data(), d.f.data(), gu.f.data(), N, FF); }, reps),
         seconds([&] { ref::swiglu_backward(dgu.d.data(), d.d.data(), gu.d.data(), N, FF); }, 1),
@@ -123,25 +183,33 @@ int main(int argc, char** argv) {
     for (int i = 0; i < N; i++) tg[i] = (i * 7919) % V;
     double bytes = 2.0 * N * V * 4;
     row("cross_entropy fwd+bwd",
-        seconds([&] {
-          cpu::cross_entropy_forward(losses.f.data(), logits.f.data(), tg.data(), N, V);
-          cpu::cross_entropy_backward(dl.f.data(), logits.f.data(), tg.data(), 1.0f, N, V);
-        }, reps),
-        seconds([&] {
-          ref::cross_entropy_forward(losses.d.data(), logits.d.data(), tg.data(), N, V);
-          ref::cross_entropy_backward(dl.d.data(), logits.d.data(), tg.data(), 1.0, N, V);
-        }, 1),
+        seconds(
+            [&] {
+              cpu::cross_entropy_forward(losses.f.data(), logits.f.data(), tg.data(), N, V);
+              cpu::cross_entropy_backward(dl.f.data(), logits.f.data(), tg.data(), 1.0f, N, V);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::cross_entropy_forward(losses.d.data(), logits.d.data(), tg.data(), N, V);
+              ref::cross_entropy_backward(dl.d.data(), logits.d.data(), tg.data(), 1.0, N, V);
+            },
+            1),
         bytes, "GB/s");
     std::vector<float> scratch = logits.f;
     row("cross_entropy_fused",
-        seconds([&] {
-          scratch = logits.f;  // (copy included: the fused kernel consumes its input)
-          cpu::cross_entropy_fused(scratch.data(), losses.f.data(), tg.data(), 1.0f, N, V);
-        }, reps),
-        seconds([&] {
-          std::vector<double> s = logits.d;
-          ref::cross_entropy_fused(s.data(), losses.d.data(), tg.data(), 1.0, N, V);
-        }, 1),
+        seconds(
+            [&] {
+              scratch = logits.f;  // (copy included: the fused kernel consumes its input)
+              cpu::cross_entropy_fused(scratch.data(), losses.f.data(), tg.data(), 1.0f, N, V);
+            },
+            reps),
+        seconds(
+            [&] {
+              std::vector<double> s = logits.d;
+              ref::cross_entropy_fused(s.data(), losses.d.data(), tg.data(), 1.0, N, V);
+            },
+            1),
         bytes, "GB/s");
   }
   {  // AdamW over ~10M parameters (the "small" model): reads p, g, m, v, writes p, m, v
@@ -150,12 +218,32 @@ int main(int argc, char** argv) {
     for (auto& x : v.f) x = x * x;
     for (auto& x : v.d) x = x * x;
     row("adamw_update",
-        seconds([&] { cpu::adamw_update(p.f.data(), g.f.data(), m.f.data(), v.f.data(), n, 1e-3f, 0.9f, 0.95f, 1e-8f, 0.1f, 10); }, reps),
-        seconds([&] { ref::adamw_update(p.d.data(), g.d.data(), m.d.data(), v.d.data(), n, 1e-3, 0.9, 0.95, 1e-8, 0.1, 10); }, 1),
+        seconds(
+            [&] {
+              cpu::adamw_update(p.f.data(), g.f.data(), m.f.data(), v.f.data(), n, 1e-3f, 0.9f,
+                                0.95f, 1e-8f, 0.1f, 10);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::adamw_update(p.d.data(), g.d.data(), m.d.data(), v.d.data(), n, 1e-3, 0.9, 0.95,
+                                1e-8, 0.1, 10);
+            },
+            1),
         7.0 * n * 4, "GB/s");
     row("sum_squares",
-        seconds([&] { volatile double s = cpu::sum_squares(g.f.data(), n); (void)s; }, reps),
-        seconds([&] { volatile double s = ref::sum_squares(g.d.data(), n); (void)s; }, 1),
+        seconds(
+            [&] {
+              volatile double s = cpu::sum_squares(g.f.data(), n);
+              (void)s;
+            },
+            reps),
+        seconds(
+            [&] {
+              volatile double s = ref::sum_squares(g.d.data(), n);
+              (void)s;
+            },
+            1),
         1.0 * n * 4, "GB/s");
   }
   return 0;

@@ -31,7 +31,8 @@ TEST(Gelu, RefVsCpu) {
 TEST(Gelu, RefMatchesFormula) {
   double x = 0.7, y;
   ref::gelu_forward(&y, &x, 1);
-  EXPECT_NEAR(y, 0.5 * 0.7 * (1 + std::tanh(std::sqrt(2 / M_PI) * (0.7 + 0.044715 * 0.343))), 1e-15);
+  EXPECT_NEAR(y, 0.5 * 0.7 * (1 + std::tanh(std::sqrt(2 / M_PI) * (0.7 + 0.044715 * 0.343))),
+              1e-15);
 }
 
 TEST(SwiGlu, RefVsCpu) {

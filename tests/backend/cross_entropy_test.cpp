@@ -22,8 +22,8 @@ TEST(CrossEntropy, RefVsCpuForwardBackwardFused) {
   for (int V : {1, 37, 1000, 8191})
     for (int N : {1, 31, 33})
       for (double mask : {0.0, 0.3, 1.0}) {
-        SCOPED_TRACE("V=" + std::to_string(V) + " N=" + std::to_string(N) + " mask=" +
-                     std::to_string(mask));
+        SCOPED_TRACE("V=" + std::to_string(V) + " N=" + std::to_string(N) +
+                     " mask=" + std::to_string(mask));
         auto tg = targets_for(rng, N, V, mask);
         Pair logits(N * V), losses(N), dlogits(N * V);
         logits.fill(rng, 3.0);
@@ -47,8 +47,8 @@ TEST(CrossEntropy, RefVsCpuForwardBackwardFused) {
         // Fused (in place) vs the composed pair just computed.
         Pair fused(N * V), flosses(N);
         for (size_t i = 0; i < fused.size(); i++) fused.f[i] = logits.f[i];
-        int64_t cfu = cpu::cross_entropy_fused(fused.f.data(), flosses.f.data(), tg.data(), dloss,
-                                               N, V);
+        int64_t cfu =
+            cpu::cross_entropy_fused(fused.f.data(), flosses.f.data(), tg.data(), dloss, N, V);
         EXPECT_EQ(cfu, unmasked);
         for (size_t i = 0; i < fused.size(); i++) fused.d[i] = dlogits.f[i];
         for (int n = 0; n < N; n++) flosses.d[n] = losses.f[n];

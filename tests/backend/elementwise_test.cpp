@@ -49,7 +49,7 @@ TEST(AdamW, MatchesTorchSemanticsOverSteps) {
     cpu::adamw_update(p.f.data(), g.f.data(), m.f.data(), v.f.data(), n, (float)lr, (float)b1,
                       (float)b2, (float)eps, (float)wd, step);
     for (size_t i = 0; i < n; i++) {
-      tp[i] *= 1 - lr * wd;  // param.mul_(1 - lr * weight_decay)
+      tp[i] *= 1 - lr * wd;                    // param.mul_(1 - lr * weight_decay)
       tm[i] = b1 * tm[i] + (1 - b1) * g.d[i];  // exp_avg.lerp_(grad, 1 - beta1)
       tv[i] = b2 * tv[i] + (1 - b2) * g.d[i] * g.d[i];
       double bc1 = 1 - std::pow(b1, step), bc2 = 1 - std::pow(b2, step);

@@ -19,10 +19,11 @@ TEST(Embedding, RefVsCpuAndAccumulation) {
   struct S {
     int B, T, C, V;
   };
-  for (auto [B, T, C, V] : {S{1, 1, 1, 1}, S{2, 31, 33, 37}, S{3, 33, 31, 5}, S{1, 257, 64, 1000}}) {
+  for (auto [B, T, C, V] :
+       {S{1, 1, 1, 1}, S{2, 31, 33, 37}, S{3, 33, 31, 5}, S{1, 257, 64, 1000}}) {
     for (bool pos : {true, false}) {
-      SCOPED_TRACE("B=" + std::to_string(B) + " T=" + std::to_string(T) + " C=" +
-                   std::to_string(C) + " pos=" + std::to_string(pos));
+      SCOPED_TRACE("B=" + std::to_string(B) + " T=" + std::to_string(T) +
+                   " C=" + std::to_string(C) + " pos=" + std::to_string(pos));
       auto ids = random_ids(rng, B * T, V);
       Pair wte(V * C), wpe(T * C), out(B * T * C), dout(B * T * C), dwte(V * C), dwpe(T * C);
       wte.fill(rng);

@@ -18,20 +18,20 @@ TEST(Linear, RefVsCpuForwardBackward) {
   std::mt19937_64 rng(1);
   for (auto [N, IC, OC] : kShapes) {
     for (bool with_bias : {true, false}) {
-      SCOPED_TRACE("N=" + std::to_string(N) + " IC=" + std::to_string(IC) + " OC=" +
-                   std::to_string(OC) + " bias=" + std::to_string(with_bias));
-      Pair inp(N * IC), w(OC * IC), bias(OC), out(N * OC), dout(N * OC), dinp(N * IC),
-          dw(OC * IC), db(OC);
+      SCOPED_TRACE("N=" + std::to_string(N) + " IC=" + std::to_string(IC) +
+                   " OC=" + std::to_string(OC) + " bias=" + std::to_string(with_bias));
+      Pair inp(N * IC), w(OC * IC), bias(OC), out(N * OC), dout(N * OC), dinp(N * IC), dw(OC * IC),
+          db(OC);
       inp.fill(rng);
       w.fill(rng, 0.1);
       bias.fill(rng);
       dout.fill(rng);
       dw.fill(rng);  // nonzero start: checks +=
       db.fill(rng);
-      ref::linear_forward(out.d.data(), inp.d.data(), w.d.data(), with_bias ? bias.d.data() : nullptr,
-                          N, IC, OC);
-      cpu::linear_forward(out.f.data(), inp.f.data(), w.f.data(), with_bias ? bias.f.data() : nullptr,
-                          N, IC, OC);
+      ref::linear_forward(out.d.data(), inp.d.data(), w.d.data(),
+                          with_bias ? bias.d.data() : nullptr, N, IC, OC);
+      cpu::linear_forward(out.f.data(), inp.f.data(), w.f.data(),
+                          with_bias ? bias.f.data() : nullptr, N, IC, OC);
       // Float GEMM error grows like sqrt(IC)·eps·|x||w|: 1e-4 covers IC=257 with margin.
       test::expect_close(out, 1e-4, 1e-4, "out");
       ref::linear_backward(dinp.d.data(), dw.d.data(), with_bias ? db.d.data() : nullptr,
@@ -73,9 +73,9 @@ TEST(Linear, GradientCheck) {
   };
   ref::linear_backward(dinp.data(), dw.data(), db.data(), r.data(), inp.data(), w.data(), N, IC,
                        OC);
-  double err = test::grad_check_error({inp.data(), w.data(), b.data()},
-                                      {inp.size(), w.size(), b.size()},
-                                      {dinp.data(), dw.data(), db.data()}, loss);
+  double err =
+      test::grad_check_error({inp.data(), w.data(), b.data()}, {inp.size(), w.size(), b.size()},
+                             {dinp.data(), dw.data(), db.data()}, loss);
   EXPECT_LT(err, 1e-6);
 }
 
@@ -123,19 +123,19 @@ TEST(Sgemm, BothPathsMatchOracleAllTransposes) {
   };
   // Odd sizes hit every edge of the 6x16 micro-tile, the K slices (K > 384), the N blocks
   // (N > 3072) and both ways of splitting work between threads (by rows, by columns).
-  const G shapes[] = {{1, 1, 1},     {7, 17, 3},    {31, 33, 257}, {65, 129, 300},
+  const G shapes[] = {{1, 1, 1},     {7, 17, 3},     {31, 33, 257}, {65, 129, 300},
                       {13, 600, 31}, {300, 40, 200}, {7, 3100, 20}, {5, 20, 800}};
-  using Fn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int,
-                      float, float*, int);
+  using Fn = void (*)(bool, bool, int, int, int, float, const float*, int, const float*, int, float,
+                      float*, int);
   const std::pair<const char*, Fn> paths[] = {
       {"avx2", cpu::sgemm_avx2}, {"blas", cpu::sgemm_blas}, {"dispatch", cpu::sgemm}};
   for (auto [M, N, K] : shapes)
     for (bool ta : {false, true})
       for (bool tb : {false, true})
         for (auto [name, fn] : paths) {
-          SCOPED_TRACE(std::string(name) + " M=" + std::to_string(M) + " N=" +
-                       std::to_string(N) + " K=" + std::to_string(K) + " ta=" +
-                       std::to_string(ta) + " tb=" + std::to_string(tb));
+          SCOPED_TRACE(std::string(name) + " M=" + std::to_string(M) + " N=" + std::to_string(N) +
+                       " K=" + std::to_string(K) + " ta=" + std::to_string(ta) +
+                       " tb=" + std::to_string(tb));
           // Leading dimensions larger than the logical width catch stride bugs.
           int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 5, ldc = N + 2;
           Pair A((size_t)(ta ? K : M) * lda), Bm((size_t)(tb ? N : K) * ldb), C((size_t)M * ldc);

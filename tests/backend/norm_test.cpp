@@ -88,9 +88,10 @@ TEST(LayerNorm, GradientCheck) {
   loss();
   ref::layernorm_backward(dinp.data(), dw.data(), db.data(), r.data(), inp.data(), w.data(),
                           mean.data(), rstd.data(), N, C);
-  EXPECT_LT(test::grad_check_error({inp.data(), w.data(), b.data()}, {inp.size(), w.size(), b.size()},
-                                   {dinp.data(), dw.data(), db.data()}, loss),
-            1e-6);
+  EXPECT_LT(
+      test::grad_check_error({inp.data(), w.data(), b.data()}, {inp.size(), w.size(), b.size()},
+                             {dinp.data(), dw.data(), db.data()}, loss),
+      1e-6);
 }
 
 TEST(RmsNorm, GradientCheck) {
@@ -120,8 +121,7 @@ TEST(Norms, CpuBackwardAccumulatesTwice) {
   dout.fill(rng);
   cpu::layernorm_forward(out.f.data(), mean.f.data(), rstd.f.data(), inp.f.data(), w.f.data(),
                          b.f.data(), N, C, 1e-5f);
-  std::vector<float> d1(N * C, 0.f), w1(C, 0.f), b1(C, 0.f), d2(N * C, 0.f), w2(C, 0.f),
-      b2(C, 0.f);
+  std::vector<float> d1(N * C, 0.f), w1(C, 0.f), b1(C, 0.f), d2(N * C, 0.f), w2(C, 0.f), b2(C, 0.f);
   cpu::layernorm_backward(d1.data(), w1.data(), b1.data(), dout.f.data(), inp.f.data(), w.f.data(),
                           mean.f.data(), rstd.f.data(), N, C);
   for (int k = 0; k < 2; k++)

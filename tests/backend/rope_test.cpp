@@ -14,8 +14,8 @@ TEST(Rope, RefVsCpu) {
     for (int HS : {8, 16, 64})
       for (int T : {1, 31, 257}) {
         int B = 2, pos0 = T == 31 ? 1000 : 0, QKV = (NH + 2 * NKV) * HS;
-        SCOPED_TRACE("NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) + " HS=" +
-                     std::to_string(HS) + " T=" + std::to_string(T));
+        SCOPED_TRACE("NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
+                     " HS=" + std::to_string(HS) + " T=" + std::to_string(T));
         Pair x(B * T * QKV);
         x.fill(rng);
         auto before = x.f.vec();

@@ -21,8 +21,8 @@
 
 namespace lmforge::cpu {
 namespace {
-constexpr int kBq = 32;  // query rows per forward task: enough reuse of each packed key block
-constexpr int kBk = 64;  // keys per block: kT and v blocks (2·64·HS floats) stay in L1/L2
+constexpr int kBq = 32;   // query rows per forward task: enough reuse of each packed key block
+constexpr int kBk = 64;   // keys per block: kT and v blocks (2·64·HS floats) stay in L1/L2
 constexpr int kRows = 4;  // query rows per dk/dv update in the backward (unrolled below)
 static_assert(kRows == 4, "the dk/dv update in attention_backward is unrolled for 4 rows");
 
@@ -48,8 +48,12 @@ typedef float v8 __attribute__((vector_size(32)));
 // The same vector at any float alignment: element access through it is an unaligned load or
 // store. (Helper functions returning v8 would change the ABI in builds without AVX: -Wpsabi.)
 typedef float v8u __attribute__((vector_size(32), aligned(4), may_alias));
-inline const v8u& at8(const float* p) { return *reinterpret_cast<const v8u*>(p); }
-inline v8u& at8(float* p) { return *reinterpret_cast<v8u*>(p); }
+inline const v8u& at8(const float* p) {
+  return *reinterpret_cast<const v8u*>(p);
+}
+inline v8u& at8(float* p) {
+  return *reinterpret_cast<v8u*>(p);
+}
 
 // s[jj] = scale · q·k_jj for the whole (padded) block: 8 register accumulators over kBk = 64.
 // kT holds the block transposed: element (d, jj) at kT[d·ld + jj].
@@ -87,12 +91,18 @@ void accumulate_rows_v(float* acc, float corr, const float* w, int n, const floa
 void accumulate_rows(float* acc, float corr, const float* w, int n, const float* rows,
                      size_t stride, int HS) {
   switch (HS) {  // the head sizes of real models; anything else takes the plain loop
-    case 8: return accumulate_rows_v<1>(acc, corr, w, n, rows, stride);
-    case 16: return accumulate_rows_v<2>(acc, corr, w, n, rows, stride);
-    case 32: return accumulate_rows_v<4>(acc, corr, w, n, rows, stride);
-    case 64: return accumulate_rows_v<8>(acc, corr, w, n, rows, stride);
-    case 96: return accumulate_rows_v<12>(acc, corr, w, n, rows, stride);
-    case 128: return accumulate_rows_v<16>(acc, corr, w, n, rows, stride);
+    case 8:
+      return accumulate_rows_v<1>(acc, corr, w, n, rows, stride);
+    case 16:
+      return accumulate_rows_v<2>(acc, corr, w, n, rows, stride);
+    case 32:
+      return accumulate_rows_v<4>(acc, corr, w, n, rows, stride);
+    case 64:
+      return accumulate_rows_v<8>(acc, corr, w, n, rows, stride);
+    case 96:
+      return accumulate_rows_v<12>(acc, corr, w, n, rows, stride);
+    case 128:
+      return accumulate_rows_v<16>(acc, corr, w, n, rows, stride);
   }
   for (int d = 0; d < HS; d++) acc[d] *= corr;
   for (int jj = 0; jj < n; jj++) {

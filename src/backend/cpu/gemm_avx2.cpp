@@ -9,6 +9,8 @@
 // scratch tile and merged. Functions carry target("avx2,fma") so the file builds and the
 // library runs without -march=native; callers must check gemm_avx2_enabled() first.
 // Not here: AVX-512, bf16, small-matrix special cases.
+#include "gemm_avx2.h"
+
 #include <immintrin.h>
 #include <omp.h>
 
@@ -16,8 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
-
-#include "gemm_avx2.h"
 
 namespace lmforge::cpu {
 namespace {
@@ -141,8 +141,7 @@ __attribute__((target("avx2,fma"))) void micro_6x16(int kc, const float* a, cons
 
 // Partial tile at the bottom/right edge: full tile into scratch, then merge mr×nr of it.
 __attribute__((target("avx2,fma"))) void micro_edge(int kc, const float* a, const float* b,
-                                                    float* c, int ldc, float beta, int mr,
-                                                    int nr) {
+                                                    float* c, int ldc, float beta, int mr, int nr) {
   alignas(32) float tile[MR * NR];
   micro_6x16(kc, a, b, tile, NR, 0.0f);
   for (int r = 0; r < mr; r++)
@@ -154,8 +153,8 @@ __attribute__((target("avx2,fma"))) void micro_edge(int kc, const float* a, cons
 
 // Serial blocked GEMM on the sub-rectangle rows [i_lo, i_hi) × columns [j_lo, j_hi) of C.
 void gemm_block(bool ta, bool tb, int i_lo, int i_hi, int j_lo, int j_hi, int K, int kc_max,
-                float alpha, const float* A, int lda, const float* B, int ldb, float beta,
-                float* C, int ldc, float* apack, float* bpack) {
+                float alpha, const float* A, int lda, const float* B, int ldb, float beta, float* C,
+                int ldc, float* apack, float* bpack) {
   int M = i_hi - i_lo;
   // Row blocks of at most MC_MAX rows, balanced (M = 256: two blocks of 128, not 144 + 112).
   int mblocks = (M + MC_MAX - 1) / MC_MAX;

@@ -46,8 +46,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 }
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout,
-                        const float* inp, const float* weight, const float* mean,
-                        const float* rstd, int N, int C) {
+                        const float* inp, const float* weight, const float* mean, const float* rstd,
+                        int N, int C) {
   int nt = omp_get_max_threads();
   std::vector<float> dw((size_t)nt * C, 0.0f), db((size_t)nt * C, 0.0f);
 #pragma omp parallel num_threads(nt)

@@ -4,8 +4,8 @@
 // below -87.3 (so exp(-inf) = 0); tanh/sigmoid derived from it. Not a general libm.
 // GCC will not if-convert float comparisons under its default -ftrapping-math (a compare may
 // raise FE_INVALID), so a loop calling these stays scalar; every file that includes this header
-// therefore starts with #pragma GCC optimize("no-trapping-math"), which turns trapping-math off for that file only
-// (we never read floating-point exception flags). Check with -fopt-info-vec.
+// therefore starts with #pragma GCC optimize("no-trapping-math"), which turns trapping-math off for
+// that file only (we never read floating-point exception flags). Check with -fopt-info-vec.
 #pragma once
 #include <bit>
 #include <cstdint>
@@ -36,6 +36,8 @@ inline float tanh_approx(float x) {
   return 1.0f - 2.0f / (exp_approx(2.0f * x) + 1.0f);
 }
 
-inline float sigmoid_approx(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
+inline float sigmoid_approx(float x) {
+  return 1.0f / (1.0f + exp_approx(-x));
+}
 
 }  // namespace lmforge::cpu

@@ -7,7 +7,9 @@
 namespace lmforge::ref {
 namespace {
 const double kGeluC = std::sqrt(2.0 / M_PI);
-double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+double sigmoid(double x) {
+  return 1.0 / (1.0 + std::exp(-x));
+}
 }  // namespace
 
 void gelu_forward(double* out, const double* inp, size_t n) {

@@ -16,8 +16,8 @@ double logsumexp(const double* x, int V) {
   return mx + std::log(s);
 }
 void check_target(int32_t t, int V) {
-  check(t < V, "cross_entropy", "target " + std::to_string(t) + " out of range for V=" +
-                                    std::to_string(V));
+  check(t < V, "cross_entropy",
+        "target " + std::to_string(t) + " out of range for V=" + std::to_string(V));
 }
 }  // namespace
 
@@ -48,7 +48,8 @@ void cross_entropy_backward(double* dlogits, const double* logits, const int32_t
       continue;
     }
     double lse = logsumexp(x, V);  // computed before any write: dlogits may alias logits
-    for (int i = 0; i < V; i++) d[i] = (std::exp(x[i] - lse) - (i == targets[n] ? 1.0 : 0.0)) * dloss;
+    for (int i = 0; i < V; i++)
+      d[i] = (std::exp(x[i] - lse) - (i == targets[n] ? 1.0 : 0.0)) * dloss;
   }
 }
 

@@ -4,8 +4,8 @@
 
 namespace lmforge::ref {
 
-void embedding_forward(double* out, const int32_t* ids, const double* wte, const double* wpe,
-                       int B, int T, int C) {
+void embedding_forward(double* out, const int32_t* ids, const double* wte, const double* wpe, int B,
+                       int T, int C) {
   for (int b = 0; b < B; b++) {
     for (int t = 0; t < T; t++) {
       double* o = out + ((size_t)b * T + t) * C;

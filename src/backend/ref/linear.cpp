@@ -4,8 +4,8 @@
 
 namespace lmforge::ref {
 
-void linear_forward(double* out, const double* inp, const double* weight, const double* bias,
-                    int N, int IC, int OC) {
+void linear_forward(double* out, const double* inp, const double* weight, const double* bias, int N,
+                    int IC, int OC) {
   for (int n = 0; n < N; n++) {
     for (int o = 0; o < OC; o++) {
       double s = bias ? bias[o] : 0.0;
