@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <unordered_map>
 
 #include "data/bpe_train.h"
 #include "data/tokenizer_impl.h"
@@ -22,7 +22,56 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using CountMap = std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>>;
+// Open-addressing word -> count table with the words' bytes in one arena: counting probes it
+// once per piece of the corpus, and a node-based map's pointer chasing made that the top cost.
+class CountMap {
+ public:
+  CountMap() { slots_.assign(1 << 12, Slot{}); }
+  void add(std::string_view w, int64_t n) { add_hashed(w, hash_bytes(w), n); }
+  template <class F>
+  void for_each(F&& f) const {
+    for (const Slot& s : slots_)
+      if (s.count) f(std::string_view(arena_.data() + s.off, s.len), s.hash, s.count);
+  }
+  void add_hashed(std::string_view w, uint64_t h, int64_t n) {
+    size_t mask = slots_.size() - 1, i = h & mask;
+    while (slots_[i].count) {
+      const Slot& s = slots_[i];
+      if (s.hash == h && s.len == w.size() &&
+          std::memcmp(arena_.data() + s.off, w.data(), w.size()) == 0) {
+        slots_[i].count += n;
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+    slots_[i] = Slot{h, arena_.size(), static_cast<uint32_t>(w.size()), n};
+    arena_.append(w);
+    if (++size_ * 2 > slots_.size()) grow();
+  }
+  size_t size() const { return size_; }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;
+    uint64_t off = 0;
+    uint32_t len = 0;
+    int64_t count = 0;  // 0 marks an empty slot
+  };
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (!s.count) continue;
+      size_t i = s.hash & mask;
+      while (slots_[i].count) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::string arena_;
+  size_t size_ = 0;
+};
 
 // Counting state: one map per thread; a batch holds independent texts (each is pre-tokenized on
 // its own, so a batch may mix documents and pieces of one big file cut at safe points).
@@ -43,13 +92,7 @@ class WordCounter {
     for (int64_t i = 0; i < n; ++i) {
       CountMap& m = maps_[omp_get_thread_num()];
       pt_.for_each(batch_[i], [&](std::string_view p) {
-        if (p.size() < 2) return;  // single bytes never take part in a merge
-        auto it = m.find(p);
-        if (it != m.end()) {
-          ++it->second;
-        } else {
-          m.emplace(std::string(p), 1);
-        }
+        if (p.size() >= 2) m.add(p, 1);  // single bytes never take part in a merge
       });
     }
     batch_.clear();
@@ -61,11 +104,14 @@ class WordCounter {
     flush();
     CountMap& total = maps_[0];
     for (size_t t = 1; t < maps_.size(); ++t) {
-      for (auto& [w, c] : maps_[t]) total[w] += c;
-      CountMap().swap(maps_[t]);
+      maps_[t].for_each(
+          [&](std::string_view w, uint64_t h, int64_t c) { total.add_hashed(w, h, c); });
+      maps_[t] = CountMap();
     }
-    std::vector<std::pair<std::string, int64_t>> all(total.begin(), total.end());
-    CountMap().swap(total);
+    std::vector<std::pair<std::string, int64_t>> all;
+    all.reserve(total.size());
+    total.for_each([&](std::string_view w, uint64_t, int64_t c) { all.emplace_back(w, c); });
+    total = CountMap();
     std::sort(all.begin(), all.end());
     words.reserve(all.size());
     counts.reserve(all.size());
