@@ -20,8 +20,9 @@ void setup(CLI::App& root) {
                               "perplexity and bits per byte");
   auto o = std::make_shared<EvalOptions>();
   auto p = std::make_shared<Paths>();
-  cmd->add_option("--model", p->model, "model directory (config.json, model.safetensors, "
-                                       "tokenizer.json)")
+  cmd->add_option("--model", p->model,
+                  "model directory (config.json, model.safetensors, "
+                  "tokenizer.json)")
       ->required();
   cmd->add_option("--data", p->data,
                   "a prepared data directory (scores --split) or a UTF-8 text file (tokenized "

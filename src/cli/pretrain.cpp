@@ -1,11 +1,12 @@
 // `lmforge pretrain`: option parsing only; the work is run_pretrain() (train/pretrain.h).
+#include "lmforge/train/pretrain.h"
+
 #include <array>
 #include <cstdio>
 #include <memory>
 
 #include "cli/command.h"
 #include "lmforge/model/config.h"
-#include "lmforge/train/pretrain.h"
 
 namespace lmforge::cli {
 namespace {
@@ -51,11 +52,10 @@ void setup(CLI::App& root) {
   cmd->add_option("--grad-clip", o->grad_clip, "clip the global gradient norm to this (0: off)");
   cmd->add_option("--beta1", o->beta1, "AdamW beta1");
   cmd->add_option("--beta2", o->beta2, "AdamW beta2");
-  auto* ms = cmd->add_option("--max-steps", o->max_steps,
-                             "optimizer steps to train (0: from --max-tokens, else one epoch)");
-  auto* mt = cmd->add_option("--max-tokens", o->max_tokens,
-                             "training tokens, rounded up to whole steps (0: unused)");
-  ms->excludes(mt);
+  cmd->add_option("--max-steps", o->max_steps,
+                  "optimizer steps to train (0: from --max-tokens, else one epoch)");
+  cmd->add_option("--max-tokens", o->max_tokens,
+                  "training tokens, rounded up to whole steps (0: unused)");
   cmd->add_option("--eval-every", o->eval_every,
                   "measure val_loss every N steps (0: only at the end)");
   cmd->add_option("--eval-tokens", o->eval_tokens,

@@ -41,8 +41,14 @@ void restore_interrupt_handlers() {
   g_installed = false;
 }
 
-bool interrupt_requested() { return g_flag.load(std::memory_order_relaxed) != 0; }
-void request_interrupt() { g_flag.store(1); }
-void clear_interrupt() { g_flag.store(0); }
+bool interrupt_requested() {
+  return g_flag.load(std::memory_order_relaxed) != 0;
+}
+void request_interrupt() {
+  g_flag.store(1);
+}
+void clear_interrupt() {
+  g_flag.store(0);
+}
 
 }  // namespace lmforge

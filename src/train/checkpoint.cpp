@@ -71,8 +71,8 @@ void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW&
     for (const char* which : {"exp_avg", "exp_avg_sq"}) {
       const float* base = std::string(which) == "exp_avg" ? opt.m().data() : opt.v().data();
       for (const auto& s : opt.segments())
-        tensors.push_back({std::string(which) + "." + s.name, DType::kF32, s.shape,
-                           base + s.offset});
+        tensors.push_back(
+            {std::string(which) + "." + s.name, DType::kF32, s.shape, base + s.offset});
     }
     save_safetensors(tmp / "optimizer.safetensors", tensors,
                      {{"format", "lmforge-adamw"}, {"step", std::to_string(opt.step())}});

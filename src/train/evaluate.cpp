@@ -1,13 +1,13 @@
 // Windowed loss over a token stream (see evaluate.h for the windowing).
 #include "lmforge/train/evaluate.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <numbers>
 #include <vector>
-
-#include <omp.h>
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
@@ -19,14 +19,16 @@ double EvalResult::loss() const {
   return tokens > 0 ? loss_sum / static_cast<double>(tokens)
                     : std::numeric_limits<double>::quiet_NaN();
 }
-double EvalResult::perplexity() const { return std::exp(loss()); }
+double EvalResult::perplexity() const {
+  return std::exp(loss());
+}
 double EvalResult::bits_per_byte() const {
   return bytes > 0 ? loss_sum / (std::numbers::ln2 * static_cast<double>(bytes))
                    : std::numeric_limits<double>::quiet_NaN();
 }
 
-EvalResult evaluate_tokens(Transformer& model, const TokenReader& reader, int64_t num_tokens,
-                           int B, int T, int64_t max_targets, const Tokenizer* tokenizer) {
+EvalResult evaluate_tokens(Transformer& model, const TokenReader& reader, int64_t num_tokens, int B,
+                           int T, int64_t max_targets, const Tokenizer* tokenizer) {
   EvalResult r;
   if (num_tokens < 2) return r;
   check(B >= 1 && T >= 1, "evaluate", "batch size and sequence length must be positive");
@@ -69,13 +71,13 @@ EvalResult run_eval(const EvalOptions& o) {
   if (!is_dir && !fs::exists(o.data))
     throw InputError(o.data.string(), 0, "", "no such file or directory",
                      "pass a prepared data directory or a text file");
+  Transformer model = Transformer::load(o.model_dir);  // first: names a wrong --model clearly
   const bool model_tok = fs::exists(o.model_dir / "tokenizer.json");
   if (!model_tok && !is_dir)
     throw InputError((o.model_dir / "tokenizer.json").string(), 0, "",
                      "missing: a text file is tokenized with the model's tokenizer",
                      "copy the tokenizer into the model directory");
   Tokenizer tok = Tokenizer::load(model_tok ? o.model_dir : o.data);
-  Transformer model = Transformer::load(o.model_dir);
   const ModelConfig& mc = model.config();
   const int T = o.seq_len > 0 ? o.seq_len : mc.n_ctx;
   if (T > mc.n_ctx)
@@ -102,13 +104,14 @@ EvalResult run_eval(const EvalOptions& o) {
                      "pass a non-empty text file");
   for (int32_t id : ids)
     if (id >= mc.vocab_size)
-      throw InputError(o.data.string(), 0, "", "token id " + std::to_string(id) +
-                       " is outside the model's vocabulary", "use the model's own tokenizer");
+      throw InputError(o.data.string(), 0, "",
+                       "token id " + std::to_string(id) + " is outside the model's vocabulary",
+                       "use the model's own tokenizer");
   TokenReader rd = [&ids](int64_t p, int64_t n, int32_t* out) {
     std::copy(ids.begin() + p, ids.begin() + p + n, out);
   };
-  return evaluate_tokens(model, rd, static_cast<int64_t>(ids.size()), o.batch_size, T,
-                         o.max_tokens, &tok);
+  return evaluate_tokens(model, rd, static_cast<int64_t>(ids.size()), o.batch_size, T, o.max_tokens,
+                         &tok);
 }
 
 }  // namespace lmforge

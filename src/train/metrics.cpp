@@ -43,8 +43,8 @@ MetricsLog::MetricsLog(fs::path path, int64_t keep_through_step) : path_(std::mo
   write_file_atomic(path_, kept);
   f_ = std::fopen(path_.c_str(), "ab");
   if (!f_)
-    throw RuntimeError("cannot open '" + path_.string() + "' for appending: " +
-                       std::strerror(errno));
+    throw RuntimeError("cannot open '" + path_.string() +
+                       "' for appending: " + std::strerror(errno));
 }
 
 MetricsLog::~MetricsLog() {

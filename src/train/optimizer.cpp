@@ -21,8 +21,8 @@ void AdamW::update(float* params, const float* grads, float lr) {
   for (const auto& s : segments_) {
     float wd = s.decay ? config_.weight_decay : 0.0f;
     cpu::adamw_update(params + s.offset, grads + s.offset, m_.data() + s.offset,
-                      v_.data() + s.offset, s.numel, lr, config_.beta1, config_.beta2,
-                      config_.eps, wd, step_);
+                      v_.data() + s.offset, s.numel, lr, config_.beta1, config_.beta2, config_.eps,
+                      wd, step_);
   }
 }
 

@@ -43,7 +43,9 @@ class WindowSource : public BatchSource {
   WindowSource(const TokenDataset& ds, int B, int T, uint64_t seed)
       : loader_([&ds](int64_t pos, int64_t n, int32_t* out) { ds.read(pos, n, out); },
                 static_cast<int64_t>(ds.num_tokens()), T, seed),
-        B_(B), T_(T), buf_(static_cast<size_t>(B) * (T + 1)) {}
+        B_(B),
+        T_(T),
+        buf_(static_cast<size_t>(B) * (T + 1)) {}
   void next(int32_t* ids, int32_t* targets) override {
     loader_.next_batch(B_, buf_.data());
     for (int b = 0; b < B_; ++b) {
@@ -68,8 +70,9 @@ ModelConfig resolve_model(const PretrainOptions& o, const DataManifest& man) {
   if (!o.init_model.empty()) {
     if (o.n_layer || o.n_head || o.n_kv_head || o.n_embd || o.ffn_hidden || o.n_ctx ||
         !o.preset.empty())
-      throw UsageError("--init takes the architecture from the model; drop --preset and the "
-                       "--n-* / --ffn-hidden overrides (hint: they apply to fresh models only)");
+      throw UsageError(
+          "--init takes the architecture from the model; drop --preset and the "
+          "--n-* / --ffn-hidden overrides (hint: they apply to fresh models only)");
     fs::path cfg = o.init_model / "config.json";
     json j = json::parse(read_file(cfg), nullptr, false);
     if (j.is_discarded()) throw InputError(cfg.string(), 0, "", "not valid JSON");
@@ -95,8 +98,10 @@ ModelConfig resolve_model(const PretrainOptions& o, const DataManifest& man) {
     throw UsageError("--n-embd " + std::to_string(c.n_embd) + " is not divisible by --n-head " +
                      std::to_string(c.n_head));
   c.head_dim = c.n_embd / c.n_head;
-  if (o.ffn_hidden) c.ffn_hidden = o.ffn_hidden;
-  else if (o.n_embd) c.ffn_hidden = c.is_llama() ? (8 * c.n_embd / 3 + 7) / 8 * 8 : 4 * c.n_embd;
+  if (o.ffn_hidden)
+    c.ffn_hidden = o.ffn_hidden;
+  else if (o.n_embd)
+    c.ffn_hidden = c.is_llama() ? (8 * c.n_embd / 3 + 7) / 8 * 8 : 4 * c.n_embd;
   if (o.n_ctx) c.n_ctx = o.n_ctx;
   c.eos_token_id = c.bos_token_id = man.eot_id;
   c.validate();
@@ -130,16 +135,18 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   if (!o.init_model.empty()) {
     fs::path tj = o.init_model / "tokenizer.json";
     if (!fs::exists(tj))
-      throw InputError(tj.string(), 0, "", "missing: continued pretraining needs the model's "
-                       "tokenizer to check it against the data", "copy the tokenizer into the model directory");
+      throw InputError(tj.string(), 0, "",
+                       "missing: continued pretraining needs the model's "
+                       "tokenizer to check it against the data",
+                       "copy the tokenizer into the model directory");
     std::string h = Tokenizer::load(o.init_model).content_hash();
     if (h != man.tokenizer_hash)
-      throw InputError(tj.string(), 0, "tokenizer",
-                       "does not match the tokenizer that prepared " + o.data_dir.string() +
-                           " (hash " + h.substr(0, 12) + " vs manifest " +
-                           man.tokenizer_hash.substr(0, 12) + ")",
-                       "prepare the data with this model's tokenizer: lmforge prepare --tokenizer " +
-                           o.init_model.string());
+      throw InputError(
+          tj.string(), 0, "tokenizer",
+          "does not match the tokenizer that prepared " + o.data_dir.string() + " (hash " +
+              h.substr(0, 12) + " vs manifest " + man.tokenizer_hash.substr(0, 12) + ")",
+          "prepare the data with this model's tokenizer: lmforge prepare --tokenizer " +
+              o.init_model.string());
   }
   const int T = o.seq_len > 0 ? o.seq_len : mc.n_ctx;
   if (T > mc.n_ctx)
@@ -150,14 +157,21 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     throw UsageError("--batch-size and --grad-accum must be at least 1");
   if (o.lr <= 0 || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1)
     throw UsageError("--lr must be > 0 and --beta1/--beta2 in [0, 1)");
+  // Checked here rather than with CLI11's excludes(): RUN/config.yaml lists both (one as 0).
+  if (o.max_steps > 0 && o.max_tokens > 0)
+    throw UsageError("--max-steps and --max-tokens are both set (hint: give only one)");
   LrSchedule sched;
   sched.decay = parse_lr_decay(o.lr_decay);
   WindowSource source(train, o.batch_size, T, o.seed);  // UsageError when the split is too small
   const int64_t tokens_per_step = int64_t(o.batch_size) * T * o.grad_accum;
-  if (o.max_steps > 0) sched.total_steps = o.max_steps;
-  else if (o.max_tokens > 0) sched.total_steps = (o.max_tokens + tokens_per_step - 1) / tokens_per_step;
-  else sched.total_steps = std::max<int64_t>(
-           1, (source.windows_per_epoch() + o.batch_size * o.grad_accum - 1) / (o.batch_size * o.grad_accum));
+  if (o.max_steps > 0)
+    sched.total_steps = o.max_steps;
+  else if (o.max_tokens > 0)
+    sched.total_steps = (o.max_tokens + tokens_per_step - 1) / tokens_per_step;
+  else
+    sched.total_steps =
+        std::max<int64_t>(1, (source.windows_per_epoch() + o.batch_size * o.grad_accum - 1) /
+                                 (o.batch_size * o.grad_accum));
   sched.lr = o.lr;
   sched.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
   sched.warmup_steps = o.warmup_steps >= 0 ? o.warmup_steps : sched.total_steps / 20;
@@ -172,22 +186,30 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   res.model = mc;
   res.total_steps = sched.total_steps;
   res.peak_gflops = o.peak_gflops > 0 ? o.peak_gflops : measure_peak_gflops();
-  json cfg_json = {{"model", mc.to_hf_json()},       {"seq_len", T},
-                   {"batch_size", o.batch_size},     {"grad_accum", o.grad_accum},
-                   {"lr", sched.lr},                 {"min_lr", sched.min_lr},
-                   {"warmup_steps", sched.warmup_steps}, {"lr_decay", o.lr_decay},
-                   {"total_steps", sched.total_steps}, {"weight_decay", o.weight_decay},
-                   {"grad_clip", o.grad_clip},       {"beta1", o.beta1},
-                   {"beta2", o.beta2},               {"seed", o.seed},
-                   {"tokenizer_hash", man.tokenizer_hash}, {"train_tokens", train.num_tokens()},
+  json cfg_json = {{"model", mc.to_hf_json()},
+                   {"seq_len", T},
+                   {"batch_size", o.batch_size},
+                   {"grad_accum", o.grad_accum},
+                   {"lr", sched.lr},
+                   {"min_lr", sched.min_lr},
+                   {"warmup_steps", sched.warmup_steps},
+                   {"lr_decay", o.lr_decay},
+                   {"total_steps", sched.total_steps},
+                   {"weight_decay", o.weight_decay},
+                   {"grad_clip", o.grad_clip},
+                   {"beta1", o.beta1},
+                   {"beta2", o.beta2},
+                   {"seed", o.seed},
+                   {"tokenizer_hash", man.tokenizer_hash},
+                   {"train_tokens", train.num_tokens()},
                    {"init", o.init_model.string()}};
   std::string yaml = o.resolved_config_yaml;
   char note[256];
-  std::snprintf(note, sizeof note,
-                "# measured: fp32 GEMM peak %.1f GFLOP/s%s; model %s, %lld parameters; %lld steps\n",
-                res.peak_gflops, o.peak_gflops > 0 ? " (given)" : " (cpu::sgemm 1024^3)",
-                mc.arch.c_str(), static_cast<long long>(mc.num_params()),
-                static_cast<long long>(sched.total_steps));
+  std::snprintf(
+      note, sizeof note,
+      "# measured: fp32 GEMM peak %.1f GFLOP/s%s; model %s, %lld parameters; %lld steps\n",
+      res.peak_gflops, o.peak_gflops > 0 ? " (given)" : " (cpu::sgemm 1024^3)", mc.arch.c_str(),
+      static_cast<long long>(mc.num_params()), static_cast<long long>(sched.total_steps));
   write_file_atomic(o.output_dir / "config.yaml", yaml + note);
 
   AdamWConfig ac;
@@ -208,8 +230,9 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     std::fprintf(stderr, "resuming from %s (step %lld)\n", ckpt->c_str(),
                  static_cast<long long>(state.step));
   } else {
-    if (o.resume) std::fprintf(stderr, "no checkpoint in %s yet: starting from scratch\n",
-                               o.output_dir.c_str());
+    if (o.resume)
+      std::fprintf(stderr, "no checkpoint in %s yet: starting from scratch\n",
+                   o.output_dir.c_str());
     if (!o.init_model.empty()) {
       model.emplace(Transformer::load(o.init_model));
     } else {

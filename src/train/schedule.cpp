@@ -19,9 +19,12 @@ LrDecay parse_lr_decay(const std::string& name) {
 
 std::string to_string(LrDecay decay) {
   switch (decay) {
-    case LrDecay::kCosine: return "cosine";
-    case LrDecay::kLinear: return "linear";
-    case LrDecay::kConstant: return "constant";
+    case LrDecay::kCosine:
+      return "cosine";
+    case LrDecay::kLinear:
+      return "linear";
+    case LrDecay::kConstant:
+      return "constant";
   }
   return "?";
 }
@@ -32,8 +35,8 @@ double LrSchedule::at(int64_t step) const {
   if (decay == LrDecay::kConstant) return lr;
   int64_t span = total_steps - warmup_steps;
   if (span <= 0) return min_lr;
-  double p = std::clamp(static_cast<double>(step - warmup_steps) / static_cast<double>(span), 0.0,
-                        1.0);
+  double p =
+      std::clamp(static_cast<double>(step - warmup_steps) / static_cast<double>(span), 0.0, 1.0);
   double f = decay == LrDecay::kCosine ? 0.5 * (1.0 + std::cos(std::numbers::pi * p)) : 1.0 - p;
   return min_lr + (lr - min_lr) * f;
 }

@@ -72,19 +72,18 @@ TrainResult train_loop(Transformer& model, AdamW& opt, BatchSource& data, Traine
         model.backward(1.0f / static_cast<float>(cfg.grad_accum));
       }
       loss /= cfg.grad_accum;
-      double grad_norm =
-          clip_grad_norm(model.grads().data(), model.grads().numel(), cfg.grad_clip);
+      double grad_norm = clip_grad_norm(model.grads().data(), model.grads().numel(), cfg.grad_clip);
       if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
         std::string last = result.last_checkpoint.empty()
                                ? (find_latest_checkpoint(cfg.run_dir)
                                       ? find_latest_checkpoint(cfg.run_dir)->string()
                                       : std::string("none yet"))
                                : result.last_checkpoint.string();
-        throw RuntimeError("non-finite " + std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
-                           " at step " + std::to_string(step) + " (loss " + fmt("%g", loss) +
-                           ", grad_norm " + fmt("%g", grad_norm) +
-                           "); stopped without saving. Last good checkpoint: " + last +
-                           " (hint: lower --lr, raise --warmup-steps or set --grad-clip)");
+        throw RuntimeError(
+            "non-finite " + std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
+            " at step " + std::to_string(step) + " (loss " + fmt("%g", loss) + ", grad_norm " +
+            fmt("%g", grad_norm) + "); stopped without saving. Last good checkpoint: " + last +
+            " (hint: lower --lr, raise --warmup-steps or set --grad-clip)");
       }
       const double lr = state.schedule.at(step);
       opt.update(model.params().data(), model.grads().data(), static_cast<float>(lr));

@@ -26,8 +26,8 @@ struct CliRun {
 
 CliRun run(const std::string& args) {
   fs::path o = g_root / "stdout.txt", e = g_root / "stderr.txt";
-  std::string cmd = std::string(LMFORGE_BINARY) + " " + args + " >" + o.string() + " 2>" +
-                    e.string();
+  std::string cmd =
+      std::string(LMFORGE_BINARY) + " " + args + " >" + o.string() + " 2>" + e.string();
   int st = std::system(cmd.c_str());
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(o), read_file(e)};
 }
@@ -73,8 +73,8 @@ TEST(EvalCli, TextFileTokensAndBitsPerByte) {
   // <|endoftext|> + text: every text token is a target once.
   EXPECT_EQ(j["tokens"].get<int64_t>(), n);
   double loss = j["loss"], bpb = j["bits_per_byte"];
-  EXPECT_NEAR(bpb * std::log(2.0) * static_cast<double>(text.size()),
-              loss * static_cast<double>(n), 1e-6 * loss * n);
+  EXPECT_NEAR(bpb * std::log(2.0) * static_cast<double>(text.size()), loss * static_cast<double>(n),
+              1e-6 * loss * n);
   // Shorter than the 32-token context: one sequence, all tokens scored.
   write_file_atomic(g_root / "short.txt", "the cat sees the moon.");
   json s = eval_json("--data " + (g_root / "short.txt").string());
@@ -82,17 +82,15 @@ TEST(EvalCli, TextFileTokensAndBitsPerByte) {
             static_cast<int64_t>(tok.encode("the cat sees the moon.").size()));
   EXPECT_LT(s["loss"].get<double>(), std::log(300.0));  // the model learned something
   // Plain output for people.
-  CliRun r = run("eval --model " + g_model.string() + " --data " +
-                 (g_root / "short.txt").string());
+  CliRun r = run("eval --model " + g_model.string() + " --data " + (g_root / "short.txt").string());
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("perplexity"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("bits per byte"), std::string::npos) << r.out;
 }
 
 TEST(EvalCli, BadInputExitsTwo) {
-  EXPECT_EQ(run("eval --model " + (g_root / "no-model").string() + " --data " + g_data.string())
-                .code,
-            2);
+  EXPECT_EQ(
+      run("eval --model " + (g_root / "no-model").string() + " --data " + g_data.string()).code, 2);
   CliRun r = run("eval --model " + g_model.string() + " --data " + (g_root / "nope.txt").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("nope.txt"), std::string::npos) << r.err;

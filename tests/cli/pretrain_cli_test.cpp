@@ -31,8 +31,8 @@ struct CliRun {
 
 CliRun run(const std::string& args) {
   fs::path o = g_root / "stdout.txt", e = g_root / "stderr.txt";
-  std::string cmd = std::string(LMFORGE_BINARY) + " " + args + " >" + o.string() + " 2>" +
-                    e.string();
+  std::string cmd =
+      std::string(LMFORGE_BINARY) + " " + args + " >" + o.string() + " 2>" + e.string();
   int st = std::system(cmd.c_str());
   return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(o), read_file(e)};
 }
@@ -79,11 +79,12 @@ std::vector<std::string> metric_lines(const fs::path& run_dir, bool drop_timing)
 TEST(PretrainCli, HelpListsOptionsWithDefaults) {
   CliRun r = run("pretrain --help");
   EXPECT_EQ(r.code, 0);
-  for (const char* opt : {"--data", "--output", "--init", "--arch", "--preset", "--n-kv-head",
-                          "--seq-len", "--grad-accum", "--min-lr", "--warmup-steps",
-                          "--grad-clip", "--max-tokens", "--eval-every", "--eval-tokens",
-                          "--save-every", "--seed", "--threads", "--resume", "--sample-every",
-                          "--config", "1337"})
+  for (const char* opt :
+       {"--data",      "--output",     "--init",       "--arch",         "--preset",
+        "--n-kv-head", "--seq-len",    "--grad-accum", "--min-lr",       "--warmup-steps",
+        "--grad-clip", "--max-tokens", "--eval-every", "--eval-tokens",  "--save-every",
+        "--seed",      "--threads",    "--resume",     "--sample-every", "--config",
+        "1337"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt;
 }
 
@@ -115,11 +116,11 @@ TEST(PretrainCli, ConfigFileKeys) {
   std::string data = " --data " + g_data.string();
   std::string base = " --output " + out.string() + kTiny + " --max-steps 2";
   write_file_atomic(g_root / "bad.yaml", "batch_size: 4\nlearning-rate: 0.1\n");
-  expect_bad("pretrain --config " + (g_root / "bad.yaml").string() + data + base,
-             {"learning-rate"}, out);
+  expect_bad("pretrain --config " + (g_root / "bad.yaml").string() + data + base, {"learning-rate"},
+             out);
   write_file_atomic(g_root / "bad2.yaml", "grad-accum: lots\n");
-  expect_bad("pretrain --config " + (g_root / "bad2.yaml").string() + data + base,
-             {"grad-accum"}, out);
+  expect_bad("pretrain --config " + (g_root / "bad2.yaml").string() + data + base, {"grad-accum"},
+             out);
   fs::path first = g_root / "cfg-first", again = g_root / "cfg-again";
   write_file_atomic(g_root / "good.yaml", "max_steps: 3\nbatch-size: 2\n");
   CliRun r1 = run("pretrain --config " + (g_root / "good.yaml").string() + data + " --output " +
@@ -128,8 +129,8 @@ TEST(PretrainCli, ConfigFileKeys) {
   std::string cfg = read_file(first / "config.yaml");
   EXPECT_NE(cfg.find("max-steps: 3"), std::string::npos) << cfg;   // from the file
   EXPECT_NE(cfg.find("batch-size: 4"), std::string::npos) << cfg;  // the flag wins
-  CliRun r2 = run("pretrain --config " + (first / "config.yaml").string() + " --output " +
-                  again.string());
+  CliRun r2 =
+      run("pretrain --config " + (first / "config.yaml").string() + " --output " + again.string());
   EXPECT_EQ(r2.code, 0) << r2.err;
   EXPECT_EQ(metric_lines(first, true), metric_lines(again, true));
 }

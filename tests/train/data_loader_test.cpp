@@ -1,5 +1,7 @@
 // The window sampler: deterministic for a seed, exact from a saved position, a permutation of
 // non-overlapping windows within each epoch.
+#include "lmforge/train/data_loader.h"
+
 #include <gtest/gtest.h>
 
 #include <numeric>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "lmforge/core/error.h"
-#include "lmforge/train/data_loader.h"
 
 using namespace lmforge;
 
@@ -18,9 +19,9 @@ std::vector<int32_t> corpus(int n) {
   return t;
 }
 DataLoader make(const std::vector<int32_t>& t, int T, uint64_t seed) {
-  return DataLoader([&t](int64_t pos, int64_t n, int32_t* out) {
-    std::copy(t.begin() + pos, t.begin() + pos + n, out);
-  }, static_cast<int64_t>(t.size()), T, seed);
+  return DataLoader([&t](int64_t pos, int64_t n,
+                         int32_t* out) { std::copy(t.begin() + pos, t.begin() + pos + n, out); },
+                    static_cast<int64_t>(t.size()), T, seed);
 }
 }  // namespace
 

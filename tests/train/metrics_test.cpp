@@ -1,4 +1,6 @@
 // metrics.jsonl: keys per line, and truncation to the checkpoint step on resume.
+#include "lmforge/train/metrics.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,7 +10,6 @@
 #include <sstream>
 
 #include "lmforge/core/file_util.h"
-#include "lmforge/train/metrics.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

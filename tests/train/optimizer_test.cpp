@@ -1,10 +1,10 @@
 // AdamW over named segments against a hand computation in double; clipping by global norm.
+#include "lmforge/train/optimizer.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
-
-#include "lmforge/train/optimizer.h"
 
 using namespace lmforge;
 
@@ -34,8 +34,7 @@ TEST(AdamW, MatchesHandComputationWithPerSegmentDecay) {
     for (int i = 0; i < 7; ++i) g[i] = std::sin(0.7f * i + t) * 0.5f;
     float lr = 0.01f * t;
     opt.update(p.data(), g.data(), lr);
-    for (int i = 0; i < 7; ++i)
-      ref[i].step(g[i], lr, 0.9, 0.95, 1e-8, i < 4 ? 0.1 : 0.0, t);
+    for (int i = 0; i < 7; ++i) ref[i].step(g[i], lr, 0.9, 0.95, 1e-8, i < 4 ? 0.1 : 0.0, t);
   }
   EXPECT_EQ(opt.step(), 5);
   for (int i = 0; i < 7; ++i) {

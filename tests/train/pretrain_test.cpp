@@ -1,6 +1,8 @@
 // End to end through the library: a tiny model's loss falls on a tiny corpus; a run stopped at
 // step 10 and resumed is bitwise identical to an uninterrupted one; a non-finite loss stops the
 // run and keeps the last good checkpoint; checkpoint discovery ignores incomplete directories.
+#include "lmforge/train/pretrain.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/train/checkpoint.h"
-#include "lmforge/train/pretrain.h"
 #include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
@@ -48,7 +49,7 @@ PretrainOptions tiny(const fs::path& out, int64_t steps) {
   o.eval_tokens = 512;
   o.save_every = 5;
   o.peak_gflops = 100;  // skip the measurement
-  o.threads = 1;  // OpenMP spinning on a shared 2-core CI machine costs more than it gives
+  o.threads = 1;        // OpenMP spinning on a shared 2-core CI machine costs more than it gives
   return o;
 }
 

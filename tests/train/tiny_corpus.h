@@ -17,8 +17,8 @@
 namespace lmforge::test_data {
 
 inline std::filesystem::path temp_dir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() /
-           ("lmforge-" + name + "-" + std::to_string(getpid()));
+  auto d =
+      std::filesystem::temp_directory_path() / ("lmforge-" + name + "-" + std::to_string(getpid()));
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d;

@@ -25,13 +25,13 @@ inline constexpr const char* kTrainerStateFormat = "lmforge-trainer-state";
 inline constexpr int kTrainerStateVersion = 1;
 
 struct TrainerState {
-  int64_t step = 0;            // optimizer updates done
-  int64_t tokens_seen = 0;     // training tokens consumed (B·T·grad_accum per step)
-  int64_t data_position = 0;   // DataLoader::position(): windows consumed
+  int64_t step = 0;           // optimizer updates done
+  int64_t tokens_seen = 0;    // training tokens consumed (B·T·grad_accum per step)
+  int64_t data_position = 0;  // DataLoader::position(): windows consumed
   uint64_t seed = 0;
-  double elapsed_s = 0;        // training wall time so far (excludes time between runs)
+  double elapsed_s = 0;  // training wall time so far (excludes time between runs)
   LrSchedule schedule;
-  nlohmann::json config;       // resume-compatibility settings (compared key by key)
+  nlohmann::json config;  // resume-compatibility settings (compared key by key)
 };
 
 nlohmann::json trainer_state_to_json(const TrainerState& s);

@@ -16,9 +16,9 @@
 namespace lmforge {
 
 struct EvalResult {
-  double loss_sum = 0;  // nats, summed over targets
-  int64_t tokens = 0;   // targets scored
-  uint64_t bytes = 0;   // UTF-8 bytes of the scored target tokens (0 without a tokenizer)
+  double loss_sum = 0;           // nats, summed over targets
+  int64_t tokens = 0;            // targets scored
+  uint64_t bytes = 0;            // UTF-8 bytes of the scored target tokens (0 without a tokenizer)
   double loss() const;           // loss_sum / tokens
   double perplexity() const;     // exp(loss)
   double bits_per_byte() const;  // loss_sum / (ln 2 · bytes); NaN when bytes == 0
@@ -26,8 +26,8 @@ struct EvalResult {
 
 // Scores tokens [0, num_tokens) in batches of B windows. max_targets > 0 stops after that many
 // targets (rounded up to whole windows). tokenizer may be null (then bytes stay 0).
-EvalResult evaluate_tokens(Transformer& model, const TokenReader& reader, int64_t num_tokens,
-                           int B, int T, int64_t max_targets, const Tokenizer* tokenizer);
+EvalResult evaluate_tokens(Transformer& model, const TokenReader& reader, int64_t num_tokens, int B,
+                           int T, int64_t max_targets, const Tokenizer* tokenizer);
 
 struct EvalOptions {
   std::filesystem::path model_dir;

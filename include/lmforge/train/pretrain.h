@@ -33,7 +33,7 @@ struct PretrainOptions {
   uint64_t seed = 1337;
   int threads = 0;  // 0: OpenMP's default
   bool resume = false;
-  double peak_gflops = 0;  // 0: measure with a 1024³ sgemm at start
+  double peak_gflops = 0;            // 0: measure with a 1024³ sgemm at start
   std::string resolved_config_yaml;  // saved as RUN/config.yaml
 };
 

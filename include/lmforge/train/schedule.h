@@ -15,8 +15,8 @@ LrDecay parse_lr_decay(const std::string& name);
 std::string to_string(LrDecay decay);
 
 struct LrSchedule {
-  double lr = 3e-4;        // peak rate, reached at the end of warmup
-  double min_lr = 3e-5;    // floor reached at total_steps (cosine/linear)
+  double lr = 3e-4;      // peak rate, reached at the end of warmup
+  double min_lr = 3e-5;  // floor reached at total_steps (cosine/linear)
   int64_t warmup_steps = 0;
   int64_t total_steps = 1;
   LrDecay decay = LrDecay::kCosine;

@@ -34,23 +34,23 @@ class BatchSource {
 };
 
 struct TrainLoopConfig {
-  int batch_size = 8;  // B, rows per micro-batch
-  int seq_len = 64;    // T
-  int grad_accum = 1;  // micro-batches per optimizer step
-  double grad_clip = 1.0;  // <= 0 disables clipping
-  int64_t eval_every = 0;  // 0: evaluate only at the end
-  int64_t save_every = 0;  // 0: checkpoint only at the end (and on interrupt)
-  int keep_checkpoints = 2;  // newest checkpoints kept; 0 keeps all
-  int64_t sample_every = 0;  // 0: never print samples
-  double peak_flops = 0;     // FLOP/s ceiling for MFU; 0 reports mfu 0
-  std::filesystem::path run_dir;                       // holds checkpoints/ and metrics.jsonl
+  int batch_size = 8;             // B, rows per micro-batch
+  int seq_len = 64;               // T
+  int grad_accum = 1;             // micro-batches per optimizer step
+  double grad_clip = 1.0;         // <= 0 disables clipping
+  int64_t eval_every = 0;         // 0: evaluate only at the end
+  int64_t save_every = 0;         // 0: checkpoint only at the end (and on interrupt)
+  int keep_checkpoints = 2;       // newest checkpoints kept; 0 keeps all
+  int64_t sample_every = 0;       // 0: never print samples
+  double peak_flops = 0;          // FLOP/s ceiling for MFU; 0 reports mfu 0
+  std::filesystem::path run_dir;  // holds checkpoints/ and metrics.jsonl
   std::vector<std::filesystem::path> tokenizer_files;  // copied into every checkpoint
   std::string label = "train";                         // progress label
 };
 
 struct TrainHooks {
-  std::function<double()> eval;           // validation loss; null: no evaluation
-  std::function<std::string()> sample;    // a short text sample; null: none
+  std::function<double()> eval;                     // validation loss; null: no evaluation
+  std::function<std::string()> sample;              // a short text sample; null: none
   std::function<void(const StepMetrics&)> on_step;  // after each step's metrics (tests)
 };
 
