@@ -2,6 +2,7 @@
 // Not here: pre-tokenization, special tokens, file formats (tokenizer.cpp, tokenizer_io.cpp).
 #include <algorithm>
 #include <queue>
+#include <unordered_map>
 
 #include "data/tokenizer_impl.h"
 #include "lmforge/core/error.h"
@@ -140,7 +141,35 @@ void Tokenizer::Impl::encode_piece(std::string_view piece, std::vector<int32_t>&
 }
 
 void Tokenizer::Impl::encode_ordinary(std::string_view text, std::vector<int32_t>& out) const {
-  pretokenizer.for_each(text, [&](std::string_view p) { encode_piece(p, out); });
+  // Short texts (a CLI line) go straight to encode_piece. Long ones get a cache, local to this
+  // call so that concurrent encode() calls share nothing mutable, of the merge results of pieces
+  // that are not whole tokens (frequent inflected or rare words): merging was the largest cost.
+  if (text.size() < 4096) {
+    pretokenizer.for_each(text, [&](std::string_view p) { encode_piece(p, out); });
+    return;
+  }
+  struct Hash {
+    size_t operator()(std::string_view s) const { return hash_bytes(s); }
+  };
+  constexpr size_t kMaxEntries = 1 << 16;
+  std::unordered_map<std::string_view, std::pair<uint32_t, uint32_t>, Hash> cache;
+  std::vector<int32_t> store;  // cached ids; the keys point into `text`, alive for this call
+  pretokenizer.for_each(text, [&](std::string_view p) {
+    if (p.size() == 1 || p.size() > 64) return encode_piece(p, out);
+    if (int32_t id = token_table.find(p); id >= 0) return out.push_back(id);
+    if (auto it = cache.find(p); it != cache.end()) {
+      const int32_t* ids = store.data() + it->second.first;
+      out.insert(out.end(), ids, ids + it->second.second);
+      return;
+    }
+    const size_t start = out.size();
+    bpe_merge_simple(*this, p, out);
+    if (cache.size() < kMaxEntries) {
+      cache.emplace(p, std::make_pair(static_cast<uint32_t>(store.size()),
+                                      static_cast<uint32_t>(out.size() - start)));
+      store.insert(store.end(), out.begin() + start, out.end());
+    }
+  });
 }
 
 }  // namespace lmforge

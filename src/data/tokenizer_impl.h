@@ -6,7 +6,6 @@
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -47,12 +46,6 @@ class MergeTable {
   static size_t hash(uint64_t k) { return (k * 0x9E3779B97F4A7C15ull) >> 20; }
   std::vector<Entry> slots_;
   size_t mask_ = 0;
-};
-
-// Transparent hash so maps keyed by std::string can be probed with a string_view (no copy).
-struct StringHash {
-  using is_transparent = void;
-  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 
 // Fast non-cryptographic hash for short byte strings (8 bytes per multiply).

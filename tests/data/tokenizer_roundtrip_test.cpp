@@ -91,6 +91,24 @@ TEST(TokenizerRoundTrip, TrickyStringsBothPatterns) {
   }
 }
 
+TEST(TokenizerRoundTrip, LongTextCacheMatchesShortTexts) {
+  // Texts >= 4 KB take the per-call cache path; cut points "\nDoc" cannot be crossed by any
+  // regex match, so the long text must encode as the concatenation of its parts.
+  for (SplitPattern p : {SplitPattern::kGpt2, SplitPattern::kCl100k}) {
+    const Tokenizer& t = trained(p);
+    std::string all;
+    std::vector<int32_t> want;
+    for (const auto& d : corpus()) {
+      std::string part = "Doc " + d + "\n";
+      ASSERT_LT(part.size(), 4096u);
+      for (int32_t id : t.encode(part)) want.push_back(id);
+      all += part;
+    }
+    ASSERT_GT(all.size(), 4096u);
+    EXPECT_EQ(t.encode(all), want);
+  }
+}
+
 TEST(TokenizerRoundTrip, RandomBytes) {
   const Tokenizer& t = trained();
   std::mt19937 rng(1234);
