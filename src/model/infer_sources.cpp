@@ -6,3 +6,4 @@
 #include "../infer/generate.cpp"
 #include "../infer/sampler.cpp"
 #include "../infer/loaded_model.cpp"
+#include "../infer/scheduler.cpp"

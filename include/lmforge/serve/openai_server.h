@@ -1,0 +1,28 @@
+// `lmforge serve`: an OpenAI-compatible HTTP API over one loaded model (cpp-httplib):
+//   GET  /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions
+// with stream:true as server-sent events, max_tokens, temperature, top_p, stop, seed, n,
+// logprobs (completions: top alternatives; chat: logprobs + top_logprobs), and usage counts;
+// extensions top_k, min_p, repetition_penalty. Errors use OpenAI's JSON shape
+// {"error":{"message","type","param","code"}} with the matching HTTP status.
+// Generation goes through the batching Scheduler (infer/scheduler.h): --parallel slots run in one
+// batched decode, further requests wait in its queue.
+// Not here: TLS, multiple models, embeddings, tool calls.
+#pragma once
+#include <string>
+
+#include "lmforge/infer/loaded_model.h"
+
+namespace lmforge {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string api_key;  // empty: no authentication
+  int parallel = 4;     // sequences decoded together
+  int threads = 32;     // HTTP worker threads (each open request holds one)
+};
+
+// Serves until SIGINT/SIGTERM. Throws RuntimeError when the address cannot be bound.
+void serve_openai(LoadedModel& model, const ServeOptions& opts);
+
+}  // namespace lmforge

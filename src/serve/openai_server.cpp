@@ -1,0 +1,484 @@
+// The OpenAI-compatible HTTP layer: request validation and JSON in, the Scheduler's text out.
+// Each HTTP worker thread parses and validates its request, builds the Sequences (tokenizing in
+// parallel with the batch), submits them and then only waits on its own Jobs; the scheduler
+// thread alone runs the model. A streaming client that goes away makes the next write fail,
+// which cancels its jobs and frees their slots.
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+// Debian's libcpp-httplib is built with OpenSSL, which adds a member to httplib::Request: the
+// header must be read with the same setting or the library and this file disagree on the layout.
+#define CPPHTTPLIB_OPENSSL_SUPPORT
+#endif
+#include "lmforge/serve/openai_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/interrupt.h"
+#include "lmforge/infer/scheduler.h"
+
+namespace lmforge {
+namespace {
+
+using json = nlohmann::json;
+using ojson = nlohmann::ordered_json;
+
+struct ApiError {
+  int status;
+  std::string message, param, code, type = "invalid_request_error";
+};
+
+std::string dump(const ojson& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  ojson err = {{"message", e.message},
+               {"type", e.type},
+               {"param", e.param.empty() ? ojson(nullptr) : ojson(e.param)},
+               {"code", e.code.empty() ? ojson(nullptr) : ojson(e.code)}};
+  res.status = e.status;
+  res.set_content(dump({{"error", err}}), "application/json");
+}
+
+ApiError bad(const std::string& param, const std::string& msg) { return {400, msg, param, ""}; }
+
+int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string new_id(const char* prefix) {
+  static std::atomic<uint64_t> counter{0};
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-%llx%06llx", prefix, (unsigned long long)now_s(),
+                (unsigned long long)(counter++ & 0xFFFFFF));
+  return buf;
+}
+
+// Typed getters that turn a wrong type into a 400 naming the parameter.
+template <typename T>
+T get_or(const json& b, const char* key, T dflt) {
+  if (!b.contains(key) || b[key].is_null()) return dflt;
+  try {
+    return b[key].get<T>();
+  } catch (const json::exception&) {
+    throw bad(key, std::string("Invalid type for '") + key + "'.");
+  }
+}
+
+// Everything a completion or chat request shares.
+struct Common {
+  int max_tokens = -1;  // -1: until the context ends
+  SamplingParams s;
+  bool seeded = false;
+  std::vector<std::string> stop;
+  int n = 1;
+  int top_logprobs = -1;
+  bool stream = false, include_usage = false;
+};
+
+Common parse_common(const json& b, const LoadedModel& m, bool chat) {
+  if (!b.contains("model") || !b["model"].is_string())
+    throw bad("model", "you must provide a model parameter");
+  const std::string model = b["model"];
+  if (model != m.name)
+    throw ApiError{404, "The model `" + model + "` does not exist. This server serves `" + m.name + "`.",
+                   "model", "model_not_found"};
+  Common c;
+  c.max_tokens = get_or<int>(b, "max_tokens", chat ? -1 : 16);
+  if (chat) c.max_tokens = get_or<int>(b, "max_completion_tokens", c.max_tokens);
+  if (c.max_tokens == 0 || c.max_tokens < -1) throw bad("max_tokens", "max_tokens must be at least 1.");
+  c.s.temperature = get_or<float>(b, "temperature", 1.0f);
+  if (c.s.temperature < 0.0f || c.s.temperature > 2.0f)
+    throw bad("temperature", "temperature must be between 0 and 2.");
+  c.s.top_p = get_or<float>(b, "top_p", 1.0f);
+  if (!(c.s.top_p > 0.0f && c.s.top_p <= 1.0f)) throw bad("top_p", "top_p must be in (0, 1].");
+  c.s.top_k = get_or<int>(b, "top_k", 0);
+  c.s.min_p = get_or<float>(b, "min_p", 0.0f);
+  c.s.repetition_penalty = get_or<float>(b, "repetition_penalty", 1.0f);
+  try {
+    c.s.validate();
+  } catch (const UsageError& e) {
+    throw bad("", e.what());
+  }
+  if (b.contains("seed") && !b["seed"].is_null()) {
+    c.s.seed = (uint64_t)get_or<int64_t>(b, "seed", 0);
+    c.seeded = true;
+  }
+  c.n = get_or<int>(b, "n", 1);
+  if (c.n < 1 || c.n > 16) throw bad("n", "n must be between 1 and 16.");
+  if (b.contains("stop") && !b["stop"].is_null()) {
+    const json& s = b["stop"];
+    if (s.is_string()) {
+      c.stop.push_back(s);
+    } else if (s.is_array() && s.size() <= 4) {
+      for (const auto& x : s) {
+        if (!x.is_string()) throw bad("stop", "stop must be a string or an array of strings.");
+        if (!x.get<std::string>().empty()) c.stop.push_back(x);
+      }
+    } else {
+      throw bad("stop", "stop must be a string or an array of at most 4 strings.");
+    }
+  }
+  if (chat) {
+    if (get_or<bool>(b, "logprobs", false)) c.top_logprobs = get_or<int>(b, "top_logprobs", 0);
+    if (c.top_logprobs > 20) throw bad("top_logprobs", "top_logprobs must be at most 20.");
+  } else if (b.contains("logprobs") && !b["logprobs"].is_null()) {
+    c.top_logprobs = get_or<int>(b, "logprobs", 0);
+    if (c.top_logprobs < 0 || c.top_logprobs > 5) throw bad("logprobs", "logprobs must be between 0 and 5.");
+  }
+  c.stream = get_or<bool>(b, "stream", false);
+  if (b.contains("stream_options") && b["stream_options"].is_object())
+    c.include_usage = get_or<bool>(b["stream_options"], "include_usage", false);
+  return c;
+}
+
+std::vector<ChatMessage> parse_messages(const json& b) {
+  if (!b.contains("messages")) throw bad("messages", "Missing required parameter: 'messages'.");
+  if (!b["messages"].is_array() || b["messages"].empty())
+    throw bad("messages", "'messages' must be a non-empty array.");
+  std::vector<ChatMessage> out;
+  for (size_t i = 0; i < b["messages"].size(); ++i) {
+    const json& m = b["messages"][i];
+    const std::string where = "messages[" + std::to_string(i) + "]";
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string())
+      throw bad(where + ".role", "Missing required parameter: '" + where + ".role'.");
+    ChatMessage msg{m["role"], ""};
+    if (msg.role == "developer") msg.role = "system";
+    if (msg.role != "system" && msg.role != "user" && msg.role != "assistant")
+      throw bad(where + ".role", "Unsupported role '" + msg.role + "'.");
+    const json c = m.value("content", json());
+    if (c.is_string()) {
+      msg.content = c;
+    } else if (c.is_array()) {  // content parts: text only
+      for (const auto& part : c) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text"))
+          throw bad(where + ".content", "Only text content parts are supported.");
+        msg.content += part["text"].get<std::string>();
+      }
+    } else if (!c.is_null()) {
+      throw bad(where + ".content", "'content' must be a string or an array of text parts.");
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+class Api {
+ public:
+  Api(LoadedModel& m, const ServeOptions& o) : m_(m), opts_(o), sched_(*m.infer, o.parallel) {}
+
+  void models(httplib::Response& res) {
+    ojson model = {{"id", m_.name}, {"object", "model"}, {"created", started_}, {"owned_by", "lmforge"}};
+    res.set_content(dump({{"object", "list"}, {"data", ojson::array({model})}}), "application/json");
+  }
+
+  void health(httplib::Response& res) {
+    res.set_content(dump({{"status", "ok"},
+                          {"slots", sched_.slots()},
+                          {"active", sched_.active()},
+                          {"queued", sched_.queued()}}),
+                    "application/json");
+  }
+
+  void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+    json b;
+    try {
+      b = json::parse(req.body);
+    } catch (const json::exception&) {
+      throw bad("", "We could not parse the JSON body of your request. (HINT: This likely means "
+                    "you aren't using your HTTP library correctly.)");
+    }
+    if (!b.is_object()) throw bad("", "The request body must be a JSON object.");
+    Common c = parse_common(b, m_, chat);
+    std::vector<int32_t> prompt;
+    std::vector<int32_t> stop_ids = m_.eos_ids;
+    if (chat) {
+      ChatTemplate t;
+      try {
+        t = m_.chat_template();
+      } catch (const std::exception& e) {
+        throw ApiError{400, e.what(), "messages", "unsupported_chat_template"};
+      }
+      prompt = t.encode(m_.tokenizer, parse_messages(b), true);
+      for (int32_t id : t.stop_ids(m_.tokenizer)) stop_ids.push_back(id);
+      c.stop.push_back(t.end_of_turn());  // when im_end is not a special token
+    } else {
+      if (!b.contains("prompt")) throw bad("prompt", "Missing required parameter: 'prompt'.");
+      const json& p = b["prompt"];
+      if (p.is_string()) {
+        prompt = m_.encode_prompt(p.get<std::string>());
+      } else if (p.is_array() && p.size() == 1 && p[0].is_string()) {
+        prompt = m_.encode_prompt(p[0].get<std::string>());
+      } else if (p.is_array() && !p.empty() && p[0].is_number_integer()) {
+        for (const auto& x : p) {
+          if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= m_.model.config().vocab_size)
+            throw bad("prompt", "prompt token ids must be integers inside the vocabulary.");
+          prompt.push_back(x.get<int32_t>());
+        }
+      } else {
+        throw bad("prompt", "prompt must be a string, a one-element array of strings, or an array of token ids.");
+      }
+    }
+    const int n_ctx = m_.model.config().n_ctx, P = (int)prompt.size();
+    if (P >= n_ctx)
+      throw ApiError{400, "This model's maximum context length is " + std::to_string(n_ctx) +
+                              " tokens. However, your " + (chat ? "messages" : "prompt") +
+                              " resulted in " + std::to_string(P) + " tokens.",
+                     chat ? "messages" : "prompt", "context_length_exceeded"};
+    std::vector<std::shared_ptr<Job>> jobs;
+    const uint64_t seed = c.seeded ? c.s.seed : std::random_device{}();
+    for (int i = 0; i < c.n; ++i) {
+      GenerateRequest g;
+      g.prompt = prompt;
+      g.max_tokens = c.max_tokens < 0 ? n_ctx - P : c.max_tokens;
+      g.sampling = c.s;
+      g.sampling.seed = seed + i;
+      g.stop = c.stop;
+      g.stop_ids = stop_ids;
+      g.top_logprobs = c.top_logprobs;
+      jobs.push_back(std::make_shared<Job>(
+          std::make_unique<Sequence>(*m_.infer, m_.tokenizer, std::move(g), nullptr, n_ctx)));
+    }
+    for (auto& j : jobs) sched_.submit(j);
+    const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
+    if (c.stream)
+      stream(res, jobs, c, chat, id);
+    else
+      respond(res, jobs, chat, id);
+  }
+
+ private:
+  ojson usage(const std::vector<std::shared_ptr<Job>>& jobs) const {
+    int64_t completion = 0;
+    for (auto& j : jobs) completion += (int64_t)j->sequence().generated().size();
+    const int64_t prompt = jobs[0]->sequence().prompt_tokens();
+    return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+  }
+
+  ojson completion_logprobs(const Sequence& s) const {
+    ojson toks = ojson::array(), lps = ojson::array(), tops = ojson::array(), offs = ojson::array();
+    size_t off = 0;
+    for (const TokenLogprob& t : s.logprobs()) {
+      const std::string& text = m_.tokenizer.token_bytes(t.id);
+      toks.push_back(text);
+      lps.push_back(t.logprob);
+      ojson top = ojson::object();
+      for (auto& [id, lp] : t.top) top[m_.tokenizer.token_bytes(id)] = lp;
+      tops.push_back(top);
+      offs.push_back(off);
+      off += text.size();
+    }
+    return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+  }
+
+  ojson chat_logprobs(const Sequence& s) const {
+    auto entry = [&](int32_t id, double lp) {
+      const std::string& text = m_.tokenizer.token_bytes(id);
+      ojson bytes = ojson::array();
+      for (unsigned char ch : text) bytes.push_back((int)ch);
+      return ojson{{"token", text}, {"logprob", lp}, {"bytes", bytes}};
+    };
+    ojson content = ojson::array();
+    for (const TokenLogprob& t : s.logprobs()) {
+      ojson e = entry(t.id, t.logprob);
+      ojson top = ojson::array();
+      for (auto& [id, lp] : t.top) top.push_back(entry(id, lp));
+      e["top_logprobs"] = top;
+      content.push_back(e);
+    }
+    return {{"content", content}, {"refusal", nullptr}};
+  }
+
+  void respond(httplib::Response& res, const std::vector<std::shared_ptr<Job>>& jobs, bool chat,
+               const std::string& id) {
+    ojson choices = ojson::array();
+    for (size_t i = 0; i < jobs.size(); ++i) {
+      jobs[i]->wait_done();
+      const Sequence& s = jobs[i]->sequence();
+      const bool lp = s.request().top_logprobs >= 0;
+      ojson ch = {{"index", i}};
+      if (chat) {
+        ch["message"] = {{"role", "assistant"}, {"content", s.text()}, {"refusal", nullptr}};
+        ch["logprobs"] = lp ? chat_logprobs(s) : ojson(nullptr);
+      } else {
+        ch["text"] = s.text();
+        ch["logprobs"] = lp ? completion_logprobs(s) : ojson(nullptr);
+      }
+      ch["finish_reason"] = finish_reason_name(s.finish_reason());
+      choices.push_back(ch);
+    }
+    ojson out = {{"id", id},
+                 {"object", chat ? "chat.completion" : "text_completion"},
+                 {"created", now_s()},
+                 {"model", m_.name},
+                 {"choices", choices},
+                 {"usage", usage(jobs)}};
+    res.set_content(dump(out), "application/json");
+  }
+
+  void stream(httplib::Response& res, std::vector<std::shared_ptr<Job>> jobs, const Common& c,
+              bool chat, const std::string& id) {
+    struct State {
+      std::vector<std::shared_ptr<Job>> jobs;
+      std::vector<bool> done;
+      bool started = false;
+    };
+    auto st = std::make_shared<State>(State{std::move(jobs), {}, false});
+    st->done.assign(st->jobs.size(), false);
+    const int64_t created = now_s();
+    auto chunk = [=, this](size_t i, const std::string& text, const char* finish) {
+      ojson ch = {{"index", i}};
+      if (chat) {
+        ch["delta"] = finish ? ojson::object() : ojson{{"content", text}};
+        if (!st->started) ch["delta"]["role"] = "assistant";
+      } else {
+        ch["text"] = text;
+      }
+      ch["logprobs"] = nullptr;
+      ch["finish_reason"] = finish ? ojson(finish) : ojson(nullptr);
+      ojson out = {{"id", id},
+                   {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                   {"created", created},
+                   {"model", m_.name},
+                   {"choices", ojson::array({ch})}};
+      return "data: " + dump(out) + "\n\n";
+    };
+    const bool include_usage = c.include_usage;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [=, this](size_t, httplib::DataSink& sink) {
+          std::string out;
+          if (!st->started) {
+            for (size_t i = 0; i < st->jobs.size() && chat; ++i) out += chunk(i, "", nullptr);
+            st->started = true;
+          }
+          bool all_done = true;
+          const int wait_ms = st->jobs.size() == 1 ? 500 : 20;
+          for (size_t i = 0; i < st->jobs.size(); ++i) {
+            if (st->done[i]) continue;
+            std::string text;
+            const bool more = st->jobs[i]->wait_text(&text, wait_ms);
+            if (!text.empty()) out += chunk(i, text, nullptr);
+            if (!more) {
+              st->done[i] = true;
+              out += chunk(i, "", finish_reason_name(st->jobs[i]->sequence().finish_reason()));
+            } else {
+              all_done = false;
+            }
+          }
+          if (all_done) {
+            if (include_usage) {
+              ojson u = {{"id", id},
+                         {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                         {"created", created},
+                         {"model", m_.name},
+                         {"choices", ojson::array()},
+                         {"usage", usage(st->jobs)}};
+              out += "data: " + dump(u) + "\n\n";
+            }
+            out += "data: [DONE]\n\n";
+          }
+          if (!out.empty() && !sink.write(out.data(), out.size())) {
+            for (auto& j : st->jobs) j->cancel();  // the client went away: free the slots
+            return false;
+          }
+          if (all_done) sink.done();
+          return true;
+        },
+        [st](bool success) {
+          if (!success)
+            for (auto& j : st->jobs) j->cancel();
+        });
+  }
+
+  LoadedModel& m_;
+  ServeOptions opts_;
+  Scheduler sched_;
+  int64_t started_ = now_s();
+};
+
+}  // namespace
+
+void serve_openai(LoadedModel& model, const ServeOptions& opts) {
+  Api api(model, opts);
+  httplib::Server svr;
+  const int threads = std::max(opts.threads, opts.parallel + 4);
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  auto guarded = [](auto fn) {
+    return [fn](const httplib::Request& req, httplib::Response& res) {
+      try {
+        fn(req, res);
+      } catch (const ApiError& e) {
+        send_error(res, e);
+      } catch (const UsageError& e) {
+        send_error(res, bad("", e.what()));
+      } catch (const std::exception& e) {
+        send_error(res, {500, e.what(), "", "", "server_error"});
+      }
+    };
+  };
+  const std::string key = opts.api_key;
+  svr.set_pre_routing_handler([key](const httplib::Request& req, httplib::Response& res) {
+    if (key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+    if (req.get_header_value("Authorization") == "Bearer " + key)
+      return httplib::Server::HandlerResponse::Unhandled;
+    send_error(res, {401, "Incorrect API key provided.", "", "invalid_api_key"});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  svr.Get("/health", guarded([&](const httplib::Request&, httplib::Response& res) { api.health(res); }));
+  svr.Get("/v1/models", guarded([&](const httplib::Request&, httplib::Response& res) { api.models(res); }));
+  svr.Post("/v1/completions",
+           guarded([&](const httplib::Request& q, httplib::Response& r) { api.generate(q, r, false); }));
+  svr.Post("/v1/chat/completions",
+           guarded([&](const httplib::Request& q, httplib::Response& r) { api.generate(q, r, true); }));
+  svr.set_error_handler(httplib::Server::HandlerWithResponse(
+      [](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    const int status = res.status;
+    send_error(res, {status, status == 404 ? "Unknown request URL: " + req.method + " " + req.path
+                                           : "HTTP error " + std::to_string(status),
+                     "", status == 404 ? "unknown_url" : ""});
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    send_error(res, {500, "internal server error", "", "", "server_error"});
+  });
+
+  int port = opts.port;
+  if (port == 0) {
+    port = svr.bind_to_any_port(opts.host);
+    if (port <= 0) throw RuntimeError("[serve] cannot bind " + opts.host + " to any port");
+  } else if (!svr.bind_to_port(opts.host, port)) {
+    throw RuntimeError("[serve] cannot bind " + opts.host + ":" + std::to_string(port) +
+                       " (in use, or not an address of this machine)");
+  }
+  std::fprintf(stderr, "lmforge serve: model '%s' on http://%s:%d/v1 (%d parallel slots)\n",
+               model.name.c_str(), opts.host.c_str(), port, opts.parallel);
+  std::fflush(stderr);
+  install_interrupt_handlers();
+  std::atomic<bool> stopped{false};
+  std::thread watcher([&] {
+    while (!stopped) {
+      if (interrupt_requested()) {
+        svr.stop();
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  svr.listen_after_bind();
+  stopped = true;
+  watcher.join();
+  restore_interrupt_handlers();
+  std::fprintf(stderr, "lmforge serve: stopped\n");
+}
+
+}  // namespace lmforge
