@@ -124,7 +124,7 @@ std::string resolved_config_yaml(const CLI::App& command) {
         values = {d};
       }
     }
-    if (opt->get_type_size() == 0) {  // a flag
+    if (opt->get_expected_max() == 0) {  // a flag
       out << key << ": " << (opt->count() > 0 ? "true" : "false") << "\n";
     } else if (values.empty()) {
       out << key << ": null\n";
@@ -190,7 +190,7 @@ std::vector<std::string> expand_config_file(CLI::App& root, std::vector<std::str
     } catch (const CLI::ConversionError&) {
       throw InputError(file, kv.first.Mark().line + 1, key, "must be a value or a list of values");
     }
-    if (opt->get_type_size() == 0) {  // a flag: true/false
+    if (opt->get_expected_max() == 0) {  // a flag: true/false
       if (values.size() != 1)
         throw InputError(file, kv.first.Mark().line + 1, key, "expected true or false");
       std::string v = values[0];
