@@ -294,9 +294,15 @@ void Tokenizer::save(const fs::path& dir) const {
                      {"add_prefix_space", true},
                      {"trim_offsets", true},
                      {"use_regex", true}};
+  // ordered_json's operator[] searches its key list linearly (quadratic for a 50k vocabulary:
+  // ~8 s); the keys are unique token strings, so append to the underlying vector directly.
   ordered_json vocab = ordered_json::object();
+  auto& entries =
+      static_cast<ordered_json::object_t::Container&>(vocab.get_ref<ordered_json::object_t&>());
+  entries.reserve(t.vocab.size());
   for (size_t id = 0; id < t.vocab.size(); ++id) {
-    vocab[t.is_special[id] ? t.vocab[id] : bytes_to_byte_level(t.vocab[id])] = id;
+    entries.emplace_back(t.is_special[id] ? t.vocab[id] : bytes_to_byte_level(t.vocab[id]),
+                         ordered_json(id));
   }
   ordered_json merges = ordered_json::array();
   for (auto& [a, b] : t.merges)
