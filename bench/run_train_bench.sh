@@ -24,7 +24,9 @@ results=()
 for cfg in $configs; do
   for ((r = 1; r <= repeat; r++)); do
     echo "== $cfg ($r/$repeat): lmforge"
-    ours="$("$bin" --config "$cfg" --steps "$steps" | tee /dev/stderr | tail -n 1)"
+    out="$("$bin" --config "$cfg" --steps "$steps")"
+    echo "$out"
+    ours="$(tail -n 1 <<<"$out")"
     echo "== $cfg ($r/$repeat): pytorch (OPENBLAS_CORETYPE unset)"
     theirs="$(env -u OPENBLAS_CORETYPE /usr/bin/python3 "$here/train_bench.py" --config "$cfg" \
               --steps "$steps" --threads 2 | tail -n 1)"
