@@ -12,6 +12,7 @@ What it is not: a test of lmforge's C++ (tests/model/parity_test.cpp is).
 
 import math
 import os
+import shutil
 import sys
 import tempfile
 
@@ -191,6 +192,7 @@ def test_parity_demo():
         rc = parity.main(["--demo"])
     out = buf.getvalue().strip()
     t, meta = st_io.read(out)
+    shutil.rmtree(os.path.dirname(out))  # the demo's temporary directory
     check(rc == 0 and t["f64/adamw_losses"].shape == (10,) and "decayed_by_rule" in meta,
           "parity.py --demo writes logits, loss, grads, 10 AdamW losses")
     ls = t["f64/adamw_losses"]
