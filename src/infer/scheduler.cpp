@@ -71,7 +71,10 @@ void Scheduler::loop() {
       }
     }
     for (auto& j : active)
-      if (j->cancelled()) j->seq_->cancel();
+      if (j->cancelled() && !j->seq_->done()) {
+        j->seq_->cancel();
+        ++n_cancelled_;
+      }
     seqs.clear();
     for (auto& j : active) seqs.push_back(j->seq_.get());
     try {

@@ -183,7 +183,8 @@ class Api {
     res.set_content(dump({{"status", "ok"},
                           {"slots", sched_.slots()},
                           {"active", sched_.active()},
-                          {"queued", sched_.queued()}}),
+                          {"queued", sched_.queued()},
+                          {"cancelled", sched_.cancelled_total()}}),
                     "application/json");
   }
 

@@ -51,6 +51,8 @@ class Scheduler {
   int slots() const { return slots_; }
   size_t active() const { return n_active_; }
   size_t queued();
+  // Jobs that left before finishing because their client cancelled them.
+  size_t cancelled_total() const { return n_cancelled_; }
 
  private:
   void loop();
@@ -59,7 +61,7 @@ class Scheduler {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<Job>> queue_;
-  std::atomic<size_t> n_active_{0};
+  std::atomic<size_t> n_active_{0}, n_cancelled_{0};
   bool stop_ = false;
   std::thread thread_;
 };
