@@ -7,3 +7,4 @@
 #include "../infer/sampler.cpp"
 #include "../infer/loaded_model.cpp"
 #include "../infer/scheduler.cpp"
+#include "../infer/chat_session.cpp"
