@@ -1,4 +1,5 @@
-// Kernels used only by inference (src/infer/): attention of new query rows against a KV cache.
+// Kernels used only by inference (src/infer/): attention of new query rows against a KV cache,
+// and a linear layer for the few rows of a decode step.
 // Same two backends and conventions as kernels.h (ref: double oracle, cpu: float + OpenMP).
 // Not here: anything with a backward (inference never differentiates), the cache itself
 // (infer/kv_cache.h).
@@ -14,7 +15,12 @@
      out (N, NH·HS), overwritten. */                                                             \
   void attention_cached_forward(REAL* out, const REAL* q, int ldq, const REAL* const* k,          \
                                 const REAL* const* v, const int32_t* pos, int N, int NH, int NKV, \
-                                int HS, int maxT);
+                                int HS, int maxT);                                               \
+  /* linear_forward (kernels.h) for few rows (a decode step: N = active sequences): out (N,OC) = \
+     inp (N,IC)·weightᵀ + bias, bias may be null. Reads each weight row once for all N rows,     \
+     which is what bounds decode speed; a packed GEMM would spend its time packing. */           \
+  void linear_rows_forward(REAL* out, const REAL* inp, const REAL* weight, const REAL* bias, int N, \
+                           int IC, int OC);
 
 namespace lmforge::ref {
 LMFORGE_INFER_KERNELS(double)

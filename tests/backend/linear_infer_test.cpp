@@ -1,0 +1,32 @@
+// Few-row linear (kernels_infer.h): cpu vs the double oracle at odd sizes, with and without bias,
+// N from 1 to 9; out fully overwritten; guards intact.
+#include "backend/kernel_test_util.h"
+#include "lmforge/backend/kernels_infer.h"
+
+namespace lmforge {
+namespace {
+using test::Pair;
+
+TEST(LinearRows, CpuVsRef) {
+  std::mt19937_64 rng(11);
+  for (int N : {1, 2, 3, 9})
+    for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {7, 1}})
+      for (bool with_bias : {false, true}) {
+        SCOPED_TRACE("N=" + std::to_string(N) + " IC=" + std::to_string(IC) + " OC=" +
+                     std::to_string(OC) + (with_bias ? " bias" : ""));
+        Pair inp((size_t)N * IC), w((size_t)OC * IC), b(OC), out((size_t)N * OC);
+        inp.fill(rng);
+        w.fill(rng);
+        b.fill(rng);
+        out.fill(rng);  // garbage: must be overwritten
+        ref::linear_rows_forward(out.d.data(), inp.d.data(), w.d.data(),
+                                 with_bias ? b.d.data() : nullptr, N, IC, OC);
+        cpu::linear_rows_forward(out.f.data(), inp.f.data(), w.f.data(),
+                                 with_bias ? b.f.data() : nullptr, N, IC, OC);
+        test::expect_close(out, 1e-4, 1e-5, "out");  // IC-term float sums of O(1) products
+        EXPECT_TRUE(out.guards_intact() && w.guards_intact());
+      }
+}
+
+}  // namespace
+}  // namespace lmforge
