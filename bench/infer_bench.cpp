@@ -83,9 +83,10 @@ int main(int argc, char** argv) {
   std::printf("model %s: %.1fM params, V %d, C %d, L %d; prompt %d, generate %d\n", preset.c_str(),
               cfg.num_params() / 1e6, V, cfg.n_embd, cfg.n_layer, P, G);
   std::printf("prefill: %.0f tok/s\n", P / prefill_s);
-  std::printf("decode, 1 stream: %.1f tok/s; bandwidth bound %.1f tok/s (copy %.1f GB/s, %.0f MB "
-              "weights) -> %.0f%% of bound\n",
-              one, bound, bw / 1e9, bytes / 1e6, 100.0 * one / bound);
+  std::printf(
+      "decode, 1 stream: %.1f tok/s; bandwidth bound %.1f tok/s (copy %.1f GB/s, %.0f MB "
+      "weights) -> %.0f%% of bound\n",
+      one, bound, bw / 1e9, bytes / 1e6, 100.0 * one / bound);
   std::printf("decode, %d streams batched: %.1f tok/s aggregate = %.2fx one stream\n", S, many,
               many / one);
   return 0;

@@ -49,23 +49,27 @@ void run(const Opts& o) {
       std::printf("\n");
       std::fflush(stdout);
       std::fprintf(stderr, "[%d prompt tokens, %d reused from the cache; %d generated; %s]\n",
-                   r.prompt_tokens, r.reused_tokens, r.generated_tokens, finish_reason_name(r.finish));
+                   r.prompt_tokens, r.reused_tokens, r.generated_tokens,
+                   finish_reason_name(r.finish));
     }
   }
 }
 
 void setup(CLI::App& root) {
-  CLI::App* cmd = add_command(root, "chat", "Talk with the model in the terminal (its chat template)");
+  CLI::App* cmd =
+      add_command(root, "chat", "Talk with the model in the terminal (its chat template)");
   auto o = std::make_shared<Opts>();
   o->s.temperature = 0.7f;
   cmd->add_option("--model", o->model, "model directory")->required();
   cmd->add_option("--system", o->system, "system message that opens the conversation");
-  cmd->add_option("--max-tokens", o->max_tokens, "longest reply in tokens")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-tokens", o->max_tokens, "longest reply in tokens")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--temperature", o->s.temperature, "sampling temperature; 0 is greedy");
   cmd->add_option("--top-k", o->s.top_k, "keep the k most likely tokens (0: off)");
   cmd->add_option("--top-p", o->s.top_p, "nucleus: smallest set with this much mass (1: off)");
   cmd->add_option("--min-p", o->s.min_p, "drop tokens below min-p times the top one (0: off)");
-  cmd->add_option("--repetition-penalty", o->s.repetition_penalty, "penalty for seen tokens (1: off)");
+  cmd->add_option("--repetition-penalty", o->s.repetition_penalty,
+                  "penalty for seen tokens (1: off)");
   cmd->add_option("--seed", o->s.seed, "random seed");
   cmd->callback([cmd, o] {
     print_resolved_config(*cmd);

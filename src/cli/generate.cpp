@@ -1,12 +1,13 @@
 // `lmforge generate`: continue a prompt, streaming only the generated text to stdout and the
 // timing statistics to stderr. Options and printing only; the loop is infer/generate.h.
+#include "lmforge/infer/generate.h"
+
 #include <chrono>
 #include <cstdio>
 #include <memory>
 
 #include "cli/command.h"
 #include "lmforge/core/interrupt.h"
-#include "lmforge/infer/generate.h"
 #include "lmforge/infer/loaded_model.h"
 
 namespace lmforge::cli {

@@ -26,7 +26,8 @@ void run(const Opts& o) {
   const int V = m->model.config().vocab_size;
   if ((int)ids.size() > m->model.config().n_ctx)
     throw UsageError("the prompt has " + std::to_string(ids.size()) +
-                     " tokens but the model's context is " + std::to_string(m->model.config().n_ctx));
+                     " tokens but the model's context is " +
+                     std::to_string(m->model.config().n_ctx));
   KVCache cache(m->model.config(), (int)ids.size());
   ForwardChunk chunk{&cache, ids};
   std::vector<double> p = softmax(m->infer->forward({&chunk, 1}), V);
@@ -56,8 +57,8 @@ void run(const Opts& o) {
 }
 
 void setup(CLI::App& root) {
-  CLI::App* cmd = add_command(root, "predict",
-                              "Show the model's next-token probabilities after a prompt");
+  CLI::App* cmd =
+      add_command(root, "predict", "Show the model's next-token probabilities after a prompt");
   auto o = std::make_shared<Opts>();
   cmd->add_option("--model", o->model, "model directory")->required();
   cmd->add_option("--prompt", o->prompt, "text to continue (empty: from the beginning of text)");

@@ -50,8 +50,10 @@ std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tok,
   // "<|im_end|>" cannot forge a turn boundary.
   std::vector<int32_t> ids;
   auto marker = [&](const std::string& m) {
-    if (auto id = tok.special_id(m)) ids.push_back(*id);
-    else tok.encode_append(m, ids);
+    if (auto id = tok.special_id(m))
+      ids.push_back(*id);
+    else
+      tok.encode_append(m, ids);
   };
   for (const ChatMessage& m : messages) {
     marker("<|im_start|>");

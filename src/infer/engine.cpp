@@ -60,10 +60,12 @@ InferenceModel::InferenceModel(const Transformer& model) : cfg_(model.config()) 
     const std::string p = layer_prefix(cfg_, l);
     Layer L{};
     if (!llama) {
-      L = {a.get(p + "ln_1.weight"),      a.get(p + "ln_1.bias"),       a.get(p + "attn.c_attn.weight"),
-           a.get(p + "attn.c_attn.bias"), a.get(p + "attn.c_proj.weight"), a.get(p + "attn.c_proj.bias"),
-           a.get(p + "ln_2.weight"),      a.get(p + "ln_2.bias"),       a.get(p + "mlp.c_fc.weight"),
-           a.get(p + "mlp.c_fc.bias"),    a.get(p + "mlp.c_proj.weight"), a.get(p + "mlp.c_proj.bias")};
+      L = {a.get(p + "ln_1.weight"),        a.get(p + "ln_1.bias"),
+           a.get(p + "attn.c_attn.weight"), a.get(p + "attn.c_attn.bias"),
+           a.get(p + "attn.c_proj.weight"), a.get(p + "attn.c_proj.bias"),
+           a.get(p + "ln_2.weight"),        a.get(p + "ln_2.bias"),
+           a.get(p + "mlp.c_fc.weight"),    a.get(p + "mlp.c_fc.bias"),
+           a.get(p + "mlp.c_proj.weight"),  a.get(p + "mlp.c_proj.bias")};
     } else {
       L.norm1_w = a.get(p + "input_layernorm.weight");
       L.qkv_w = a.get(p + "self_attn.q_proj.weight");  // first rows of the packed (QKV, C)
@@ -168,15 +170,15 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     }
     cpu::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
                                   NKV, HS, chunks[0].cache->capacity());  // (N,A)
-    linear(h, att, w.o_w, w.o_b, N, A, C);                    // (N,C)
-    cpu::add_inplace(h, x, (size_t)N * C);                                 // residual
+    linear(h, att, w.o_w, w.o_b, N, A, C);                                // (N,C)
+    cpu::add_inplace(h, x, (size_t)N * C);                                // residual
     if (llama)
       cpu::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
     else
       cpu::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
     if (llama) {
       linear(fc, ln, w.up_w, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
-      cpu::swiglu_forward(act, fc, N, FF);                        // (N,FF)
+      cpu::swiglu_forward(act, fc, N, FF);           // (N,FF)
     } else {
       linear(fc, ln, w.up_w, w.up_b, N, C, FF);  // (N,FF)
       cpu::gelu_forward(act, fc, (size_t)N * FF);

@@ -11,9 +11,12 @@ namespace lmforge {
 
 const char* finish_reason_name(FinishReason r) {
   switch (r) {
-    case FinishReason::kStop: return "stop";
-    case FinishReason::kLength: return "length";
-    default: return nullptr;
+    case FinishReason::kStop:
+      return "stop";
+    case FinishReason::kLength:
+      return "length";
+    default:
+      return nullptr;
   }
 }
 
@@ -23,7 +26,11 @@ size_t utf8_complete_prefix(const std::string& s) {
   for (size_t back = 1; back <= std::min<size_t>(4, n); ++back) {
     const unsigned char c = (unsigned char)s[n - back];
     if ((c & 0xC0) == 0x80) continue;
-    const size_t need = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    const size_t need = c < 0x80           ? 1
+                        : (c >> 5) == 0x6  ? 2
+                        : (c >> 4) == 0xE  ? 3
+                        : (c >> 3) == 0x1E ? 4
+                                           : 1;
     return back < need ? n - back : n;
   }
   return n;  // only continuation bytes: invalid, released as they are
@@ -39,7 +46,8 @@ Sequence::Sequence(const InferenceModel& model, const Tokenizer& tok, GenerateRe
                      std::to_string(n_ctx) + " tokens (at least one must be left to generate)");
   if (req_.max_tokens < 1) throw UsageError("max tokens must be at least 1");
   for (int32_t id : req_.prompt)
-    if (id < 0 || id >= V_) throw UsageError("prompt token id " + std::to_string(id) + " outside the vocabulary");
+    if (id < 0 || id >= V_)
+      throw UsageError("prompt token id " + std::to_string(id) + " outside the vocabulary");
   max_new_ = std::min(req_.max_tokens, n_ctx - P);
   if (cache && cache->capacity() > P) {
     reused_ = std::min(cache->common_prefix(req_.prompt), P - 1);  // feed at least one token
@@ -47,8 +55,10 @@ Sequence::Sequence(const InferenceModel& model, const Tokenizer& tok, GenerateRe
     max_new_ = std::min(max_new_, cache->capacity() - P);
     cache_ = std::move(cache);
   } else {
-    const int cap = cache_capacity > 0 ? std::min(cache_capacity, n_ctx) : std::min(n_ctx, P + max_new_);
-    if (cap <= P) throw UsageError("the prompt does not fit the cache of " + std::to_string(cap) + " tokens");
+    const int cap =
+        cache_capacity > 0 ? std::min(cache_capacity, n_ctx) : std::min(n_ctx, P + max_new_);
+    if (cap <= P)
+      throw UsageError("the prompt does not fit the cache of " + std::to_string(cap) + " tokens");
     max_new_ = std::min(max_new_, cap - P);
     cache_ = std::make_unique<KVCache>(model.config(), cap);
   }

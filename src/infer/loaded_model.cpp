@@ -19,10 +19,13 @@ std::unique_ptr<LoadedModel> LoadedModel::load(const std::filesystem::path& dir)
                      "tokenizer has " + std::to_string(tok.vocab_size()) +
                          " tokens but the model's vocabulary is " +
                          std::to_string(model.config().vocab_size));
-  auto m = std::unique_ptr<LoadedModel>(
-      new LoadedModel{dir.filename().empty() ? dir.parent_path().filename().string()
-                                             : dir.filename().string(),
-                      std::move(model), std::move(tok), nullptr, {}, dir});
+  auto m = std::unique_ptr<LoadedModel>(new LoadedModel{
+      dir.filename().empty() ? dir.parent_path().filename().string() : dir.filename().string(),
+      std::move(model),
+      std::move(tok),
+      nullptr,
+      {},
+      dir});
   m->infer = std::make_unique<InferenceModel>(m->model);
   const int eos = m->model.config().eos_token_id;
   if (eos >= 0) m->eos_ids.push_back(eos);
@@ -30,7 +33,9 @@ std::unique_ptr<LoadedModel> LoadedModel::load(const std::filesystem::path& dir)
   return m;
 }
 
-ChatTemplate LoadedModel::chat_template() const { return ChatTemplate::load(dir); }
+ChatTemplate LoadedModel::chat_template() const {
+  return ChatTemplate::load(dir);
+}
 
 std::vector<int32_t> LoadedModel::encode_prompt(const std::string& text) const {
   if (!text.empty()) return tokenizer.encode(text);
@@ -45,20 +50,30 @@ std::string escape_token(const std::string& b) {
   size_t i = 0;
   while (i < b.size()) {
     const unsigned char c = (unsigned char)b[i];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t len = c < 0x80           ? 1
+                 : (c >> 5) == 0x6  ? 2
+                 : (c >> 4) == 0xE  ? 3
+                 : (c >> 3) == 0x1E ? 4
+                                    : 0;
     bool ok = len > 0 && i + len <= b.size();
     for (size_t k = 1; ok && k < len; ++k) ok = ((unsigned char)b[i + k] & 0xC0) == 0x80;
     if (!ok || (len == 1 && (c < 0x20 || c == 0x7F))) {
       char buf[8];
-      if (c == '\n') out += "\\n";
-      else if (c == '\t') out += "\\t";
-      else if (c == '\r') out += "\\r";
-      else std::snprintf(buf, sizeof buf, "\\x%02X", c), out += buf;
+      if (c == '\n')
+        out += "\\n";
+      else if (c == '\t')
+        out += "\\t";
+      else if (c == '\r')
+        out += "\\r";
+      else
+        std::snprintf(buf, sizeof buf, "\\x%02X", c), out += buf;
       ++i;
       continue;
     }
-    if (c == '\\') out += "\\\\";
-    else out.append(b, i, len);
+    if (c == '\\')
+      out += "\\\\";
+    else
+      out.append(b, i, len);
     i += len;
   }
   return out;

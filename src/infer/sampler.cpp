@@ -16,8 +16,10 @@ void SamplingParams::validate() const {
   if (!(temperature >= 0.0f) || !std::isfinite(temperature))
     bad("temperature must be >= 0 (0 is greedy), got " + std::to_string(temperature));
   if (top_k < 0) bad("top-k must be >= 0 (0 is off), got " + std::to_string(top_k));
-  if (!(top_p > 0.0f && top_p <= 1.0f)) bad("top-p must be in (0, 1], got " + std::to_string(top_p));
-  if (!(min_p >= 0.0f && min_p <= 1.0f)) bad("min-p must be in [0, 1], got " + std::to_string(min_p));
+  if (!(top_p > 0.0f && top_p <= 1.0f))
+    bad("top-p must be in (0, 1], got " + std::to_string(top_p));
+  if (!(min_p >= 0.0f && min_p <= 1.0f))
+    bad("min-p must be in [0, 1], got " + std::to_string(min_p));
   if (!(repetition_penalty > 0.0f) || !std::isfinite(repetition_penalty))
     bad("repetition-penalty must be > 0 (1 is off), got " + std::to_string(repetition_penalty));
 }
@@ -58,7 +60,8 @@ int32_t Sampler::sample(const float* logits, int V, std::span<const int32_t> his
   // Softmax at temperature over the survivors (sorted, so the max is first).
   std::vector<double> p(n);
   double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) sum += (p[i] = std::exp(double(cand_[i].first - cand_[0].first) / p_.temperature));
+  for (size_t i = 0; i < n; ++i)
+    sum += (p[i] = std::exp(double(cand_[i].first - cand_[0].first) / p_.temperature));
   for (double& x : p) x /= sum;
   if (p_.top_p < 1.0f) {  // smallest prefix whose mass reaches top_p
     double acc = 0.0;

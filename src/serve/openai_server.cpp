@@ -34,7 +34,9 @@ struct ApiError {
   std::string message, param, code, type = "invalid_request_error";
 };
 
-std::string dump(const ojson& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const ojson& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 void send_error(httplib::Response& res, const ApiError& e) {
   ojson err = {{"message", e.message},
@@ -45,7 +47,9 @@ void send_error(httplib::Response& res, const ApiError& e) {
   res.set_content(dump({{"error", err}}), "application/json");
 }
 
-ApiError bad(const std::string& param, const std::string& msg) { return {400, msg, param, ""}; }
+ApiError bad(const std::string& param, const std::string& msg) {
+  return {400, msg, param, ""};
+}
 
 int64_t now_s() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -88,12 +92,14 @@ Common parse_common(const json& b, const LoadedModel& m, bool chat) {
     throw bad("model", "you must provide a model parameter");
   const std::string model = b["model"];
   if (model != m.name)
-    throw ApiError{404, "The model `" + model + "` does not exist. This server serves `" + m.name + "`.",
+    throw ApiError{404,
+                   "The model `" + model + "` does not exist. This server serves `" + m.name + "`.",
                    "model", "model_not_found"};
   Common c;
   c.max_tokens = get_or<int>(b, "max_tokens", chat ? -1 : 16);
   if (chat) c.max_tokens = get_or<int>(b, "max_completion_tokens", c.max_tokens);
-  if (c.max_tokens == 0 || c.max_tokens < -1) throw bad("max_tokens", "max_tokens must be at least 1.");
+  if (c.max_tokens == 0 || c.max_tokens < -1)
+    throw bad("max_tokens", "max_tokens must be at least 1.");
   c.s.temperature = get_or<float>(b, "temperature", 1.0f);
   if (c.s.temperature < 0.0f || c.s.temperature > 2.0f)
     throw bad("temperature", "temperature must be between 0 and 2.");
@@ -131,7 +137,8 @@ Common parse_common(const json& b, const LoadedModel& m, bool chat) {
     if (c.top_logprobs > 20) throw bad("top_logprobs", "top_logprobs must be at most 20.");
   } else if (b.contains("logprobs") && !b["logprobs"].is_null()) {
     c.top_logprobs = get_or<int>(b, "logprobs", 0);
-    if (c.top_logprobs < 0 || c.top_logprobs > 5) throw bad("logprobs", "logprobs must be between 0 and 5.");
+    if (c.top_logprobs < 0 || c.top_logprobs > 5)
+      throw bad("logprobs", "logprobs must be between 0 and 5.");
   }
   c.stream = get_or<bool>(b, "stream", false);
   if (b.contains("stream_options") && b["stream_options"].is_object())
@@ -175,8 +182,10 @@ class Api {
   Api(LoadedModel& m, const ServeOptions& o) : m_(m), opts_(o), sched_(*m.infer, o.parallel) {}
 
   void models(httplib::Response& res) {
-    ojson model = {{"id", m_.name}, {"object", "model"}, {"created", started_}, {"owned_by", "lmforge"}};
-    res.set_content(dump({{"object", "list"}, {"data", ojson::array({model})}}), "application/json");
+    ojson model = {
+        {"id", m_.name}, {"object", "model"}, {"created", started_}, {"owned_by", "lmforge"}};
+    res.set_content(dump({{"object", "list"}, {"data", ojson::array({model})}}),
+                    "application/json");
   }
 
   void health(httplib::Response& res) {
@@ -193,8 +202,9 @@ class Api {
     try {
       b = json::parse(req.body);
     } catch (const json::exception&) {
-      throw bad("", "We could not parse the JSON body of your request. (HINT: This likely means "
-                    "you aren't using your HTTP library correctly.)");
+      throw bad("",
+                "We could not parse the JSON body of your request. (HINT: This likely means "
+                "you aren't using your HTTP library correctly.)");
     }
     if (!b.is_object()) throw bad("", "The request body must be a JSON object.");
     Common c = parse_common(b, m_, chat);
@@ -219,19 +229,23 @@ class Api {
         prompt = m_.encode_prompt(p[0].get<std::string>());
       } else if (p.is_array() && !p.empty() && p[0].is_number_integer()) {
         for (const auto& x : p) {
-          if (!x.is_number_integer() || x.get<int64_t>() < 0 || x.get<int64_t>() >= m_.model.config().vocab_size)
+          if (!x.is_number_integer() || x.get<int64_t>() < 0 ||
+              x.get<int64_t>() >= m_.model.config().vocab_size)
             throw bad("prompt", "prompt token ids must be integers inside the vocabulary.");
           prompt.push_back(x.get<int32_t>());
         }
       } else {
-        throw bad("prompt", "prompt must be a string, a one-element array of strings, or an array of token ids.");
+        throw bad(
+            "prompt",
+            "prompt must be a string, a one-element array of strings, or an array of token ids.");
       }
     }
     const int n_ctx = m_.model.config().n_ctx, P = (int)prompt.size();
     if (P >= n_ctx)
-      throw ApiError{400, "This model's maximum context length is " + std::to_string(n_ctx) +
-                              " tokens. However, your " + (chat ? "messages" : "prompt") +
-                              " resulted in " + std::to_string(P) + " tokens.",
+      throw ApiError{400,
+                     "This model's maximum context length is " + std::to_string(n_ctx) +
+                         " tokens. However, your " + (chat ? "messages" : "prompt") +
+                         " resulted in " + std::to_string(P) + " tokens.",
                      chat ? "messages" : "prompt", "context_length_exceeded"};
     std::vector<std::shared_ptr<Job>> jobs;
     const uint64_t seed = c.seeded ? c.s.seed : std::random_device{}();
@@ -260,7 +274,9 @@ class Api {
     int64_t completion = 0;
     for (auto& j : jobs) completion += (int64_t)j->sequence().generated().size();
     const int64_t prompt = jobs[0]->sequence().prompt_tokens();
-    return {{"prompt_tokens", prompt}, {"completion_tokens", completion}, {"total_tokens", prompt + completion}};
+    return {{"prompt_tokens", prompt},
+            {"completion_tokens", completion},
+            {"total_tokens", prompt + completion}};
   }
 
   ojson completion_logprobs(const Sequence& s) const {
@@ -276,7 +292,8 @@ class Api {
       offs.push_back(off);
       off += text.size();
     }
-    return {{"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
+    return {
+        {"tokens", toks}, {"token_logprobs", lps}, {"top_logprobs", tops}, {"text_offset", offs}};
   }
 
   ojson chat_logprobs(const Sequence& s) const {
@@ -315,12 +332,9 @@ class Api {
       ch["finish_reason"] = finish_reason_name(s.finish_reason());
       choices.push_back(ch);
     }
-    ojson out = {{"id", id},
-                 {"object", chat ? "chat.completion" : "text_completion"},
-                 {"created", now_s()},
-                 {"model", m_.name},
-                 {"choices", choices},
-                 {"usage", usage(jobs)}};
+    ojson out = {{"id", id},           {"object", chat ? "chat.completion" : "text_completion"},
+                 {"created", now_s()}, {"model", m_.name},
+                 {"choices", choices}, {"usage", usage(jobs)}};
     res.set_content(dump(out), "application/json");
   }
 
@@ -434,24 +448,30 @@ void serve_openai(LoadedModel& model, const ServeOptions& opts) {
     send_error(res, {401, "Incorrect API key provided.", "", "invalid_api_key"});
     return httplib::Server::HandlerResponse::Handled;
   });
-  svr.Get("/health", guarded([&](const httplib::Request&, httplib::Response& res) { api.health(res); }));
-  svr.Get("/v1/models", guarded([&](const httplib::Request&, httplib::Response& res) { api.models(res); }));
-  svr.Post("/v1/completions",
-           guarded([&](const httplib::Request& q, httplib::Response& r) { api.generate(q, r, false); }));
-  svr.Post("/v1/chat/completions",
-           guarded([&](const httplib::Request& q, httplib::Response& r) { api.generate(q, r, true); }));
-  svr.set_error_handler(httplib::Server::HandlerWithResponse(
-      [](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const int status = res.status;
-    send_error(res, {status, status == 404 ? "Unknown request URL: " + req.method + " " + req.path
-                                           : "HTTP error " + std::to_string(status),
-                     "", status == 404 ? "unknown_url" : ""});
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  svr.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
-    send_error(res, {500, "internal server error", "", "", "server_error"});
-  });
+  svr.Get("/health",
+          guarded([&](const httplib::Request&, httplib::Response& res) { api.health(res); }));
+  svr.Get("/v1/models",
+          guarded([&](const httplib::Request&, httplib::Response& res) { api.models(res); }));
+  svr.Post("/v1/completions", guarded([&](const httplib::Request& q, httplib::Response& r) {
+             api.generate(q, r, false);
+           }));
+  svr.Post("/v1/chat/completions", guarded([&](const httplib::Request& q, httplib::Response& r) {
+             api.generate(q, r, true);
+           }));
+  svr.set_error_handler(
+      httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        const int status = res.status;
+        send_error(res, {status,
+                         status == 404 ? "Unknown request URL: " + req.method + " " + req.path
+                                       : "HTTP error " + std::to_string(status),
+                         "", status == 404 ? "unknown_url" : ""});
+        return httplib::Server::HandlerResponse::Handled;
+      }));
+  svr.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        send_error(res, {500, "internal server error", "", "", "server_error"});
+      });
 
   int port = opts.port;
   if (port == 0) {

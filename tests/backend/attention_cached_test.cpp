@@ -34,10 +34,10 @@ TEST(AttentionCached, CpuVsRefMixedRows) {
         kd.push_back(kc.d.data() + seq[r] * cache), vd.push_back(vc.d.data() + seq[r] * cache);
         kf.push_back(kc.f.data() + seq[r] * cache), vf.push_back(vc.f.data() + seq[r] * cache);
       }
-      ref::attention_cached_forward(out.d.data(), q.d.data(), ldq, kd.data(), vd.data(),
-                                    pos.data(), N, NH, NKV, HS, maxT);
-      cpu::attention_cached_forward(out.f.data(), q.f.data(), ldq, kf.data(), vf.data(),
-                                    pos.data(), N, NH, NKV, HS, maxT);
+      ref::attention_cached_forward(out.d.data(), q.d.data(), ldq, kd.data(), vd.data(), pos.data(),
+                                    N, NH, NKV, HS, maxT);
+      cpu::attention_cached_forward(out.f.data(), q.f.data(), ldq, kf.data(), vf.data(), pos.data(),
+                                    N, NH, NKV, HS, maxT);
       test::expect_close(out, 2e-5, 1e-4, "out");
       EXPECT_TRUE(out.guards_intact() && q.guards_intact() && kc.guards_intact());
     }

@@ -12,8 +12,8 @@ TEST(LinearRows, CpuVsRef) {
   for (int N : {1, 2, 3, 9})
     for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {7, 1}})
       for (bool with_bias : {false, true}) {
-        SCOPED_TRACE("N=" + std::to_string(N) + " IC=" + std::to_string(IC) + " OC=" +
-                     std::to_string(OC) + (with_bias ? " bias" : ""));
+        SCOPED_TRACE("N=" + std::to_string(N) + " IC=" + std::to_string(IC) +
+                     " OC=" + std::to_string(OC) + (with_bias ? " bias" : ""));
         Pair inp((size_t)N * IC), w((size_t)OC * IC), b(OC), out((size_t)N * OC);
         inp.fill(rng);
         w.fill(rng);

@@ -35,7 +35,9 @@ double max_diff(const float* a, const float* b, int n) {
   return m;
 }
 
-int32_t argmax(const float* x, int n) { return int32_t(std::max_element(x, x + n) - x); }
+int32_t argmax(const float* x, int n) {
+  return int32_t(std::max_element(x, x + n) - x);
+}
 
 TEST_P(CacheVsFull, GreedyTokenForToken) {
   const Case& c = GetParam();
@@ -101,9 +103,8 @@ TEST_P(CacheVsFull, ChunkedPrefillAndBatchedDecode) {
 
   // Three greedy sequences alone vs together, the third joining after 3 steps (so one forward
   // mixes its prefill with the others' decode rows).
-  std::vector<std::vector<int32_t>> prompts = {{p.begin(), p.begin() + 5},
-                                               {p.begin() + 5, p.begin() + 17},
-                                               {p.begin() + 3, p.begin() + 23}};
+  std::vector<std::vector<int32_t>> prompts = {
+      {p.begin(), p.begin() + 5}, {p.begin() + 5, p.begin() + 17}, {p.begin() + 3, p.begin() + 23}};
   auto request = [&](const std::vector<int32_t>& pr) {
     GenerateRequest r;
     r.prompt = pr;

@@ -25,7 +25,8 @@ TEST(ChatSession, CacheReuseEqualsScratchAndContextIsManaged) {
   auto r1 = chat.send("Hello there", nullptr, note);
   EXPECT_EQ(r1.reused_tokens, 0);
   std::string streamed;
-  auto r2 = chat.send("And then?", [&](const std::string& p) { streamed += p; }, note);
+  auto r2 = chat.send(
+      "And then?", [&](const std::string& p) { streamed += p; }, note);
   EXPECT_GT(r2.reused_tokens, 20) << "the second turn reuses the first turn's cache";
   EXPECT_EQ(streamed, r2.text);
 
@@ -43,7 +44,8 @@ TEST(ChatSession, CacheReuseEqualsScratchAndContextIsManaged) {
   EXPECT_EQ(s.text(), r2.text);
   EXPECT_TRUE(notices.empty());
 
-  for (int i = 0; i < 6; ++i) chat.send("Tell me more about item " + std::to_string(i), nullptr, note);
+  for (int i = 0; i < 6; ++i)
+    chat.send("Tell me more about item " + std::to_string(i), nullptr, note);
   EXPECT_FALSE(notices.empty()) << "a 256-token context must have dropped turns";
   EXPECT_EQ(chat.history().front().role, "system");
   auto r = chat.send(std::string(3000, 'x'), nullptr, note);

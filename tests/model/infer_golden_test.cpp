@@ -47,7 +47,8 @@ class Golden : public ::testing::TestWithParam<Case> {};
 TEST_P(Golden, GreedyTokensAndPredictMatchPyTorch) {
   const Case& c = GetParam();
   Tokenizer tok = Tokenizer::load(test::tokenizer_dir());
-  Transformer model = test::make_model(test::tiny_cfg(c.arch, tok.vocab_size(), c.n_kv, c.tied), 11);
+  Transformer model =
+      test::make_model(test::tiny_cfg(c.arch, tok.vocab_size(), c.n_kv, c.tied), 11);
   const fs::path dir = test::save_model_dir(model, std::string("golden-") + c.tag);
   const std::string prompt = "The cat sat on the";
   const std::vector<int32_t> ids = tok.encode(prompt);
@@ -57,8 +58,8 @@ TEST_P(Golden, GreedyTokensAndPredictMatchPyTorch) {
   }
   int rc = 0;
   run("/usr/bin/python3 " LMFORGE_SOURCE_DIR "/tests/reference/golden_generate.py --model '" +
-          dir.string() + "' --inputs '" +
-          (dir / "inputs.json").string() + "' --out '" + (dir / "golden.json").string() + "'",
+          dir.string() + "' --inputs '" + (dir / "inputs.json").string() + "' --out '" +
+          (dir / "golden.json").string() + "'",
       &rc);
   ASSERT_EQ(rc, 0) << "golden_generate.py failed (needs /usr/bin/python3 with torch)";
   nlohmann::json ref = nlohmann::json::parse(std::ifstream(dir / "golden.json"));
@@ -82,10 +83,10 @@ TEST_P(Golden, GreedyTokensAndPredictMatchPyTorch) {
 
   // The CLI: `generate --temperature 0` prints exactly the decoded golden tokens.
   const std::string bin = LMFORGE_BINARY;
-  std::string out = run(bin + " generate --model '" + dir.string() + "' --prompt '" + prompt +
-                            "' --max-tokens " + std::to_string(steps) +
-                            " --temperature 0 2>/dev/null",
-                        &rc);
+  std::string out =
+      run(bin + " generate --model '" + dir.string() + "' --prompt '" + prompt + "' --max-tokens " +
+              std::to_string(steps) + " --temperature 0 2>/dev/null",
+          &rc);
   ASSERT_EQ(rc, 0);
   EXPECT_EQ(out, tok.decode(want) + "\n") << c.tag << ": lmforge generate";
 

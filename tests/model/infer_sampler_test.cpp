@@ -17,7 +17,9 @@
 namespace lmforge {
 namespace {
 
-std::vector<float> logits5() { return {1.0f, 3.0f, 2.5f, -1.0f, 3.0f}; }  // tie 1 vs 4
+std::vector<float> logits5() {
+  return {1.0f, 3.0f, 2.5f, -1.0f, 3.0f};
+}  // tie 1 vs 4
 
 TEST(Sampler, GreedyAndDegenerateFilters) {
   auto z = logits5();
@@ -81,9 +83,9 @@ TEST(Sampler, TopKAndRepetitionPenalty) {
 
 TEST(Utf8, CompletePrefix) {
   EXPECT_EQ(utf8_complete_prefix("abc"), 3u);
-  EXPECT_EQ(utf8_complete_prefix("a\xC3"), 1u);          // é cut after its lead byte
+  EXPECT_EQ(utf8_complete_prefix("a\xC3"), 1u);  // é cut after its lead byte
   EXPECT_EQ(utf8_complete_prefix("a\xC3\xA9"), 3u);
-  EXPECT_EQ(utf8_complete_prefix("\xE2\x82"), 0u);       // € missing its last byte
+  EXPECT_EQ(utf8_complete_prefix("\xE2\x82"), 0u);  // € missing its last byte
   EXPECT_EQ(utf8_complete_prefix("x\xF0\x9F\x98\x80"), 5u);
 }
 

@@ -43,9 +43,12 @@ inline void perturb(Transformer& model, uint64_t seed) {
     float* w = p.data() + e.offset;
     const bool bias = e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0;
     for (size_t i = 0; i < e.numel; ++i) {
-      if (e.shape.size() >= 2) w[i] = 5.0f * w[i];  // std 0.1
-      else if (bias) w[i] = 0.1f * normal(rng);
-      else w[i] = 1.0f + 0.1f * normal(rng);
+      if (e.shape.size() >= 2)
+        w[i] = 5.0f * w[i];  // std 0.1
+      else if (bias)
+        w[i] = 0.1f * normal(rng);
+      else
+        w[i] = 1.0f + 0.1f * normal(rng);
     }
   }
 }
@@ -60,7 +63,8 @@ inline Transformer make_model(const ModelConfig& cfg, uint64_t seed) {
 // A fresh model directory under the temp dir: the model's files plus the tiny tokenizer.
 inline std::filesystem::path save_model_dir(const Transformer& m, const std::string& tag) {
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("lmforge-infer-" + std::to_string(getpid()) + "-" + tag);
+  const fs::path dir =
+      fs::temp_directory_path() / ("lmforge-infer-" + std::to_string(getpid()) + "-" + tag);
   fs::remove_all(dir);
   fs::create_directories(dir);
   m.save(dir);

@@ -6,21 +6,21 @@
 #pragma once
 #include <cstdint>
 
-#define LMFORGE_INFER_KERNELS(REAL)                                                                \
-  /* Cached causal attention with grouped-query heads, one query row at a time, so rows of      \
-     different sequences (a batched decode step) and a prompt chunk (prefill) are one call.     \
+#define LMFORGE_INFER_KERNELS(REAL)                                                               \
+  /* Cached causal attention with grouped-query heads, one query row at a time, so rows of        \
+     different sequences (a batched decode step) and a prompt chunk (prefill) are one call.       \
      Row r: q[r] = q + r·ldq, heads [NH][HS]; it attends to keys 0..pos[r] (inclusive) of its    \
-     own sequence's cache, k[r] and v[r] each (NKV, maxT, HS) with the row's keys already        \
-     written at pos[r]. Query head h reads kv head h/(NH/NKV); scale 1/sqrt(HS).                 \
+     own sequence's cache, k[r] and v[r] each (NKV, maxT, HS) with the row's keys already         \
+     written at pos[r]. Query head h reads kv head h/(NH/NKV); scale 1/sqrt(HS).                  \
      out (N, NH·HS), overwritten. */                                                             \
   void attention_cached_forward(REAL* out, const REAL* q, int ldq, const REAL* const* k,          \
                                 const REAL* const* v, const int32_t* pos, int N, int NH, int NKV, \
-                                int HS, int maxT);                                               \
-  /* linear_forward (kernels.h) for few rows (a decode step: N = active sequences): out (N,OC) = \
-     inp (N,IC)·weightᵀ + bias, bias may be null. Reads each weight row once for all N rows,     \
-     which is what bounds decode speed; a packed GEMM would spend its time packing. */           \
-  void linear_rows_forward(REAL* out, const REAL* inp, const REAL* weight, const REAL* bias, int N, \
-                           int IC, int OC);
+                                int HS, int maxT);                                                \
+  /* linear_forward (kernels.h) for few rows (a decode step: N = active sequences): out (N,OC) =  \
+     inp (N,IC)·weightᵀ + bias, bias may be null. Reads each weight row once for all N rows,   \
+     which is what bounds decode speed; a packed GEMM would spend its time packing. */            \
+  void linear_rows_forward(REAL* out, const REAL* inp, const REAL* weight, const REAL* bias,      \
+                           int N, int IC, int OC);
 
 namespace lmforge::ref {
 LMFORGE_INFER_KERNELS(double)

@@ -24,9 +24,9 @@ struct GenerateRequest {
   std::vector<int32_t> prompt;  // at least one token
   int max_tokens = 128;         // new tokens at most (also bounded by the context)
   SamplingParams sampling;
-  std::vector<std::string> stop;     // stop strings: the text ends before the first one found
-  std::vector<int32_t> stop_ids;     // end-of-sequence tokens (not part of the text)
-  int top_logprobs = -1;             // >= 0: record each token's logprob and this many alternatives
+  std::vector<std::string> stop;  // stop strings: the text ends before the first one found
+  std::vector<int32_t> stop_ids;  // end-of-sequence tokens (not part of the text)
+  int top_logprobs = -1;          // >= 0: record each token's logprob and this many alternatives
 };
 
 struct TokenLogprob {
@@ -50,7 +50,9 @@ class Sequence {
   bool done() const { return finish_ != FinishReason::kNone; }
   FinishReason finish_reason() const { return finish_; }
   // Marks the sequence finished (client went away); it is skipped by later steps.
-  void cancel() { if (!done()) finish_ = FinishReason::kStop; }
+  void cancel() {
+    if (!done()) finish_ = FinishReason::kStop;
+  }
 
   // The tokens to feed next (the uncached prompt suffix, then the last sampled token).
   std::span<const int32_t> pending() const { return pending_; }
