@@ -1,6 +1,4 @@
 // `lmforge serve`: options and startup only; the server is serve/openai_server.h.
-// STAGED: this file becomes src/cli/serve.cpp once CMakeLists.txt builds src/serve/ and links
-// cpp-httplib (until then a CLI file calling serve_openai would break the link of `lmforge`).
 #include <cstdio>
 #include <memory>
 
