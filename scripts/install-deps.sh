@@ -6,9 +6,15 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 BUILD_PKGS="cmake ninja-build g++ pkg-config libopenblas-dev nlohmann-json3-dev libcli11-dev
   libyaml-cpp-dev libpcre2-dev libsqlite3-dev libcpp-httplib-dev ca-certificates"
-TEST_PKGS="libgtest-dev libgmock-dev python3 python3-torch python3-numpy nodejs npm sentencepiece"
+TEST_PKGS="libgtest-dev libgmock-dev python3 python3-torch python3-numpy sentencepiece"
 PKGS="$BUILD_PKGS"
-if [ "${1:-}" = "--test" ]; then PKGS="$PKGS $TEST_PKGS"; fi
+if [ "${1:-}" = "--test" ]; then
+  PKGS="$PKGS $TEST_PKGS"
+  # Node may come from elsewhere (e.g. NodeSource, whose nodejs bundles npm and conflicts with
+  # Debian's npm package): only install Debian's when the commands are missing.
+  command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
+  command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
+fi
 export DEBIAN_FRONTEND=noninteractive
 missing=""
 for p in $PKGS; do
