@@ -1,6 +1,9 @@
 // lmforge entry point: builds the subcommands from the registry and maps errors to exit codes
 // (0 success, 1 runtime failure, 2 bad usage or bad input). Library code never exits.
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <string>
 #include <vector>
@@ -8,7 +11,21 @@
 #include "cli/command.h"
 #include "lmforge/core/error.h"
 
+namespace {
+// OpenMP threads that finish their share spin while waiting by default; when another process
+// shares the cores, the spinning thread steals the time of the one still working (measured
+// 3.5-5x slower training on a loaded 2-core machine, docs/PERF_NOTES.md). The runtime reads
+// OMP_WAIT_POLICY once, before main, so when the user has not chosen, re-run ourselves once with
+// "passive" (sleep while waiting). Any explicit user setting is respected.
+void prefer_passive_openmp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+  setenv("OMP_WAIT_POLICY", "passive", 1);
+  execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default
+}
+}  // namespace
+
 int main(int argc, char** argv) {
+  prefer_passive_openmp_wait(argv);
   CLI::App app{
       "lmforge: create your own language model end to end (tokenizer, pretraining, fine-tuning,\n"
       "instruction tuning, RLHF), then use, measure, serve and export it.\n"
