@@ -4,11 +4,11 @@
 # train a byte-level BPE tokenizer on it, tokenize it into shards, pretrain a small GPT-2 for a
 # few minutes (printing samples as it learns), evaluate it on held-out text, show its next-word
 # probabilities and let it write a continuation.
-# Usage: scripts/quickstart.sh [OUT_DIR (default: ./out)] [STEPS (default: 400, ~5 min on 2 cores)]
+# Usage: scripts/quickstart.sh [OUT_DIR (default: ./out)] [STEPS (default: 1200, ~5 min on 2 quiet cores)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-out}"
-STEPS="${2:-400}"
+STEPS="${2:-1200}"
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
 LMF=build/lmforge
@@ -24,7 +24,7 @@ echo "== 4/6 pretraining a small GPT-2 for $STEPS steps"
 RESUME=""
 [ -d "$OUT/run/checkpoints" ] && RESUME="--resume"
 $LMF pretrain --data "$OUT/data" --output "$OUT/run" --preset tiny --seq-len 128 --batch-size 16 \
-  --max-steps "$STEPS" --eval-every 100 --sample-every 100 --save-every 100 $RESUME
+  --max-steps "$STEPS" --eval-every 200 --sample-every 200 --save-every 200 $RESUME
 echo "== 5/6 evaluating on the held-out split"
 $LMF eval --model "$OUT/run/final" --data "$OUT/data"
 echo "== 6/6 what it learned: next-word probabilities, then a sampled continuation"
