@@ -69,18 +69,23 @@ void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::pa
   std::error_code ec;
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp);
+  // Move the old directory aside first so that at every moment either the old or the new
+  // complete directory exists under a known name; if the final rename fails, put it back.
+  fs::path old = dir.parent_path() / (dir.filename().string() + ".old-" + std::to_string(getpid()));
+  bool moved_old = false;
   try {
     fill(tmp);
     fsync_dir(tmp);
-    // Move the old directory aside first so that at every moment either the old or the new
-    // complete directory exists under a known name.
-    fs::path old = dir.parent_path() / (dir.filename().string() + ".old-" + std::to_string(getpid()));
-    if (fs::exists(dir)) fs::rename(dir, old);
+    if (fs::exists(dir)) {
+      fs::rename(dir, old);
+      moved_old = true;
+    }
     fs::rename(tmp, dir);
     fs::remove_all(old, ec);
     fsync_dir(dir.parent_path());
   } catch (...) {
     fs::remove_all(tmp, ec);
+    if (moved_old && !fs::exists(dir)) fs::rename(old, dir, ec);
     throw;
   }
 }
