@@ -15,6 +15,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/shard.h"
 #include "lmforge/model/transformer.h"
+#include "cli/cli_run.h"
 #include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
@@ -24,18 +25,7 @@ namespace {
 
 fs::path g_root, g_data;
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run(const std::string& args) {
-  fs::path o = g_root / "stdout.txt", e = g_root / "stderr.txt";
-  std::string cmd =
-      std::string(LMFORGE_BINARY) + " " + args + " >" + o.string() + " 2>" + e.string();
-  int st = std::system(cmd.c_str());
-  return {WIFEXITED(st) ? WEXITSTATUS(st) : -1, read_file(o), read_file(e)};
-}
+CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
 
 std::string last_line(const std::string& s) {
   std::string t = s;

@@ -6,28 +6,12 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "data/tmp_files.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
 
 namespace {
-fs::path tmp_dir() {
-  return fs::temp_directory_path() / ("lmforge-jsonl-" + std::to_string(getpid()));
-}
-
-// Removes the files the tests wrote once every test has run.
-class TmpDirCleanup : public ::testing::Environment {
- public:
-  void TearDown() override { fs::remove_all(tmp_dir()); }
-};
-[[maybe_unused]] auto* const cleanup = ::testing::AddGlobalTestEnvironment(new TmpDirCleanup);
-
-fs::path write_tmp(const std::string& name, const std::string& content) {
-  fs::path d = tmp_dir();
-  fs::create_directories(d);
-  write_file_atomic(d / name, content);
-  return d / name;
-}
 
 std::string error_of(const fs::path& p) {
   try {
