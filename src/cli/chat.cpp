@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/sampling_options.h"
 #include "lmforge/infer/chat_session.h"
 
 namespace lmforge::cli {
@@ -64,13 +65,7 @@ void setup(CLI::App& root) {
   cmd->add_option("--system", o->system, "system message that opens the conversation");
   cmd->add_option("--max-tokens", o->max_tokens, "longest reply in tokens")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--temperature", o->s.temperature, "sampling temperature; 0 is greedy");
-  cmd->add_option("--top-k", o->s.top_k, "keep the k most likely tokens (0: off)");
-  cmd->add_option("--top-p", o->s.top_p, "nucleus: smallest set with this much mass (1: off)");
-  cmd->add_option("--min-p", o->s.min_p, "drop tokens below min-p times the top one (0: off)");
-  cmd->add_option("--repetition-penalty", o->s.repetition_penalty,
-                  "penalty for seen tokens (1: off)");
-  cmd->add_option("--seed", o->s.seed, "random seed");
+  add_sampling_options(cmd, o->s);
   cmd->callback([cmd, o] {
     print_resolved_config(*cmd);
     o->s.validate();

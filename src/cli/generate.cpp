@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/sampling_options.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/infer/loaded_model.h"
 
@@ -64,14 +65,8 @@ void setup(CLI::App& root) {
   cmd->add_option("--model", o->model, "model directory")->required();
   cmd->add_option("--prompt", o->prompt, "text to continue (empty: from the beginning of text)");
   cmd->add_option("--max-tokens", o->max_tokens, "new tokens at most")->check(CLI::PositiveNumber);
-  cmd->add_option("--temperature", o->s.temperature, "sampling temperature; 0 is greedy");
-  cmd->add_option("--top-k", o->s.top_k, "keep the k most likely tokens (0: off)");
-  cmd->add_option("--top-p", o->s.top_p, "nucleus: smallest set with this much mass (1: off)");
-  cmd->add_option("--min-p", o->s.min_p, "drop tokens below min-p times the top one (0: off)");
-  cmd->add_option("--repetition-penalty", o->s.repetition_penalty,
-                  "divide positive logits of seen tokens by this (1: off)");
+  add_sampling_options(cmd, o->s);
   cmd->add_option("--stop", o->stop, "stop before this text (repeatable)");
-  cmd->add_option("--seed", o->s.seed, "random seed: the same seed gives the same text");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "keep going past the end-of-text token");
   cmd->callback([cmd, o] {
     print_resolved_config(*cmd);
