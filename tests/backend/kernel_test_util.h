@@ -1,10 +1,12 @@
 // Shared helpers for the kernel tests (tests/backend/*_test.cpp): seeded random buffers,
 // NaN guard regions around every buffer (as llama.cpp's test-backend-ops: an out-of-bounds
 // write changes a guard, an out-of-bounds read drags a NaN into the result), float-vs-double
-// comparison with a stated tolerance, and a central-difference gradient check in double.
+// comparison with a stated tolerance, a central-difference gradient check in double, and
+// packed-row positions (several documents per row, pos restarting at 0 at each one).
 #pragma once
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -122,6 +124,51 @@ inline std::vector<double> random_vec(std::mt19937_64& rng, size_t n, double sca
   std::vector<double> v(n);
   for (auto& x : v) x = dist(rng);
   return v;
+}
+
+// Packed rows: lens[b] lists row b's document lengths (each row sums to the same T); returns
+// pos (B,T), each token's position within its document.
+inline std::vector<int32_t> packed_pos(const std::vector<std::vector<int>>& lens) {
+  std::vector<int32_t> pos;
+  for (const auto& row : lens)
+    for (int len : row)
+      for (int i = 0; i < len; i++) pos.push_back(i);
+  return pos;
+}
+
+// Document lengths summing to T, drawn so that a row mixes length-1 documents, short ones and
+// ones longer than a 64-key block (the last one is cut to fit).
+inline std::vector<int> random_doc_lens(std::mt19937_64& rng, int T) {
+  static const int kLens[] = {1, 1, 2, 3, 5, 9, 17, 31, 40, 70};
+  std::uniform_int_distribution<int> pick(0, 9);
+  std::vector<int> lens;
+  for (int left = T; left > 0;) {
+    int len = std::min(left, kLens[pick(rng)]);
+    lens.push_back(len);
+    left -= len;
+  }
+  return lens;
+}
+
+// One document of a packed batch: row b, tokens [t0, t0 + len).
+struct Doc {
+  int b, t0, len;
+};
+inline std::vector<Doc> documents(const std::vector<int32_t>& pos, int B, int T) {
+  std::vector<Doc> docs;
+  for (int b = 0; b < B; b++)
+    for (int t = 0; t < T; t++) {
+      if (pos[(size_t)b * T + t] == 0) docs.push_back({b, t, 0});
+      docs.back().len++;
+    }
+  return docs;
+}
+
+// Rows [t0, t0+len) of row b of a (B,T,width) buffer, copied out.
+template <typename R>
+std::vector<R> take_rows(const R* x, int T, size_t width, const Doc& d) {
+  const R* src = x + ((size_t)d.b * T + d.t0) * width;
+  return std::vector<R>(src, src + (size_t)d.len * width);
 }
 
 }  // namespace lmforge::test

@@ -8,17 +8,23 @@
 // Gradient convention (as llm.c): parameter gradients accumulate (+=); activation gradients are
 // overwritten (=), except the norms' dinp, which accumulates because a norm's input is always the
 // residual stream. All buffers are dense row-major.
+// Packed rows (several documents in one row of T tokens): embedding, rope and attention take a
+// trailing `pos` (B,T), each token's position within its document; a document starts where
+// pos == 0 and continues with pos+1 (so pos[b,t] <= t). pos == nullptr means one document per
+// row, pos[b,t] = t (pos0 + t for rope), and costs nothing extra. See docs/KERNELS.md.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 
 #define LMFORGE_KERNELS(REAL)                                                                      \
-  /* out (B,T,C) = wte[ids] (+ wpe[t] when wpe != nullptr). wte (V,C), wpe (maxT,C). */            \
+  /* out (B,T,C) = wte[ids] (+ wpe[p] when wpe != nullptr, p = pos[b,t], or t when pos is null).   \
+     wte (V,C), wpe (maxT,C); pos values must lie in [0, maxT) (cpu throws on pos < 0). */         \
   void embedding_forward(REAL* out, const int32_t* ids, const REAL* wte, const REAL* wpe, int B,   \
-                         int T, int C);                                                            \
-  /* dwte += scatter of dout by ids; dwpe += sum over b (skipped when dwpe == nullptr). */         \
+                         int T, int C, const int32_t* pos = nullptr);                              \
+  /* dwte += scatter of dout by ids; dwpe[p] += dout[b,t] with p as in the forward (skipped when   \
+     dwpe == nullptr). */                                                                          \
   void embedding_backward(REAL* dwte, REAL* dwpe, const REAL* dout, const int32_t* ids, int B,     \
-                          int T, int C);                                                           \
+                          int T, int C, const int32_t* pos = nullptr);                             \
                                                                                                    \
   /* out (N,OC) = inp (N,IC) · weightᵀ + bias; weight (OC,IC) as nn.Linear; bias may be null. */  \
   void linear_forward(REAL* out, const REAL* inp, const REAL* weight, const REAL* bias, int N,     \
@@ -42,19 +48,25 @@
                         const REAL* weight, const REAL* rstd, int N, int C);                       \
                                                                                                    \
   /* RoPE in place on the q and k heads of qkv (B,T,QKV), HF "rotate half" layout: for pair        \
-     (i, i+HS/2), angle = (pos0+t)·theta^(-2i/HS). v heads are untouched. */                       \
-  void rope_forward(REAL* qkv, int B, int T, int NH, int NKV, int HS, REAL theta, int pos0);       \
+     (i, i+HS/2), angle = p·theta^(-2i/HS) with p = pos[b,t] when pos != nullptr (pos0 is then     \
+     ignored; any integer p is accepted), else p = pos0+t. v heads are untouched. */               \
+  void rope_forward(REAL* qkv, int B, int T, int NH, int NKV, int HS, REAL theta, int pos0,        \
+                    const int32_t* pos = nullptr);                                                 \
   /* In place on dqkv: the inverse rotation of the q and k parts. */                               \
-  void rope_backward(REAL* dqkv, int B, int T, int NH, int NKV, int HS, REAL theta, int pos0);     \
+  void rope_backward(REAL* dqkv, int B, int T, int NH, int NKV, int HS, REAL theta, int pos0,      \
+                     const int32_t* pos = nullptr);                                                \
                                                                                                    \
   /* Causal self-attention with grouped-query heads (query head h reads kv head h/(NH/NKV)),       \
-     scale 1/sqrt(HS). qkv (B,T,QKV) rows [q heads | k heads | v heads]; out (B,T,NH·HS);         \
-     lse (B,NH,T) = log-sum-exp of each score row, saved for backward (no T×T kept). */           \
-  void attention_forward(REAL* out, REAL* lse, const REAL* qkv, int B, int T, int NH, int NKV,    \
-                         int HS);                                                                  \
-  /* dqkv (B,T,QKV) overwritten; recomputes scores blockwise from qkv and lse. */                  \
+     scale 1/sqrt(HS). qkv (B,T,QKV) rows [q heads | k heads | v heads]; out (B,T,NH·HS);          \
+     lse (B,NH,T) = log-sum-exp of each score row, saved for backward (no T×T kept).               \
+     With pos (B,T), query t attends keys s with t - pos[b,t] <= s <= t (its own document); pos    \
+     must be document-shaped: pos[b,t] == 0 or pos[b,t] == pos[b,t-1] + 1 (cpu throws else). */    \
+  void attention_forward(REAL* out, REAL* lse, const REAL* qkv, int B, int T, int NH, int NKV,     \
+                         int HS, const int32_t* pos = nullptr);                                    \
+  /* dqkv (B,T,QKV) overwritten; recomputes scores blockwise from qkv and lse. pos as forward. */  \
   void attention_backward(REAL* dqkv, const REAL* dout, const REAL* qkv, const REAL* out,          \
-                          const REAL* lse, int B, int T, int NH, int NKV, int HS);                 \
+                          const REAL* lse, int B, int T, int NH, int NKV, int HS,                  \
+                          const int32_t* pos = nullptr);                                           \
                                                                                                    \
   /* GELU, tanh approximation (GPT-2's "gelu_new"). n elements. dinp overwritten. */               \
   void gelu_forward(REAL* out, const REAL* inp, size_t n);                                         \

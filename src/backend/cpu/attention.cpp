@@ -7,6 +7,12 @@
 // query heads of a group write the same dk/dv rows; each task owns those rows, so no atomics.
 // Key blocks are packed transposed (HS × kBk) so that a query row's scores against a block are
 // an axpy over kBk lanes instead of kBk horizontal dot-product reductions.
+// Packed rows (pos != nullptr): query i sees keys start_i..i, start_i = i - pos[b,i] (its
+// document). Validated pos makes start_i non-decreasing in i, so the forward skips every key
+// block before its query block's first start, and the backward skips every query row from the
+// first document that begins after the key block; partial blocks are masked per row. Work is
+// thus at most the unpacked work. Both passes are templates on kPacked: the unpacked
+// instantiation is the same code as before pos existed (lo = 0 folds away).
 #pragma GCC optimize("no-trapping-math")  // see vec_math.h: lets exp loops vectorize
 #include <omp.h>
 
@@ -29,6 +35,22 @@ static_assert(kRows == 4, "the dk/dv update in attention_backward is unrolled fo
 void check_heads(int NH, int NKV, const char* op) {
   check(NH > 0 && NKV > 0 && NH % NKV == 0, op,
         "NH=" + std::to_string(NH) + " must be a positive multiple of NKV=" + std::to_string(NKV));
+}
+
+// pos must be document-shaped: every pos[b,t] is 0 (a document starts) or pos[b,t-1] + 1. That
+// implies 0 <= pos[b,t] <= t (no key before the row or after the query is read) and starts that
+// never decrease (which the block skipping relies on). O(B·T), outside the parallel regions.
+void check_pos(const int32_t* pos, int B, int T, const char* op) {
+  for (int b = 0; b < B; b++) {
+    const int32_t* p = pos + (size_t)b * T;
+    for (int t = 0; t < T; t++) {
+      if (p[t] == 0 || (t > 0 && (int64_t)p[t] == (int64_t)p[t - 1] + 1)) continue;
+      throw RuntimeError(std::string("[") + op + "] pos[" + std::to_string(b) + "," +
+                         std::to_string(t) + "] = " + std::to_string(p[t]) +
+                         (t > 0 ? " follows " + std::to_string(p[t - 1]) : std::string()) +
+                         ": each position must be 0 (a new document) or the previous one + 1");
+    }
+  }
 }
 
 // kT[d*ld + jj] = k row (j0+jj) for jj < kBk, zero-padded past nj.
@@ -111,28 +133,18 @@ void accumulate_rows(float* acc, float corr, const float* w, int n, const float*
     for (int d = 0; d < HS; d++) acc[d] += w[jj] * r[d];
   }
 }
-}  // namespace
-
-void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
-                       int HS) {
-  check_heads(NH, NKV, "attention_forward");
+// The forward's query-block tasks over the pre-transposed keys kT_all (B, NKV, HS, T_pad).
+template <bool kPacked>
+void forward_blocks(float* out, float* lse, const float* qkv, const float* kT_all,
+                    const int32_t* pos, int B, int T, int NH, int NKV, int HS) {
   const size_t qkv_dim = (size_t)(NH + 2 * NKV) * HS;
   const int group = NH / NKV, nqb = (T + kBq - 1) / kBq;
-  const float scale = 1.0f / std::sqrt((float)HS);
-  // Every key head transposed once, (B, NKV, HS, T_pad) zero padded: packing per query-block
-  // task instead repeated each key block up to T/kBq times (~18% of the forward in perf).
   const int T_pad = (T + kBk - 1) / kBk * kBk;
-  std::vector<float> kT_all((size_t)B * NKV * HS * T_pad);
-#pragma omp parallel for schedule(static)
-  for (int64_t bk = 0; bk < (int64_t)B * NKV; bk++) {
-    const float* kbase = qkv + (size_t)(bk / NKV) * T * qkv_dim + (size_t)(NH + bk % NKV) * HS;
-    for (int j0 = 0; j0 < T_pad; j0 += kBk)
-      pack_transposed(kT_all.data() + (size_t)bk * HS * T_pad + j0, T_pad, kbase, qkv_dim, j0,
-                      std::min(kBk, std::max(0, T - j0)), HS);
-  }
+  const float scale = 1.0f / std::sqrt((float)HS);
 #pragma omp parallel
   {
     std::vector<float> acc((size_t)kBq * HS), s(kBk), m(kBq), l(kBq);
+    int start[kBq] = {};  // document start of each query row of the block (kPacked)
     // Largest query blocks first (they see the most keys): better dynamic load balance.
 #pragma omp for schedule(dynamic, 1)
     for (int64_t task = 0; task < (int64_t)B * NH * nqb; task++) {
@@ -145,27 +157,38 @@ void attention_forward(float* out, float* lse, const float* qkv, int B, int T, i
       std::fill(acc.begin(), acc.end(), 0.0f);
       std::fill(m.begin(), m.end(), -INFINITY);
       std::fill(l.begin(), l.end(), 0.0f);
-      for (int j0 = 0; j0 < i1; j0 += kBk) {
+      int jfirst = 0;
+      if constexpr (kPacked) {
+        for (int i = i0; i < i1; i++) start[i - i0] = i - pos[(size_t)b * T + i];
+        jfirst = start[0] / kBk * kBk;  // starts never decrease: row i0 has the earliest
+      }
+      for (int j0 = jfirst; j0 < i1; j0 += kBk) {
         int nj = std::min(kBk, i1 - j0);
-        const float* kT = kT_all.data() + ((size_t)b * NKV + kvh) * HS * T_pad + j0;
+        const float* kT = kT_all + ((size_t)b * NKV + kvh) * HS * T_pad + j0;
         for (int i = std::max(i0, j0); i < i1; i++) {
-          int r = i - i0, valid = std::min(nj, i - j0 + 1);
+          int r = i - i0, valid = std::min(nj, i - j0 + 1), lo = 0;  // keys [lo, valid) of block
+          if constexpr (kPacked) {
+            lo = start[r] - j0;
+            if (lo >= nj) break;  // this row's document (and every later row's) starts later
+            lo = std::max(lo, 0);
+          }
           scores(s.data(), base + (size_t)i * qkv_dim + (size_t)h * HS, kT, T_pad, HS, scale);
           float bmax = -INFINITY;
 #pragma omp simd reduction(max : bmax)
-          for (int jj = 0; jj < valid; jj++) bmax = s[jj] > bmax ? s[jj] : bmax;
+          for (int jj = lo; jj < valid; jj++) bmax = s[jj] > bmax ? s[jj] : bmax;
           float m_new = std::max(m[r], bmax);
           float corr = exp_approx(m[r] - m_new);  // 0 on the first block (m = −inf)
           float* a = acc.data() + (size_t)r * HS;
           float lsum = 0.0f;
 #pragma omp simd reduction(+ : lsum)
-          for (int jj = 0; jj < valid; jj++) {
+          for (int jj = lo; jj < valid; jj++) {
             s[jj] = exp_approx(s[jj] - m_new);
             lsum += s[jj];
           }
           l[r] = l[r] * corr + lsum;
           m[r] = m_new;
-          accumulate_rows(a, corr, s.data(), valid, vbase + (size_t)j0 * qkv_dim, qkv_dim, HS);
+          accumulate_rows(a, corr, s.data() + lo, valid - lo, vbase + (size_t)(j0 + lo) * qkv_dim,
+                          qkv_dim, HS);
         }
       }
       for (int i = i0; i < i1; i++) {
@@ -180,26 +203,14 @@ void attention_forward(float* out, float* lse, const float* qkv, int B, int T, i
   }
 }
 
-void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
-                        const float* lse, int B, int T, int NH, int NKV, int HS) {
-  check_heads(NH, NKV, "attention_backward");
+// The backward's (b, kv head) tasks, given D_i = dO_i·O_i in Dterm (B, NH, T).
+template <bool kPacked>
+void backward_blocks(float* dqkv, const float* dout, const float* qkv, const float* lse,
+                     const float* Dterm, const int32_t* pos, int B, int T, int NH, int NKV,
+                     int HS) {
   const size_t qkv_dim = (size_t)(NH + 2 * NKV) * HS, out_dim = (size_t)NH * HS;
   const int group = NH / NKV;
   const float scale = 1.0f / std::sqrt((float)HS);
-  // D_i = dO_i·O_i per (b, h, i): the softmax-backward row term, computed once.
-  std::vector<float> Dterm((size_t)B * NH * T);
-#pragma omp parallel for schedule(static)
-  for (int64_t bt = 0; bt < (int64_t)B * T; bt++) {
-    int b = (int)(bt / T), t = (int)(bt % T);
-    for (int h = 0; h < NH; h++) {
-      const float* o = out + bt * out_dim + (size_t)h * HS;
-      const float* d = dout + bt * out_dim + (size_t)h * HS;
-      float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-      for (int k = 0; k < HS; k++) s += o[k] * d[k];
-      Dterm[((size_t)b * NH + h) * T + t] = s;
-    }
-  }
 #pragma omp parallel
   {
     std::vector<float> kT((size_t)HS * kBk), vT((size_t)HS * kBk), dkb((size_t)kBk * HS),
@@ -209,6 +220,7 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
       int b = (int)(task / NKV), kvh = (int)(task % NKV);
       const float* base = qkv + (size_t)b * T * qkv_dim;
       float* dbase = dqkv + (size_t)b * T * qkv_dim;
+      const int32_t* pb = kPacked ? pos + (size_t)b * T : nullptr;
       const size_t koff = (size_t)(NH + kvh) * HS, voff = (size_t)(NH + NKV + kvh) * HS;
       // This task owns the dq slices of its group's query heads: zero them, then accumulate.
       for (int t = 0; t < T; t++)
@@ -216,24 +228,31 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
                     0.0f);
       for (int j0 = 0; j0 < T; j0 += kBk) {
         int nj = std::min(kBk, T - j0);
+        // Query rows [j0, iend) see this key block: from the first document that starts after
+        // the block on, no row does (starts never decrease).
+        int iend = T;
+        if constexpr (kPacked) {
+          iend = j0 + nj;
+          while (iend < T && pb[iend] != 0) iend++;
+        }
         pack_transposed(kT.data(), kBk, base + koff, qkv_dim, j0, nj, HS);
         pack_transposed(vT.data(), kBk, base + voff, qkv_dim, j0, nj, HS);
         std::fill(dkb.begin(), dkb.end(), 0.0f);
         std::fill(dvb.begin(), dvb.end(), 0.0f);
         for (int h = kvh * group; h < (kvh + 1) * group; h++) {
           const float* lse_h = lse + ((size_t)b * NH + h) * T;
-          const float* D_h = Dterm.data() + ((size_t)b * NH + h) * T;
+          const float* D_h = Dterm + ((size_t)b * NH + h) * T;
           // Query rows in groups of kRows: each dk/dv row is then loaded and stored once per
           // group instead of once per query row (those row updates were store-bound: ~35% of
           // the backward in perf before this change).
-          for (int i = j0; i < T; i += kRows) {
+          for (int i = j0; i < iend; i += kRows) {
             const float* q[kRows];
             const float* dO[kRows];
-            int vmax = 0;
+            int vmin = kPacked ? kBk : 0, vmax = 0;  // keys [vmin, vmax) of the block in use
             for (int r = 0; r < kRows; r++) {
               float* pr = p.data() + r * kBk;
               float* dsr = ds.data() + r * kBk;
-              if (i + r >= T) {  // past the end: zero weights, any valid row pointer
+              if (i + r >= iend) {  // past the end: zero weights, any valid row pointer
                 std::fill_n(pr, kBk, 0.0f);
                 std::fill_n(dsr, kBk, 0.0f);
                 q[r] = q[0];
@@ -244,21 +263,26 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
               q[r] = base + (size_t)ir * qkv_dim + (size_t)h * HS;
               dO[r] = dout + ((size_t)b * T + ir) * out_dim + (size_t)h * HS;
               float* dq = dbase + (size_t)ir * qkv_dim + (size_t)h * HS;
-              int valid = std::min(nj, ir - j0 + 1);
+              int valid = std::min(nj, ir - j0 + 1), lo = 0;  // keys [lo, valid) of the block
+              if constexpr (kPacked) {
+                lo = std::max(0, ir - pb[ir] - j0);  // < valid: ir < iend
+                vmin = std::min(vmin, lo);
+              }
               vmax = std::max(vmax, valid);
               scores(pr, q[r], kT.data(), kBk, HS, scale);
               scores(dsr, dO[r], vT.data(), kBk, HS, 1.0f);  // dp_jj = dO·v_jj, in ds for now
               float li = lse_h[ir], Di = D_h[ir];
 #pragma omp simd
               for (int jj = 0; jj < kBk; jj++) {
-                float pj = jj < valid ? exp_approx(pr[jj] - li) : 0.0f;
+                bool in = kPacked ? jj >= lo && jj < valid : jj < valid;
+                float pj = in ? exp_approx(pr[jj] - li) : 0.0f;
                 pr[jj] = pj;
                 dsr[jj] = pj * (dsr[jj] - Di) * scale;
               }
-              accumulate_rows(dq, 1.0f, dsr, valid, base + (size_t)j0 * qkv_dim + koff, qkv_dim,
-                              HS);
+              accumulate_rows(dq, 1.0f, dsr + lo, valid - lo,
+                              base + (size_t)(j0 + lo) * qkv_dim + koff, qkv_dim, HS);
             }
-            for (int jj = 0; jj < vmax; jj++) {
+            for (int jj = vmin; jj < vmax; jj++) {
               float* dk = dkb.data() + (size_t)jj * HS;
               float* dv = dvb.data() + (size_t)jj * HS;
               float s0 = ds[jj], s1 = ds[kBk + jj], s2 = ds[2 * kBk + jj], s3 = ds[3 * kBk + jj];
@@ -278,6 +302,55 @@ void attention_backward(float* dqkv, const float* dout, const float* qkv, const 
       }
     }
   }
+}
+}  // namespace
+
+void attention_forward(float* out, float* lse, const float* qkv, int B, int T, int NH, int NKV,
+                       int HS, const int32_t* pos) {
+  check_heads(NH, NKV, "attention_forward");
+  if (pos) check_pos(pos, B, T, "attention_forward");
+  const size_t qkv_dim = (size_t)(NH + 2 * NKV) * HS;
+  // Every key head transposed once, (B, NKV, HS, T_pad) zero padded: packing per query-block
+  // task instead repeated each key block up to T/kBq times (~18% of the forward in perf).
+  const int T_pad = (T + kBk - 1) / kBk * kBk;
+  std::vector<float> kT_all((size_t)B * NKV * HS * T_pad);
+#pragma omp parallel for schedule(static)
+  for (int64_t bk = 0; bk < (int64_t)B * NKV; bk++) {
+    const float* kbase = qkv + (size_t)(bk / NKV) * T * qkv_dim + (size_t)(NH + bk % NKV) * HS;
+    for (int j0 = 0; j0 < T_pad; j0 += kBk)
+      pack_transposed(kT_all.data() + (size_t)bk * HS * T_pad + j0, T_pad, kbase, qkv_dim, j0,
+                      std::min(kBk, std::max(0, T - j0)), HS);
+  }
+  if (pos)
+    forward_blocks<true>(out, lse, qkv, kT_all.data(), pos, B, T, NH, NKV, HS);
+  else
+    forward_blocks<false>(out, lse, qkv, kT_all.data(), nullptr, B, T, NH, NKV, HS);
+}
+
+void attention_backward(float* dqkv, const float* dout, const float* qkv, const float* out,
+                        const float* lse, int B, int T, int NH, int NKV, int HS,
+                        const int32_t* pos) {
+  check_heads(NH, NKV, "attention_backward");
+  if (pos) check_pos(pos, B, T, "attention_backward");
+  const size_t out_dim = (size_t)NH * HS;
+  // D_i = dO_i·O_i per (b, h, i): the softmax-backward row term, computed once.
+  std::vector<float> Dterm((size_t)B * NH * T);
+#pragma omp parallel for schedule(static)
+  for (int64_t bt = 0; bt < (int64_t)B * T; bt++) {
+    int b = (int)(bt / T), t = (int)(bt % T);
+    for (int h = 0; h < NH; h++) {
+      const float* o = out + bt * out_dim + (size_t)h * HS;
+      const float* d = dout + bt * out_dim + (size_t)h * HS;
+      float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+      for (int k = 0; k < HS; k++) s += o[k] * d[k];
+      Dterm[((size_t)b * NH + h) * T + t] = s;
+    }
+  }
+  if (pos)
+    backward_blocks<true>(dqkv, dout, qkv, lse, Dterm.data(), pos, B, T, NH, NKV, HS);
+  else
+    backward_blocks<false>(dqkv, dout, qkv, lse, Dterm.data(), nullptr, B, T, NH, NKV, HS);
 }
 
 }  // namespace lmforge::cpu

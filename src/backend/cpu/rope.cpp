@@ -1,6 +1,10 @@
 // CPU (float, OpenMP) rotary position embedding, HF "rotate half" layout. The cos/sin table
-// (T, HS/2) is computed once per call in double: a float angle (pos·freq) loses ~1e-4 rad at
+// (rows, HS/2) is computed once per call in double: a float angle (pos·freq) loses ~1e-4 rad at
 // positions in the thousands, which would show up as a parity error against PyTorch.
+// Rows of the table: positions pos0..pos0+T-1 without pos; with pos (packed rows), the range
+// min(pos)..max(pos) when it has at most B·T positions (packed documents: at most T), else one
+// row per token (arbitrary positions never cost more than B·T table rows).
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -8,23 +12,38 @@
 
 namespace lmforge::cpu {
 namespace {
-void rotate(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0, float sign) {
+void rotate(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0,
+            const int32_t* pos, float sign) {
   int half = HS / 2;
   size_t qkv_dim = (size_t)(NH + 2 * NKV) * HS;
-  std::vector<float> cos_t((size_t)T * half), sin_t((size_t)T * half);
+  const int64_t N = (int64_t)B * T;
+  // Table row r holds position base + r (per_token: position pos[r]).
+  int64_t rows = T, base = pos0;
+  bool per_token = false;
+  if (pos && N > 0) {
+    auto [lo, hi] = std::minmax_element(pos, pos + N);
+    rows = (int64_t)*hi - *lo + 1;
+    base = *lo;
+    if (rows > N) {
+      rows = N;
+      per_token = true;
+    }
+  }
+  std::vector<float> cos_t((size_t)rows * half), sin_t((size_t)rows * half);
 #pragma omp parallel for schedule(static)
-  for (int t = 0; t < T; t++) {
+  for (int64_t r = 0; r < rows; r++) {
+    double p = per_token ? (double)pos[r] : (double)(base + r);
     for (int i = 0; i < half; i++) {
-      double angle = (double)(pos0 + t) * std::pow((double)theta, -2.0 * i / HS);
-      cos_t[(size_t)t * half + i] = (float)std::cos(angle);
-      sin_t[(size_t)t * half + i] = sign * (float)std::sin(angle);
+      double angle = p * std::pow((double)theta, -2.0 * i / HS);
+      cos_t[(size_t)r * half + i] = (float)std::cos(angle);
+      sin_t[(size_t)r * half + i] = sign * (float)std::sin(angle);
     }
   }
 #pragma omp parallel for schedule(static)
-  for (int64_t bt = 0; bt < (int64_t)B * T; bt++) {
-    int t = (int)(bt % T);
-    const float* cs = cos_t.data() + (size_t)t * half;
-    const float* sn = sin_t.data() + (size_t)t * half;
+  for (int64_t bt = 0; bt < N; bt++) {
+    int64_t r = !pos ? bt % T : per_token ? bt : pos[bt] - base;
+    const float* cs = cos_t.data() + (size_t)r * half;
+    const float* sn = sin_t.data() + (size_t)r * half;
     float* row = qkv + bt * qkv_dim;
     for (int h = 0; h < NH + NKV; h++) {  // q heads then k heads are contiguous
       float* x = row + (size_t)h * HS;
@@ -39,13 +58,15 @@ void rotate(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int 
 }
 }  // namespace
 
-void rope_forward(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0) {
-  rotate(qkv, B, T, NH, NKV, HS, theta, pos0, 1.0f);
+void rope_forward(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0,
+                  const int32_t* pos) {
+  rotate(qkv, B, T, NH, NKV, HS, theta, pos0, pos, 1.0f);
 }
 
-void rope_backward(float* dqkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0) {
+void rope_backward(float* dqkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0,
+                   const int32_t* pos) {
   // A rotation's Jacobian transpose is the rotation by the opposite angle.
-  rotate(dqkv, B, T, NH, NKV, HS, theta, pos0, -1.0f);
+  rotate(dqkv, B, T, NH, NKV, HS, theta, pos0, pos, -1.0f);
 }
 
 }  // namespace lmforge::cpu
