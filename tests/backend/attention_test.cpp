@@ -106,14 +106,6 @@ TEST(Attention, RejectsBadHeadCounts) {
   EXPECT_THROW(cpu::attention_forward(&x, &x, &x, 1, 1, 4, 3, 8), RuntimeError);
 }
 
-// Row 0 one document, rows 1.. random mixes (length 1 up to past a 64-key block).
-std::vector<int32_t> mixed_pos(std::mt19937_64& rng, int B, int T) {
-  std::vector<std::vector<int>> lens{{T}};
-  for (int b = 1; b < B; b++) lens.push_back(test::random_doc_lens(rng, T));
-  if (B > 2 && T > 4) lens[2] = {1, 1, T - 3, 1};  // length-1 documents at both ends
-  return test::packed_pos(lens);
-}
-
 TEST(Attention, PackedCpuVsRef) {
   std::mt19937_64 rng(4);
   for (auto [NH, NKV] : {std::pair{4, 4}, {4, 2}, {6, 1}})
@@ -123,7 +115,7 @@ TEST(Attention, PackedCpuVsRef) {
         SCOPED_TRACE(name(c));
         size_t QKV = (size_t)(NH + 2 * NKV) * HS;
         int B = c.B;
-        auto pos = mixed_pos(rng, B, T);
+        auto pos = test::mixed_pos(rng, B, T);
         Pair qkv(B * T * QKV), out(B * T * NH * HS), lse(B * NH * T), dout(B * T * NH * HS),
             dqkv(B * T * QKV);
         qkv.fill(rng, 1.5);
@@ -155,15 +147,15 @@ TEST(Attention, PackedRefGradientCheck) {
     return test::dot(out.data(), r.data(), out.size());
   };
   loss();
-  ref::attention_backward(dqkv.data(), r.data(), qkv.data(), out.data(), lse.data(), B, T, NH,
-                          NKV, HS, pos.data());
+  ref::attention_backward(dqkv.data(), r.data(), qkv.data(), out.data(), lse.data(), B, T, NH, NKV,
+                          HS, pos.data());
   EXPECT_LT(test::grad_check_error({qkv.data()}, {qkv.size()}, {dqkv.data()}, loss), 1e-6);
 }
 
 // rope + attention forward, then attention + rope backward, on (B,T) with pos (nullptr: pos0 = 0).
 template <typename R, typename Rope, typename Fwd, typename Bwd>
-void rope_attention(Rope rope, Fwd fwd, Bwd bwd, R* rotated, R* out, R* lse, R* dqkv,
-                    const R* dout, int B, int T, int NH, int NKV, int HS, const int32_t* pos) {
+void rope_attention(Rope rope, Fwd fwd, Bwd bwd, R* rotated, R* out, R* lse, R* dqkv, const R* dout,
+                    int B, int T, int NH, int NKV, int HS, const int32_t* pos) {
   rope(rotated, B, T, NH, NKV, HS, (R)10000, 0, pos, false);
   fwd(out, lse, rotated, B, T, NH, NKV, HS, pos);
   bwd(dqkv, dout, rotated, out, lse, B, T, NH, NKV, HS, pos);
@@ -177,7 +169,7 @@ void check_packed_equals_separate(Rope rope, Fwd fwd, Bwd bwd, double tol, const
   std::mt19937_64 rng(6);
   int B = 3, T = 150, NH = 4, NKV = 2, HS = 16;
   size_t QKV = (size_t)(NH + 2 * NKV) * HS, A = (size_t)NH * HS;
-  auto pos = mixed_pos(rng, B, T);
+  auto pos = test::mixed_pos(rng, B, T);
   std::vector<R> qkv(B * T * QKV), dout(B * T * A), out(B * T * A), lse(B * NH * T),
       dqkv(B * T * QKV);
   std::normal_distribution<double> dist(0.0, 1.5);
@@ -193,12 +185,13 @@ void check_packed_equals_separate(Rope rope, Fwd fwd, Bwd bwd, double tol, const
                  " t0=" + std::to_string(d.t0) + " len=" + std::to_string(d.len));
     auto q1 = test::take_rows(qkv.data(), T, QKV, d), do1 = test::take_rows(dout.data(), T, A, d);
     std::vector<R> o1(d.len * A), l1(NH * d.len), g1(d.len * QKV);
-    rope_attention(rope, fwd, bwd, q1.data(), o1.data(), l1.data(), g1.data(), do1.data(), 1,
-                   d.len, NH, NKV, HS, nullptr);
+    rope_attention(rope, fwd, bwd, q1.data(), o1.data(), l1.data(), g1.data(), do1.data(), 1, d.len,
+                   NH, NKV, HS, nullptr);
     std::vector<double> want_o(o1.begin(), o1.end()), want_g(g1.begin(), g1.end()), want_l;
     for (int h = 0; h < NH; h++)
       for (int t = 0; t < d.len; t++) want_l.push_back(l1[(size_t)h * d.len + t]);
-    auto got_o = test::take_rows(out.data(), T, A, d), got_g = test::take_rows(dqkv.data(), T, QKV, d);
+    auto got_o = test::take_rows(out.data(), T, A, d),
+         got_g = test::take_rows(dqkv.data(), T, QKV, d);
     std::vector<R> got_l;
     for (int h = 0; h < NH; h++)
       for (int t = 0; t < d.len; t++) got_l.push_back(lse[((size_t)d.b * NH + h) * T + d.t0 + t]);
@@ -242,8 +235,8 @@ TEST(Attention, CpuPackedDocumentsAreIsolated) {
   dout.fill(rng);
   auto run = [&](Pair& o, Pair& d) {
     cpu::attention_forward(o.f.data(), lse.f.data(), qkv.f.data(), B, T, NH, NKV, HS, pos.data());
-    cpu::attention_backward(d.f.data(), dout.f.data(), qkv.f.data(), o.f.data(), lse.f.data(), B,
-                            T, NH, NKV, HS, pos.data());
+    cpu::attention_backward(d.f.data(), dout.f.data(), qkv.f.data(), o.f.data(), lse.f.data(), B, T,
+                            NH, NKV, HS, pos.data());
   };
   run(out1, d1);
   for (size_t i = 20 * QKV; i < 70 * QKV; i++) qkv.f[i] += 30.0f;  // document 1 only
@@ -286,18 +279,18 @@ TEST(Attention, IdentityPosEqualsNoPos) {
 TEST(Attention, CpuRejectsMalformedPos) {
   int T = 4, NH = 1, NKV = 1, HS = 8;
   std::vector<float> qkv(T * 3 * HS, 0.5f), out(T * HS), lse(T), dqkv(T * 3 * HS);
-  for (std::vector<int32_t> pos : std::vector<std::vector<int32_t>>{
-           {1, 2, 3, 4}, {0, 1, 3, 4}, {0, 1, -1, 0}, {0, 1, 1, 2}}) {
-    EXPECT_THROW(cpu::attention_forward(out.data(), lse.data(), qkv.data(), 1, T, NH, NKV, HS,
-                                        pos.data()),
-                 RuntimeError);
+  for (std::vector<int32_t> pos :
+       std::vector<std::vector<int32_t>>{{1, 2, 3, 4}, {0, 1, 3, 4}, {0, 1, -1, 0}, {0, 1, 1, 2}}) {
+    EXPECT_THROW(
+        cpu::attention_forward(out.data(), lse.data(), qkv.data(), 1, T, NH, NKV, HS, pos.data()),
+        RuntimeError);
     EXPECT_THROW(cpu::attention_backward(dqkv.data(), out.data(), qkv.data(), out.data(),
                                          lse.data(), 1, T, NH, NKV, HS, pos.data()),
                  RuntimeError);
   }
   std::vector<int32_t> ok{0, 1, 0, 0};
-  EXPECT_NO_THROW(cpu::attention_forward(out.data(), lse.data(), qkv.data(), 1, T, NH, NKV, HS,
-                                         ok.data()));
+  EXPECT_NO_THROW(
+      cpu::attention_forward(out.data(), lse.data(), qkv.data(), 1, T, NH, NKV, HS, ok.data()));
 }
 
 }  // namespace

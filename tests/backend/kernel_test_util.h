@@ -150,6 +150,15 @@ inline std::vector<int> random_doc_lens(std::mt19937_64& rng, int T) {
   return lens;
 }
 
+// B rows of T: row 0 one document, row 2 (when T > 4) {1, 1, T-3, 1} (length-1 documents at
+// both ends), the other rows random mixes.
+inline std::vector<int32_t> mixed_pos(std::mt19937_64& rng, int B, int T) {
+  std::vector<std::vector<int>> lens{{T}};
+  for (int b = 1; b < B; b++) lens.push_back(random_doc_lens(rng, T));
+  if (B > 2 && T > 4) lens[2] = {1, 1, T - 3, 1};
+  return packed_pos(lens);
+}
+
 // One document of a packed batch: row b, tokens [t0, t0 + len).
 struct Doc {
   int b, t0, len;
