@@ -67,6 +67,8 @@ std::string layer_prefix(const ModelConfig& cfg, int l) {
   return (cfg.is_llama() ? "model.layers." : "transformer.h.") + std::to_string(l) + ".";
 }
 
+Transformer::~Transformer() = default;
+
 Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
   cfg_.validate();
   build_layout();
@@ -297,7 +299,7 @@ void Transformer::ensure_acts(int B, int T) {
 
 // ---- forward ----------------------------------------------------------------------------------
 
-void Transformer::run_forward(const int32_t* ids, int B, int T) {
+void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* pos, bool head) {
   check(B > 0 && T > 0, "transformer", "empty batch");
   check(T <= cfg_.n_ctx, "transformer",
         "sequence length " + std::to_string(T) + " exceeds the model's context " +
@@ -313,6 +315,13 @@ void Transformer::run_forward(const int32_t* ids, int B, int T) {
                          " outside the vocabulary [0, " + std::to_string(V) + ")");
   ensure_acts(B, T);
   ids_.assign(ids, ids + N);
+  if (pos) {
+    pos_.assign(pos, pos + N);
+    pos = pos_.data();
+    throw UsageError("[transformer] packed rows (positions) need the position-aware kernels");
+  } else {
+    pos_.clear();
+  }
   B_ = B;
   T_ = T;
 
@@ -330,12 +339,14 @@ void Transformer::run_forward(const int32_t* ids, int B, int T) {
       cpu::layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.x, w.norm1_w, w.norm1_b, N, C, eps);
     g_prof.lap("norm_fwd");
     cpu::linear_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, QKV);  // (B,T,QKV)
+    if (lora_) lora_->forward(LoraSite::kQKV, l, a.qkv, a.ln1, N);
     g_prof.lap("linear_fwd_qkv");
     if (llama) cpu::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0);
     g_prof.lap("rope");
     cpu::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS);  // (B,T,A), lse (B,NH,T)
     g_prof.lap("attention_fwd");
     cpu::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);  // (B,T,C)
+    if (lora_) lora_->forward(LoraSite::kO, l, a.h, a.att, N);
     g_prof.lap("linear_fwd_o");
     cpu::add_inplace(a.h, a.x, size_t(N) * C);  // residual
     g_prof.lap("residual");
@@ -346,16 +357,19 @@ void Transformer::run_forward(const int32_t* ids, int B, int T) {
     g_prof.lap("norm_fwd");
     if (llama) {
       cpu::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, 2 * FF);  // (B,T,2FF) [gate|up]
+      if (lora_) lora_->forward(LoraSite::kUp, l, a.fc, a.ln2, N);
       g_prof.lap("linear_fwd_up");
       cpu::swiglu_forward(a.act, a.fc, N, FF);  // (B,T,FF)
       g_prof.lap("act_fwd");
     } else {
       cpu::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, FF);  // (B,T,FF)
+      if (lora_) lora_->forward(LoraSite::kUp, l, a.fc, a.ln2, N);
       g_prof.lap("linear_fwd_up");
       cpu::gelu_forward(a.act, a.fc, size_t(N) * FF);  // (B,T,FF)
       g_prof.lap("act_fwd");
     }
     cpu::linear_forward(x_next, a.act, w.down_w, w.down_b, N, FF, C);  // (B,T,C)
+    if (lora_) lora_->forward(LoraSite::kDown, l, x_next, a.act, N);
     g_prof.lap("linear_fwd_down");
     cpu::add_inplace(x_next, a.h, size_t(N) * C);  // residual
     g_prof.lap("residual");
@@ -366,18 +380,27 @@ void Transformer::run_forward(const int32_t* ids, int B, int T) {
     cpu::layernorm_forward(act_.lnf, act_.lnf_mean, act_.lnf_rstd, act_.x_out, p_.normf_w,
                            p_.normf_b, N, C, eps);
   g_prof.lap("norm_fwd");
+  if (!head) return;
   cpu::linear_forward(act_.logits, act_.lnf, p_.lm_head, nullptr, N, C, V);  // (B,T,V)
   g_prof.lap("lm_head_fwd");
 }
 
-const float* Transformer::forward_logits(const int32_t* ids, int B, int T) {
+const float* Transformer::forward_logits(const int32_t* ids, int B, int T, const int32_t* pos) {
   state_ = State::kNone;
-  run_forward(ids, B, T);
+  run_forward(ids, B, T, pos, /*head=*/true);
   state_ = State::kLogits;
   return act_.logits;
 }
 
-float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, int T) {
+const float* Transformer::forward_hidden(const int32_t* ids, int B, int T, const int32_t* pos) {
+  state_ = State::kNone;
+  run_forward(ids, B, T, pos, /*head=*/false);
+  state_ = State::kHidden;
+  return act_.lnf;
+}
+
+float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, int T,
+                           const int32_t* pos) {
   check(targets != nullptr, "transformer", "forward() needs targets (use forward_logits)");
   state_ = State::kNone;
   const int N = B * T, V = cfg_.vocab_size;
@@ -388,7 +411,7 @@ float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, in
                          " outside the vocabulary [0, " + std::to_string(V) + ")");
     n += targets[i] >= 0;
   }
-  run_forward(ids, B, T);
+  run_forward(ids, B, T, pos, /*head=*/true);
   targets_.assign(targets, targets + N);
   n_unmasked_ = n;
   // The fused kernel turns logits into dlogits of the mean loss in the same pass; backward()
@@ -405,19 +428,34 @@ float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, in
 
 // ---- backward ---------------------------------------------------------------------------------
 
+void Transformer::zero_grad() { trainable_grads().zero(); }
+
 void Transformer::backward(float loss_scale) {
   check(state_ == State::kLoss, "transformer", "backward() needs a forward() with targets first");
-  state_ = State::kNone;  // dlogits are consumed: a second backward would be wrong
+  float* dlogits = act_.logits;  // overwritten by cross_entropy_fused
+  if (loss_scale != 1.0f)
+    cpu::scale_inplace(dlogits, loss_scale, size_t(B_) * T_ * cfg_.vocab_size);
+  state_ = State::kLogits;
+  backward_from(dlogits, nullptr);
+}
+
+void Transformer::backward_from(const float* dlogits, const float* dhidden) {
+  check(state_ == State::kLogits || state_ == State::kHidden, "transformer",
+        "backward_from() needs a forward first (and runs once per forward)");
+  check(dlogits == nullptr || state_ == State::kLogits, "transformer",
+        "dlogits given after forward_hidden(), which computed no logits");
+  state_ = State::kNone;  // activations' gradients are consumed: a second backward would be wrong
   const int B = B_, T = T_, N = B * T, C = cfg_.n_embd, V = cfg_.vocab_size, FF = cfg_.ffn_hidden;
   const int NH = cfg_.n_head, NKV = cfg_.n_kv_head, HS = cfg_.head_dim;
   const int QKV = cfg_.qkv_dim(), A = cfg_.attn_dim();
   const bool llama = cfg_.is_llama();
-  float* dlogits = act_.logits;  // overwritten by cross_entropy_fused
   g_prof.start();
-  if (loss_scale != 1.0f) cpu::scale_inplace(dlogits, loss_scale, size_t(N) * V);
-
-  cpu::linear_backward(act_.dln, g_.lm_head, nullptr, dlogits, act_.lnf, p_.lm_head, N, C,
-                       V);  // dln (B,T,C)
+  if (dlogits)
+    cpu::linear_backward(act_.dln, g_.lm_head, nullptr, dlogits, act_.lnf, p_.lm_head, N, C,
+                         V);  // dln (B,T,C)
+  else
+    std::fill(act_.dln, act_.dln + size_t(N) * C, 0.0f);
+  if (dhidden) cpu::add_inplace(act_.dln, dhidden, size_t(N) * C);
   g_prof.lap("lm_head_bwd");
   std::fill(act_.dres, act_.dres + size_t(N) * C, 0.0f);  // norms accumulate into dinp
   if (llama)
@@ -436,11 +474,13 @@ void Transformer::backward(float loss_scale) {
     const LayerActs& a = act_.layers[l];
     cpu::linear_backward(act_.dact, gw.down_w, gw.down_b, act_.dres, a.act, w.down_w, N, FF,
                          C);  // dact (B,T,FF)
+    if (lora_) lora_->backward(LoraSite::kDown, l, act_.dact, act_.dres, a.act, N);
     g_prof.lap("linear_bwd_down");
     if (llama) {
       cpu::swiglu_backward(act_.dfc, act_.dact, a.fc, N, FF);  // dfc (B,T,2FF)
       g_prof.lap("act_bwd");
       cpu::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, 2 * FF);
+      if (lora_) lora_->backward(LoraSite::kUp, l, act_.dln, act_.dfc, a.ln2, N);
       g_prof.lap("linear_bwd_up");
       cpu::rmsnorm_backward(act_.dres, gw.norm2_w, act_.dln, a.h, w.norm2_w, a.ln2_rstd, N, C);
       g_prof.lap("norm_bwd");
@@ -448,6 +488,7 @@ void Transformer::backward(float loss_scale) {
       cpu::gelu_backward(act_.dfc, a.fc, act_.dact, size_t(N) * FF);  // dfc (B,T,FF)
       g_prof.lap("act_bwd");
       cpu::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, FF);
+      if (lora_) lora_->backward(LoraSite::kUp, l, act_.dln, act_.dfc, a.ln2, N);
       g_prof.lap("linear_bwd_up");
       cpu::layernorm_backward(act_.dres, gw.norm2_w, gw.norm2_b, act_.dln, a.h, w.norm2_w,
                               a.ln2_mean, a.ln2_rstd, N, C);
@@ -456,6 +497,7 @@ void Transformer::backward(float loss_scale) {
     // dres is now d loss / d h.
     cpu::linear_backward(act_.datt, gw.o_w, gw.o_b, act_.dres, a.att, w.o_w, N, A,
                          C);  // datt (B,T,A)
+    if (lora_) lora_->backward(LoraSite::kO, l, act_.datt, act_.dres, a.att, N);
     g_prof.lap("linear_bwd_o");
     cpu::attention_backward(act_.dqkv, act_.datt, a.qkv, a.att, a.lse, B, T, NH, NKV,
                             HS);  // dqkv (B,T,QKV)
@@ -463,6 +505,7 @@ void Transformer::backward(float loss_scale) {
     if (llama) cpu::rope_backward(act_.dqkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0);
     g_prof.lap("rope");
     cpu::linear_backward(act_.dln, gw.qkv_w, gw.qkv_b, act_.dqkv, a.ln1, w.qkv_w, N, C, QKV);
+    if (lora_) lora_->backward(LoraSite::kQKV, l, act_.dln, act_.dqkv, a.ln1, N);
     g_prof.lap("linear_bwd_qkv");
     if (llama)
       cpu::rmsnorm_backward(act_.dres, gw.norm1_w, act_.dln, a.x, w.norm1_w, a.ln1_rstd, N, C);
@@ -472,8 +515,36 @@ void Transformer::backward(float loss_scale) {
     g_prof.lap("norm_bwd");
     // dres is now d loss / d x_l.
   }
-  cpu::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C);
+  if (g_.wte) cpu::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C);
   g_prof.lap("embedding_bwd");
+}
+
+// ---- LoRA ----------------------------------------------------------------------------------
+
+void Transformer::freeze_base() {
+  grads_ = ParamArena();  // no gradient memory for frozen weights
+  g_ = ModelPtrs{};
+  g_.layers.assign(cfg_.n_layer, LayerPtrs{});  // all null: the kernels skip frozen gradients
+}
+
+void Transformer::enable_lora(const LoraConfig& cfg, uint64_t seed) {
+  check(!lora_, "transformer", "LoRA adapters are already attached");
+  lora_ = std::make_unique<LoraAdapters>(cfg_, cfg, seed);
+  freeze_base();
+}
+
+void Transformer::load_lora(const std::filesystem::path& dir) {
+  check(!lora_, "transformer", "LoRA adapters are already attached");
+  lora_ = std::make_unique<LoraAdapters>(LoraAdapters::load(dir, cfg_));
+  freeze_base();
+}
+
+void Transformer::merge_lora() {
+  if (!lora_) return;
+  lora_->merge_into(params_);
+  lora_.reset();
+  grads_ = params_.clone_layout();
+  g_ = resolve(grads_);
 }
 
 }  // namespace lmforge

@@ -60,27 +60,35 @@ TrainerState trainer_state_from_json(const json& j, const std::string& file) {
   return s;
 }
 
-void save_checkpoint(const fs::path& dir, const Transformer& model, const AdamW& opt,
-                     const TrainerState& state, const std::vector<fs::path>& tokenizer_files) {
+void save_checkpoint(const fs::path& dir, const Transformer& model,
+                     const std::vector<OptimizerGroup>& opts, const TrainerState& state,
+                     const std::vector<fs::path>& tokenizer_files,
+                     const std::function<void(const fs::path&)>& extra) {
   write_dir_atomic(dir, [&](const fs::path& tmp) {
     model.save(tmp);
+    if (model.has_lora()) model.lora()->save(tmp);
     for (const auto& f : tokenizer_files)
       if (fs::exists(f)) fs::copy_file(f, tmp / f.filename(), fs::copy_options::overwrite_existing);
     std::vector<NamedTensor> tensors;
-    tensors.reserve(2 * opt.segments().size());
-    for (const char* which : {"exp_avg", "exp_avg_sq"}) {
-      const float* base = std::string(which) == "exp_avg" ? opt.m().data() : opt.v().data();
-      for (const auto& s : opt.segments())
-        tensors.push_back(
-            {std::string(which) + "." + s.name, DType::kF32, s.shape, base + s.offset});
+    int64_t step = 0;
+    for (const OptimizerGroup& g : opts) {
+      step = g.opt->step();
+      for (const char* which : {"exp_avg", "exp_avg_sq"}) {
+        const float* base =
+            std::string(which) == "exp_avg" ? g.opt->m().data() : g.opt->v().data();
+        for (const auto& s : g.opt->segments())
+          tensors.push_back(
+              {std::string(which) + "." + g.prefix + s.name, DType::kF32, s.shape, base + s.offset});
+      }
     }
     save_safetensors(tmp / "optimizer.safetensors", tensors,
-                     {{"format", "lmforge-adamw"}, {"step", std::to_string(opt.step())}});
+                     {{"format", "lmforge-adamw"}, {"step", std::to_string(step)}});
+    if (extra) extra(tmp);
     write_file_atomic(tmp / "trainer_state.json", trainer_state_to_json(state).dump(2) + "\n");
   });
 }
 
-void load_optimizer_state(const fs::path& dir, AdamW& opt) {
+void load_optimizer_state(const fs::path& dir, AdamW& opt, const std::string& prefix) {
   fs::path path = dir / "optimizer.safetensors";
   SafetensorsFile f = SafetensorsFile::open(path);
   auto it = f.metadata().find("step");
@@ -90,7 +98,7 @@ void load_optimizer_state(const fs::path& dir, AdamW& opt) {
   for (const char* which : {"exp_avg", "exp_avg_sq"}) {
     float* base = std::string(which) == "exp_avg" ? opt.m().data() : opt.v().data();
     for (const auto& s : opt.segments()) {
-      std::string name = std::string(which) + "." + s.name;
+      std::string name = std::string(which) + "." + prefix + s.name;
       if (!f.has(name))
         throw InputError(path.string(), 0, name, "missing optimizer tensor",
                          "the checkpoint does not belong to this model");

@@ -19,6 +19,7 @@ std::string to_json_line(const StepMetrics& m) {
   j["step"] = m.step;
   j["loss"] = m.loss;
   if (m.val_loss) j["val_loss"] = *m.val_loss;
+  for (const auto& [k, v] : m.extra) j[k] = v;
   j["lr"] = m.lr;
   j["grad_norm"] = m.grad_norm;
   j["tokens_per_s"] = m.tokens_per_s;

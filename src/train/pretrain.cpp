@@ -240,12 +240,9 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
       model->init_weights(o.seed);
     }
   }
-  AdamW opt(ac, param_segments(*model), model->params().numel());
-  if (ckpt) load_optimizer_state(*ckpt, opt);
-
   TrainLoopConfig lc;
-  lc.batch_size = o.batch_size;
-  lc.seq_len = T;
+  lc.adamw = ac;
+  lc.resume_from = ckpt;
   lc.grad_accum = o.grad_accum;
   lc.grad_clip = o.grad_clip;
   lc.eval_every = o.eval_every;
@@ -263,8 +260,10 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   if (val.num_tokens() >= 2) {
     hooks.eval = [&]() {
       TokenReader rd = [&val](int64_t p, int64_t n, int32_t* out) { val.read(p, n, out); };
-      return evaluate_tokens(m, rd, val.num_tokens(), o.batch_size, T, o.eval_tokens, nullptr)
-          .loss();
+      return std::map<std::string, double>{
+          {"val_loss", evaluate_tokens(m, rd, val.num_tokens(), o.batch_size, T, o.eval_tokens,
+                                       nullptr)
+                           .loss()}};
     };
   } else {
     std::fprintf(stderr, "note: %s has no validation tokens; val_loss is not measured\n",
@@ -293,7 +292,8 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
                  static_cast<long long>(state.step));
     res.train.steps_done = state.step;
   } else {
-    res.train = train_loop(m, opt, source, state, lc, hooks);
+    LanguageModelObjective objective(m, source, o.batch_size, T);
+    res.train = train_loop(objective, state, lc, hooks);
   }
   if (!res.train.interrupted) {
     res.final_dir = o.output_dir / "final";

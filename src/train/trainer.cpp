@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
 
+#include "lmforge/backend/kernels.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/core/progress.h"
@@ -14,10 +16,49 @@ namespace lmforge {
 namespace fs = std::filesystem;
 
 std::vector<ParamSegment> param_segments(const Transformer& model) {
+  // Matrices and embeddings decay; norm gains and biases (1-D) do not. LoRA's A and B are
+  // matrices and decay, as in PEFT + HF Trainer.
+  const ParamArena& a = const_cast<Transformer&>(model).trainable_params();
   std::vector<ParamSegment> segs;
-  for (const auto& e : model.params().entries())
-    segs.push_back({e.name, e.shape, e.offset, e.numel, model.is_decayed(e.name)});
+  for (const auto& e : a.entries()) segs.push_back({e.name, e.shape, e.offset, e.numel, e.shape.size() >= 2});
   return segs;
+}
+
+double clip_grad_norm(const std::vector<TrainableGroup>& groups, double max_norm) {
+  double ss = 0;
+  for (const auto& g : groups) ss += cpu::sum_squares(g.grads, g.numel);
+  const double norm = std::sqrt(ss);
+  if (max_norm > 0 && norm > max_norm) {
+    const float s = static_cast<float>(max_norm / (norm + 1e-6));
+    for (const auto& g : groups) cpu::scale_inplace(g.grads, s, g.numel);
+  }
+  return norm;
+}
+
+LanguageModelObjective::LanguageModelObjective(Transformer& model, BatchSource& data,
+                                               int batch_size, int seq_len)
+    : model_(model),
+      data_(data),
+      B_(batch_size),
+      T_(seq_len),
+      ids_(size_t(batch_size) * seq_len),
+      targets_(ids_.size()) {}
+
+std::vector<TrainableGroup> LanguageModelObjective::trainable() {
+  ParamArena& p = model_.trainable_params();
+  ParamArena& g = model_.trainable_grads();
+  return {{"", p.data(), g.data(), p.numel(), param_segments(model_)}};
+}
+
+double LanguageModelObjective::micro_step(float scale, std::map<std::string, double>&) {
+  data_.next(ids_.data(), targets_.data());
+  double loss = model_.forward(ids_.data(), targets_.data(), B_, T_, data_.positions());
+  model_.backward(scale);
+  return loss;
+}
+
+double LanguageModelObjective::flops_per_micro() const {
+  return model_.flops_per_token(T_) * double(B_) * T_;
 }
 
 namespace {
@@ -34,23 +75,33 @@ fs::path checkpoint_dir(const fs::path& run, int64_t step) {
 
 }  // namespace
 
-TrainResult train_loop(Transformer& model, AdamW& opt, BatchSource& data, TrainerState& state,
-                       const TrainLoopConfig& cfg, const TrainHooks& hooks) {
+TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfig& cfg,
+                       const TrainHooks& hooks) {
   using clock = std::chrono::steady_clock;
-  const int B = cfg.batch_size, T = cfg.seq_len;
   const int64_t total = state.schedule.total_steps;
-  const int64_t tokens_per_step = static_cast<int64_t>(B) * T * cfg.grad_accum;
-  const double flops_per_token = model.flops_per_token(T);
-  std::vector<int32_t> ids(static_cast<size_t>(B) * T), targets(ids.size());
-  data.set_position(state.data_position);
-  opt.set_step(state.step);
+  const int64_t tokens_per_step = obj.tokens_per_micro() * cfg.grad_accum;
+  const double flops_per_step = obj.flops_per_micro() * cfg.grad_accum;
+  std::vector<TrainableGroup> groups = obj.trainable();
+  std::vector<AdamW> opts;
+  opts.reserve(groups.size());
+  for (const auto& g : groups) opts.emplace_back(cfg.adamw, g.segments, g.numel);
+  if (cfg.resume_from) {
+    for (size_t i = 0; i < groups.size(); ++i)
+      load_optimizer_state(*cfg.resume_from, opts[i], groups[i].prefix);
+    obj.load_extra(*cfg.resume_from);
+  }
+  obj.set_position(state.data_position);
+  for (auto& o : opts) o.set_step(state.step);
 
   MetricsLog metrics(cfg.run_dir / "metrics.jsonl", state.step);
   TrainResult result;
   result.steps_done = state.step;
   auto save = [&]() {
     fs::path dir = checkpoint_dir(cfg.run_dir, state.step);
-    save_checkpoint(dir, model, opt, state, cfg.tokenizer_files);
+    std::vector<OptimizerGroup> og;
+    for (size_t i = 0; i < groups.size(); ++i) og.push_back({groups[i].prefix, &opts[i]});
+    save_checkpoint(dir, obj.model(), og, state, cfg.tokenizer_files,
+                    [&](const fs::path& tmp) { obj.save_extra(tmp); });
     prune_checkpoints(cfg.run_dir, cfg.keep_checkpoints);
     result.last_checkpoint = dir;
   };
@@ -64,15 +115,15 @@ TrainResult train_loop(Transformer& model, AdamW& opt, BatchSource& data, Traine
     while (state.step < total) {
       const auto t0 = clock::now();
       const int64_t step = state.step + 1;
-      model.zero_grad();
+      obj.begin_step(step);
+      for (const auto& g : groups) std::fill(g.grads, g.grads + g.numel, 0.0f);
       double loss = 0;
-      for (int micro = 0; micro < cfg.grad_accum; ++micro) {
-        data.next(ids.data(), targets.data());
-        loss += model.forward(ids.data(), targets.data(), B, T);
-        model.backward(1.0f / static_cast<float>(cfg.grad_accum));
-      }
+      std::map<std::string, double> extra;
+      for (int micro = 0; micro < cfg.grad_accum; ++micro)
+        loss += obj.micro_step(1.0f / static_cast<float>(cfg.grad_accum), extra);
       loss /= cfg.grad_accum;
-      double grad_norm = clip_grad_norm(model.grads().data(), model.grads().numel(), cfg.grad_clip);
+      for (auto& [k, v] : extra) v /= cfg.grad_accum;
+      double grad_norm = clip_grad_norm(groups, cfg.grad_clip);
       if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
         std::string last = result.last_checkpoint.empty()
                                ? (find_latest_checkpoint(cfg.run_dir)
@@ -86,9 +137,10 @@ TrainResult train_loop(Transformer& model, AdamW& opt, BatchSource& data, Traine
             " (hint: lower --lr, raise --warmup-steps or set --grad-clip)");
       }
       const double lr = state.schedule.at(step);
-      opt.update(model.params().data(), model.grads().data(), static_cast<float>(lr));
+      for (size_t i = 0; i < groups.size(); ++i)
+        opts[i].update(groups[i].params, groups[i].grads, static_cast<float>(lr));
       state.step = step;
-      state.data_position = data.position();
+      state.data_position = obj.position();
       state.tokens_seen += tokens_per_step;
       const double step_s = std::chrono::duration<double>(clock::now() - t0).count();
       state.elapsed_s = elapsed0 + std::chrono::duration<double>(clock::now() - t_run).count();
@@ -99,13 +151,21 @@ TrainResult train_loop(Transformer& model, AdamW& opt, BatchSource& data, Traine
       m.lr = lr;
       m.grad_norm = grad_norm;
       m.tokens_per_s = step_s > 0 ? static_cast<double>(tokens_per_step) / step_s : 0;
-      m.mfu = cfg.peak_flops > 0 ? flops_per_token * m.tokens_per_s / cfg.peak_flops : 0;
+      m.mfu = cfg.peak_flops > 0 && step_s > 0 ? flops_per_step / step_s / cfg.peak_flops : 0;
+      m.extra = extra;
       m.elapsed_s = state.elapsed_s;
       const bool last = step == total;
       if (hooks.eval && ((cfg.eval_every > 0 && step % cfg.eval_every == 0) || last)) {
-        m.val_loss = hooks.eval();
+        std::map<std::string, double> ev = hooks.eval();
+        std::string line = "step " + std::to_string(step) + ":";
+        for (const auto& [k, v] : ev) {
+          if (k == "val_loss") m.val_loss = v;
+          else m.extra[k] = v;
+          line += " " + k + " " + fmt("%.4f", v);
+        }
         result.last_val_loss = m.val_loss;
-        progress.note("step " + std::to_string(step) + ": val_loss " + fmt("%.4f", *m.val_loss));
+        result.last_eval = ev;
+        progress.note(line);
       }
       metrics.append(m);
       result.last_loss = loss;

@@ -2,17 +2,22 @@
 // and their gradients live in two ParamArenas with the same layout, named with Hugging Face's
 // tensor names; activations saved for backward live in one aligned buffer sized for (B,T).
 // forward() is a straight-line list of named kernel calls per layer, backward() the same list in
-// reverse (llm.c style). Not here: optimizers, losses other than next-token cross-entropy,
-// KV-cached generation (infer/), or any threading outside the kernels.
+// reverse (llm.c style). Losses other than next-token cross-entropy plug in as loss heads: they
+// take the logits (or the final hidden states) of forward_logits/forward_hidden and hand their
+// gradient to backward_from(). With LoRA enabled the base weights are frozen (their gradient arena
+// is released) and only the adapters train. Not here: optimizers, KV-cached generation (infer/),
+// or any threading outside the kernels.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "lmforge/core/arena.h"
 #include "lmforge/model/config.h"
+#include "lmforge/model/lora.h"
 
 namespace lmforge {
 
@@ -22,6 +27,7 @@ class Transformer {
   explicit Transformer(const ModelConfig& cfg);
   Transformer(Transformer&&) noexcept = default;
   Transformer& operator=(Transformer&&) noexcept = default;
+  ~Transformer();
 
   // GPT-2 initialization: weights and embeddings ~ N(0, 0.02), residual output projections
   // (attention out, MLP down) ~ N(0, 0.02/sqrt(2L)), biases 0, norm weights 1. Each tensor draws
@@ -42,17 +48,48 @@ class Transformer {
   const ParamArena& grads() const { return grads_; }
 
   // ids, targets: (B,T), T ≤ n_ctx. Targets < 0 are masked out of the loss. Returns the mean loss
-  // over unmasked positions (0 when none). Keeps activations for backward().
-  float forward(const int32_t* ids, const int32_t* targets, int B, int T);
-  // Logits (B,T,V) without a loss; the pointer stays valid until the next forward call.
-  const float* forward_logits(const int32_t* ids, int B, int T);
+  // over unmasked positions (0 when none). Keeps activations for backward(). pos (B,T), optional:
+  // each token's position inside its own example for packed rows (attention never crosses an
+  // example boundary; see kernels.h); null means one causal sequence per row.
+  float forward(const int32_t* ids, const int32_t* targets, int B, int T,
+                const int32_t* pos = nullptr);
+  // Logits (B,T,V) without a loss; the pointer stays valid until the next forward call. Keeps
+  // activations, so a loss head may follow with backward_from().
+  const float* forward_logits(const int32_t* ids, int B, int T, const int32_t* pos = nullptr);
+  // Final hidden states (B,T,C) after the last norm, without the LM head (reward and value
+  // heads). Keeps activations for backward_from(nullptr, dhidden).
+  const float* forward_hidden(const int32_t* ids, int B, int T, const int32_t* pos = nullptr);
+  // The final hidden states (B,T,C) of the last forward, forward_logits or forward_hidden.
+  const float* last_hidden() const { return act_.lnf; }
+  // The logits buffer of the last forward_logits, writable so that a loss head can overwrite it
+  // with dlogits in place (no second (B,T,V) buffer).
+  float* logits_buffer() { return act_.logits; }
   // Per-position losses (B,T) of the last forward() (0 at masked positions).
   const float* last_losses() const { return act_.losses; }
   int64_t last_unmasked() const { return n_unmasked_; }
 
-  void zero_grad() { grads_.zero(); }
+  // Zeroes the gradients of what trains (the adapters when LoRA is on).
+  void zero_grad();
   // After forward(ids, targets): grads += d(mean loss · loss_scale)/dθ. Once per forward.
   void backward(float loss_scale = 1.0f);
+  // After forward_logits (dlogits (B,T,V), may alias logits_buffer()) or forward_hidden (dlogits
+  // null): grads += the parameter gradients for d loss/d logits = dlogits plus d loss/d hidden =
+  // dhidden (B,T,C; may be null). Once per forward.
+  void backward_from(const float* dlogits, const float* dhidden);
+
+  // ---- LoRA ----
+  // Adds fresh adapters and freezes the base weights (their gradients are released).
+  void enable_lora(const LoraConfig& cfg, uint64_t seed);
+  // Adds the adapters saved in dir (PEFT files) and freezes the base weights.
+  void load_lora(const std::filesystem::path& dir);
+  bool has_lora() const { return lora_ != nullptr; }
+  const LoraAdapters* lora() const { return lora_.get(); }
+  LoraAdapters* lora() { return lora_.get(); }
+  // Folds the adapters into the base weights and removes them (gradients come back, zeroed).
+  void merge_lora();
+  // What the optimizer updates: the whole model, or only the adapters when LoRA is on.
+  ParamArena& trainable_params() { return lora_ ? lora_->params() : params_; }
+  ParamArena& trainable_grads() { return lora_ ? lora_->grads() : grads_; }
 
   // AdamW decays matrices and embeddings, not norm weights and biases (the 1-D tensors).
   bool is_decayed(const std::string& param_name) const;
@@ -88,13 +125,14 @@ class Transformer {
     float *x_out, *lnf, *lnf_mean, *lnf_rstd, *logits, *losses;
     float *dres, *dln, *dqkv, *datt, *dfc, *dact;
   };
-  enum class State { kNone, kLogits, kLoss };
+  enum class State { kNone, kHidden, kLogits, kLoss };
 
   void build_layout();
   ModelPtrs resolve(ParamArena& a) const;
+  void freeze_base();
   size_t act_floats(size_t N) const;  // size of the buffer for N = B·T rows
   void ensure_acts(int B, int T);
-  void run_forward(const int32_t* ids, int B, int T);
+  void run_forward(const int32_t* ids, int B, int T, const int32_t* pos, bool head);
 
   ModelConfig cfg_;
   ParamArena params_, grads_;
@@ -102,7 +140,8 @@ class Transformer {
   AlignedFloats act_buf_;
   size_t act_rows_ = 0;  // N the buffer is laid out for
   Acts act_{};
-  std::vector<int32_t> ids_, targets_;  // copies of the last batch, needed by backward
+  std::vector<int32_t> ids_, targets_, pos_;  // copies of the last batch, needed by backward
+  std::unique_ptr<LoraAdapters> lora_;
   int B_ = 0, T_ = 0;
   int64_t n_unmasked_ = 0;
   State state_ = State::kNone;

@@ -11,6 +11,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <vector>
@@ -38,15 +39,24 @@ nlohmann::json trainer_state_to_json(const TrainerState& s);
 // InputError naming the file and key on a malformed state.
 TrainerState trainer_state_from_json(const nlohmann::json& j, const std::string& file);
 
-// Writes `dir` (e.g. RUN/checkpoints/step-N) atomically. tokenizer_files are copied in so that
-// every checkpoint is a usable model directory.
-void save_checkpoint(const std::filesystem::path& dir, const Transformer& model, const AdamW& opt,
-                     const TrainerState& state,
-                     const std::vector<std::filesystem::path>& tokenizer_files);
+// One optimizer and the name prefix its moments are saved under ("" for the model's tensors).
+struct OptimizerGroup {
+  std::string prefix;
+  const AdamW* opt = nullptr;
+};
 
-// Restores AdamW's moments and step count from dir/optimizer.safetensors; InputError when a
-// tensor is missing or misshaped.
-void load_optimizer_state(const std::filesystem::path& dir, AdamW& opt);
+// Writes `dir` (e.g. RUN/checkpoints/step-N) atomically: the model (and its LoRA adapter files
+// when it has adapters), the moments of every optimizer group, the trainer state, the tokenizer
+// files, and whatever `extra` writes into the temporary directory.
+void save_checkpoint(const std::filesystem::path& dir, const Transformer& model,
+                     const std::vector<OptimizerGroup>& opts, const TrainerState& state,
+                     const std::vector<std::filesystem::path>& tokenizer_files,
+                     const std::function<void(const std::filesystem::path&)>& extra = {});
+
+// Restores AdamW's moments and step count from dir/optimizer.safetensors (tensors named
+// "exp_avg.<prefix><name>"); InputError when a tensor is missing or misshaped.
+void load_optimizer_state(const std::filesystem::path& dir, AdamW& opt,
+                          const std::string& prefix = "");
 TrainerState read_trainer_state(const std::filesystem::path& dir);
 
 // Newest complete RUN/checkpoints/step-N (the highest N with a trainer_state.json), if any.

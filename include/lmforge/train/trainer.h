@@ -1,16 +1,18 @@
-// The one training loop every stage uses: micro-batches from a BatchSource, forward + backward
-// with gradient accumulation, global-norm clipping, AdamW with a schedule, periodic evaluation,
-// metrics.jsonl, progress, checkpoints every N steps and at the end, and a cooperative stop on
-// SIGINT/SIGTERM (finish the current step, save, return). A stage plugs in its data (BatchSource)
-// and its evaluation/sample callbacks; the loss is the model's masked next-token cross-entropy.
-// Determinism: a step depends only on (weights, optimizer state, source position, step), all of
-// which a checkpoint restores, so a resumed run repeats the uninterrupted one bit for bit (with
+// The one training loop every stage uses. A stage is an Objective: its data, its loss head
+// (forward + backward of one micro-batch) and the parameters that train (the whole model, LoRA
+// adapters, extra heads). The loop does the rest: gradient accumulation, global-norm clipping
+// over every trainable group, AdamW with a schedule, periodic evaluation, metrics.jsonl, progress,
+// checkpoints every N steps and at the end, and a cooperative stop on SIGINT/SIGTERM (finish the
+// current step, save, return).
+// Determinism: a step depends only on (weights, optimizer state, objective position, step), all
+// of which a checkpoint restores, so a resumed run repeats the uninterrupted one bit for bit (with
 // the same thread count: the kernels' reductions are deterministic per thread count).
-// Not here: option parsing and setup (pretrain.h), multi-rank all-reduce (dist/, next).
+// Not here: option parsing and setup (pretrain.h and each stage), multi-rank all-reduce (dist/).
 #pragma once
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -23,21 +25,85 @@
 
 namespace lmforge {
 
-// Training micro-batches whose entire state is one integer position.
+// Training micro-batches of (B,T) token rows whose entire state is one integer position.
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  // Fills ids and targets, each (B,T) as given in TrainLoopConfig; targets < 0 are masked.
+  // Fills ids and targets, each (B,T); targets < 0 are masked out of the loss.
   virtual void next(int32_t* ids, int32_t* targets) = 0;
+  // Positions (B,T) of the last next() for packed rows (each token's index inside its own
+  // example; attention never crosses a position reset, see kernels.h), or null for plain causal
+  // rows. Valid until the following next().
+  virtual const int32_t* positions() const { return nullptr; }
   virtual int64_t position() const = 0;
   virtual void set_position(int64_t position) = 0;
 };
 
+// One group of trainable tensors: flat parameter and gradient arrays with the same layout and
+// the named segments AdamW walks. Each group gets its own AdamW state; checkpoints store its
+// moments as "exp_avg.<prefix><name>" / "exp_avg_sq.<prefix><name>".
+struct TrainableGroup {
+  std::string prefix;  // "" for the model's own tensors; e.g. "v_head." for a value head
+  float* params = nullptr;
+  float* grads = nullptr;
+  size_t numel = 0;
+  std::vector<ParamSegment> segments;
+};
+
+// A training stage's objective (DESIGN.md principle 3: data source + loss head + which
+// parameters train).
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  // The model a checkpoint saves (its save() also writes any LoRA adapter it carries).
+  virtual Transformer& model() = 0;
+  // The tensors that train; the same pointers on every call.
+  virtual std::vector<TrainableGroup> trainable() = 0;
+  // Called once before the micro-batches of `step` (1-based): e.g. PPO collects rollouts here.
+  virtual void begin_step(int64_t /*step*/) {}
+  // One micro-batch: forward, loss, backward with grads += d(loss · scale)/dθ for every trainable
+  // group (the loop zeroes them once per step). Returns the micro-batch loss. Stage metrics go
+  // into `extra` (the loop averages them over the step's micro-batches into metrics.jsonl).
+  virtual double micro_step(float scale, std::map<std::string, double>& extra) = 0;
+  // Tokens one micro-batch trains on (tokens_per_s, tokens_seen).
+  virtual int64_t tokens_per_micro() const = 0;
+  // Training FLOPs per micro-batch for MFU; 0 reports mfu 0.
+  virtual double flops_per_micro() const { return 0; }
+  // Everything the objective needs to continue exactly after a resume, as one integer (the data
+  // position); objectives with more state save it in save_extra().
+  virtual int64_t position() const = 0;
+  virtual void set_position(int64_t position) = 0;
+  // Extra files in a checkpoint directory (value heads, rollout state); load_extra reads them back
+  // on resume.
+  virtual void save_extra(const std::filesystem::path& /*dir*/) const {}
+  virtual void load_extra(const std::filesystem::path& /*dir*/) {}
+};
+
+// Masked next-token cross-entropy over a BatchSource (pretraining, continued pretraining, SFT,
+// instruction tuning): every model parameter trains, or only the LoRA adapters when the model has
+// them (Transformer::trainable_group()).
+class LanguageModelObjective : public Objective {
+ public:
+  LanguageModelObjective(Transformer& model, BatchSource& data, int batch_size, int seq_len);
+  Transformer& model() override { return model_; }
+  std::vector<TrainableGroup> trainable() override;
+  double micro_step(float scale, std::map<std::string, double>& extra) override;
+  int64_t tokens_per_micro() const override { return int64_t(B_) * T_; }
+  double flops_per_micro() const override;
+  int64_t position() const override { return data_.position(); }
+  void set_position(int64_t p) override { data_.set_position(p); }
+
+ private:
+  Transformer& model_;
+  BatchSource& data_;
+  int B_, T_;
+  std::vector<int32_t> ids_, targets_;
+};
+
 struct TrainLoopConfig {
-  int batch_size = 8;             // B, rows per micro-batch
-  int seq_len = 64;               // T
   int grad_accum = 1;             // micro-batches per optimizer step
   double grad_clip = 1.0;         // <= 0 disables clipping
+  AdamWConfig adamw;              // the same settings for every trainable group
   int64_t eval_every = 0;         // 0: evaluate only at the end
   int64_t save_every = 0;         // 0: checkpoint only at the end (and on interrupt)
   int keep_checkpoints = 2;       // newest checkpoints kept; 0 keeps all
@@ -45,11 +111,14 @@ struct TrainLoopConfig {
   double peak_flops = 0;          // FLOP/s ceiling for MFU; 0 reports mfu 0
   std::filesystem::path run_dir;  // holds checkpoints/ and metrics.jsonl
   std::vector<std::filesystem::path> tokenizer_files;  // copied into every checkpoint
+  std::optional<std::filesystem::path> resume_from;    // a checkpoint: optimizer state + extras
   std::string label = "train";                         // progress label
 };
 
 struct TrainHooks {
-  std::function<double()> eval;                     // validation loss; null: no evaluation
+  // Validation: the main loss (metrics "val_loss") plus any further named values (e.g.
+  // "general_val_loss") written next to it. Null: no evaluation.
+  std::function<std::map<std::string, double>()> eval;
   std::function<std::string()> sample;              // a short text sample; null: none
   std::function<void(const StepMetrics&)> on_step;  // after each step's metrics (tests)
 };
@@ -59,16 +128,21 @@ struct TrainResult {
   bool interrupted = false;
   double last_loss = 0;
   std::optional<double> last_val_loss;
+  std::map<std::string, double> last_eval;  // the last eval hook's values
   std::filesystem::path last_checkpoint;
 };
 
 // Runs from state.step + 1 to state.schedule.total_steps. `state` (step, data position, tokens,
 // elapsed) is updated in place; metrics lines after state.step are replaced. Throws RuntimeError
 // on a non-finite loss or gradient norm, leaving the last good checkpoint in place.
-TrainResult train_loop(Transformer& model, AdamW& opt, BatchSource& data, TrainerState& state,
-                       const TrainLoopConfig& cfg, const TrainHooks& hooks);
+TrainResult train_loop(Objective& objective, TrainerState& state, const TrainLoopConfig& cfg,
+                       const TrainHooks& hooks);
 
-// Parameter segments of a model for AdamW (decay per Transformer::is_decayed).
+// Parameter segments of a model's whole arena for AdamW (decay per Transformer::is_decayed).
 std::vector<ParamSegment> param_segments(const Transformer& model);
+
+// Global L2 norm over every group's gradient (accumulated in double); when max_norm > 0 and the
+// norm exceeds it, scales every group to norm max_norm. Returns the norm before clipping.
+double clip_grad_norm(const std::vector<TrainableGroup>& groups, double max_norm);
 
 }  // namespace lmforge

@@ -12,7 +12,9 @@
 namespace lmforge::cpu {
 namespace {
 // Adds each thread's partial sums into dst in thread order (deterministic for a thread count).
+// dst may be null: a frozen weight (LoRA) has no gradient to accumulate.
 void reduce_partials(float* dst, const std::vector<float>& parts, int nt, int C) {
+  if (!dst) return;
 #pragma omp parallel for schedule(static)
   for (int c = 0; c < C; c++) {
     float s = 0.0f;

@@ -1,0 +1,272 @@
+// LoRA adapters: layout, forward/backward on a site's packed output, merge, PEFT files.
+#include "lmforge/model/lora.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "lmforge/backend/kernels.h"
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/core/rng.h"
+#include "lmforge/io/safetensors.h"
+#include "lmforge/model/transformer.h"
+
+namespace lmforge {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct TargetSpec {
+  const char* target;  // our name
+  const char* module;  // HF module suffix inside a block
+  LoraSite site;
+};
+
+const std::vector<TargetSpec>& specs(const ModelConfig& m) {
+  static const std::vector<TargetSpec> llama = {
+      {"attn_q", "self_attn.q_proj", LoraSite::kQKV},  {"attn_k", "self_attn.k_proj", LoraSite::kQKV},
+      {"attn_v", "self_attn.v_proj", LoraSite::kQKV},  {"attn_o", "self_attn.o_proj", LoraSite::kO},
+      {"ffn_gate", "mlp.gate_proj", LoraSite::kUp},    {"ffn_up", "mlp.up_proj", LoraSite::kUp},
+      {"ffn_down", "mlp.down_proj", LoraSite::kDown}};
+  static const std::vector<TargetSpec> gpt2 = {{"attn_qkv", "attn.c_attn", LoraSite::kQKV},
+                                               {"attn_o", "attn.c_proj", LoraSite::kO},
+                                               {"ffn_up", "mlp.c_fc", LoraSite::kUp},
+                                               {"ffn_down", "mlp.c_proj", LoraSite::kDown}};
+  return m.is_llama() ? llama : gpt2;
+}
+
+std::string known_targets(const ModelConfig& m) {
+  std::string s;
+  for (const auto& t : specs(m)) s += std::string(s.empty() ? "" : ", ") + t.target;
+  return s;
+}
+
+std::string last_component(const std::string& module) {
+  auto p = module.rfind('.');
+  return p == std::string::npos ? module : module.substr(p + 1);
+}
+
+}  // namespace
+
+std::vector<std::string> parse_lora_targets(const std::string& list, const ModelConfig& model) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(',', start);
+    if (end == std::string::npos) end = list.size();
+    std::string name = list.substr(start, end - start);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    start = end + 1;
+    if (name.empty()) continue;
+    std::string found;
+    for (const auto& t : specs(model)) {
+      // GPT-2's c_proj names two modules; the HF name alone means the attention one only when
+      // written in full ("attn.c_proj"), so plain "c_proj" is refused as ambiguous below.
+      if (name == t.target || name == t.module || name == last_component(t.module)) {
+        if (!found.empty() && found != t.target)
+          throw UsageError("--lora-targets: '" + name + "' is ambiguous for a " + model.arch +
+                           " model (hint: use " + found + " or " + t.target + ")");
+        found = t.target;
+      }
+    }
+    if (found.empty())
+      throw UsageError("--lora-targets: unknown target '" + name + "' for a " + model.arch +
+                       " model (hint: choose from " + known_targets(model) + ")");
+    if (std::find(out.begin(), out.end(), found) == out.end()) out.push_back(found);
+  }
+  if (out.empty()) throw UsageError("--lora-targets is empty (hint: e.g. attn_q,attn_v)");
+  return out;
+}
+
+LoraAdapters::LoraAdapters(const ModelConfig& model, LoraConfig cfg, uint64_t seed)
+    : model_(model), cfg_(std::move(cfg)) {
+  if (cfg_.rank < 1) throw UsageError("--lora-rank must be at least 1");
+  if (!(cfg_.alpha > 0)) throw UsageError("--lora-alpha must be > 0");
+  const int C = model.n_embd, Q = model.attn_dim(), KV = model.n_kv_head * model.head_dim;
+  const int FF = model.ffn_hidden, QKV = model.qkv_dim();
+  std::set<std::string> wanted(cfg_.targets.begin(), cfg_.targets.end());
+  for (const auto& t : cfg_.targets) {
+    bool ok = false;
+    for (const auto& s : specs(model)) ok |= t == s.target;
+    if (!ok)
+      throw UsageError("LoRA target '" + t + "' does not exist in a " + model.arch +
+                       " model (hint: choose from " + known_targets(model) + ")");
+  }
+  for (int l = 0; l < model.n_layer; ++l) {
+    for (const auto& s : specs(model)) {
+      if (!wanted.count(s.target)) continue;
+      Adapter a{s.site, l, 0, 0, 0, layer_prefix(model, l) + s.module, "", ""};
+      const std::string t = s.target;
+      if (t == "attn_q") a = {s.site, l, 0, Q, C, a.module, "", ""};
+      else if (t == "attn_k") a = {s.site, l, Q, KV, C, a.module, "", ""};
+      else if (t == "attn_v") a = {s.site, l, Q + KV, KV, C, a.module, "", ""};
+      else if (t == "attn_qkv") a = {s.site, l, 0, QKV, C, a.module, "", ""};
+      else if (t == "attn_o") a = {s.site, l, 0, C, Q, a.module, "", ""};
+      else if (t == "ffn_gate") a = {s.site, l, 0, FF, C, a.module, "", ""};
+      else if (t == "ffn_up") a = {s.site, l, model.is_llama() ? FF : 0, FF, C, a.module, "", ""};
+      else if (t == "ffn_down") a = {s.site, l, 0, C, FF, a.module, "", ""};
+      a.a_name = "base_model.model." + a.module + ".lora_A.weight";
+      a.b_name = "base_model.model." + a.module + ".lora_B.weight";
+      params_.add(a.a_name, {cfg_.rank, a.in});
+      params_.add(a.b_name, {a.out, cfg_.rank});
+      adapters_.push_back(a);
+    }
+  }
+  params_.finalize();
+  grads_ = params_.clone_layout();
+  for (const auto& a : adapters_) {  // B stays zero: a fresh adapter is the identity
+    float* w = params_.get(a.a_name);
+    Rng rng(seed_for(seed, a.a_name));
+    const double bound = 1.0 / std::sqrt(double(a.in));
+    for (size_t i = 0; i < size_t(cfg_.rank) * a.in; ++i)
+      w[i] = float((2.0 * rng.uniform() - 1.0) * bound);
+  }
+}
+
+namespace {
+int site_width(const ModelConfig& m, LoraSite s) {
+  switch (s) {
+    case LoraSite::kQKV: return m.qkv_dim();
+    case LoraSite::kO: return m.n_embd;
+    case LoraSite::kUp: return m.is_llama() ? 2 * m.ffn_hidden : m.ffn_hidden;
+    case LoraSite::kDown: return m.n_embd;
+  }
+  return 0;
+}
+}  // namespace
+
+void LoraAdapters::forward(LoraSite site, int layer, float* out, const float* inp, int N) const {
+  const int r = cfg_.rank, W = site_width(model_, site);
+  std::vector<float> h;
+  for (const auto& a : adapters_) {
+    if (a.site != site || a.layer != layer) continue;
+    h.assign(size_t(N) * r, 0.0f);
+    cpu::sgemm(false, true, N, r, a.in, 1.0f, inp, a.in, params_.get(a.a_name), a.in, 0.0f,
+               h.data(), r);  // h (N,r) = inp·Aᵀ
+    cpu::sgemm(false, true, N, a.out, r, scaling(), h.data(), r, params_.get(a.b_name), r, 1.0f,
+               out + a.col0, W);  // out[:, slice] += s·h·Bᵀ
+  }
+}
+
+void LoraAdapters::backward(LoraSite site, int layer, float* dinp, const float* dout,
+                            const float* inp, int N) {
+  const int r = cfg_.rank, W = site_width(model_, site);
+  std::vector<float> h, g;
+  for (const auto& a : adapters_) {
+    if (a.site != site || a.layer != layer) continue;
+    const float* A = params_.get(a.a_name);
+    const float* B = params_.get(a.b_name);
+    const float* d = dout + a.col0;  // (N, out) with row stride W
+    h.assign(size_t(N) * r, 0.0f);
+    g.assign(size_t(N) * r, 0.0f);
+    cpu::sgemm(false, true, N, r, a.in, 1.0f, inp, a.in, A, a.in, 0.0f, h.data(), r);  // recompute h
+    cpu::sgemm(true, false, a.out, r, N, scaling(), d, W, h.data(), r, 1.0f, grads_.get(a.b_name),
+               r);  // dB += s·dᵀ·h
+    cpu::sgemm(false, false, N, r, a.out, scaling(), d, W, B, r, 0.0f, g.data(), r);  // g = s·d·B
+    cpu::sgemm(true, false, r, a.in, N, 1.0f, g.data(), r, inp, a.in, 1.0f, grads_.get(a.a_name),
+               a.in);  // dA += gᵀ·inp
+    if (dinp)
+      cpu::sgemm(false, false, N, a.in, r, 1.0f, g.data(), r, A, a.in, 1.0f, dinp, a.in);  // += g·A
+  }
+}
+
+void LoraAdapters::merge_into(ParamArena& params) const {
+  const int r = cfg_.rank;
+  for (const auto& a : adapters_) {
+    // The site's packed matrix starts at its first module (q_proj / gate_proj / c_attn ...); the
+    // slice's rows are col0.. of it, and the arena packs q,k,v (gate,up) back to back.
+    std::string first = a.module;
+    if (model_.is_llama()) {
+      auto swap_last = [&](const char* from, const char* to) {
+        auto p = first.rfind(from);
+        if (p != std::string::npos) first.replace(p, std::string(from).size(), to);
+      };
+      swap_last("k_proj", "q_proj");
+      swap_last("v_proj", "q_proj");
+      swap_last("up_proj", "gate_proj");
+    }
+    float* w = params.get(first + ".weight") + size_t(a.col0) * a.in;  // (out, in) rows
+    cpu::sgemm(false, false, a.out, a.in, r, scaling(), params_.get(a.b_name), r,
+               params_.get(a.a_name), a.in, 1.0f, w, a.in);  // W += s·B·A
+  }
+}
+
+bool LoraAdapters::present(const fs::path& dir) {
+  return fs::exists(dir / "adapter_config.json") && fs::exists(dir / "adapter_model.safetensors");
+}
+
+void LoraAdapters::save(const fs::path& dir, const std::string& base_model) const {
+  json modules = json::array();
+  for (const auto& t : cfg_.targets)
+    for (const auto& s : specs(model_))
+      if (t == s.target) modules.push_back(last_component(s.module));
+  if (!model_.is_llama()) {
+    // GPT-2: "c_proj" names both attention and MLP output projections; PEFT matches module-name
+    // suffixes, so list the qualified names when only one of them is adapted.
+    modules = json::array();
+    for (const auto& t : cfg_.targets)
+      for (const auto& s : specs(model_))
+        if (t == s.target) modules.push_back(s.module);
+  }
+  json cfg = {{"peft_type", "LORA"},
+              {"task_type", "CAUSAL_LM"},
+              {"r", cfg_.rank},
+              {"lora_alpha", cfg_.alpha},
+              {"lora_dropout", 0.0},
+              {"bias", "none"},
+              {"fan_in_fan_out", !model_.is_llama()},
+              {"target_modules", modules},
+              {"lmforge_targets", cfg_.targets},
+              {"base_model_name_or_path", base_model},
+              {"inference_mode", true}};
+  write_file_atomic(dir / "adapter_config.json", cfg.dump(2) + "\n");
+  std::vector<NamedTensor> tensors;
+  for (const auto& e : params_.entries())
+    tensors.push_back({e.name, DType::kF32, e.shape, params_.get(e.name)});
+  save_safetensors(dir / "adapter_model.safetensors", tensors, {{"format", "pt"}});
+}
+
+LoraAdapters LoraAdapters::load(const fs::path& dir, const ModelConfig& model) {
+  fs::path cfg_path = dir / "adapter_config.json";
+  json j = json::parse(read_file(cfg_path), nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    throw InputError(cfg_path.string(), 0, "", "not a JSON object");
+  auto need = [&](const char* key) -> const json& {
+    if (!j.contains(key)) throw InputError(cfg_path.string(), 0, key, "missing key");
+    return j[key];
+  };
+  if (need("peft_type") != "LORA")
+    throw InputError(cfg_path.string(), 0, "peft_type", "only LORA adapters are supported");
+  LoraConfig c;
+  try {
+    c.rank = need("r").get<int>();
+    c.alpha = need("lora_alpha").get<float>();
+    std::string list;
+    const json& t = j.contains("lmforge_targets") ? j["lmforge_targets"] : need("target_modules");
+    for (const auto& x : t) list += (list.empty() ? "" : ",") + x.get<std::string>();
+    c.targets = parse_lora_targets(list, model);
+  } catch (const json::exception& e) {
+    throw InputError(cfg_path.string(), 0, "", std::string("ill-typed value: ") + e.what());
+  } catch (const UsageError& e) {
+    throw InputError(cfg_path.string(), 0, "target_modules", e.what());
+  }
+  LoraAdapters a(model, c, 0);
+  fs::path st = dir / "adapter_model.safetensors";
+  SafetensorsFile f = SafetensorsFile::open(st);
+  for (const auto& e : a.params_.entries()) {
+    if (!f.has(e.name))
+      throw InputError(st.string(), 0, e.name, "missing adapter tensor",
+                       "the adapter was trained for another model or other targets");
+    if (f.shape(e.name) != e.shape)
+      throw InputError(st.string(), 0, e.name,
+                       "shape " + shape_str(f.shape(e.name)) + ", expected " + shape_str(e.shape));
+    f.read_f32(e.name, a.params_.get(e.name), e.numel);
+  }
+  return a;
+}
+
+}  // namespace lmforge
