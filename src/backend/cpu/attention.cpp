@@ -133,6 +133,7 @@ void accumulate_rows(float* acc, float corr, const float* w, int n, const float*
     for (int d = 0; d < HS; d++) acc[d] += w[jj] * r[d];
   }
 }
+
 // The forward's query-block tasks over the pre-transposed keys kT_all (B, NKV, HS, T_pad).
 template <bool kPacked>
 void forward_blocks(float* out, float* lse, const float* qkv, const float* kT_all,
