@@ -112,6 +112,9 @@ std::optional<double> last_value(const StageMetrics& m, const std::string& key) 
 
 namespace {
 
+// Two charts side by side fit the page's 1080-pixel column.
+constexpr int kChartWidth = 530;
+
 bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -149,6 +152,7 @@ ChartPlan plan_charts(const RunState& state, const std::vector<StageMetrics>& me
   plan.time.unit = " s";
   plan.throughput.title = "Training throughput";
   plan.throughput.value_label = "tokens per second";
+  plan.time.width = plan.throughput.width = kChartWidth;
   for (size_t i = 0; i < state.stages.size(); ++i) {
     const StageState& st = state.stages[i];
     const StageMetrics& m = i < metrics.size() ? metrics[i] : kNone;
@@ -172,12 +176,17 @@ ChartPlan plan_charts(const RunState& state, const std::vector<StageMetrics>& me
     loss.chart.title = label + ": loss";
     loss.chart.x_label = "step";
     loss.chart.y_label = "loss (nats/token)";
+    loss.chart.width = kChartWidth;
+    loss.chart.height = 290;
+    // Fixed order (train, val, other val losses) so a curve has the same colour in every stage.
+    if (const MetricSeries* s = m.find("loss"))
+      loss.chart.series.push_back({"train loss", s->points, true, false});
+    if (const MetricSeries* s = m.find("val_loss"))
+      loss.chart.series.push_back({"val loss", s->points, true, true});
     std::vector<StageChart> extras;
     for (const auto& s : m.series) {
-      if (s.key == "loss") {
-        loss.chart.series.insert(loss.chart.series.begin(),
-                                 ChartSeries{"train loss", s.points, true, false});
-      } else if (ends_with(s.key, "val_loss")) {
+      if (s.key == "loss" || s.key == "val_loss") continue;
+      if (ends_with(s.key, "val_loss")) {
         loss.chart.series.push_back({pretty_key(s.key), s.points, true, true});
       } else if (!bookkeeping_key(s.key)) {
         StageChart c;
@@ -185,7 +194,7 @@ ChartPlan plan_charts(const RunState& state, const std::vector<StageMetrics>& me
         c.chart.title = label + ": " + pretty_key(s.key);
         c.chart.x_label = "step";
         c.chart.y_label = pretty_key(s.key);
-        c.chart.width = 400;
+        c.chart.width = kChartWidth;
         c.chart.height = 230;
         c.chart.series.push_back({pretty_key(s.key), s.points, true, s.points.size() <= 40});
         extras.push_back(std::move(c));
@@ -193,6 +202,15 @@ ChartPlan plan_charts(const RunState& state, const std::vector<StageMetrics>& me
     }
     if (!loss.chart.series.empty()) plan.per_stage[i].push_back(std::move(loss));
     for (auto& c : extras) plan.per_stage[i].push_back(std::move(c));
+  }
+  // Minutes read better than seconds once a stage takes more than five minutes.
+  double longest = 0;
+  for (const auto& b : plan.time.bars)
+    if (std::isfinite(b.value)) longest = std::max(longest, b.value);
+  if (longest > 300) {
+    for (auto& b : plan.time.bars) b.value /= 60;
+    plan.time.value_label = "minutes";
+    plan.time.unit = " min";
   }
   return plan;
 }

@@ -213,8 +213,8 @@ std::string escape_markdown(std::string_view t) {
       case '>': o += "&gt;"; break;
       case '\n': o += "<br>"; break;
       case '\r': break;
+      // Only what can start markup inside a line: "(" is harmless once "[" is escaped.
       case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
-      case '#': case '!': case '{': case '}': case '(': case ')':
         o += '\\';
         o += ch;
         break;

@@ -45,6 +45,7 @@ ol.stages h3{margin:0 0 4px}.stage-id{color:var(--muted);font-size:13px}
 .nw{display:block;white-space:nowrap}
 .tok{background:var(--card);border:1px solid var(--border);border-radius:4px;padding:0 4px}
 .charts{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+figure{margin:0}
 svg.lmf-chart{max-width:100%;height:auto;background:var(--card);border:1px solid var(--border);
 border-radius:6px}
 td.answer{white-space:pre-wrap;max-width:760px}
@@ -100,7 +101,8 @@ void probes_section(std::string& o, const RunState& state) {
   for (size_t i = 0; i < state.stages.size(); ++i) {
     const StageState& s = state.stages[i];
     const Probes& p = s.probes;
-    o += "<tr data-stage=\"" + h(s.name) + "\"><th scope=\"row\">" + h(stage_label(s, i)) + "</th>";
+    o += "<tr data-stage=\"" + h(s.name) + "\"><th scope=\"row\" title=\"" + h(s.what) + "\">" +
+         h(stage_label(s, i)) + "</th>";
     if (p.next_word.empty()) {
       o += "<td class=\"dash\">" + std::string(kDash) + "</td>";
     } else {
@@ -124,17 +126,15 @@ void curves_section(std::string& o, const RunState& state, const ChartPlan& plan
   o += "<section id=\"curves\"><h2>Training curves</h2>"
        "<p class=\"note\">Train loss at every step, validation loss where it was measured; "
        "other per-step values a stage logs get their own chart. Long curves keep each pixel "
-       "column's minimum and maximum, so spikes stay visible.</p>";
+       "column's minimum and maximum, so spikes stay visible.</p><div class=\"charts\">";
   bool any = false;
-  for (size_t i = 0; i < plan.per_stage.size(); ++i) {
-    if (plan.per_stage[i].empty()) continue;
-    any = true;
-    o += "<div class=\"stage-charts\" data-stage=\"" + h(state.stages[i].name) + "\"><h3>" +
-         h(stage_label(state.stages[i], i)) + "</h3><div class=\"charts\">";
-    for (const auto& c : plan.per_stage[i])
-      o += render_line_chart(c.chart, SvgOptions{.standalone = false});
-    o += "</div></div>";
-  }
+  for (size_t i = 0; i < plan.per_stage.size(); ++i)
+    for (const auto& c : plan.per_stage[i]) {
+      any = true;
+      o += "<figure data-stage=\"" + h(state.stages[i].name) + "\">" +
+           render_line_chart(c.chart, SvgOptions{.standalone = false}) + "</figure>";
+    }
+  o += "</div>";
   if (!any) o += "<p>" + std::string(kDash) + " (no stage has written metrics yet)</p>";
   o += "</section>";
 }
@@ -207,8 +207,8 @@ std::string render_html(const RunState& state, const std::vector<StageMetrics>& 
          "person ranked the answers used for the reward model and RLHF in this run; a stated "
          "rule ranked them: <q>" + h(*state.simulated_ranker) +
          "</q>. Collect human rankings with <code>lmforge label</code> to replace it.</div>";
-  stages_section(o, state);
   probes_section(o, state);
+  stages_section(o, state);
   curves_section(o, state, plan);
   throughput_section(o, state, metrics, plan);
   samples_section(o, state);

@@ -39,15 +39,7 @@ std::string render_markdown(const RunState& state, const std::vector<StageMetric
          "RLHF in this run; a stated rule ranked them: \"" + md(*state.simulated_ranker) +
          "\". Collect human rankings with `lmforge label` to replace it.\n\n";
 
-  o += "## What each stage did\n\n| # | Stage | Status | What |\n|---|---|---|---|\n";
-  for (size_t i = 0; i < state.stages.size(); ++i) {
-    const StageState& s = state.stages[i];
-    o += "| " + std::to_string(i + 1) + " | " + md(stage_label(s, i)) + " | " +
-         md(status_or_unknown(s)) + " | " + cell(md(s.what)) + " |\n";
-  }
-  if (state.stages.empty()) o += "| " + std::string(kDash) + " | | | |\n";
-
-  o += "\n## Probes per stage\n\nMeasured on each stage's resulting model. Next word: the five "
+  o += "## Probes per stage\n\nMeasured on each stage's resulting model. Next word: the five "
        "most likely tokens after \"" + md(kProbePrompt) + "\" (\u2423 marks a space).\n\n"
        "| Stage | Next word | General val loss | Domain val loss | Task metric | "
        "Held-out instruction accuracy | Reward-model accuracy | Mean reward | KL |\n"
@@ -63,6 +55,15 @@ std::string render_markdown(const RunState& state, const std::vector<StageMetric
          fmt_percent(p.reward_accuracy) + " | " + fmt_significant(p.mean_reward, 3) + " | " +
          fmt_significant(p.kl, 3) + " |\n";
   }
+  if (state.stages.empty()) o += "| " + std::string(kDash) + " | | | | | | | | |\n";
+
+  o += "\n## What each stage did\n\n| # | Stage | Status | What |\n|---|---|---|---|\n";
+  for (size_t i = 0; i < state.stages.size(); ++i) {
+    const StageState& s = state.stages[i];
+    o += "| " + std::to_string(i + 1) + " | " + md(stage_label(s, i)) + " | " +
+         md(status_or_unknown(s)) + " | " + cell(md(s.what)) + " |\n";
+  }
+  if (state.stages.empty()) o += "| " + std::string(kDash) + " | | | |\n";
 
   o += "\n## Training curves\n\n";
   bool any = false;

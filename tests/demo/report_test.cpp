@@ -146,7 +146,7 @@ TEST(ReportEscape, MarkdownAndHtml) {
   EXPECT_EQ(escape_markdown("<script>&"), "&lt;script&gt;&amp;");
   EXPECT_EQ(escape_markdown("line1\nline2"), "line1<br>line2");
   EXPECT_EQ(escape_markdown("*x* _y_ `z` [l](u) ![i](s)"),
-            "\\*x\\* \\_y\\_ \\`z\\` \\[l\\]\\(u\\) \\!\\[i\\]\\(s\\)");
+            "\\*x\\* \\_y\\_ \\`z\\` \\[l\\](u) !\\[i\\](s)");
   EXPECT_EQ(escape_html("<b a='1'>&\""), "&lt;b a=&#39;1&#39;&gt;&amp;&quot;");
 }
 
@@ -204,7 +204,7 @@ TEST(ReportWrite, FixtureRunWritesHtmlMarkdownAndCharts) {
   EXPECT_NE(html.find("<tr data-stage=\"ppo\"><th scope=\"row\">RLHF (PPO)</th><td>running</td>"
                       "<td class=\"num\">1 min 23 s</td>"),
             std::string::npos);
-  EXPECT_NE(md.find("| RLHF \\(PPO\\) | running | 1 min 23 s |"), std::string::npos);
+  EXPECT_NE(md.find("| RLHF (PPO) | running | 1 min 23 s |"), std::string::npos);
 
   // Samples grouped by prompt: the same prompt's answers from pretrain to ppo in one table.
   size_t prompt = html.find("<code>Define: compiler</code>");
