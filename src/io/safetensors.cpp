@@ -65,8 +65,6 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Named
 }
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
-  SafetensorsFile sf;
-  sf.path_ = path;
   const std::string p = path.string();
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw InputError(p, 0, "", "cannot open: " + std::string(std::strerror(errno)));
@@ -84,10 +82,25 @@ SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
   if (m == MAP_FAILED) throw InputError(p, 0, "", "cannot map: " + std::string(strerror(errno)));
-  sf.map_ = m;
-  sf.map_size_ = size;
-  const auto* bytes = static_cast<const unsigned char*>(m);
+  try {
+    SafetensorsFile sf = parse(static_cast<const unsigned char*>(m), size, p);
+    sf.path_ = path;
+    sf.map_ = m;
+    sf.map_size_ = size;
+    return sf;
+  } catch (...) {
+    munmap(m, size);
+    throw;
+  }
+}
 
+SafetensorsFile SafetensorsFile::parse(const unsigned char* bytes, size_t size,
+                                       const std::string& p) {
+  SafetensorsFile sf;
+  sf.path_ = p;
+  if (size < 8)
+    throw InputError(p, 0, "header", "file is " + std::to_string(size) + " bytes, too short",
+                     kHint);
   uint64_t hlen = read_le_u64(bytes);
   if (hlen > kMaxHeaderBytes || hlen > size - 8)
     throw InputError(

@@ -44,7 +44,8 @@ int get_token_id(const json& j, const char* key, const std::string& file) {
   throw InputError(file, 0, key, "expected a token id, got " + v.dump());
 }
 
-std::string detect_arch(const json& j, const std::string& file) {
+// "gpt2", or the Llama-architecture family ("llama", "qwen2", "mistral").
+std::string detect_family(const json& j, const std::string& file) {
   std::string mt = j.contains("model_type") && j["model_type"].is_string()
                        ? j["model_type"].get<std::string>()
                        : "";
@@ -52,11 +53,40 @@ std::string detect_arch(const json& j, const std::string& file) {
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     arch0 = j["architectures"][0].get<std::string>();
-  if (mt == "gpt2" || arch0 == "GPT2LMHeadModel") return "gpt2";
-  if (mt == "llama" || arch0 == "LlamaForCausalLM") return "llama";
+  if (mt == "gpt2" || (mt.empty() && arch0 == "GPT2LMHeadModel")) return "gpt2";
+  if (mt == "llama" || (mt.empty() && arch0 == "LlamaForCausalLM")) return "llama";
+  if (mt == "qwen2" || (mt.empty() && arch0 == "Qwen2ForCausalLM")) return "qwen2";
+  if (mt == "mistral" || (mt.empty() && arch0 == "MistralForCausalLM")) return "mistral";
   throw InputError(file, 0, "model_type",
                    "unsupported model type '" + mt + "' (architectures: '" + arch0 + "')",
-                   "lmforge loads GPT2LMHeadModel and LlamaForCausalLM checkpoints");
+                   "lmforge loads GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM and "
+                   "MistralForCausalLM checkpoints");
+}
+
+// Keys whose presence with a non-default value changes the math in ways lmforge does not
+// implement; refused by name rather than silently ignored.
+void refuse_if(const json& j, const char* key, const std::string& file, bool bad,
+               const std::string& why) {
+  if (bad) throw InputError(file, 0, key, why + " (value " + j[key].dump() + ")",
+                            "lmforge cannot load this checkpoint faithfully");
+}
+
+// rope_scaling: null or {"rope_type"|"type": "default"} is plain RoPE; every real scaling
+// (linear, dynamic, yarn, llama3, longrope) changes the frequencies and is refused by name.
+void check_rope_scaling(const json& j, const std::string& file) {
+  if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return;
+  const json& r = j["rope_scaling"];
+  std::string type;
+  if (r.is_object()) {
+    if (r.contains("rope_type") && r["rope_type"].is_string()) type = r["rope_type"];
+    else if (r.contains("type") && r["type"].is_string()) type = r["type"];
+  }
+  if (type == "default") return;
+  throw InputError(file, 0, "rope_scaling",
+                   "RoPE scaling" + (type.empty() ? std::string() : " type '" + type + "'") +
+                       " is not supported",
+                   "lmforge implements plain RoPE: use \"rope_scaling\": null (or rope_type "
+                   "\"default\")");
 }
 
 json token_json(int id) {
@@ -68,7 +98,8 @@ json token_json(int id) {
 ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
   if (!j.is_object()) throw InputError(file, 0, "", "config.json must be a JSON object");
   ModelConfig c;
-  c.arch = detect_arch(j, file);
+  const std::string family = detect_family(j, file);
+  c.arch = family == "gpt2" ? "gpt2" : "llama";
   if (c.arch == "gpt2") {
     c.n_embd = get_int(j, "n_embd", file, 0, true);
     c.n_layer = get_int(j, "n_layer", file, 0, true);
@@ -91,6 +122,9 @@ ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
     if (get_bool(j, "scale_attn_by_inverse_layer_idx", file, false))
       throw InputError(file, 0, "scale_attn_by_inverse_layer_idx", "not supported",
                        "lmforge scales attention scores by 1/sqrt(head size) only");
+    if (j.contains("add_cross_attention"))
+      refuse_if(j, "add_cross_attention", file, get_bool(j, "add_cross_attention", file, false),
+                "cross-attention (an encoder-decoder GPT-2) is not supported");
     c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
     c.bos_token_id = get_token_id(j, "bos_token_id", file);
     c.eos_token_id = get_token_id(j, "eos_token_id", file);
@@ -109,11 +143,25 @@ ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
     if (act != "silu")
       throw InputError(file, 0, "hidden_act", "unsupported activation '" + act + "'",
                        "lmforge's Llama uses SwiGLU (silu)");
-    if (j.contains("rope_scaling") && !j["rope_scaling"].is_null())
-      throw InputError(file, 0, "rope_scaling", "RoPE scaling is not supported",
-                       "use a checkpoint with \"rope_scaling\": null");
-    c.attn_bias = get_bool(j, "attention_bias", file, false);
-    c.mlp_bias = get_bool(j, "mlp_bias", file, false);
+    check_rope_scaling(j, file);
+    c.hf_family = family;
+    if (family == "qwen2") {
+      // Qwen2 always has q/k/v biases and never an o_proj bias; its config has no such key.
+      c.attn_bias = true;
+      c.attn_out_bias = false;
+      c.mlp_bias = false;
+      if (j.contains("use_sliding_window"))
+        refuse_if(j, "use_sliding_window", file, get_bool(j, "use_sliding_window", file, false),
+                  "sliding-window attention is not supported");
+    } else {
+      c.attn_bias = get_bool(j, "attention_bias", file, false);
+      c.mlp_bias = get_bool(j, "mlp_bias", file, false);
+    }
+    if (family == "mistral" && j.contains("sliding_window") && !j["sliding_window"].is_null()) {
+      const int w = get_int(j, "sliding_window", file, 0, false);
+      refuse_if(j, "sliding_window", file, w < c.n_ctx,
+                "a sliding window shorter than max_position_embeddings is not supported");
+    }
     c.tie_embeddings = get_bool(j, "tie_word_embeddings", file, false);
     c.bos_token_id = get_token_id(j, "bos_token_id", file);
     c.eos_token_id = get_token_id(j, "eos_token_id", file);
@@ -144,9 +192,27 @@ json ModelConfig::to_hf_json() const {
          {"resid_pdrop", 0.0},
          {"embd_pdrop", 0.0},
          {"attn_pdrop", 0.0}};
+  } else if (hf_family == "qwen2" && !attn_out_bias) {
+    j = {{"architectures", {"Qwen2ForCausalLM"}},
+         {"model_type", "qwen2"},
+         {"hidden_size", n_embd},
+         {"num_hidden_layers", n_layer},
+         {"num_attention_heads", n_head},
+         {"num_key_value_heads", n_kv_head},
+         {"intermediate_size", ffn_hidden},
+         {"max_position_embeddings", n_ctx},
+         {"vocab_size", vocab_size},
+         {"rms_norm_eps", norm_eps},
+         {"rope_theta", rope_theta},
+         {"rope_scaling", nullptr},
+         {"hidden_act", "silu"},
+         {"use_sliding_window", false},
+         {"tie_word_embeddings", tie_embeddings}};
+    if (head_dim * n_head != n_embd) j["head_dim"] = head_dim;
   } else {
-    j = {{"architectures", {"LlamaForCausalLM"}},
-         {"model_type", "llama"},
+    const bool mistral = hf_family == "mistral" && attn_bias == false && mlp_bias == false;
+    j = {{"architectures", {mistral ? "MistralForCausalLM" : "LlamaForCausalLM"}},
+         {"model_type", mistral ? "mistral" : "llama"},
          {"hidden_size", n_embd},
          {"num_hidden_layers", n_layer},
          {"num_attention_heads", n_head},
@@ -162,6 +228,7 @@ json ModelConfig::to_hf_json() const {
          {"attention_bias", attn_bias},
          {"mlp_bias", mlp_bias},
          {"tie_word_embeddings", tie_embeddings}};
+    if (mistral) j["sliding_window"] = nullptr;
   }
   j["bos_token_id"] = token_json(bos_token_id);
   j["eos_token_id"] = token_json(eos_token_id);

@@ -1,8 +1,9 @@
 // Model directory I/O: config.json + model.safetensors + generation_config.json in Hugging Face's
 // layout. Our arena names are the HF names; the only reshaping is GPT-2's Conv1D weights, which
 // HF stores (in, out) while our linear kernels want (out, in).
-// Reads one model.safetensors or HF's sharded layout (model.safetensors.index.json); writes one
-// file. Not here: tokenizer files (data/), atomic directory replacement (callers use
+// Reads one model.safetensors or HF's sharded layout (model.safetensors.index.json), F32/F16/BF16;
+// writes one F32 file. Qwen2 checkpoints have no o_proj bias on disk: ours stays zero on load and
+// is left out on save while it is zero (a trained one is written, with a Llama config). Not here: tokenizer files (data/), atomic directory replacement (callers use
 // write_dir_atomic).
 #include <cstring>
 #include <map>
@@ -37,10 +38,28 @@ bool ignorable(const std::string& name, bool tied) {
          ends_with(name, "rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
 }
 
+bool is_absent_o_bias(const ModelConfig& cfg, const std::string& name) {
+  return cfg.is_llama() && !cfg.attn_out_bias && ends_with(name, "self_attn.o_proj.bias");
+}
+
 }  // namespace
 
 void Transformer::save(const fs::path& dir) const {
-  nlohmann::json cfg = cfg_.to_hf_json();
+  ModelConfig out_cfg = cfg_;
+  bool skip_o_bias = false;
+  if (cfg_.is_llama() && !cfg_.attn_out_bias) {
+    skip_o_bias = true;
+    for (const TensorInfo& t : params_.entries())
+      if (is_absent_o_bias(cfg_, t.name)) {
+        const float* x = params_.get(t.name);
+        for (size_t i = 0; i < t.numel; ++i) skip_o_bias = skip_o_bias && x[i] == 0.0f;
+      }
+    if (!skip_o_bias) {
+      out_cfg.attn_out_bias = true;
+      out_cfg.hf_family = "llama";
+    }
+  }
+  nlohmann::json cfg = out_cfg.to_hf_json();
   write_file_atomic(dir / "config.json", cfg.dump(2) + "\n");
   nlohmann::json gen = {{"_from_model_config", true}};
   if (cfg_.bos_token_id >= 0) gen["bos_token_id"] = cfg_.bos_token_id;
@@ -51,6 +70,7 @@ void Transformer::save(const fs::path& dir) const {
   std::vector<std::vector<float>> transposed;  // keeps the Conv1D copies alive until written
   transposed.reserve(params_.entries().size());
   for (const TensorInfo& t : params_.entries()) {
+    if (skip_o_bias && is_absent_o_bias(cfg_, t.name)) continue;
     const float* data = params_.get(t.name);
     std::vector<int64_t> shape = t.shape;
     if (stored_transposed(t.name)) {
@@ -125,6 +145,7 @@ Transformer Transformer::load(const fs::path& dir) {
   std::vector<float> tmp;
   for (const TensorInfo& t : m.params_.entries()) {
     const std::string fname = file_name(t.name);
+    if (!where.count(fname) && is_absent_o_bias(m.cfg_, t.name)) continue;  // zero, as in Qwen2
     if (!where.count(fname))
       throw InputError(file, 0, t.name, "missing tensor",
                        "the checkpoint does not match config.json (" + m.cfg_.arch + ")");

@@ -33,6 +33,9 @@ class SafetensorsFile {
   // with a known dtype, non-negative shape, offsets in range, byte size = numel·dtype_size, no two
   // tensors overlapping. Throws InputError(path, 0, "<tensor name>", message, hint) otherwise.
   static SafetensorsFile open(const std::filesystem::path& path);
+  // The same checks over a buffer the caller keeps alive while the result is used (fuzz
+  // targets, in-memory files); name is used in messages.
+  static SafetensorsFile parse(const unsigned char* data, size_t size, const std::string& name);
 
   SafetensorsFile(SafetensorsFile&& o) noexcept;
   SafetensorsFile& operator=(SafetensorsFile&& o) noexcept;

@@ -24,6 +24,12 @@ struct ModelConfig {
   bool tie_embeddings = true;
   bool attn_bias = true;  // biases on q, k, v and the attention output projection
   bool mlp_bias = true;   // biases on the MLP projections
+  // Qwen2 has biases on q, k and v but not on o_proj: the o_proj bias then exists in the arena
+  // (attn_bias) but not on disk, where it is zero. False only for such checkpoints.
+  bool attn_out_bias = true;
+  // The HF family a Llama-architecture checkpoint was read as: "llama", "qwen2" or "mistral"
+  // (same math; written back under the same model_type). Empty for GPT-2.
+  std::string hf_family;
   int bos_token_id = -1;  // -1: unknown (written as null)
   int eos_token_id = -1;
 
@@ -31,8 +37,10 @@ struct ModelConfig {
   int qkv_dim() const { return (n_head + 2 * n_kv_head) * head_dim; }  // QKV
   int attn_dim() const { return n_head * head_dim; }                   // NH·HS
 
-  // Reads a HF config.json (GPT2LMHeadModel / LlamaForCausalLM). Throws InputError(file, 0,
-  // key, ...) on a missing or ill-typed key or an unsupported feature (e.g. rope_scaling).
+  // Reads a HF config.json: GPT2LMHeadModel, LlamaForCausalLM, Qwen2ForCausalLM (q/k/v biases),
+  // MistralForCausalLM without a sliding window. Throws InputError(file, 0, key, ...) naming a
+  // missing or ill-typed key or an unsupported feature (rope_scaling other than "default", a
+  // sliding window, another architecture).
   static ModelConfig from_hf_json(const nlohmann::json& j, const std::string& file);
   nlohmann::json to_hf_json() const;
   // "tiny", "small", "gpt2-124m", "llama-tiny", "llama-small"; UsageError listing them otherwise.
