@@ -1,0 +1,103 @@
+// Shared plumbing of the training stages that start from a model (finetune, instruct, reward, dpo,
+// ppo): the common options, the output-directory rules, RUN/config.yaml, resume from the newest
+// checkpoint, loading the --init model (plus LoRA adapters), the step-0 measurements, and the end
+// of a stage (final/ with or without --merge, RUN/summary.json).
+// A stage's own file does the rest: it validates its data first, calls begin_stage(), builds its
+// Objective and hooks around run.model, calls train_loop(), then finish_stage().
+// Not here: option parsing (src/cli/stage_options.h), data formats, loss heads, the loop itself.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lmforge/model/config.h"
+#include "lmforge/model/transformer.h"
+#include "lmforge/train/trainer.h"
+
+namespace lmforge {
+
+// Options every stage shares. Each stage sets its own defaults before the CLI binds them.
+struct StageOptions {
+  std::filesystem::path init, output;
+  double lr = 1e-4, min_lr = -1;  // min_lr < 0: lr / 10
+  int64_t warmup_steps = -1;      // < 0: 5% of the total steps
+  std::string lr_decay = "cosine";
+  double weight_decay = 0.0, grad_clip = 1.0, beta1 = 0.9, beta2 = 0.999;
+  int batch_size = 8, grad_accum = 1;
+  int64_t max_steps = 0;  // 0: `epochs` passes over the training examples
+  int epochs = 1;
+  int64_t eval_every = 0, save_every = 0;  // 0: only at the end
+  int keep_checkpoints = 2;
+  uint64_t seed = 1337;
+  int threads = 0;  // 0: OpenMP's default
+  bool resume = false;
+  int lora_rank = 0;  // 0: full fine-tuning
+  double lora_alpha = 16;
+  std::string lora_targets;  // empty: attn_q,attn_v (llama) or attn_qkv (gpt2)
+  bool merge = false;                // with LoRA: final/ is the merged model
+  std::string resolved_config_yaml;  // saved as RUN/config.yaml
+};
+
+// UsageError on out-of-range numbers, a missing --init/--output, --merge without --lora-rank.
+void validate_stage_options(const StageOptions& o);
+
+// The --init model's config.json (InputError naming the file when it is missing or malformed;
+// also when the directory lacks tokenizer.json, which every stage needs).
+ModelConfig read_init_config(const std::filesystem::path& init);
+
+// Optimizer steps: --max-steps when set, else ceil(epochs · items / (batch_size · grad_accum)).
+int64_t stage_total_steps(const StageOptions& o, int64_t items_per_epoch);
+LrSchedule stage_schedule(const StageOptions& o, int64_t total_steps);
+
+// Refuses a directory that already holds a run unless --resume (UsageError with a hint).
+void check_stage_output(const StageOptions& o);
+
+// A started stage: the model to train, the trainer state (resumed or fresh) and the loop
+// configuration filled from the options.
+struct StageRun {
+  std::string name;
+  StageOptions opts;
+  std::optional<Transformer> model;
+  TrainerState state;
+  TrainLoopConfig loop;
+  std::vector<std::filesystem::path> tokenizer_files;  // copied into checkpoints and final/
+  std::optional<std::filesystem::path> resumed_from;
+  nlohmann::json start = nlohmann::json::object();  // step-0 metrics (RUN/start.json)
+  bool finished() const { return state.step >= state.schedule.total_steps; }
+};
+
+// Call after the stage's own validation. Writes RUN/config.yaml, then sets up the model: from the
+// newest checkpoint under --output when --resume finds one (with its adapters; `resume_config`
+// must match the checkpoint's, see check_resume_compatible), else from --init, where `prepare`
+// may change the fresh model before LoRA is enabled (e.g. grow the embeddings for new tokens).
+// The common options (lr, batch, LoRA, ...) are added to resume_config here.
+StageRun begin_stage(const std::string& name, const StageOptions& o, nlohmann::json resume_config,
+                     int64_t total_steps, std::vector<std::filesystem::path> tokenizer_files,
+                     const std::function<void(Transformer&)>& prepare = {});
+
+// The step-0 measurements: on a fresh run calls `measure`, prints each value and stores them in
+// RUN/start.json; on a resume reads them back from there (measuring again only when missing).
+const nlohmann::json& stage_start_metrics(StageRun& run,
+                                          const std::function<nlohmann::json()>& measure);
+
+// Runs train_loop on the objective unless the run already finished (then reports the saved step).
+TrainResult run_stage_loop(StageRun& run, Objective& objective, const TrainHooks& hooks);
+
+// A model with the adapters folded in (a copy; run.model is untouched), or a plain copy without
+// LoRA. For generation-based evaluation: InferenceModel does not apply adapters.
+Transformer merged_copy(const Transformer& model);
+
+// Writes final/ atomically (skipped when interrupted): the full model, or with LoRA the PEFT
+// adapter (adapter_config.json + adapter_model.safetensors, base_model_name_or_path = --init) and,
+// with --merge, the merged model instead and the adapter in RUN/adapter/. Tokenizer files go
+// with every model directory. Then RUN/summary.json: {"stage", "steps", "val_loss", "start"} plus
+// `headline` (task_metric, instruct_accuracy, ...). Returns the final directory (empty when
+// interrupted).
+std::filesystem::path finish_stage(StageRun& run, const TrainResult& result,
+                                   const nlohmann::json& headline);
+
+}  // namespace lmforge

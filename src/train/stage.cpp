@@ -1,0 +1,258 @@
+// Shared stage plumbing (see stage.h): option checks, output rules, resume, LoRA setup, step-0
+// metrics, final/ and summary.json.
+#include "lmforge/train/stage.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <cstdio>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/model/lora.h"
+#include "lmforge/train/checkpoint.h"
+
+namespace lmforge {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+void validate_stage_options(const StageOptions& o) {
+  if (o.init.empty()) throw UsageError("--init is required (the model directory to start from)");
+  if (o.output.empty()) throw UsageError("--output is required (the run directory)");
+  if (o.batch_size < 1 || o.grad_accum < 1)
+    throw UsageError("--batch-size and --grad-accum must be at least 1");
+  if (!(o.lr > 0) || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1)
+    throw UsageError("--lr must be > 0 and --beta1/--beta2 in [0, 1)");
+  if (o.weight_decay < 0) throw UsageError("--weight-decay must be >= 0");
+  if (o.max_steps < 0) throw UsageError("--max-steps must be >= 0");
+  if (o.epochs < 1) throw UsageError("--epochs must be at least 1");
+  if (o.eval_every < 0 || o.save_every < 0 || o.keep_checkpoints < 0)
+    throw UsageError("--eval-every, --save-every and --keep-checkpoints must be >= 0");
+  if (o.lora_rank < 0) throw UsageError("--lora-rank must be >= 0 (0: full fine-tuning)");
+  if (o.lora_rank > 0 && !(o.lora_alpha > 0)) throw UsageError("--lora-alpha must be > 0");
+  if (o.merge && o.lora_rank == 0)
+    throw UsageError("--merge applies to LoRA adapters (hint: add --lora-rank R)");
+  parse_lr_decay(o.lr_decay);
+}
+
+ModelConfig read_init_config(const fs::path& init) {
+  fs::path cfg = init / "config.json";
+  if (!fs::exists(cfg))
+    throw InputError(cfg.string(), 0, "", "missing: --init must be a model directory",
+                     "use RUN/final of an earlier stage");
+  if (!fs::exists(init / "tokenizer.json"))
+    throw InputError((init / "tokenizer.json").string(), 0, "",
+                     "missing: the stage needs the model's tokenizer",
+                     "copy tokenizer.json into the model directory");
+  json j = json::parse(read_file(cfg), nullptr, false);
+  if (j.is_discarded()) throw InputError(cfg.string(), 0, "", "not valid JSON");
+  return ModelConfig::from_hf_json(j, cfg.string());
+}
+
+int64_t stage_total_steps(const StageOptions& o, int64_t items_per_epoch) {
+  if (o.max_steps > 0) return o.max_steps;
+  const int64_t per_step = int64_t(o.batch_size) * o.grad_accum;
+  return std::max<int64_t>(1, (int64_t(o.epochs) * items_per_epoch + per_step - 1) / per_step);
+}
+
+LrSchedule stage_schedule(const StageOptions& o, int64_t total_steps) {
+  LrSchedule s;
+  s.decay = parse_lr_decay(o.lr_decay);
+  s.total_steps = total_steps;
+  s.lr = o.lr;
+  s.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
+  s.warmup_steps = o.warmup_steps >= 0 ? o.warmup_steps : total_steps / 20;
+  return s;
+}
+
+void check_stage_output(const StageOptions& o) {
+  if (o.resume) return;
+  for (const char* f : {"config.yaml", "metrics.jsonl", "checkpoints", "final"})
+    if (fs::exists(o.output / f))
+      throw UsageError("output directory '" + o.output.string() + "' already holds a run (found " +
+                       f + ") (hint: pass --resume to continue it, or choose a new --output)");
+}
+
+StageRun begin_stage(const std::string& name, const StageOptions& o, json resume_config,
+                     int64_t total_steps, std::vector<fs::path> tokenizer_files,
+                     const std::function<void(Transformer&)>& prepare) {
+  check_stage_output(o);
+  ensure_writable_dir(o.output);
+  if (o.threads > 0) omp_set_num_threads(o.threads);
+  StageRun run;
+  run.name = name;
+  run.opts = o;
+  run.tokenizer_files = std::move(tokenizer_files);
+  LrSchedule sched = stage_schedule(o, total_steps);
+  resume_config["stage"] = name;
+  resume_config["init"] = o.init.string();
+  resume_config["batch_size"] = o.batch_size;
+  resume_config["grad_accum"] = o.grad_accum;
+  resume_config["lr"] = sched.lr;
+  resume_config["min_lr"] = sched.min_lr;
+  resume_config["warmup_steps"] = sched.warmup_steps;
+  resume_config["lr_decay"] = o.lr_decay;
+  resume_config["total_steps"] = total_steps;
+  resume_config["weight_decay"] = o.weight_decay;
+  resume_config["grad_clip"] = o.grad_clip;
+  resume_config["beta1"] = o.beta1;
+  resume_config["beta2"] = o.beta2;
+  resume_config["seed"] = o.seed;
+  resume_config["lora_rank"] = o.lora_rank;
+  if (o.lora_rank > 0) {
+    resume_config["lora_alpha"] = o.lora_alpha;
+    resume_config["lora_targets"] = o.lora_targets;
+  }
+  char note[160];
+  std::snprintf(note, sizeof note, "# %s: %lld steps%s\n", name.c_str(),
+                static_cast<long long>(total_steps),
+                o.lora_rank > 0 ? ", LoRA adapters train (base frozen)" : ", all weights train");
+  write_file_atomic(o.output / "config.yaml", o.resolved_config_yaml + note);
+
+  run.state.seed = o.seed;
+  run.state.schedule = sched;
+  run.state.config = resume_config;
+  std::optional<fs::path> ckpt = o.resume ? find_latest_checkpoint(o.output) : std::nullopt;
+  if (ckpt) {
+    TrainerState saved = read_trainer_state(*ckpt);
+    check_resume_compatible(saved.config, resume_config, *ckpt);
+    run.state = saved;
+    run.model.emplace(Transformer::load(*ckpt));
+    if (LoraAdapters::present(*ckpt)) run.model->load_lora(*ckpt);
+    run.resumed_from = ckpt;
+    std::fprintf(stderr, "resuming from %s (step %lld)\n", ckpt->c_str(),
+                 static_cast<long long>(run.state.step));
+    if (fs::exists(o.output / "start.json")) {
+      json s = json::parse(read_file(o.output / "start.json"), nullptr, false);
+      if (s.is_object()) run.start = s;
+    }
+  } else {
+    if (o.resume)
+      std::fprintf(stderr, "no checkpoint in %s yet: starting from --init\n", o.output.c_str());
+    run.model.emplace(Transformer::load(o.init));
+    if (prepare) prepare(*run.model);
+    if (o.lora_rank > 0) {
+      LoraConfig lc;
+      lc.rank = o.lora_rank;
+      lc.alpha = static_cast<float>(o.lora_alpha);
+      const bool llama = run.model->config().is_llama();
+      lc.targets = parse_lora_targets(
+          o.lora_targets.empty() ? (llama ? "attn_q,attn_v" : "attn_qkv") : o.lora_targets,
+          run.model->config());
+      run.model->enable_lora(lc, o.seed);
+    }
+  }
+  if (o.lora_rank > 0) {
+    const LoraAdapters* a = run.model->lora();
+    std::fprintf(stderr, "LoRA: rank %d, alpha %g, %zu adapter parameters (model %lld, frozen)\n",
+                 a->config().rank, double(a->config().alpha), a->params().numel(),
+                 static_cast<long long>(run.model->config().num_params()));
+  }
+
+  TrainLoopConfig& lc = run.loop;
+  lc.adamw.beta1 = static_cast<float>(o.beta1);
+  lc.adamw.beta2 = static_cast<float>(o.beta2);
+  lc.adamw.weight_decay = static_cast<float>(o.weight_decay);
+  lc.resume_from = ckpt;
+  lc.grad_accum = o.grad_accum;
+  lc.grad_clip = o.grad_clip;
+  lc.eval_every = o.eval_every;
+  lc.save_every = o.save_every;
+  lc.keep_checkpoints = o.keep_checkpoints;
+  lc.run_dir = o.output;
+  lc.label = name;
+  lc.tokenizer_files = run.tokenizer_files;
+  return run;
+}
+
+const json& stage_start_metrics(StageRun& run, const std::function<json()>& measure) {
+  if (run.start.empty() && run.state.step == 0) {
+    run.start = measure();
+    write_file_atomic(run.opts.output / "start.json", run.start.dump(2) + "\n");
+  }
+  std::string line = "start (step 0):";
+  for (const auto& [k, v] : run.start.items())
+    line += " " + k + " " + (v.is_number() ? std::to_string(v.get<double>()) : v.dump());
+  std::fprintf(stderr, "%s\n", line.c_str());
+  return run.start;
+}
+
+TrainResult run_stage_loop(StageRun& run, Objective& objective, const TrainHooks& hooks) {
+  if (run.finished()) {
+    std::fprintf(stderr, "the run already finished (step %lld); rewriting final/\n",
+                 static_cast<long long>(run.state.step));
+    TrainResult r;
+    r.steps_done = run.state.step;
+    // The last evaluation is what summary.json reports: repeat it (cheap next to training).
+    if (hooks.eval) {
+      r.last_eval = hooks.eval();
+      if (r.last_eval.count("val_loss")) r.last_val_loss = r.last_eval.at("val_loss");
+    }
+    return r;
+  }
+  return train_loop(objective, run.state, run.loop, hooks);
+}
+
+Transformer merged_copy(const Transformer& model) {
+  Transformer out(model.config());
+  out.params().copy_from(model.params());
+  if (model.has_lora()) model.lora()->merge_into(out.params());
+  return out;
+}
+
+fs::path finish_stage(StageRun& run, const TrainResult& result, const json& headline) {
+  if (result.interrupted) return {};
+  const StageOptions& o = run.opts;
+  Transformer& m = *run.model;
+  auto copy_tokenizer = [&](const fs::path& dir) {
+    for (const auto& f : run.tokenizer_files)
+      fs::copy_file(f, dir / f.filename(), fs::copy_options::overwrite_existing);
+  };
+  const fs::path final_dir = o.output / "final";
+  std::string base = fs::absolute(o.init).lexically_normal().string();
+  if (m.has_lora() && !o.merge && m.config().vocab_size != read_init_config(o.init).vocab_size) {
+    // The embeddings grew (new special tokens): the adapter's base is no longer --init but the
+    // grown model, written next to it.
+    write_dir_atomic(o.output / "base", [&](const fs::path& tmp) {
+      m.save(tmp);
+      copy_tokenizer(tmp);
+    });
+    base = fs::absolute(o.output / "base").lexically_normal().string();
+  }
+  if (!m.has_lora()) {
+    write_dir_atomic(final_dir, [&](const fs::path& tmp) {
+      m.save(tmp);
+      copy_tokenizer(tmp);
+    });
+  } else if (o.merge) {
+    write_dir_atomic(o.output / "adapter", [&](const fs::path& tmp) {
+      m.lora()->save(tmp, base);
+      copy_tokenizer(tmp);
+    });
+    Transformer merged = merged_copy(m);
+    write_dir_atomic(final_dir, [&](const fs::path& tmp) {
+      merged.save(tmp);
+      copy_tokenizer(tmp);
+    });
+  } else {
+    write_dir_atomic(final_dir, [&](const fs::path& tmp) {
+      m.lora()->save(tmp, base);
+      copy_tokenizer(tmp);
+    });
+    std::fprintf(stderr,
+                 "note: %s holds the LoRA adapter only (PEFT files; base model %s); pass --merge "
+                 "for a model directory that generate/chat/serve load directly\n",
+                 final_dir.c_str(), base.c_str());
+  }
+  json summary = {{"stage", run.name}, {"steps", result.steps_done}};
+  if (result.last_val_loss)
+    summary["val_loss"] = *result.last_val_loss;
+  else
+    summary["val_loss"] = nullptr;
+  if (!run.start.empty()) summary["start"] = run.start;
+  for (const auto& [k, v] : headline.items()) summary[k] = v;
+  write_file_atomic(o.output / "summary.json", summary.dump(2) + "\n");
+  return final_dir;
+}
+
+}  // namespace lmforge

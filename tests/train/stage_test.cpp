@@ -1,0 +1,200 @@
+// Shared stage plumbing: option checks, step counts, output rules, a LoRA stage that trains
+// only its adapters and whose --merge model computes what base + adapter computes, resume that
+// keeps the step-0 metrics, and summary.json.
+#include "lmforge/train/stage.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/model/lora.h"
+#include "train/tiny_corpus.h"
+
+namespace fs = std::filesystem;
+using namespace lmforge;
+using nlohmann::json;
+
+namespace {
+
+ModelConfig tiny_config() {
+  ModelConfig c = ModelConfig::preset("tiny", 40);
+  c.n_layer = 1;
+  c.n_head = 2;
+  c.n_kv_head = 2;
+  c.n_embd = 16;
+  c.head_dim = 8;
+  c.ffn_hidden = 64;
+  c.n_ctx = 16;
+  c.validate();
+  return c;
+}
+
+// A model directory with a placeholder tokenizer.json (the plumbing never parses it).
+fs::path write_model(const fs::path& dir) {
+  Transformer m(tiny_config());
+  m.init_weights(7);
+  fs::create_directories(dir);
+  m.save(dir);
+  write_file_atomic(dir / "tokenizer.json", "{}");
+  return dir;
+}
+
+// Copies a fixed sequence into every row: a model learns it in a few steps.
+class FixedSource : public BatchSource {
+ public:
+  void next(int32_t* ids, int32_t* targets) override {
+    for (int b = 0; b < 2; ++b)
+      for (int t = 0; t < 8; ++t) {
+        ids[b * 8 + t] = (t * 3 + pos_) % 40;
+        targets[b * 8 + t] = t < 3 ? -1 : ((t + 1) * 3 + pos_) % 40;
+      }
+  }
+  int64_t position() const override { return pos_; }
+  void set_position(int64_t p) override { pos_ = p % 1; }
+
+ private:
+  int64_t pos_ = 0;
+};
+
+StageOptions base_options(const fs::path& root) {
+  StageOptions o;
+  o.init = root / "init";
+  o.output = root / "run";
+  o.lr = 1e-2;
+  o.batch_size = 2;
+  o.max_steps = 12;
+  o.warmup_steps = 0;
+  o.threads = 1;
+  return o;
+}
+
+}  // namespace
+
+TEST(Stage, ValidatesOptions) {
+  StageOptions o;
+  o.init = "m";
+  o.output = "r";
+  EXPECT_NO_THROW(validate_stage_options(o));
+  StageOptions bad = o;
+  bad.merge = true;
+  EXPECT_THROW(validate_stage_options(bad), UsageError);
+  bad = o;
+  bad.lr = 0;
+  EXPECT_THROW(validate_stage_options(bad), UsageError);
+  bad = o;
+  bad.epochs = 0;
+  EXPECT_THROW(validate_stage_options(bad), UsageError);
+  bad = o;
+  bad.lr_decay = "step";
+  EXPECT_THROW(validate_stage_options(bad), UsageError);
+}
+
+TEST(Stage, TotalStepsAndSchedule) {
+  StageOptions o;
+  o.batch_size = 4;
+  o.grad_accum = 2;
+  o.epochs = 3;
+  EXPECT_EQ(stage_total_steps(o, 20), 8);  // ceil(60 / 8)
+  EXPECT_EQ(stage_total_steps(o, 0), 1);
+  o.max_steps = 5;
+  EXPECT_EQ(stage_total_steps(o, 1000), 5);
+  o.lr = 1e-3;
+  LrSchedule s = stage_schedule(o, 100);
+  EXPECT_DOUBLE_EQ(s.min_lr, 1e-4);
+  EXPECT_EQ(s.warmup_steps, 5);
+}
+
+TEST(Stage, InitMustBeAModelDirectory) {
+  fs::path root = test_data::temp_dir("stage-init");
+  EXPECT_THROW(read_init_config(root), InputError);
+  Transformer m(tiny_config());
+  m.save(root);
+  EXPECT_THROW(read_init_config(root), InputError);  // no tokenizer.json
+  write_file_atomic(root / "tokenizer.json", "{}");
+  EXPECT_EQ(read_init_config(root).n_embd, 16);
+  fs::remove_all(root);
+}
+
+TEST(Stage, LoraTrainsAdaptersOnlyAndMergeMatches) {
+  fs::path root = test_data::temp_dir("stage-lora");
+  write_model(root / "init");
+  StageOptions o = base_options(root);
+  o.lora_rank = 4;
+  o.lora_targets = "attn_qkv,ffn_up";
+  o.merge = true;
+  StageRun run = begin_stage("test", o, json::object(), 12, {root / "init" / "tokenizer.json"});
+  ASSERT_TRUE(run.model->has_lora());
+  FixedSource src;
+  LanguageModelObjective obj(*run.model, src, 2, 8);
+  std::vector<int32_t> ids(16), tg(16);
+  src.next(ids.data(), tg.data());
+  auto measure = [&]() {
+    return json{{"val_loss", double(run.model->forward(ids.data(), tg.data(), 2, 8))}};
+  };
+  const double start = stage_start_metrics(run, measure)["val_loss"];
+  TrainHooks hooks;
+  hooks.eval = [&]() { return std::map<std::string, double>{{"val_loss", measure()["val_loss"]}}; };
+  TrainResult r = run_stage_loop(run, obj, hooks);
+  ASSERT_TRUE(r.last_val_loss);
+  EXPECT_LT(*r.last_val_loss, start - 0.1);
+  fs::path fin = finish_stage(run, r, json{{"mean_reward", 1.5}});
+
+  // The base weights did not move; the merged model computes the adapted logits.
+  Transformer init = Transformer::load(root / "init");
+  const ParamArena& a = init.params();
+  const ParamArena& b = run.model->params();
+  for (size_t i = 0; i < a.numel(); ++i) ASSERT_EQ(a.data()[i], b.data()[i]);
+  Transformer merged = Transformer::load(fin);
+  EXPECT_FALSE(LoraAdapters::present(fin));
+  EXPECT_TRUE(LoraAdapters::present(root / "run" / "adapter"));
+  const float* la = run.model->forward_logits(ids.data(), 2, 8);
+  std::vector<float> adapted(la, la + 16 * 40);
+  const float* lm = merged.forward_logits(ids.data(), 2, 8);
+  for (size_t i = 0; i < adapted.size(); ++i) ASSERT_NEAR(adapted[i], lm[i], 1e-4);
+  EXPECT_TRUE(fs::exists(fin / "tokenizer.json"));
+
+  json s = json::parse(read_file(root / "run" / "summary.json"));
+  EXPECT_EQ(s["stage"], "test");
+  EXPECT_EQ(s["steps"], 12);
+  EXPECT_NEAR(s["start"]["val_loss"].get<double>(), start, 1e-9);
+  EXPECT_NEAR(s["val_loss"].get<double>(), *r.last_val_loss, 1e-9);
+  EXPECT_EQ(s["mean_reward"], 1.5);
+
+  // The same output again is refused; --resume of the finished run keeps the start metrics.
+  EXPECT_THROW(begin_stage("test", o, json::object(), 12, {}), UsageError);
+  StageOptions again = o;
+  again.resume = true;
+  StageRun resumed = begin_stage("test", again, json::object(), 12, {});
+  EXPECT_EQ(resumed.state.step, 12);
+  EXPECT_TRUE(resumed.model->has_lora());
+  EXPECT_NEAR(resumed.start["val_loss"].get<double>(), start, 1e-9);
+  // A changed setting is refused on resume.
+  again.lora_rank = 2;
+  EXPECT_THROW(begin_stage("test", again, json::object(), 12, {}), UsageError);
+  fs::remove_all(root);
+}
+
+TEST(Stage, LoraWithoutMergeWritesAdapterOnly) {
+  fs::path root = test_data::temp_dir("stage-adapter");
+  write_model(root / "init");
+  StageOptions o = base_options(root);
+  o.lora_rank = 2;
+  o.max_steps = 2;
+  StageRun run = begin_stage("test", o, json::object(), 2, {root / "init" / "tokenizer.json"});
+  FixedSource src;
+  LanguageModelObjective obj(*run.model, src, 2, 8);
+  TrainResult r = run_stage_loop(run, obj, {});
+  fs::path fin = finish_stage(run, r, json::object());
+  EXPECT_TRUE(LoraAdapters::present(fin));
+  EXPECT_FALSE(fs::exists(fin / "model.safetensors"));
+  json cfg = json::parse(read_file(fin / "adapter_config.json"));
+  EXPECT_EQ(cfg["r"], 2);
+  // The saved adapter loads onto the base model.
+  Transformer m = Transformer::load(root / "init");
+  m.load_lora(fin);
+  EXPECT_TRUE(m.has_lora());
+  fs::remove_all(root);
+}
