@@ -316,9 +316,18 @@ void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* p
   ensure_acts(B, T);
   ids_.assign(ids, ids + N);
   if (pos) {
+    // Packed rows: each row is documents back to back whose positions count 0, 1, 2, ...; checked
+    // here once, since the embedding reads the position table before attention checks pos.
+    for (int b = 0; b < B; ++b)
+      for (int t = 0; t < T; ++t) {
+        const int32_t p = pos[b * T + t];
+        if (p != 0 && (t == 0 || p != pos[b * T + t - 1] + 1))
+          throw RuntimeError("[transformer] pos[" + std::to_string(b) + "," + std::to_string(t) +
+                             "] = " + std::to_string(p) +
+                             ": positions must restart at 0 or continue the previous one + 1");
+      }
     pos_.assign(pos, pos + N);
     pos = pos_.data();
-    throw UsageError("[transformer] packed rows (positions) need the position-aware kernels");
   } else {
     pos_.clear();
   }
@@ -327,7 +336,7 @@ void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* p
 
   g_prof.start();
   cpu::embedding_forward(act_.layers.empty() ? act_.x_out : act_.layers[0].x, ids, p_.wte, p_.wpe,
-                         B, T, C);  // (B,T,C)
+                         B, T, C, pos);  // (B,T,C)
   g_prof.lap("embedding_fwd");
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const LayerPtrs& w = p_.layers[l];
@@ -341,9 +350,9 @@ void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* p
     cpu::linear_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, QKV);  // (B,T,QKV)
     if (lora_) lora_->forward(LoraSite::kQKV, l, a.qkv, a.ln1, N);
     g_prof.lap("linear_fwd_qkv");
-    if (llama) cpu::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0);
+    if (llama) cpu::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
     g_prof.lap("rope");
-    cpu::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS);  // (B,T,A), lse (B,NH,T)
+    cpu::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS, pos);  // (B,T,A), lse (B,NH,T)
     g_prof.lap("attention_fwd");
     cpu::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);  // (B,T,C)
     if (lora_) lora_->forward(LoraSite::kO, l, a.h, a.att, N);
@@ -449,6 +458,7 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
   const int NH = cfg_.n_head, NKV = cfg_.n_kv_head, HS = cfg_.head_dim;
   const int QKV = cfg_.qkv_dim(), A = cfg_.attn_dim();
   const bool llama = cfg_.is_llama();
+  const int32_t* pos = pos_.empty() ? nullptr : pos_.data();
   g_prof.start();
   if (dlogits)
     cpu::linear_backward(act_.dln, g_.lm_head, nullptr, dlogits, act_.lnf, p_.lm_head, N, C,
@@ -499,10 +509,10 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
                          C);  // datt (B,T,A)
     if (lora_) lora_->backward(LoraSite::kO, l, act_.datt, act_.dres, a.att, N);
     g_prof.lap("linear_bwd_o");
-    cpu::attention_backward(act_.dqkv, act_.datt, a.qkv, a.att, a.lse, B, T, NH, NKV,
-                            HS);  // dqkv (B,T,QKV)
+    cpu::attention_backward(act_.dqkv, act_.datt, a.qkv, a.att, a.lse, B, T, NH, NKV, HS,
+                            pos);  // dqkv (B,T,QKV)
     g_prof.lap("attention_bwd");
-    if (llama) cpu::rope_backward(act_.dqkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0);
+    if (llama) cpu::rope_backward(act_.dqkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
     g_prof.lap("rope");
     cpu::linear_backward(act_.dln, gw.qkv_w, gw.qkv_b, act_.dqkv, a.ln1, w.qkv_w, N, C, QKV);
     if (lora_) lora_->backward(LoraSite::kQKV, l, act_.dln, act_.dqkv, a.ln1, N);
@@ -515,7 +525,7 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
     g_prof.lap("norm_bwd");
     // dres is now d loss / d x_l.
   }
-  if (g_.wte) cpu::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C);
+  if (g_.wte) cpu::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C, pos);
   g_prof.lap("embedding_bwd");
 }
 

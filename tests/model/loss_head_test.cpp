@@ -77,13 +77,23 @@ TEST_P(LossHead, HiddenHeadGradientMatchesFiniteDifferences) {
   omp_set_num_threads(1);
   ModelConfig c = tiny(GetParam());
   Transformer m(c);
-  m.init_weights(4);
-  for (size_t i = 0; i < m.params().numel(); ++i) m.params().data()[i] *= 10.0f;  // away from init
+  // Far from init so every path carries a gradient (as transformer_grad_test.cpp): matrices
+  // ~N(0, 0.3²), norm gains ~1 ± 0.2, biases ~N(0, 0.1²).
+  Rng prng(4);
+  for (const TensorInfo& t : m.params().entries()) {
+    float* p = m.params().get(t.name);
+    const bool gain = t.shape.size() == 1 && t.name.find(".weight") != std::string::npos;
+    for (size_t i = 0; i < t.numel; ++i)
+      p[i] = float(gain ? 1.0 + 0.2 * prng.normal() : (t.shape.size() == 1 ? 0.1 : 0.3) * prng.normal());
+  }
   const int B = 2, T = 6, C = c.n_embd;
   Batch b = batch(B, T, c.vocab_size, 10);
+  // Weights on the last position of each row only, as a reward head reads it (fewer float terms
+  // in the sum keeps the finite differences' rounding noise low).
   Rng rng(12);
-  std::vector<float> w(size_t(B) * T * C);
-  for (float& x : w) x = float(rng.normal());
+  std::vector<float> w(size_t(B) * T * C, 0.0f);
+  for (int r = 0; r < B; ++r)
+    for (int ch = 0; ch < C; ++ch) w[(size_t(r) * T + T - 1) * C + ch] = float(rng.normal());
   auto loss = [&]() {
     const float* h = m.forward_hidden(b.ids.data(), B, T);
     double s = 0;
@@ -162,6 +172,38 @@ TEST_P(LossHead, LoraFreezesBaseAndMergeMatchesAdapter) {
   const float* merged = m.forward_logits(b.ids.data(), B, T);
   for (size_t i = 0; i < base.size(); ++i)
     ASSERT_NEAR(merged[i], adapted[i], 2e-5f + 2e-5f * std::fabs(adapted[i])) << i;
+}
+
+// Two examples packed in one row (positions restarting at 0) give the logits and the gradients
+// of the same examples run as separate rows: attention does not cross the boundary and positions
+// (learned table or RoPE) restart.
+TEST_P(LossHead, PackedRowEqualsSeparateRows) {
+  omp_set_num_threads(1);
+  ModelConfig c = tiny(GetParam());
+  Transformer m(c);
+  m.init_weights(6);
+  const int V = c.vocab_size;
+  Batch b = batch(1, 8, V, 13);
+  for (int32_t& t : b.targets) t = t < 0 ? 1 : t;  // all 8 targets count
+  const std::vector<int32_t> pos = {0, 1, 2, 0, 1, 2, 3, 4};
+  std::vector<float> packed(m.forward_logits(b.ids.data(), 1, 8, pos.data()),
+                            m.forward_logits(b.ids.data(), 1, 8, pos.data()) + 8 * V);
+  m.zero_grad();
+  m.forward(b.ids.data(), b.targets.data(), 1, 8, pos.data());
+  m.backward();
+  std::vector<float> gp(m.grads().data(), m.grads().data() + m.grads().numel());
+
+  m.zero_grad();
+  const float* la = m.forward_logits(b.ids.data(), 1, 3);
+  for (int i = 0; i < 3 * V; ++i) ASSERT_NEAR(la[i], packed[i], 1e-5f) << i;
+  const float* lb = m.forward_logits(b.ids.data() + 3, 1, 5);
+  for (int i = 0; i < 5 * V; ++i) ASSERT_NEAR(lb[i], packed[3 * V + i], 1e-5f) << i;
+  m.forward(b.ids.data(), b.targets.data(), 1, 3);
+  m.backward(3.0f / 8.0f);
+  m.forward(b.ids.data() + 3, b.targets.data() + 3, 1, 5);
+  m.backward(5.0f / 8.0f);
+  for (size_t i = 0; i < gp.size(); ++i)
+    ASSERT_NEAR(m.grads().data()[i], gp[i], 1e-6f + 1e-4f * std::fabs(gp[i])) << i;
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, LossHead, ::testing::Values("gpt2", "llama"));
