@@ -24,18 +24,20 @@ struct DbOpts {
 void print_stats(const LabelStats& s) {
   std::printf("prompts: %lld (%lld with answers, %lld skipped: fewer than 2 distinct answers)\n",
               (long long)s.prompts, (long long)s.with_answers, (long long)s.skipped);
-  std::printf("labelled: %lld/%lld prompts, %lld rankings (%lld all bad, %lld with a written "
-              "answer)\n",
-              (long long)s.labelled, (long long)(s.prompts - s.skipped), (long long)s.rankings,
-              (long long)s.all_bad, (long long)s.with_better);
+  std::printf(
+      "labelled: %lld/%lld prompts, %lld rankings (%lld all bad, %lld with a written "
+      "answer)\n",
+      (long long)s.labelled, (long long)(s.prompts - s.skipped), (long long)s.rankings,
+      (long long)s.all_bad, (long long)s.with_better);
   for (const auto& [name, n] : s.per_labeler)
     std::printf("  %-24s %lld rankings\n", name.c_str(), (long long)n);
   const LabelAgreement& a = s.agreement;
   if (a.concordant_fraction) {
-    std::printf("agreement: %.3f of %lld answer pairs ordered alike by two labelers, mean Kendall "
-                "tau %.3f (%lld prompts ranked twice or more, %lld ranking pairs; ties skipped)\n",
-                *a.concordant_fraction, (long long)(a.concordant + a.discordant),
-                a.kendall_tau.value_or(0.0), (long long)a.prompts, (long long)a.ranking_pairs);
+    std::printf(
+        "agreement: %.3f of %lld answer pairs ordered alike by two labelers, mean Kendall "
+        "tau %.3f (%lld prompts ranked twice or more, %lld ranking pairs; ties skipped)\n",
+        *a.concordant_fraction, (long long)(a.concordant + a.discordant),
+        a.kendall_tau.value_or(0.0), (long long)a.prompts, (long long)a.ranking_pairs);
   } else {
     std::printf("agreement: none yet (no prompt ranked by two labelers)\n");
   }
@@ -59,7 +61,8 @@ void setup(CLI::App& root) {
   cmd->add_option("--temperature", o->l.sampling.temperature,
                   "sampling temperature (above 0: the answers must differ)");
   cmd->add_option("--top-k", o->l.sampling.top_k, "keep the k most likely tokens (0: off)");
-  cmd->add_option("--top-p", o->l.sampling.top_p, "nucleus: smallest set with this much mass (1: off)");
+  cmd->add_option("--top-p", o->l.sampling.top_p,
+                  "nucleus: smallest set with this much mass (1: off)");
   cmd->add_option("--seed", o->l.sampling.seed,
                   "random seed; answer j of a prompt uses a seed derived from it, the prompt "
                   "text and j");
@@ -73,7 +76,8 @@ void setup(CLI::App& root) {
   cmd->callback([cmd, o] {
     if (!cmd->get_subcommands().empty()) return;  // `label export` / `label stats` ran
     if (o->model.empty() || o->prompts.empty() || o->db.empty())
-      throw UsageError("lmforge label needs --model, --prompts and --db (see lmforge label --help)");
+      throw UsageError(
+          "lmforge label needs --model, --prompts and --db (see lmforge label --help)");
     o->l.prompts = o->prompts;
     o->l.db = o->db;
     print_resolved_config(*cmd);

@@ -129,7 +129,8 @@ LabelDb::LabelDb(const std::filesystem::path& path, bool create) : path_(path) {
   const std::string p = path.string();
   if (!create && !std::filesystem::exists(path))
     throw InputError(p, 0, "", "file not found", "give the --db file that `lmforge label` wrote");
-  const int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
+  const int flags =
+      SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_FULLMUTEX;
   if (sqlite3_open_v2(p.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
     std::string m = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -327,8 +328,9 @@ int64_t LabelDb::submit(const RankingSubmission& sub) {
     throw UsageError("ties: one flag per position, and the first answer cannot tie with one above");
   for (const auto& a : ans)
     if (!sub.better.empty() && a.text == sub.better)
-      throw UsageError("the written answer is identical to one of the model's answers; rank that "
-                       "one first instead");
+      throw UsageError(
+          "the written answer is identical to one of the model's answers; rank that "
+          "one first instead");
 
   Transaction tx(db_);
   {
@@ -356,7 +358,8 @@ int64_t LabelDb::submit(const RankingSubmission& sub) {
     s.bind(4, sub.better).bind(5, std::max<int64_t>(0, sub.duration_ms)).run();
   }
   const int64_t rid = sqlite3_last_insert_rowid(db_);
-  Stmt item(db_, "INSERT INTO ranking_items(ranking_id, position, answer_id, level) VALUES(?,?,?,?)");
+  Stmt item(db_,
+            "INSERT INTO ranking_items(ranking_id, position, answer_id, level) VALUES(?,?,?,?)");
   int level = 0;
   for (size_t i = 0; i < sub.order.size(); ++i) {
     const bool tie = !sub.tie_with_above.empty() && sub.tie_with_above[i];

@@ -128,7 +128,8 @@ class LabelApp {
       s.labeler = labeler_name(b.at("labeler").get<std::string>());
       s.prompt_id = b.at("prompt_id").get<int64_t>();
       s.order = b.at("order").get<std::vector<int64_t>>();
-      if (b.contains("ties") && !b["ties"].is_null()) s.tie_with_above = b["ties"].get<std::vector<bool>>();
+      if (b.contains("ties") && !b["ties"].is_null())
+        s.tie_with_above = b["ties"].get<std::vector<bool>>();
       s.all_bad = b.value("all_bad", false);
       s.better = trim(b.value("better", std::string()));
       s.duration_ms = b.value("duration_ms", int64_t{0});
@@ -160,7 +161,8 @@ class LabelApp {
   };
 
   void load() {
-    if (o_.samples < 2) throw UsageError("--samples must be at least 2: a ranking compares answers");
+    if (o_.samples < 2)
+      throw UsageError("--samples must be at least 2: a ranking compares answers");
     if (o_.sampling.temperature <= 0.0f)
       throw UsageError("--temperature must be above 0: greedy decoding gives the same answer " +
                        std::to_string(o_.samples) + " times, and rankings need distinct answers");
@@ -190,7 +192,8 @@ class LabelApp {
       }
       seen[e.prompt] = true;
       const std::vector<ChatMessage> msgs{{"user", e.prompt}};
-      std::vector<int32_t> t = chat_ ? tmpl.encode(m_.tokenizer, msgs, true) : m_.encode_prompt(e.prompt);
+      std::vector<int32_t> t =
+          chat_ ? tmpl.encode(m_.tokenizer, msgs, true) : m_.encode_prompt(e.prompt);
       if ((int)t.size() >= n_ctx)
         throw InputError(o_.prompts.string(), e.line, "prompt",
                          "prompt is " + std::to_string(t.size()) +
@@ -299,20 +302,26 @@ class LabelApp {
     json per = json::array();
     for (const auto& [n, c] : st.per_labeler) per.push_back({{"name", n}, {"rankings", c}});
     const LabelAgreement& a = st.agreement;
-    json agree = {{"method",
-                   "fraction of answer pairs two labelers order the same way (ties skipped), and "
-                   "mean Kendall tau over pairs of rankings"},
-                  {"prompts", a.prompts},
-                  {"ranking_pairs", a.ranking_pairs},
-                  {"concordant", a.concordant},
-                  {"discordant", a.discordant},
-                  {"concordant_fraction", a.concordant_fraction ? json(*a.concordant_fraction) : json()},
-                  {"kendall_tau", a.kendall_tau ? json(*a.kendall_tau) : json()}};
-    json j = {{"total", st.prompts - st.skipped}, {"prompts", st.prompts},
-              {"skipped", st.skipped},           {"labelled", st.labelled},
-              {"rankings", st.rankings},         {"with_answers", st.with_answers},
-              {"labelers", per},                 {"agreement", agree},
-              {"model", m_.name},                {"chat", chat_}};
+    json agree = {
+        {"method",
+         "fraction of answer pairs two labelers order the same way (ties skipped), and "
+         "mean Kendall tau over pairs of rankings"},
+        {"prompts", a.prompts},
+        {"ranking_pairs", a.ranking_pairs},
+        {"concordant", a.concordant},
+        {"discordant", a.discordant},
+        {"concordant_fraction", a.concordant_fraction ? json(*a.concordant_fraction) : json()},
+        {"kendall_tau", a.kendall_tau ? json(*a.kendall_tau) : json()}};
+    json j = {{"total", st.prompts - st.skipped},
+              {"prompts", st.prompts},
+              {"skipped", st.skipped},
+              {"labelled", st.labelled},
+              {"rankings", st.rankings},
+              {"with_answers", st.with_answers},
+              {"labelers", per},
+              {"agreement", agree},
+              {"model", m_.name},
+              {"chat", chat_}};
     if (!name.empty()) {
       j["mine"] = db_->rankings_by(name);
       j["remaining_for_me"] = (int64_t)db_->unranked_by(name, ids_).size();
@@ -369,8 +378,9 @@ void serve_label(LoadedModel& model, const LabelOptions& opts) {
     return [type, body](const httplib::Request&, httplib::Response& res) {
       res.set_header("Cache-Control", "no-store");
       // Everything the page needs comes from this server: no external network.
-      res.set_header("Content-Security-Policy",
-                     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:");
+      res.set_header(
+          "Content-Security-Policy",
+          "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:");
       res.set_content(body, type);
     };
   };
@@ -407,8 +417,7 @@ void serve_label(LoadedModel& model, const LabelOptions& opts) {
   }
   std::fprintf(stderr, "lmforge label: %zu prompts, %d answers each, database %s\n",
                app.prompt_count(), opts.samples, opts.db.string().c_str());
-  std::fprintf(stderr, "lmforge label: open http://%s:%d/ in a browser\n", opts.host.c_str(),
-               port);
+  std::fprintf(stderr, "lmforge label: open http://%s:%d/ in a browser\n", opts.host.c_str(), port);
   std::fflush(stderr);
   install_interrupt_handlers();
   std::atomic<bool> stopped{false};

@@ -1,9 +1,24 @@
 // Command-line tests of `lmforge label`, `label export` and `label stats` (the built binary):
 // bad input exits 2 with a message naming the file (newer schema, non-database, prompt longer than
 // the context, greedy sampling, missing options); stats and export of a database filled through
-// LabelDb. The page itself is tested in Chromium (tests/e2e/label/).
+// LabelDb; a running server: chat rendering, answers reproducible from the seed, a ranking
+// submitted before a SIGKILL is kept and the session continues. The page itself is tested in
+// Chromium (tests/e2e/label/).
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+#define CPPHTTPLIB_OPENSSL_SUPPORT  // the layout Debian's libcpp-httplib was built with
+#endif
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <thread>
 
 #include "cli/cli_run.h"
 #include "data/tmp_files.h"
@@ -17,12 +32,12 @@ std::filesystem::path scratch() {
   return tmp_dir();
 }
 
-// A random tiny model (tests/e2e/make_tiny_model.py) with a 16-position context, made once.
+// A random tiny model (tests/e2e/make_tiny_model.py) with a 128-position context, made once.
 std::filesystem::path tiny_model() {
   static const std::filesystem::path dir = [] {
     const auto d = scratch() / "tiny";
     const std::string cmd = std::string("/usr/bin/python3 ") + LMFORGE_SOURCE_DIR +
-                            "/tests/e2e/make_tiny_model.py " + d.string() + " 16";
+                            "/tests/e2e/make_tiny_model.py " + d.string() + " 128";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
     return d;
   }();
@@ -35,8 +50,8 @@ TEST(LabelCli, NewerSchemaExitsTwoAndNamesTheFile) {
     LabelDb db(p, true);
     ASSERT_EQ(sqlite3_exec(db.handle(), "PRAGMA user_version=5", 0, 0, 0), SQLITE_OK);
   }
-  for (const std::string& sub : {"export --output " + (scratch() / "r.jsonl").string(),
-                                 std::string("stats")}) {
+  for (const std::string& sub :
+       {"export --output " + (scratch() / "r.jsonl").string(), std::string("stats")}) {
     const CliRun r = run_lmforge(scratch(), "label " + sub + " --db " + p.string());
     EXPECT_EQ(r.code, 2) << r.err;
     EXPECT_NE(r.err.find(p.string() + ":"), std::string::npos) << r.err;
@@ -68,23 +83,25 @@ TEST(LabelCli, StatsAndExport) {
   const CliRun ex =
       run_lmforge(scratch(), "label export --db " + p.string() + " --output " + out.string());
   ASSERT_EQ(ex.code, 0) << ex.err;
-  EXPECT_EQ(read_file(out),
-            "{\"prompt\":\"P\",\"responses\":[\"one\",\"two\"],\"labeler\":\"ann\",\"ranking_id\":1}\n"
-            "{\"prompt\":\"P\",\"responses\":[\"one\",\"two\"],\"labeler\":\"bob\",\"ranking_id\":2}\n");
+  EXPECT_EQ(
+      read_file(out),
+      "{\"prompt\":\"P\",\"responses\":[\"one\",\"two\"],\"labeler\":\"ann\",\"ranking_id\":1}\n"
+      "{\"prompt\":\"P\",\"responses\":[\"one\",\"two\"],\"labeler\":\"bob\",\"ranking_id\":2}\n");
 }
 
 TEST(LabelCli, BadInputExitsTwoBeforeServing) {
   const auto model = tiny_model();
   const auto prompts = write_tmp("prompts.jsonl",
                                  "{\"prompt\":\"hi\"}\n"
-                                 "{\"prompt\":\"" + std::string(200, 'z') + " and more\"}\n");
+                                 "{\"prompt\":\"" +
+                                     std::string(600, 'z') + " and more\"}\n");
   const auto db = scratch() / "bad.sqlite";
   const std::string base = "label --model " + model.string() + " --prompts " + prompts.string() +
                            " --db " + db.string() + " --port 0";
   CliRun r = run_lmforge(scratch(), base);
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find(prompts.string() + ":2: field 'prompt'"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("context is 16"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("context is 128"), std::string::npos) << r.err;
 
   const auto ok = write_tmp("short.jsonl", "{\"prompt\":\"hi\"}\n");
   const std::string good = "label --model " + model.string() + " --prompts " + ok.string() +
@@ -102,6 +119,129 @@ TEST(LabelCli, BadInputExitsTwoBeforeServing) {
                                  bad_lines.string() + " --db " + db.string());
   EXPECT_EQ(r.code, 2) << r.err;
   EXPECT_NE(r.err.find(bad_lines.string() + ":2"), std::string::npos) << r.err;
+}
+
+// A `lmforge label` process on a free port; its stderr goes to a file, from which the port is read.
+struct Server {
+  pid_t pid = -1;
+  int port = 0;
+  std::string err_path;
+
+  Server(const std::string& args, const std::string& tag) {
+    err_path = (scratch() / (tag + ".err")).string();
+    pid = fork();
+    if (pid == 0) {
+      if (!std::freopen(err_path.c_str(), "w", stderr)) _exit(126);
+      if (!std::freopen("/dev/null", "w", stdout)) _exit(126);
+      setenv("OMP_NUM_THREADS", "1", 1);
+      const std::string cmd = std::string("exec ") + LMFORGE_BINARY + " label " + args;
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
+      _exit(127);
+    }
+    const std::regex url("http://127\\.0\\.0\\.1:(\\d+)/");
+    for (int i = 0; i < 600 && port == 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      std::smatch m;
+      const std::string err = read_file(err_path);
+      if (std::regex_search(err, m, url)) port = std::stoi(m[1]);
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        pid = -1;
+        break;
+      }
+    }
+    EXPECT_GT(port, 0) << read_file(err_path);
+  }
+  // Sends sig and returns how the process ended (the raw wait status).
+  int stop(int sig) {
+    if (pid <= 0) return -1;
+    kill(pid, sig);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    pid = -1;
+    return st;
+  }
+  ~Server() { stop(SIGKILL); }
+
+  nlohmann::json get(const std::string& path) {
+    httplib::Client c("127.0.0.1", port);
+    c.set_read_timeout(60, 0);
+    auto r = c.Get(path.c_str());
+    EXPECT_TRUE(r) << path;
+    if (!r) return {};
+    EXPECT_EQ(r->status, 200) << r->body;
+    return nlohmann::json::parse(r->body);
+  }
+  int post(const std::string& path, const nlohmann::json& body) {
+    httplib::Client c("127.0.0.1", port);
+    auto r = c.Post(path.c_str(), body.dump(), "application/json");
+    return r ? r->status : -1;
+  }
+};
+
+std::vector<int64_t> order_of(const nlohmann::json& next) {
+  std::vector<int64_t> v;
+  for (const auto& a : next["answers"]) v.push_back(a["id"]);
+  return v;
+}
+
+std::map<int64_t, std::string> texts_by_id(const nlohmann::json& next) {
+  std::map<int64_t, std::string> m;
+  for (const auto& a : next["answers"]) m[a["id"].get<int64_t>()] = a["text"];
+  return m;
+}
+
+TEST(LabelServer, ChatRenderingSeedsAndKillSafety) {
+  const auto model = tiny_model();
+  const auto prompts = write_tmp("two.jsonl", "{\"prompt\":\"The cat\"}\n{\"prompt\":\"Hello\"}\n");
+  const auto db = scratch() / "served.sqlite";
+  const auto fresh_db = scratch() / "served2.sqlite";
+  const std::string opts = "--model " + model.string() + " --prompts " + prompts.string() +
+                           " --port 0 --samples 3 --max-tokens 6 --seed 5 --chat on --db ";
+  nlohmann::json first;
+  {
+    Server s(opts + db.string(), "first");
+    ASSERT_GT(s.port, 0);
+    first = s.get("/api/next?labeler=ann");
+    ASSERT_EQ(first["done"], false);
+    EXPECT_EQ(first["prompt"]["text"], "The cat");
+    // --chat on: a user turn in ChatML with the assistant header (add_generation_prompt).
+    EXPECT_EQ(first["prompt"]["rendered"],
+              "<|im_start|>user\nThe cat<|im_end|>\n<|im_start|>assistant\n");
+    ASSERT_EQ(first["answers"].size(), 3u);
+    std::vector<int64_t> order;
+    for (const auto& a : first["answers"]) order.push_back(a["id"]);
+    EXPECT_EQ(s.post("/api/submit",
+                     {{"labeler", "ann"}, {"prompt_id", first["prompt"]["id"]}, {"order", order}}),
+              200);
+    const int st = s.stop(SIGKILL);  // no shutdown path at all
+    EXPECT_TRUE(WIFSIGNALED(st));
+  }
+  {
+    LabelDb d(db, false);
+    const auto rs = d.rankings();
+    ASSERT_EQ(rs.size(), 1u);
+    EXPECT_EQ(rs[0].answer_ids, order_of(first));
+  }
+  {
+    Server s(opts + db.string(), "again");  // reopening continues the session
+    ASSERT_GT(s.port, 0);
+    const auto next = s.get("/api/next?labeler=ann");
+    EXPECT_EQ(next["prompt"]["text"], "Hello");
+    EXPECT_EQ(next["progress"]["mine"], 1);
+    EXPECT_EQ(next["progress"]["labelled"], 1);
+    const int st = s.stop(SIGTERM);
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << read_file(s.err_path);
+  }
+  {
+    Server s(opts + fresh_db.string(), "fresh");  // same model, options and seed: same answers
+    ASSERT_GT(s.port, 0);
+    const auto again = s.get("/api/next?labeler=bob");
+    EXPECT_EQ(again["prompt"]["text"], "The cat");
+    std::vector<std::string> a, b;
+    for (const auto& [id, t] : texts_by_id(first)) a.push_back(t);
+    for (const auto& [id, t] : texts_by_id(again)) b.push_back(t);
+    EXPECT_EQ(a, b);
+  }
 }
 
 }  // namespace

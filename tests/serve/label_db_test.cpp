@@ -133,8 +133,8 @@ TEST(LabelDb, RefusesMissingForeignAndNonDatabaseFiles) {
 TEST(LabelDb, SubmissionsAreValidated) {
   Fixture f("validate.sqlite");
   const auto& a = f.a0;
-  EXPECT_THROW(f.db.submit(sub("ann", f.ids[0], {a[0], a[1]})), UsageError);          // missing
-  EXPECT_THROW(f.db.submit(sub("ann", f.ids[0], {a[0], a[1], a[1]})), UsageError);    // repeated
+  EXPECT_THROW(f.db.submit(sub("ann", f.ids[0], {a[0], a[1]})), UsageError);           // missing
+  EXPECT_THROW(f.db.submit(sub("ann", f.ids[0], {a[0], a[1], a[1]})), UsageError);     // repeated
   EXPECT_THROW(f.db.submit(sub("ann", f.ids[0], {a[0], a[1], f.a1[0]})), UsageError);  // foreign
   EXPECT_THROW(f.db.submit(sub("", f.ids[0], {a[0], a[1], a[2]})), UsageError);
   EXPECT_THROW(f.db.submit(sub("ann", 999, {a[0], a[1], a[2]})), UsageError);
@@ -294,10 +294,11 @@ TEST(LabelDb, KilledProcessKeepsCommittedRankings) {
     LabelDb db(p, false);
     db.submit(sub("ann", ids[0], {a0[0], a0[1], a0[2]}));
     sqlite3_exec(db.handle(), "BEGIN IMMEDIATE", 0, 0, 0);
-    sqlite3_exec(db.handle(),
-                 "INSERT INTO labelers(name) VALUES('ghost'); INSERT INTO rankings(prompt_id, "
-                 "labeler_id, all_bad, better, duration_ms) VALUES(1, last_insert_rowid(), 0, '', 0)",
-                 0, 0, 0);
+    sqlite3_exec(
+        db.handle(),
+        "INSERT INTO labelers(name) VALUES('ghost'); INSERT INTO rankings(prompt_id, "
+        "labeler_id, all_bad, better, duration_ms) VALUES(1, last_insert_rowid(), 0, '', 0)",
+        0, 0, 0);
     sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
     kill(getpid(), SIGKILL);
     _exit(3);

@@ -35,8 +35,8 @@ struct LabelAnswer {
 
 struct LabelPromptRow {
   int64_t id = 0;
-  std::string text;      // as in prompts.jsonl (what the export writes)
-  std::string rendered;  // what the model saw (chat template applied when --chat)
+  std::string text;         // as in prompts.jsonl (what the export writes)
+  std::string rendered;     // what the model saw (chat template applied when --chat)
   std::string skip_reason;  // non-empty: not offered (e.g. fewer than 2 distinct answers)
 };
 
@@ -70,10 +70,10 @@ struct LabelAgreement {
 };
 
 struct LabelStats {
-  int64_t prompts = 0;    // in the set asked about (all in the database by default)
-  int64_t skipped = 0;    // of those, not offered (fewer than 2 distinct answers)
+  int64_t prompts = 0;  // in the set asked about (all in the database by default)
+  int64_t skipped = 0;  // of those, not offered (fewer than 2 distinct answers)
   int64_t with_answers = 0;
-  int64_t labelled = 0;   // with at least one ranking
+  int64_t labelled = 0;  // with at least one ranking
   int64_t rankings = 0, all_bad = 0, with_better = 0;
   std::vector<std::pair<std::string, int64_t>> per_labeler;  // name, rankings; most first
   LabelAgreement agreement;
@@ -116,7 +116,7 @@ class LabelDb {
   // Prompts among `ids` not yet ranked by `labeler`, not skipped, with their ranking counts,
   // in the order of `ids`.
   std::vector<std::pair<int64_t, int64_t>> unranked_by(const std::string& labeler,
-                                                      const std::vector<int64_t>& ids) const;
+                                                       const std::vector<int64_t>& ids) const;
   int64_t rankings_by(const std::string& labeler) const;
 
   // Validates and stores one ranking in one transaction. Throws UsageError for a bad submission

@@ -4,7 +4,8 @@
 // best to worst (drag and drop or keyboard), mark ties or "all bad", and may write a better
 // answer. Prompts go least-labelled first, never twice to the same labeler.
 //   GET  /                     the page (HTML, CSS and JS built into the binary)
-//   GET  /api/next?labeler=N   {"done", "prompt":{"id","text","rendered"}, "answers":[{"id","text"}],
+//   GET  /api/next?labeler=N   {"done", "prompt":{"id","text","rendered"},
+//   "answers":[{"id","text"}],
 //                              "progress"}: the labeler's current prompt, answers shuffled per
 //                              labeler (position bias evens out across labelers)
 //   POST /api/submit           {"labeler","prompt_id","order":[answer ids, best first],
@@ -25,8 +26,8 @@ namespace lmforge {
 struct LabelOptions {
   std::filesystem::path prompts, db;
   std::string host = "127.0.0.1";
-  int port = 8081;     // 0: any free port (printed at start)
-  int samples = 4;     // answers per prompt (K)
+  int port = 8081;      // 0: any free port (printed at start)
+  int samples = 4;      // answers per prompt (K)
   int max_tokens = 64;  // per answer
   SamplingParams sampling{0.9f, 0, 1.0f, 0.0f, 1.0f, 0};
   std::string chat = "auto";  // "auto" (on when the tokenizer has <|im_start|>), "on", "off"
