@@ -1,12 +1,14 @@
 // ChatML recognition and rendering. A template is accepted as ChatML when it writes both
 // "<|im_start|>" and "<|im_end|>" markers around the role and content (every ChatML Jinja
-// variant does); anything else is refused by name.
+// variant does); anything else is refused by name. Rendering itself is data/chat_render.h, the
+// same code the instruct stage trains with.
 #include "lmforge/infer/chat_template.h"
 
 #include <nlohmann/json.hpp>
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/data/chat_render.h"
 
 namespace lmforge {
 
@@ -36,36 +38,16 @@ ChatTemplate ChatTemplate::load(const std::filesystem::path& model_dir) {
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                  bool add_generation_prompt) const {
-  std::string out;
-  for (const ChatMessage& m : messages)
-    out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
-  if (add_generation_prompt) out += "<|im_start|>assistant\n";
-  return out;
+  return render_chat_text(messages, add_generation_prompt);
 }
 
 std::vector<int32_t> ChatTemplate::encode(const Tokenizer& tok,
                                           const std::vector<ChatMessage>& messages,
                                           bool add_generation_prompt) const {
-  // Markers become special ids; message contents are ordinary text, so a user typing
-  // "<|im_end|>" cannot forge a turn boundary.
-  std::vector<int32_t> ids;
-  auto marker = [&](const std::string& m) {
-    if (auto id = tok.special_id(m))
-      ids.push_back(*id);
-    else
-      tok.encode_append(m, ids);
-  };
-  for (const ChatMessage& m : messages) {
-    marker("<|im_start|>");
-    tok.encode_append(m.role + "\n" + m.content, ids);
-    marker("<|im_end|>");
-    tok.encode_append("\n", ids);
-  }
-  if (add_generation_prompt) {
-    marker("<|im_start|>");
-    tok.encode_append("assistant\n", ids);
-  }
-  return ids;
+  // The training renderer's ids (data/chat_render.h), so a tuned model sees at inference exactly
+  // the token sequence it was trained on. Markers become special ids; message contents are
+  // ordinary text, so a user typing "<|im_end|>" cannot forge a turn boundary.
+  return render_chat(tok, messages, add_generation_prompt).ids;
 }
 
 std::vector<int32_t> ChatTemplate::stop_ids(const Tokenizer& tok) const {

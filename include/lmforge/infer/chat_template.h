@@ -2,7 +2,7 @@
 // ChatML template (Qwen/SmolLM/OpenAI style: <|im_start|>role\ncontent<|im_end|>\n) in
 // tokenizer_config.json's `chat_template`, uses ChatML when there is none, and refuses any other
 // template with a clear UsageError rather than guessing a format the model was not trained on.
-// Not here: the training-side renderer with loss masks (data/).
+// Rendering is data/chat_render.h (ids + loss mask), shared with the instruct stage.
 #pragma once
 #include <cstdint>
 #include <filesystem>
