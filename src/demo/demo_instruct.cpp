@@ -15,7 +15,7 @@ namespace lmforge {
 
 const char* const kSimulatedRankerRule =
     "SIMULATED RANKER (no human ranked these answers): an answer that contains the reference "
-    "answer (ignoring case) beats one that does not; among answers equal on that, the shorter "
+    "answer (as whole words, ignoring case) beats one that does not; among answers equal on that, the shorter "
     "one wins. Candidates per prompt: the reference answer, the reference followed by rambling, "
     "the reference answer of another prompt (wrong), that wrong answer with rambling, and "
     "\"I don't know.\"";
@@ -98,7 +98,16 @@ std::string lower_trim(const std::string& s) {
 bool contains_answer(const std::string& answer, const std::string& reference) {
   const std::string r = lower_trim(reference);
   if (r.empty()) return false;
-  return lower_trim(answer).find(r) != std::string::npos;
+  // Whole words only: "a" is not contained in "cat", but "das Haus" is in "Es ist das Haus.".
+  const std::string a = lower_trim(answer);
+  auto word_char = [](char c) { return std::isalnum((unsigned char)c) || (unsigned char)c >= 0x80; };
+  for (size_t p = a.find(r); p != std::string::npos; p = a.find(r, p + 1)) {
+    const bool left = p == 0 || !word_char(a[p - 1]) || !word_char(r.front());
+    const size_t e = p + r.size();
+    const bool right = e == a.size() || !word_char(a[e]) || !word_char(r.back());
+    if (left && right) return true;
+  }
+  return false;
 }
 
 std::vector<std::string> simulated_rank(std::vector<std::string> answers,
@@ -244,6 +253,8 @@ void write_instruct_and_rlhf(const InstructPools& pools, const DemoDataOptions& 
       ++summary.rlhf_prompts;
       continue;
     }
+    // A reference that "I don't know." contains (first word "I") would not rank cleanly.
+    if (contains_answer("I don't know.", qa.answer)) continue;
     std::string wrong;
     for (int tries = 0; tries < 16 && (wrong.empty() || contains_answer(wrong, qa.answer));
          ++tries)

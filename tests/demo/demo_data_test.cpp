@@ -209,6 +209,9 @@ TEST(Ranker, ContainsTheReferenceThenShorterWins) {
   EXPECT_TRUE(contains_answer("  It is DAS HAUS. ", "das Haus"));
   EXPECT_FALSE(contains_answer("das Hau", "das Haus"));
   EXPECT_FALSE(contains_answer("anything", "  "));
+  EXPECT_FALSE(contains_answer("the cat", "a"));  // whole words only
+  EXPECT_TRUE(contains_answer("A cat.", "a"));
+  EXPECT_TRUE(contains_answer("Er sagt: das Haus!", "das Haus"));
 }
 
 TEST(DemoData, BuildsEveryDatasetFromFixtures) {

@@ -1,0 +1,216 @@
+// `lmforge run PIPELINE.yaml --output DIR` as a user runs it: a 3-stage pipeline (tokenizer,
+// prepare, a very short pretrain) on a tiny corpus writes state.json with probes of the
+// pretrained model; a second invocation skips every done stage; a missing command, a failing
+// stage and an unknown ${VAR} fail clearly. Also the built-in demo pipeline parses.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_run.h"
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/demo/pipeline.h"
+
+namespace fs = std::filesystem;
+using namespace lmforge;
+
+namespace {
+
+fs::path g_root;
+
+class Env : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    g_root = fs::temp_directory_path() / ("lmforge-run-pipeline-" + std::to_string(getpid()));
+    fs::remove_all(g_root);
+    fs::create_directories(g_root / "corpus");
+    // A small, learnable corpus: sentences from a tiny grammar.
+    const char* subj[] = {"the cat", "a dog", "the old bird", "my friend"};
+    const char* verb[] = {"sees", "likes", "eats", "finds"};
+    const char* obj[] = {"the fish", "a red ball", "some bread", "the moon"};
+    std::string text, val;
+    for (int d = 0; d < 120; ++d) {
+      std::string doc;
+      for (int s = 0; s < 4; ++s)
+        doc += std::string(subj[(d + s) % 4]) + " " + verb[(d * 3 + s) % 4] + " " +
+               obj[(d * 7 + s) % 4] + ". ";
+      (d % 10 == 0 ? val : text) += doc + "\n\n";
+    }
+    write_file_atomic(g_root / "corpus" / "train.txt", text);
+    write_file_atomic(g_root / "val.txt", val);
+  }
+  void TearDown() override { fs::remove_all(g_root); }
+};
+[[maybe_unused]] auto* const env = ::testing::AddGlobalTestEnvironment(new Env);
+
+const char* kPipeline = R"(title: "tiny test pipeline"
+probes:
+  prompt: "the cat"
+  top: 3
+  general_val: ${DIR}/shards
+  domain_val: ${VAL}
+  eval_tokens: 256
+  samples: ["a dog"]
+stages:
+  - name: tokenizer
+    title: Tokenizer
+    what: "Learns a small BPE vocabulary."
+    command: tokenizer train
+    options: {input: "${CORPUS}", vocab-size: 300, output: "${DIR}/tokenizer", threads: 1}
+  - name: prepare
+    title: Shards
+    command: prepare
+    options: {tokenizer: "${DIR}/tokenizer", input: "${CORPUS}", output: "${DIR}/shards", val-fraction: 0.1, threads: 1}
+  - name: pretrain
+    title: Pretraining
+    what: "A very short pretraining run."
+    command: pretrain
+    options: {data: "${DIR}/shards", output: "${DIR}/pretrain", n-layer: 1, n-head: 2, n-embd: 32, n-ctx: 32, batch-size: 4, max-steps: 6, eval-every: 3, eval-tokens: 256, threads: 1, peak-gflops: 100}
+)";
+
+std::string vars() {
+  return " --var CORPUS=" + (g_root / "corpus").string() + " --var VAL=" +
+         (g_root / "val.txt").string();
+}
+
+CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+
+nlohmann::json state_of(const fs::path& dir) {
+  return nlohmann::json::parse(read_file(dir / "state.json"));
+}
+
+int count(const std::string& s, const std::string& needle) {
+  int n = 0;
+  for (size_t p = s.find(needle); p != std::string::npos; p = s.find(needle, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
+  write_file_atomic(g_root / "p.yaml", kPipeline);
+  const fs::path dir = g_root / "run";
+  CliRun r = run("run " + (g_root / "p.yaml").string() + " --output " + dir.string() +
+                 " --no-report" + vars());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(dir / "pipeline.yaml"));
+  auto st = state_of(dir);
+  EXPECT_EQ(st["format"], "lmforge-pipeline-state");
+  EXPECT_EQ(st["version"], 1);
+  EXPECT_EQ(st["title"], "tiny test pipeline");
+  EXPECT_TRUE(st["simulated_ranker"].is_null());
+  ASSERT_EQ(st["stages"].size(), 3u);
+  for (auto& s : st["stages"]) EXPECT_EQ(s["status"], "done") << s["name"];
+  EXPECT_EQ(st["stages"][0]["name"], "tokenizer");
+  EXPECT_EQ(st["stages"][0]["command"].get<std::string>().rfind("lmforge tokenizer train --input ", 0), 0u);
+  EXPECT_TRUE(st["stages"][0]["probes"].empty());  // not a model stage
+  const auto& pre = st["stages"][2];
+  EXPECT_EQ(pre["title"], "Pretraining");
+  EXPECT_EQ(pre["output"], (dir / "pretrain").string());
+  EXPECT_EQ(pre["metrics"], (dir / "pretrain" / "metrics.jsonl").string());
+  EXPECT_TRUE(pre["tokens_per_s"].is_number());
+  EXPECT_GT(pre["elapsed_s"].get<double>(), 0.0);
+  const auto& pr = pre["probes"];
+  ASSERT_TRUE(pr.contains("next_word")) << pr.dump();
+  ASSERT_EQ(pr["next_word"].size(), 3u);
+  double last = 1.0;
+  for (auto& t : pr["next_word"]) {
+    EXPECT_TRUE(t["token"].is_string());
+    EXPECT_LE(t["prob"].get<double>(), last);
+    last = t["prob"].get<double>();
+  }
+  // A barely trained model on a 300-token vocabulary: loss between 0 and ln(V)+1.
+  for (const char* k : {"general_val_loss", "domain_val_loss"}) {
+    ASSERT_TRUE(pr.contains(k)) << pr.dump();
+    EXPECT_GT(pr[k].get<double>(), 0.0);
+    EXPECT_LT(pr[k].get<double>(), 6.8);
+  }
+  ASSERT_EQ(pre["samples"].size(), 1u);
+  EXPECT_EQ(pre["samples"][0]["prompt"], "a dog");
+  EXPECT_TRUE(pre["samples"][0]["answer"].is_string());
+  EXPECT_NE(r.out.find("what changed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("general val loss"), std::string::npos) << r.out;
+
+  // Second invocation: every stage is skipped, nothing is retrained, probes are kept.
+  const std::string metrics = read_file(dir / "pretrain" / "metrics.jsonl");
+  CliRun r2 = run("run " + (g_root / "p.yaml").string() + " --output " + dir.string() +
+                  " --no-report" + vars());
+  ASSERT_EQ(r2.code, 0) << r2.out << r2.err;
+  EXPECT_EQ(count(r2.out, "already done"), 3) << r2.out;
+  EXPECT_EQ(read_file(dir / "pretrain" / "metrics.jsonl"), metrics);
+  auto st2 = state_of(dir);
+  EXPECT_EQ(st2["stages"][2]["probes"], pr);
+  EXPECT_EQ(st2["stages"][2]["elapsed_s"], pre["elapsed_s"]);
+}
+
+TEST(RunPipeline, MissingCommandFailsBeforeRunningAnything) {
+  write_file_atomic(g_root / "missing.yaml",
+                    "stages:\n"
+                    "  - {name: tok, command: tokenizer train, options: {input: x, output: "
+                    "\"${DIR}/tok\"}}\n"
+                    "  - {name: magic, command: nosuchcommand, options: {output: \"${DIR}/m\"}}\n");
+  const fs::path dir = g_root / "missing-run";
+  CliRun r = run("run " + (g_root / "missing.yaml").string() + " --output " + dir.string() +
+                 " --no-report");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("lmforge nosuchcommand"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("stage magic"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "tok"));
+}
+
+TEST(RunPipeline, FailingStageIsRecordedAndNamed) {
+  write_file_atomic(g_root / "fail.yaml",
+                    "stages:\n"
+                    "  - {name: tok, command: tokenizer train, options: {input: /nonexistent/x.txt, "
+                    "vocab-size: 300, output: \"${DIR}/tok\"}}\n");
+  const fs::path dir = g_root / "fail-run";
+  CliRun r = run("run " + (g_root / "fail.yaml").string() + " --output " + dir.string() +
+                 " --no-report");
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("stage tok failed"), std::string::npos) << r.err;
+  EXPECT_EQ(state_of(dir)["stages"][0]["status"], "failed");
+}
+
+TEST(RunPipeline, BadPipelineFilesNameFileLineAndField) {
+  write_file_atomic(g_root / "bad.yaml",
+                    "stages:\n  - name: a\n    command: prepare\n    options: {output: "
+                    "\"${NOPE}/x\"}\n");
+  CliRun r = run("run " + (g_root / "bad.yaml").string() + " --output " +
+                 (g_root / "bad-run").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("bad.yaml:4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("${NOPE}"), std::string::npos) << r.err;
+  write_file_atomic(g_root / "bad2.yaml", "stages:\n  - name: a\n    comand: prepare\n");
+  r = run("run " + (g_root / "bad2.yaml").string() + " --output " + (g_root / "bad-run").string());
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("comand"), std::string::npos) << r.err;
+}
+
+TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
+  std::map<std::string, std::string> v = {{"DIR", "/d"}, {"DATA", "/d/data"}, {"CORPUS", "/c"}};
+  Pipeline p20 = parse_pipeline(builtin_demo_pipeline_yaml(20), "demo", v);
+  Pipeline p60 = parse_pipeline(builtin_demo_pipeline_yaml(60), "demo", v);
+  std::vector<std::string> names;
+  for (auto& s : p20.stages) names.push_back(s.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain",
+                                             "pretrain", "cpt", "finetune", "instruct", "reward",
+                                             "dpo", "ppo"}));
+  ASSERT_TRUE(p20.simulated_ranker.has_value());
+  EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
+  auto steps = [](const PipelineStage& s) {
+    for (auto& [k, vs] : s.options)
+      if (k == "max-steps") return std::stoi(vs.at(0));
+    return -1;
+  };
+  EXPECT_EQ(steps(p20.stages[4]), 1500);
+  EXPECT_EQ(steps(p60.stages[4]), 4500);
+  EXPECT_EQ(p20.stages[4].done_when, "/d/pretrain/final/config.json");
+  EXPECT_EQ(p20.stages[0].done_when, "/d/data/manifest.json");
+  EXPECT_TRUE(p20.stages[7].chat);
+  EXPECT_EQ(p20.stages[8].probes, "summary");
+  // The reference copy in examples/ is the same pipeline at 20 minutes.
+  const std::string ex = read_file(fs::path(LMFORGE_SOURCE_DIR) / "examples/demo_pipeline.yaml");
+  EXPECT_EQ(ex, builtin_demo_pipeline_yaml(20));
+}
