@@ -265,6 +265,8 @@ ReportFiles write_report(const ReportOptions& o) {
   RenderedReport r = render_report(state, metrics, when, "report-assets");
   f.charts = r.assets.size();
 
+  for (const fs::path& p : {f.html, f.md})
+    if (p.has_parent_path()) fs::create_directories(p.parent_path());
   write_dir_atomic(f.assets_dir, [&](const fs::path& tmp) {
     for (const auto& [name, svg] : r.assets) write_file_atomic(tmp / name, svg);
   });

@@ -19,7 +19,7 @@ constexpr const char* kDark[] = {"#56b4e9", "#ff8c42", "#2ed8a7", "#e8a5cc", "#f
 constexpr size_t kPalette = sizeof(kLight) / sizeof(kLight[0]);
 
 constexpr double kCharW = 6.6;  // average glyph width at the 11px chart font, for layout
-constexpr double kFont = 11;
+constexpr size_t kMaxMarkers = 200;  // more dots than this merge into a thick line
 
 std::string fmt2(double v) {
   char b[48];
@@ -323,8 +323,13 @@ std::string render_line_chart(const LineChart& c, const SvgOptions& opt) {
         o += "<path class=\"lmf-line lmf-s" + cls + "\" data-series=\"" + escape_xml(s.name) +
              "\" d=\"" + d + "\"/>";
     }
-    if (s.markers || !s.line) {
-      for (const auto& p : s.points)
+    // Dots help only while they are few enough to tell apart; a dense series is its line.
+    size_t finite_points = 0;
+    for (const auto& p : s.points) finite_points += finite(p.x) && finite(p.y);
+    if ((s.markers && finite_points <= kMaxMarkers) || !s.line) {
+      std::vector<ChartPoint> pts =
+          s.line ? s.points : downsample_minmax(s.points, max_points / 2);
+      for (const auto& p : pts)
         if (finite(p.x) && finite(p.y))
           o += "<circle class=\"lmf-m" + cls + "\" cx=\"" + fmt2(f.px(p.x)) + "\" cy=\"" +
                fmt2(f.py(p.y)) + "\" r=\"2.8\"/>";

@@ -243,3 +243,18 @@ TEST(Svg, StandaloneHasNamespaceAndPalette) {
   EXPECT_EQ(inl.find("<style>"), std::string::npos);
   EXPECT_EQ(alone.substr(alone.size() - 6), "</svg>");
 }
+
+TEST(LineChart, MarkersOnlyForSparseSeries) {
+  LineChart sparse, dense;
+  std::vector<ChartPoint> few, many;
+  for (int i = 0; i < 12; ++i) few.push_back({i * 100.0, 5.0 - i * 0.1});
+  for (int i = 0; i < 5000; ++i) many.push_back({double(i), 5.0 - i * 1e-4});
+  sparse.series.push_back({"val loss", few, true, true});
+  dense.series.push_back({"val loss", many, true, true});
+  std::string s = render_line_chart(sparse), d = render_line_chart(dense);
+  size_t dots = 0;
+  for (size_t p = s.find("<circle"); p != std::string::npos; p = s.find("<circle", p + 1)) ++dots;
+  EXPECT_EQ(dots, 12u);
+  EXPECT_EQ(d.find("<circle"), std::string::npos);
+  EXPECT_EQ(path_data(d).size(), 1u);
+}

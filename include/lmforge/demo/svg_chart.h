@@ -20,7 +20,7 @@ struct ChartSeries {
   std::string name;
   std::vector<ChartPoint> points;  // in increasing x; non-finite y values break the line
   bool line = true;                // join the points with a path
-  bool markers = false;            // draw a dot at each point (sparse series, e.g. val loss)
+  bool markers = false;  // a dot at each point (sparse series, e.g. val loss; up to 200 points)
 };
 
 struct LineChart {
