@@ -87,7 +87,8 @@ li.answer:focus { outline: 3px solid #2f6fde; border-color: #2f6fde; }
 li.answer.dragging { opacity: 0.5; }
 li.answer.tied { border-top: 4px double #c77d00; }
 li.answer .bar { display: flex; gap: 0.6em; align-items: center; background: #eceae4; padding: 0.3em 0.6em; cursor: grab; }
-li.answer .rank { font-weight: bold; min-width: 2.2em; }
+li.answer .rank { font-weight: bold; min-width: 4.5em; }
+li.answer.tied .rank { color: #a35f00; }
 li.answer .grip { color: #777; }
 li.answer .tie { margin-left: auto; font-size: 0.9em; }
 li.answer pre { padding: 0.6em; }
@@ -141,11 +142,14 @@ const char* label_page_js() {
 
   // Renumbers the places and keeps the tie boxes consistent (the top answer cannot tie upward).
   function renumber() {
+    let group = 0;  // place of the first answer of the current tie group
     items().forEach((li, i) => {
-      li.querySelector('.rank').textContent = '#' + (i + 1);
       const tie = li.querySelector('.tie-box');
       if (i === 0) tie.checked = false;
       tie.disabled = i === 0;
+      if (!tie.checked) group = i;
+      li.querySelector('.rank').textContent =
+          '#' + (i + 1) + (tie.checked ? ' = #' + (group + 1) : '');
       li.classList.toggle('tied', tie.checked);
       li.setAttribute('aria-label', 'Answer at place ' + (i + 1) + ' of ' + list.children.length +
                       (tie.checked ? ', tied with the one above' : ''));
