@@ -162,3 +162,41 @@ TEST(Safetensors, CorruptFilesAreInputErrors) {
   }
   fs::remove_all(d);
 }
+
+// parse() over a buffer of exactly n bytes (so ASan would see a read past it): every proper
+// prefix of a valid file is an InputError, the whole file parses.
+TEST(Safetensors, EveryTruncationIsAnInputError) {
+  fs::path d = fresh_dir("trunc");
+  std::vector<float> a = {1, 2, 3, 4};
+  std::vector<uint16_t> b = {f32_to_bf16(1.5f), f32_to_bf16(-2.0f)};
+  save_safetensors(d / "m.safetensors",
+                   {{"a", DType::kF32, {2, 2}, a.data()}, {"b", DType::kBF16, {2}, b.data()}});
+  const std::string full = read_file(d / "m.safetensors");
+  for (size_t n = 0; n < full.size(); ++n) {
+    std::vector<unsigned char> prefix(full.begin(), full.begin() + std::ptrdiff_t(n));
+    EXPECT_THROW(SafetensorsFile::parse(prefix.data(), n, "prefix"), InputError) << n << " bytes";
+  }
+  std::vector<unsigned char> all(full.begin(), full.end());
+  SafetensorsFile f = SafetensorsFile::parse(all.data(), all.size(), "whole");
+  float out[2];
+  f.read_f32("b", out, 2);
+  EXPECT_EQ(out[0], 1.5f);
+  EXPECT_EQ(out[1], -2.0f);
+  fs::remove_all(d);
+}
+
+// Adversarial inputs kept by the fuzz test (tests/fuzz/regressions/safetensors): each is refused
+// with an InputError.
+TEST(Safetensors, FuzzRegressionsAreRefused) {
+  const fs::path dir = fs::path(LMFORGE_SOURCE_DIR) / "tests/fuzz/regressions/safetensors";
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    const std::string b = read_file(e.path());
+    EXPECT_THROW(SafetensorsFile::parse(reinterpret_cast<const unsigned char*>(b.data()), b.size(),
+                                        e.path().string()),
+                 InputError)
+        << e.path();
+    ++n;
+  }
+  EXPECT_GE(n, 5);
+}
