@@ -1,0 +1,131 @@
+// PPO for RLHF (`lmforge ppo`): the policy samples answers to prompts with the KV-cache engine in
+// the same process (InferenceModel borrows the policy's weights, so there is no weight sync; with
+// LoRA a merged copy is made per rollout), a reward function scores them, and the policy plus a
+// scalar value head on its final hidden states ("v_head.", a second trainable group) are trained
+// with the clipped PPO losses (loss/ppo.h) on the stored rollouts for several epochs.
+// Per-token reward: -β·(logp_policy - logp_ref) against a frozen copy of the --init model, plus
+// the (optionally whitened) score on the last token; GAE gives advantages (whitened) and returns.
+// One trainer step is one minibatch update; a rollout batch of R prompts serves
+// ppo_epochs·R/(B·grad_accum) steps. The objective's position counts micro-batches, the rollout
+// index is position / micro-batches per rollout, and the rollout buffer, value head and KL
+// coefficient go into each checkpoint (save_extra), so a resume continues exactly.
+// Not here: the reward model itself (train/reward_model.h), option parsing (cli/ppo.cpp).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lmforge/train/stage.h"
+#include "lmforge/train/trainer.h"
+
+namespace lmforge {
+
+// One answer to score: the prompt's token ids (as the policy saw them) and the response's ids
+// (including the end-of-turn token when the policy produced one).
+struct PpoSample {
+  std::vector<int32_t> prompt, response;
+};
+// Scores a batch of samples, one scalar each (higher is better).
+using PpoRewardFn = std::function<std::vector<double>(const std::vector<PpoSample>&)>;
+
+struct PpoConfig {
+  int rollout_batch = 16;       // R: prompts per rollout batch
+  int ppo_epochs = 4;           // passes over each rollout batch
+  int max_new_tokens = 32;      // response length cap
+  double temperature = 1.0;     // sampling temperature of the rollouts (1: the policy itself)
+  double gamma = 1.0, lam = 0.95;
+  double clip = 0.2;            // policy ratio clip ε
+  double value_clip = 0.2;      // value clip (0: off)
+  double vf_coef = 0.1;         // weight of the value loss
+  double entropy_coef = 0.0;    // weight of the entropy bonus
+  double kl_coef = 0.05;        // β of the per-token KL penalty (initial value when adaptive)
+  bool adaptive_kl = false;     // Ziegler et al.'s proportional controller toward kl_target
+  double kl_target = 6.0;       // nats per response, for the adaptive controller
+  double kl_horizon = 10000;    // samples over which the controller acts
+  double target_kl = 0.0;       // > 0: a step whose approx KL(old||new) > 1.5·target_kl ends
+                                // the PPO epochs on its rollout batch (0: off)
+  double max_kl = 0.0;          // > 0: rollout KL to the reference above this warns or stops
+  std::string kl_action = "warn";  // warn | stop
+  bool whiten_rewards = true;   // scale the scores by their batch std (mean kept)
+  uint64_t seed = 1337;
+};
+
+// Rows of prompt ids the policy answers: rendered with the chat template (user turn plus the
+// assistant header) or as raw text.
+struct PpoPrompts {
+  std::vector<std::vector<int32_t>> train, eval;
+  std::vector<int32_t> stop_ids;  // end-of-turn / end-of-text ids that end a response
+};
+
+class PpoObjective : public Objective {
+ public:
+  // policy trains (or its LoRA adapters); reference is frozen (only its forward runs). Both
+  // outlive the objective.
+  PpoObjective(Transformer& policy, Transformer& reference, PpoRewardFn reward,
+               PpoPrompts prompts, PpoConfig cfg, int batch_size, int grad_accum);
+  ~PpoObjective() override;
+
+  Transformer& model() override { return policy_; }
+  std::vector<TrainableGroup> trainable() override;
+  void begin_step(int64_t step) override;
+  double micro_step(float scale, std::map<std::string, double>& extra) override;
+  int64_t tokens_per_micro() const override;
+  double flops_per_micro() const override;
+  int64_t position() const override { return pos_; }
+  void set_position(int64_t p) override { pos_ = p; }
+  void save_extra(const std::filesystem::path& dir) const override;
+  void load_extra(const std::filesystem::path& dir) override;
+
+  // Micro-batches one rollout batch serves (ppo_epochs · R / B).
+  int64_t micro_per_rollout() const;
+  // Held-out evaluation: one sampled answer per eval prompt (fixed seeds, so every call sees the
+  // same random draws); mean score and mean per-response KL to the reference.
+  struct Eval {
+    double mean_reward = 0, kl = 0, response_len = 0;
+  };
+  Eval evaluate();
+  double kl_coef() const { return kl_coef_; }
+  // Answers to the eval prompts as the current policy samples them (tests, samples).
+  std::vector<PpoSample> sample_eval(int n);
+
+  struct Rollout;  // the stored batch (ppo_objective.cpp)
+
+ private:
+  void collect(int64_t index);
+
+  Transformer& policy_;
+  Transformer& ref_;
+  PpoRewardFn reward_;
+  PpoPrompts prompts_;
+  PpoConfig cfg_;
+  int B_, accum_;
+  int64_t pos_ = 0;
+  double step_kl_sum_ = 0;  // approx KL of the current step's micro-batches (target_kl)
+  double kl_coef_;
+  std::vector<float> vhead_, vhead_grad_;  // value head: weight (C), bias (1)
+  std::unique_ptr<Rollout> ro_;
+};
+
+// The whole stage: validates the prompts (each must leave room for an answer in the context),
+// splits off held-out prompts, measures the start reward, trains, writes final/ and summary.json
+// ({"mean_reward": final held-out mean, "kl": final held-out KL, "start": {"mean_reward", "kl"}}).
+struct PpoStageOptions {
+  StageOptions stage;
+  PpoConfig ppo;
+  std::filesystem::path prompts, eval_prompts;  // eval_prompts empty: hold out from prompts
+  int eval_count = 0;                           // held-out prompts (0: 10%, 1..64)
+  std::string prompt_format = "chat";           // chat | raw
+};
+struct PpoStageResult {
+  TrainResult train;
+  double start_reward = 0, final_reward = 0, final_kl = 0;
+  std::filesystem::path final_dir;
+};
+PpoStageResult run_ppo(const PpoStageOptions& opts, const PpoRewardFn& reward,
+                       const TrainHooks& test_hooks = {});
+
+}  // namespace lmforge
