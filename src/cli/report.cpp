@@ -1,9 +1,10 @@
 // `lmforge report`: option parsing and printing only; the work is write_report() (demo/report.h).
+#include "lmforge/demo/report.h"
+
 #include <cstdio>
 #include <memory>
 
 #include "cli/command.h"
-#include "lmforge/demo/report.h"
 
 namespace lmforge::cli {
 namespace {

@@ -92,7 +92,9 @@ std::string stage_label(const StageState& s, size_t index) {
   return "stage " + std::to_string(index + 1);
 }
 
-std::string status_or_unknown(const StageState& s) { return s.status.empty() ? "unknown" : s.status; }
+std::string status_or_unknown(const StageState& s) {
+  return s.status.empty() ? "unknown" : s.status;
+}
 
 std::optional<double> stage_elapsed(const StageState& s, const StageMetrics& m) {
   return s.elapsed_s ? s.elapsed_s : m.last_elapsed_s;
@@ -116,7 +118,8 @@ namespace {
 constexpr int kChartWidth = 530;
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // Keys every training step writes; they are shown in the tables, not as curves of their own.
@@ -242,7 +245,8 @@ RenderedReport render_report(const RunState& state, const std::vector<StageMetri
   for (const auto& stage : plan.per_stage)
     for (const auto& c : stage) r.assets.push_back({c.file, render_line_chart(c.chart)});
   if (plan.any_time) r.assets.push_back({"time.svg", render_bar_chart(plan.time)});
-  if (plan.any_throughput) r.assets.push_back({"throughput.svg", render_bar_chart(plan.throughput)});
+  if (plan.any_throughput)
+    r.assets.push_back({"throughput.svg", render_bar_chart(plan.throughput)});
   return r;
 }
 

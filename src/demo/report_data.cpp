@@ -85,8 +85,8 @@ RunState parse_state(const std::string& text, const std::string& file) {
                      "pass the directory of a pipeline run (--dir)");
   RunState s;
   s.title = string_or_empty(j, "title");
-  if (auto it = j.find("simulated_ranker"); it != j.end() && it->is_string() &&
-                                            !it->get<std::string>().empty())
+  if (auto it = j.find("simulated_ranker");
+      it != j.end() && it->is_string() && !it->get<std::string>().empty())
     s.simulated_ranker = it->get<std::string>();
   if (auto it = j.find("stages"); it != j.end() && it->is_array())
     for (const auto& st : *it) {
@@ -104,7 +104,8 @@ RunState parse_state(const std::string& text, const std::string& file) {
       if (auto p = st.find("probes"); p != st.end()) g.probes = parse_probes(*p);
       if (auto sm = st.find("samples"); sm != st.end() && sm->is_array())
         for (const auto& e : *sm)
-          if (e.is_object()) g.samples.push_back({string_or_empty(e, "prompt"), string_or_empty(e, "answer")});
+          if (e.is_object())
+            g.samples.push_back({string_or_empty(e, "prompt"), string_or_empty(e, "answer")});
       s.stages.push_back(std::move(g));
     }
   return s;
@@ -201,20 +202,38 @@ StageMetrics load_metrics(const fs::path& dir, const StageState& stage) {
   return {};
 }
 
-std::string escape_html(std::string_view t) { return escape_xml(t); }
+std::string escape_html(std::string_view t) {
+  return escape_xml(t);
+}
 
 std::string escape_markdown(std::string_view t) {
   std::string o;
   o.reserve(t.size());
   for (char ch : t) {
     switch (ch) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '\n': o += "<br>"; break;
-      case '\r': break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '\n':
+        o += "<br>";
+        break;
+      case '\r':
+        break;
       // Only what can start markup inside a line: "(" is harmless once "[" is escaped.
-      case '\\': case '`': case '*': case '_': case '[': case ']': case '|': case '~':
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '[':
+      case ']':
+      case '|':
+      case '~':
         o += '\\';
         o += ch;
         break;

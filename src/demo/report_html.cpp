@@ -52,7 +52,9 @@ td.answer{white-space:pre-wrap;max-width:760px}
 .prompt{margin:18px 0 4px}
 )css";
 
-std::string h(std::string_view t) { return escape_html(t); }
+std::string h(std::string_view t) {
+  return escape_html(t);
+}
 
 // A table cell: numbers right-aligned, "—" centred and muted.
 std::string num_cell(const std::string& text) {
@@ -91,10 +93,13 @@ void stages_section(std::string& o, const RunState& state) {
 void probes_section(std::string& o, const RunState& state) {
   o += "<section id=\"probes\"><h2>Probes per stage</h2>"
        "<p class=\"note\">Measured on each stage's resulting model. Next word: the five most "
-       "likely tokens after \u201c" + h(kProbePrompt) +
+       "likely tokens after \u201c" +
+       h(kProbePrompt) +
        "\u201d (\u2423 marks a space). Losses in nats per token on held-out text.</p>"
        "<div class=\"scroll\"><table class=\"probes\"><thead><tr><th>Stage</th>"
-       "<th>Next word after \u201c" + h(kProbePrompt) + "\u201d</th>"
+       "<th>Next word after \u201c" +
+       h(kProbePrompt) +
+       "\u201d</th>"
        "<th>General val loss</th><th>Domain val loss</th><th>Task metric</th>"
        "<th>Held-out instruction accuracy</th><th>Reward-model accuracy</th>"
        "<th>Mean reward</th><th>KL</th></tr></thead><tbody>";
@@ -196,8 +201,8 @@ std::string render_html(const RunState& state, const std::vector<StageMetrics>& 
       "<meta name=\"color-scheme\" content=\"light dark\">"
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
       "style-src 'unsafe-inline'; img-src data:\">"
-      "<title>" + h(title) + "</title><style>" + kCss + svg_chart_css() +
-      "</style></head>\n<body><main>";
+      "<title>" +
+      h(title) + "</title><style>" + kCss + svg_chart_css() + "</style></head>\n<body><main>";
   o += "<header><h1>" + h(title) + "</h1><p class=\"meta\">Report card generated " +
        h(generated_at) + " by <code>lmforge report</code> \u00b7 " +
        std::to_string(state.stages.size()) + " stages, " + std::to_string(done) +
@@ -205,7 +210,8 @@ std::string render_html(const RunState& state, const std::vector<StageMetrics>& 
   if (state.simulated_ranker)
     o += "<div class=\"notice\" id=\"simulated-ranker\"><strong>Simulated ranker.</strong> No "
          "person ranked the answers used for the reward model and RLHF in this run; a stated "
-         "rule ranked them: <q>" + h(*state.simulated_ranker) +
+         "rule ranked them: <q>" +
+         h(*state.simulated_ranker) +
          "</q>. Collect human rankings with <code>lmforge label</code> to replace it.</div>";
   probes_section(o, state);
   stages_section(o, state);

@@ -11,9 +11,13 @@
 namespace lmforge::demo::detail {
 namespace {
 
-std::string md(std::string_view t) { return escape_markdown(t); }
+std::string md(std::string_view t) {
+  return escape_markdown(t);
+}
 
-std::string cell(const std::string& text) { return text.empty() ? kDash : text; }
+std::string cell(const std::string& text) {
+  return text.empty() ? kDash : text;
+}
 
 std::string fenced(const std::string& text) {
   size_t longest = 0, run = 0;
@@ -36,11 +40,14 @@ std::string render_markdown(const RunState& state, const std::vector<StageMetric
                   " by `lmforge report` (the same content as report.html).\n\n";
   if (state.simulated_ranker)
     o += "> **Simulated ranker.** No person ranked the answers used for the reward model and "
-         "RLHF in this run; a stated rule ranked them: \"" + md(*state.simulated_ranker) +
+         "RLHF in this run; a stated rule ranked them: \"" +
+         md(*state.simulated_ranker) +
          "\". Collect human rankings with `lmforge label` to replace it.\n\n";
 
   o += "## Probes per stage\n\nMeasured on each stage's resulting model. Next word: the five "
-       "most likely tokens after \"" + md(kProbePrompt) + "\" (\u2423 marks a space).\n\n"
+       "most likely tokens after \"" +
+       md(kProbePrompt) +
+       "\" (\u2423 marks a space).\n\n"
        "| Stage | Next word | General val loss | Domain val loss | Task metric | "
        "Held-out instruction accuracy | Reward-model accuracy | Mean reward | KL |\n"
        "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";

@@ -18,7 +18,7 @@ constexpr const char* kLight[] = {"#0072b2", "#d55e00", "#009e73", "#cc79a7", "#
 constexpr const char* kDark[] = {"#56b4e9", "#ff8c42", "#2ed8a7", "#e8a5cc", "#f5c342", "#9ad4f5"};
 constexpr size_t kPalette = sizeof(kLight) / sizeof(kLight[0]);
 
-constexpr double kCharW = 6.6;  // average glyph width at the 11px chart font, for layout
+constexpr double kCharW = 6.6;       // average glyph width at the 11px chart font, for layout
 constexpr size_t kMaxMarkers = 200;  // more dots than this merge into a thick line
 
 std::string fmt2(double v) {
@@ -29,7 +29,9 @@ std::string fmt2(double v) {
   return s;
 }
 
-bool finite(double v) { return std::isfinite(v); }
+bool finite(double v) {
+  return std::isfinite(v);
+}
 
 // A value with about `sig` significant digits; thousands as k, millions as M.
 std::string format_value(double v, int sig = 3) {
@@ -78,8 +80,8 @@ void axes(std::string& o, const PlotFrame& f, const std::string& x_label,
     o += "<line class=\"lmf-axis\" x1=\"" + fmt2(f.left) + "\" y1=\"" + fmt2(f.top) + "\" x2=\"" +
          fmt2(f.left) + "\" y2=\"" + fmt2(f.bottom) + "\"/>";
   }
-  o += "<line class=\"lmf-axis\" x1=\"" + fmt2(f.left) + "\" y1=\"" + fmt2(f.bottom) +
-       "\" x2=\"" + fmt2(f.right) + "\" y2=\"" + fmt2(f.bottom) + "\"/>";
+  o += "<line class=\"lmf-axis\" x1=\"" + fmt2(f.left) + "\" y1=\"" + fmt2(f.bottom) + "\" x2=\"" +
+       fmt2(f.right) + "\" y2=\"" + fmt2(f.bottom) + "\"/>";
   if (!x_label.empty())
     o += "<text class=\"lmf-label\" x=\"" + fmt2((f.left + f.right) / 2) + "\" y=\"" +
          fmt2(f.bottom + 32) + "\" text-anchor=\"middle\">" + escape_xml(x_label) + "</text>";
@@ -161,7 +163,8 @@ std::string format_tick(double value, double step) {
     value /= 1e3, step /= 1e3, suffix = "k";
   }
   int decimals = 0;
-  if (step > 0 && step < 1) decimals = std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
+  if (step > 0 && step < 1)
+    decimals = std::min(6, static_cast<int>(std::ceil(-std::log10(step) - 1e-9)));
   char b[64];
   std::snprintf(b, sizeof b, "%.*f%s", decimals, value, suffix);
   std::string s = b;
@@ -169,8 +172,12 @@ std::string format_tick(double value, double step) {
   return s;
 }
 
-double PlotFrame::px(double v) const { return left + (v - x.lo) / (x.hi - x.lo) * (right - left); }
-double PlotFrame::py(double v) const { return bottom - (v - y.lo) / (y.hi - y.lo) * (bottom - top); }
+double PlotFrame::px(double v) const {
+  return left + (v - x.lo) / (x.hi - x.lo) * (right - left);
+}
+double PlotFrame::py(double v) const {
+  return bottom - (v - y.lo) / (y.hi - y.lo) * (bottom - top);
+}
 
 PlotFrame line_chart_frame(const LineChart& c) {
   double xlo = std::numeric_limits<double>::infinity(), xhi = -xlo, ylo = xlo, yhi = -xlo;
@@ -192,7 +199,8 @@ PlotFrame line_chart_frame(const LineChart& c) {
   // Title row, then one legend row per ~line of series names when there are two or more series.
   double legend_w = 0;
   for (const auto& s : c.series) legend_w += 40 + kCharW * static_cast<double>(s.name.size());
-  int legend_rows = c.series.size() < 2 ? 0 : 1 + static_cast<int>(legend_w / std::max(1.0, f.right - f.left));
+  int legend_rows =
+      c.series.size() < 2 ? 0 : 1 + static_cast<int>(legend_w / std::max(1.0, f.right - f.left));
   f.top = 30 + 16.0 * legend_rows;
   f.bottom = c.height - 42.0;
   return f;
@@ -226,8 +234,8 @@ std::vector<ChartPoint> downsample_minmax(const std::vector<ChartPoint>& pts, si
       continue;
     }
     gap = false;
-    size_t b = std::min(buckets - 1,
-                        static_cast<size_t>((p.x - xlo) / (xhi - xlo) * static_cast<double>(buckets)));
+    size_t b = std::min(
+        buckets - 1, static_cast<size_t>((p.x - xlo) / (xhi - xlo) * static_cast<double>(buckets)));
     if (b != cur) {
       flush();
       cur = b;
@@ -250,11 +258,21 @@ std::string escape_xml(std::string_view t) {
   o.reserve(t.size());
   for (char ch : t) {
     switch (ch) {
-      case '&': o += "&amp;"; break;
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '"': o += "&quot;"; break;
-      case '\'': o += "&#39;"; break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      case '\'':
+        o += "&#39;";
+        break;
       default:
         // Control characters other than tab/newline are not allowed in XML 1.0 at all.
         if (static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r')
@@ -266,7 +284,9 @@ std::string escape_xml(std::string_view t) {
   return o;
 }
 
-size_t palette_size() { return kPalette; }
+size_t palette_size() {
+  return kPalette;
+}
 
 std::string svg_chart_css() {
   std::string css =
@@ -285,9 +305,10 @@ std::string svg_chart_css() {
     return p;
   };
   css += palette(kLight) + ".lmf-bar{fill:" + std::string(kLight[0]) + "}";
-  css += "@media (prefers-color-scheme:dark){.lmf-chart text{fill:#d8dce3}"
-         ".lmf-chart .lmf-label{fill:#aeb4bf}.lmf-axis{stroke:#9aa1ad}.lmf-grid{stroke:#6b7280}" +
-         palette(kDark) + ".lmf-bar{fill:" + std::string(kDark[0]) + "}}";
+  css +=
+      "@media (prefers-color-scheme:dark){.lmf-chart text{fill:#d8dce3}"
+      ".lmf-chart .lmf-label{fill:#aeb4bf}.lmf-axis{stroke:#9aa1ad}.lmf-grid{stroke:#6b7280}" +
+      palette(kDark) + ".lmf-bar{fill:" + std::string(kDark[0]) + "}}";
   return css;
 }
 
@@ -302,7 +323,8 @@ std::string render_line_chart(const LineChart& c, const SvgOptions& opt) {
   if (!any_data)
     o += "<text class=\"lmf-empty\" x=\"" + fmt2((f.left + f.right) / 2) + "\" y=\"" +
          fmt2((f.top + f.bottom) / 2) + "\" text-anchor=\"middle\">no data</text>";
-  size_t max_points = c.max_points ? c.max_points : static_cast<size_t>(std::max(1.0, f.right - f.left));
+  size_t max_points =
+      c.max_points ? c.max_points : static_cast<size_t>(std::max(1.0, f.right - f.left));
   for (size_t i = 0; i < c.series.size(); ++i) {
     const ChartSeries& s = c.series[i];
     std::string cls = std::to_string(i % kPalette);
@@ -327,8 +349,7 @@ std::string render_line_chart(const LineChart& c, const SvgOptions& opt) {
     size_t finite_points = 0;
     for (const auto& p : s.points) finite_points += finite(p.x) && finite(p.y);
     if ((s.markers && finite_points <= kMaxMarkers) || !s.line) {
-      std::vector<ChartPoint> pts =
-          s.line ? s.points : downsample_minmax(s.points, max_points / 2);
+      std::vector<ChartPoint> pts = s.line ? s.points : downsample_minmax(s.points, max_points / 2);
       for (const auto& p : pts)
         if (finite(p.x) && finite(p.y))
           o += "<circle class=\"lmf-m" + cls + "\" cx=\"" + fmt2(f.px(p.x)) + "\" cy=\"" +

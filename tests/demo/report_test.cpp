@@ -20,12 +20,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-fs::path fixture() { return fs::path(LMFORGE_SOURCE_DIR) / "tests/demo/fixtures/report_run"; }
+fs::path fixture() {
+  return fs::path(LMFORGE_SOURCE_DIR) / "tests/demo/fixtures/report_run";
+}
 
 // A fresh copy of the fixture run directory (the report is written into it).
 fs::path copy_fixture(const std::string& name) {
-  fs::path d = fs::temp_directory_path() /
-               ("lmforge-report-test-" + std::to_string(getpid()) + "-" + name);
+  fs::path d =
+      fs::temp_directory_path() / ("lmforge-report-test-" + std::to_string(getpid()) + "-" + name);
   fs::remove_all(d);
   fs::copy(fixture(), d, fs::copy_options::recursive);
   return d;
@@ -159,7 +161,8 @@ TEST(ReportWrite, FixtureRunWritesHtmlMarkdownAndCharts) {
   std::string html = lmforge::read_file(f.html), md = lmforge::read_file(f.md);
 
   // Every stage is a row of the probe table, in order.
-  const char* stages[] = {"tokenizer", "pretrain", "cpt", "finetune", "instruct", "reward", "ppo", "chat"};
+  const char* stages[] = {"tokenizer", "pretrain", "cpt", "finetune",
+                          "instruct",  "reward",   "ppo", "chat"};
   size_t table = html.find("<table class=\"probes\">");
   ASSERT_NE(table, std::string::npos);
   size_t pos = table;
@@ -179,15 +182,16 @@ TEST(ReportWrite, FixtureRunWritesHtmlMarkdownAndCharts) {
   EXPECT_EQ(html.find("<img"), std::string::npos);
   EXPECT_EQ(html.find("<b>not bold"), std::string::npos);
   EXPECT_NE(html.find("&lt;script&gt;console.error("), std::string::npos);
-  EXPECT_NE(html.find("<title>lmforge demo &lt;fixture&gt; &amp; report test</title>"), std::string::npos);
+  EXPECT_NE(html.find("<title>lmforge demo &lt;fixture&gt; &amp; report test</title>"),
+            std::string::npos);
   EXPECT_EQ(md.find("<script"), std::string::npos);
   EXPECT_EQ(md.find("<img"), std::string::npos);
   EXPECT_NE(md.find("# lmforge demo &lt;fixture&gt; &amp; report test"), std::string::npos);
 
   // Charts: a loss chart per training stage, extra keys as their own charts, two bar charts.
-  for (const char* a : {"02-pretrain-loss.svg", "03-cpt-loss.svg", "06-reward-accuracy.svg",
-                        "07-ppo-loss.svg", "07-ppo-reward_mean.svg", "07-ppo-kl.svg", "time.svg",
-                        "throughput.svg"}) {
+  for (const char* a :
+       {"02-pretrain-loss.svg", "03-cpt-loss.svg", "06-reward-accuracy.svg", "07-ppo-loss.svg",
+        "07-ppo-reward_mean.svg", "07-ppo-kl.svg", "time.svg", "throughput.svg"}) {
     EXPECT_TRUE(fs::exists(f.assets_dir / a)) << a;
     EXPECT_NE(md.find("](report-assets/" + std::string(a) + ")"), std::string::npos) << a;
   }

@@ -23,7 +23,8 @@ std::string f2(double v) {
 std::vector<std::string> path_data(const std::string& svg) {
   std::vector<std::string> out;
   std::regex re("<path [^>]*d=\"([^\"]*)\"");
-  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator(); ++it)
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), re); it != std::sregex_iterator();
+       ++it)
     out.push_back((*it)[1]);
   return out;
 }
@@ -116,7 +117,8 @@ TEST(LineChart, OffsetAxesMapLinearly) {
     EXPECT_NEAR(n[2 * i + 1], f.bottom - (y - 4) / 7.0 * (f.bottom - f.top), 0.006);
   }
   // The single val point is a marker at its pixel position.
-  EXPECT_NE(svg.find("cx=\"" + f2(f.px(600)) + "\" cy=\"" + f2(f.py(5.5)) + "\""), std::string::npos);
+  EXPECT_NE(svg.find("cx=\"" + f2(f.px(600)) + "\" cy=\"" + f2(f.py(5.5)) + "\""),
+            std::string::npos);
   // Two series: a legend with both names.
   EXPECT_NE(svg.find(">train loss</text>"), std::string::npos);
   EXPECT_NE(svg.find(">val loss</text>"), std::string::npos);
@@ -173,7 +175,8 @@ TEST(Downsample, ShortSeriesUnchangedAndGapsKept) {
   ASSERT_EQ(same.size(), 3u);
   EXPECT_EQ(same[1].y, 2);
   std::vector<ChartPoint> gappy;
-  for (int i = 0; i < 1000; ++i) gappy.push_back({double(i), (i >= 400 && i < 450) ? NAN : 1.0 * i});
+  for (int i = 0; i < 1000; ++i)
+    gappy.push_back({double(i), (i >= 400 && i < 450) ? NAN : 1.0 * i});
   auto out = downsample_minmax(gappy, 20);
   int gaps = 0;
   for (const auto& p : out) gaps += std::isnan(p.y);

@@ -66,7 +66,7 @@ struct MetricSeries {
 };
 
 struct StageMetrics {
-  std::filesystem::path path;  // the file read ("" when none was found)
+  std::filesystem::path path;        // the file read ("" when none was found)
   std::vector<MetricSeries> series;  // keys in first-seen order
   int64_t lines = 0, bad_lines = 0;  // JSON objects read; lines skipped (e.g. a partial last one)
   std::optional<double> last_step, last_elapsed_s, mean_tokens_per_s;
