@@ -38,8 +38,14 @@ void ScoreHead::save(const fs::path& file) const {
 }
 
 ScoreHead ScoreHead::load(const fs::path& file, int C) {
-  SafetensorsFile f = SafetensorsFile::open(file);
   ScoreHead h(C);
+  h.read(file);
+  return h;
+}
+
+void ScoreHead::read(const fs::path& file) {
+  SafetensorsFile f = SafetensorsFile::open(file);
+  const int C = C_;
   const std::vector<int64_t> ws = f.shape("score.weight"), bs = f.shape("score.bias");
   if (ws != std::vector<int64_t>{1, C})
     throw InputError(file.string(), 0, "score.weight",
@@ -49,9 +55,8 @@ ScoreHead ScoreHead::load(const fs::path& file, int C) {
                      "the head belongs to another model");
   if (bs != std::vector<int64_t>{1})
     throw InputError(file.string(), 0, "score.bias", "expected shape [1]");
-  f.read_f32("score.weight", h.p_.data(), size_t(C));
-  f.read_f32("score.bias", h.p_.data() + C, 1);
-  return h;
+  f.read_f32("score.weight", p_.data(), size_t(C));
+  f.read_f32("score.bias", p_.data() + C, 1);
 }
 
 void ScoreHead::forward(const float* hidden, int B, int T, const std::vector<int>& last,

@@ -40,6 +40,8 @@ class ScoreHead {
   void save(const std::filesystem::path& file) const;  // atomic
   // InputError naming the file and tensor on a missing or misshaped tensor.
   static ScoreHead load(const std::filesystem::path& file, int C);
+  // Reads the file into this head's storage (group() pointers stay valid: resume).
+  void read(const std::filesystem::path& file);
 
   // scores[r] = w·hidden[r, last[r]] + b; hidden (B,T,C), last[r] < T.
   void forward(const float* hidden, int B, int T, const std::vector<int>& last,

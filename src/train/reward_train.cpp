@@ -1,0 +1,246 @@
+// Reward model training around the one trainer loop (reward_train.h): the ranking objective,
+// the held-out evaluation, and RUN/final/ with the scoring head.
+#include "lmforge/train/reward_train.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <vector>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/data/datasets.h"
+#include "lmforge/loss/ranking.h"
+#include "lmforge/model/lora.h"
+#include "lmforge/train/reward_data.h"
+#include "lmforge/train/reward_model.h"
+
+namespace lmforge {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// Rankings padded into one (B,T) batch, B = the rankings' total responses.
+struct RankingBatch {
+  std::vector<int32_t> ids;
+  std::vector<int> last;
+  std::vector<size_t> first_row;  // per ranking: its first row
+  int B = 0, T = 0;
+};
+
+RankingBatch make_batch(const std::vector<const EncodedRanking*>& rs) {
+  RankingBatch b;
+  size_t T = 0;
+  for (const EncodedRanking* r : rs) {
+    b.first_row.push_back(size_t(b.B));
+    b.B += int(r->rows());
+    for (const auto& resp : r->responses) T = std::max(T, r->prompt.size() + resp.size());
+  }
+  b.T = int(T);
+  b.ids.assign(size_t(b.B) * T, 0);
+  b.last.assign(size_t(b.B), 0);
+  size_t row = 0;
+  for (const EncodedRanking* r : rs)
+    for (size_t k = 0; k < r->rows(); ++k, ++row) {
+      std::vector<int32_t> ids = r->row(k);
+      std::copy(ids.begin(), ids.end(), b.ids.begin() + row * T);
+      b.last[row] = int(ids.size()) - 1;
+    }
+  return b;
+}
+
+class RewardObjective : public Objective {
+ public:
+  RewardObjective(Transformer& model, ScoreHead& head, const std::vector<EncodedRanking>& data,
+                  int rankings_per_micro, RankingLoss kind, uint64_t seed)
+      : model_(model), head_(head), data_(data), per_micro_(rankings_per_micro), kind_(kind),
+        order_(data.size(), seed) {
+    double rows = 0, toks = 0;
+    for (const auto& r : data)
+      for (size_t k = 0; k < r.rows(); ++k) {
+        rows += 1;
+        toks += double(r.prompt.size() + r.responses[k].size());
+      }
+    avg_len_ = int(toks / std::max(rows, 1.0)) + 1;
+    tokens_per_micro_ = int64_t(toks / double(data.size()) * per_micro_);
+  }
+  Transformer& model() override { return model_; }
+  std::vector<TrainableGroup> trainable() override {
+    ParamArena& p = model_.trainable_params();
+    ParamArena& g = model_.trainable_grads();
+    return {{"", p.data(), g.data(), p.numel(), param_segments(model_)}, head_.group()};
+  }
+  double micro_step(float scale, std::map<std::string, double>& extra) override {
+    std::vector<const EncodedRanking*> rs;
+    for (int i = 0; i < per_micro_; ++i) rs.push_back(&data_[order_.at(position_++)]);
+    RankingBatch b = make_batch(rs);
+    const float* h = model_.forward_hidden(b.ids.data(), b.B, b.T);
+    std::vector<double> scores(size_t(b.B)), dscores(size_t(b.B));
+    head_.forward(h, b.B, b.T, b.last, scores.data());
+    double loss = 0, acc = 0, margin = 0;
+    const double n = double(rs.size());
+    for (size_t i = 0; i < rs.size(); ++i) {
+      std::span<const double> s(scores.data() + b.first_row[i], rs[i]->rows());
+      std::span<double> g(dscores.data() + b.first_row[i], rs[i]->rows());
+      loss += ranking_loss(kind_, s, g) / n;
+      PairAgreement a = pair_agreement(s);
+      acc += a.accuracy / n;
+      margin += a.margin / n;
+    }
+    for (double& d : dscores) d *= double(scale) / n;  // mean over rankings, times the step scale
+    dhidden_.resize(size_t(b.B) * b.T * model_.config().n_embd);
+    head_.backward(h, b.B, b.T, b.last, dscores.data(), dhidden_.data());
+    model_.backward_from(nullptr, dhidden_.data());
+    extra["train_accuracy"] += acc;
+    extra["train_margin"] += margin;
+    return loss;
+  }
+  int64_t tokens_per_micro() const override { return tokens_per_micro_; }
+  double flops_per_micro() const override {
+    return model_.flops_per_token(avg_len_) * double(tokens_per_micro_);
+  }
+  int64_t position() const override { return position_; }
+  void set_position(int64_t p) override { position_ = p; }
+  void save_extra(const fs::path& dir) const override { head_.save(dir / kScoreHeadFile); }
+  void load_extra(const fs::path& dir) override { head_.read(dir / kScoreHeadFile); }
+
+ private:
+  Transformer& model_;
+  ScoreHead& head_;
+  const std::vector<EncodedRanking>& data_;
+  int per_micro_;
+  RankingLoss kind_;
+  ShuffledOrder order_;
+  int64_t position_ = 0;
+  int avg_len_ = 1;
+  int64_t tokens_per_micro_ = 0;
+  std::vector<float> dhidden_;
+};
+
+// Ranking loss, pair accuracy and margin over a set of rankings (pairs pooled).
+std::map<std::string, double> evaluate_rankings(Transformer& model, const ScoreHead& head,
+                                                const std::vector<EncodedRanking>& data,
+                                                RankingLoss kind, int per_batch) {
+  double loss = 0, right = 0, margin = 0;
+  int64_t pairs = 0;
+  for (size_t i0 = 0; i0 < data.size(); i0 += size_t(per_batch)) {
+    std::vector<const EncodedRanking*> rs;
+    for (size_t i = i0; i < std::min(data.size(), i0 + size_t(per_batch)); ++i)
+      rs.push_back(&data[i]);
+    RankingBatch b = make_batch(rs);
+    const float* h = model.forward_hidden(b.ids.data(), b.B, b.T);
+    std::vector<double> scores(size_t(b.B)), g(size_t(b.B));
+    head.forward(h, b.B, b.T, b.last, scores.data());
+    for (size_t i = 0; i < rs.size(); ++i) {
+      std::span<const double> s(scores.data() + b.first_row[i], rs[i]->rows());
+      loss += ranking_loss(kind, s, std::span<double>(g.data(), s.size()));
+      PairAgreement a = pair_agreement(s);
+      right += a.accuracy * double(a.pairs);
+      margin += a.margin * double(a.pairs);
+      pairs += a.pairs;
+    }
+  }
+  return {{"val_loss", loss / double(data.size())},
+          {"reward_accuracy", right / double(pairs)},
+          {"margin", margin / double(pairs)}};
+}
+
+}  // namespace
+
+StageOptions reward_default_stage_options() {
+  StageOptions o;
+  o.lr = 5e-5;
+  o.batch_size = 4;
+  return o;
+}
+
+RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& test_hooks) {
+  // ---- validate everything before writing anything ----
+  const StageOptions& o = opts.stage;
+  validate_stage_options(o);
+  const RankingLoss kind = parse_ranking_loss(opts.loss);
+  ModelConfig mc = read_init_config(o.init);
+  Tokenizer tok = Tokenizer::load(o.init);
+  ResponseRenderer renderer(tok);
+  std::vector<EncodedRanking> all =
+      encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
+  std::vector<EncodedRanking> train, val;
+  split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
+  const int64_t total = stage_total_steps(o, int64_t(train.size()));
+  std::vector<fs::path> tok_files;
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(o.init / f)) tok_files.push_back(o.init / f);
+  const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
+  if (val.empty())
+    std::fprintf(stderr, "note: --val-fraction 0: reward_accuracy is measured on the training "
+                         "rankings\n");
+  std::fprintf(stderr, "reward: %zu training rankings, %zu held out; rendering %s; %s loss\n",
+               train.size(), val.size(), renderer.mode(), ranking_loss_name(kind));
+
+  // ---- from here on we write ----
+  json resume_config = {{"data", opts.data.string()},
+                        {"loss", ranking_loss_name(kind)},
+                        {"val_fraction", opts.val_fraction},
+                        {"train_rankings", train.size()}};
+  StageRun run = begin_stage("reward", o, resume_config, total, tok_files);
+  Transformer& m = *run.model;
+  ScoreHead head(mc.n_embd);
+  if (run.resumed_from)
+    head.read(*run.resumed_from / kScoreHeadFile);
+  else
+    head.init(o.seed);
+  const int eval_batch = std::max(1, o.batch_size);
+  TrainHooks hooks = test_hooks;
+  hooks.eval = [&]() { return evaluate_rankings(m, head, eval_set, kind, eval_batch); };
+  stage_start_metrics(run, [&]() {
+    std::map<std::string, double> ev = hooks.eval();
+    return json{{"val_loss", ev["val_loss"]},
+                {"reward_accuracy", ev["reward_accuracy"]},
+                {"margin", ev["margin"]}};
+  });
+  RewardObjective objective(m, head, train, o.batch_size, kind, o.seed);
+  RewardTrainResult res;
+  res.train = run_stage_loop(run, objective, hooks);
+  if (res.train.interrupted) return res;
+
+  // ---- final/: a self-contained reward model directory ----
+  const std::map<std::string, double>& ev = res.train.last_eval;
+  const double acc = ev.count("reward_accuracy") ? ev.at("reward_accuracy") : 0.0;
+  const double margin = ev.count("margin") ? ev.at("margin") : 0.0;
+  json info = {{"format", kRewardFormat},
+               {"version", kRewardVersion},
+               {"rendering", renderer.mode()},
+               {"end_token_id", renderer.end_id()},
+               {"loss", ranking_loss_name(kind)},
+               {"hidden_size", mc.n_embd},
+               {"tokenizer_hash", tok.content_hash()},
+               {"base_model", fs::absolute(o.init).lexically_normal().string()},
+               {"train_rankings", train.size()},
+               {"val_rankings", val.size()},
+               {"reward_accuracy", acc},
+               {"steps", res.train.steps_done}};
+  if (m.has_lora())
+    write_dir_atomic(o.output / "adapter", [&](const fs::path& tmp) {
+      m.lora()->save(tmp, fs::absolute(o.init).lexically_normal().string());
+    });
+  Transformer merged = merged_copy(m);
+  res.final_dir = o.output / "final";
+  write_dir_atomic(res.final_dir, [&](const fs::path& tmp) {
+    merged.save(tmp);
+    for (const auto& f : tok_files) fs::copy_file(f, tmp / f.filename());
+    head.save(tmp / kScoreHeadFile);
+    write_file_atomic(tmp / kRewardConfigFile, info.dump(2) + "\n");
+  });
+  json summary = {{"stage", "reward"},
+                  {"steps", res.train.steps_done},
+                  {"val_loss", ev.count("val_loss") ? json(ev.at("val_loss")) : json(nullptr)},
+                  {"reward_accuracy", acc},
+                  {"margin", margin},
+                  {"reward_accuracy_on", val.empty() ? "train" : "val"}};
+  if (!run.start.empty()) summary["start"] = run.start;
+  write_file_atomic(o.output / "summary.json", summary.dump(2) + "\n");
+  res.summary = summary;
+  return res;
+}
+
+}  // namespace lmforge

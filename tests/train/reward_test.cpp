@@ -1,0 +1,167 @@
+// Reward model stage: learns a held-out synthetic preference (answers containing "please" beat
+// ones that do not) with >= 90% pairwise accuracy, writes a loadable RM directory whose
+// RewardModel scores match training's, resumes, and refuses bad input before writing anything.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/loss/ranking.h"
+#include "lmforge/train/reward_model.h"
+#include "lmforge/train/reward_train.h"
+#include "train/reward_fixture.h"
+
+namespace lmforge {
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+RewardTrainOptions options(const fs::path& init, const fs::path& data, const fs::path& out) {
+  RewardTrainOptions o;
+  o.stage = reward_default_stage_options();
+  o.stage.init = init;
+  o.stage.output = out;
+  o.stage.lr = 3e-3;
+  o.stage.warmup_steps = 10;
+  o.stage.weight_decay = 0.0;
+  o.stage.epochs = 3;
+  o.stage.batch_size = 4;
+  o.stage.eval_every = 0;
+  o.stage.threads = 1;  // a shared 2-core machine: a second thread only waits at barriers
+  o.data = data;
+  o.val_fraction = 0.2;
+  return o;
+}
+
+// Pairwise accuracy of a loaded RewardModel on fresh prompts/answers (never seen in training).
+double fresh_accuracy(RewardModel& rm, uint64_t seed, int n) {
+  Rng rng(seed);
+  int right = 0;
+  for (int i = 0; i < n; ++i) {
+    std::string p = rlhf_test::prompt_for(rng);
+    double with = rm.score_text(p, rlhf_test::answer(rng, 1));
+    double without = rm.score_text(p, rlhf_test::answer(rng, 0));
+    right += with > without;
+  }
+  return double(right) / n;
+}
+
+class RewardStage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = test_data::temp_dir("reward");
+    model_ = rlhf_test::write_tiny_model(dir_ / "base", 11);
+    data_ = rlhf_test::write_rankings(dir_ / "rankings.jsonl", 300, 21);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_, model_, data_;
+};
+
+TEST_F(RewardStage, LearnsHeldOutPreferenceBothLosses) {
+  for (const char* loss : {"listwise", "pairwise"}) {
+    RewardTrainOptions o = options(model_, data_, dir_ / (std::string("rm-") + loss));
+    o.loss = loss;
+    RewardTrainResult r = run_reward(o);
+    ASSERT_FALSE(r.train.interrupted);
+    const json summary = json::parse(read_file(o.stage.output / "summary.json"));
+    EXPECT_EQ(summary["stage"], "reward");
+    EXPECT_EQ(summary["reward_accuracy_on"], "val");
+    // Before training the random head ranks about half the pairs right.
+    EXPECT_LT(summary["start"]["reward_accuracy"].get<double>(), 0.8) << loss;
+    EXPECT_GE(summary["reward_accuracy"].get<double>(), 0.9) << loss;
+    EXPECT_GT(summary["margin"].get<double>(), 0.0) << loss;
+    // metrics.jsonl: one line per step, the last with the eval keys.
+    std::ifstream mf(o.stage.output / "metrics.jsonl");
+    std::string line, last;
+    int lines = 0;
+    while (std::getline(mf, line)) last = line, ++lines;
+    EXPECT_EQ(lines, r.train.steps_done);
+    json lj = json::parse(last);
+    EXPECT_TRUE(lj.contains("reward_accuracy") && lj.contains("train_accuracy") &&
+                lj.contains("val_loss"));
+
+    RewardModel rm = RewardModel::load(r.final_dir);
+    EXPECT_EQ(rm.info()["format"], "lmforge-reward");
+    EXPECT_EQ(rm.info()["loss"], loss);
+    EXPECT_STREQ(rm.renderer().mode(), "chatml");
+    EXPECT_GE(fresh_accuracy(rm, 99, 100), 0.9) << loss;
+    // score() over rows in one padded batch equals scoring each row alone.
+    std::vector<std::vector<int32_t>> rows = {rm.render("say something about cats", "please"),
+                                              rm.render("say something about dogs",
+                                                        "the red ball likes a moon please cat")};
+    std::vector<double> both = rm.score(rows);
+    EXPECT_NEAR(both[0], rm.score({rows[0]})[0], 1e-5);
+    EXPECT_NEAR(both[1], rm.score({rows[1]})[0], 1e-5);
+  }
+}
+
+TEST_F(RewardStage, ResumeMatchesUninterruptedRun) {
+  RewardTrainOptions full = options(model_, data_, dir_ / "full");
+  full.stage.max_steps = 12;
+  full.stage.save_every = 6;
+  full.stage.keep_checkpoints = 0;
+  run_reward(full);
+  // A second run whose last checkpoint and final/ are then removed, so --resume continues from
+  // step-6 (optimizer moments, head and data position restored) and repeats steps 7..12.
+  RewardTrainOptions part = full;
+  part.stage.output = dir_ / "part";
+  run_reward(part);
+  fs::remove_all(part.stage.output / "final");
+  fs::remove_all(part.stage.output / "checkpoints" / "step-12");
+  fs::remove(part.stage.output / "summary.json");
+  part.stage.resume = true;
+  run_reward(part);
+  RewardModel a = RewardModel::load(full.stage.output / "final");
+  RewardModel b = RewardModel::load(part.stage.output / "final");
+  std::vector<int32_t> row = a.render("say something about fish", "a cat please eats");
+  EXPECT_EQ(a.score({row})[0], b.score({row})[0]);
+}
+
+TEST_F(RewardStage, BadInputIsRefusedBeforeWriting) {
+  auto expect_input_error = [&](const std::string& jsonl, int line, const std::string& field) {
+    fs::path f = dir_ / "bad.jsonl";
+    std::ofstream(f) << jsonl;
+    RewardTrainOptions o = options(model_, f, dir_ / "bad-run");
+    try {
+      run_reward(o);
+      ADD_FAILURE() << "no error for " << jsonl;
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.line(), line) << e.what();
+      EXPECT_EQ(e.field(), field) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(dir_ / "bad-run")) << "wrote output before failing";
+  };
+  const std::string ok = R"({"prompt": "p", "responses": ["a please", "b"]})"
+                         "\n";
+  expect_input_error(ok + R"({"prompt": "p", "responses": ["only one"]})" "\n", 2, "responses");
+  expect_input_error(ok + ok + R"({"prompt": "p", "responses": ["x", "y", " x"]})" "\n", 3,
+                     "responses[2]");
+  std::string long_answer;
+  for (int i = 0; i < 80; ++i) long_answer += "cat ";
+  expect_input_error(ok + R"({"prompt": "p", "chosen": ")" + long_answer + R"(", "rejected": "b"})" "\n",
+                     2, "responses[0]");
+  std::string long_prompt;
+  for (int i = 0; i < 80; ++i) long_prompt += "dog ";
+  expect_input_error(R"({"prompt": ")" + long_prompt + R"(", "chosen": "a", "rejected": "b"})" "\n",
+                     1, "prompt");
+}
+
+TEST_F(RewardStage, RefusesAnotherTokenizer) {
+  RewardTrainOptions o = options(model_, data_, dir_ / "rm");
+  o.stage.max_steps = 2;
+  RewardTrainResult r = run_reward(o);
+  RewardModel rm = RewardModel::load(r.final_dir);
+  EXPECT_NO_THROW(rm.require_same_tokenizer(Tokenizer::load(model_), model_));
+  Tokenizer other = test_data::tiny_tokenizer(test_data::tiny_documents(50, 3), 300);
+  EXPECT_THROW(rm.require_same_tokenizer(other, dir_ / "other"), InputError);
+  // Not a reward model directory / a newer version.
+  EXPECT_THROW(RewardModel::load(model_), InputError);
+  json info = rm.info();
+  info["version"] = kRewardVersion + 1;
+  write_file_atomic(r.final_dir / kRewardConfigFile, info.dump());
+  EXPECT_THROW(RewardModel::load(r.final_dir), InputError);
+}
+
+}  // namespace
+}  // namespace lmforge
