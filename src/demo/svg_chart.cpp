@@ -136,7 +136,8 @@ Axis nice_axis(double lo, double hi, int target_ticks) {
     lo -= pad;
     hi += pad;
   }
-  target_ticks = std::max(target_ticks, 2);
+  if (!finite(hi - lo)) lo = -std::numeric_limits<double>::max() / 4, hi = -lo;  // overflow
+  target_ticks = std::clamp(target_ticks, 2, 50);
   double rough = (hi - lo) / target_ticks;
   double mag = std::pow(10.0, std::floor(std::log10(rough)));
   double norm = rough / mag;

@@ -57,6 +57,11 @@ TEST(NiceAxis, CoversTheDataWithRoundTicks) {
   Axis d = nice_axis(3, 3, 5);  // one value: padded, never a zero-width axis
   EXPECT_LT(d.lo, 3);
   EXPECT_GT(d.hi, 3);
+  Axis huge = nice_axis(-1e308, 1e308, 5);  // hi - lo overflows
+  EXPECT_TRUE(std::isfinite(huge.lo) && std::isfinite(huge.hi));
+  EXPECT_LE(huge.lo, -1e307);
+  EXPECT_GE(huge.ticks.size(), 2u);
+  EXPECT_LE(huge.ticks.size(), 12u);
   Axis e = nice_axis(NAN, INFINITY, 5);
   EXPECT_DOUBLE_EQ(e.lo, 0);
   EXPECT_DOUBLE_EQ(e.hi, 1);
