@@ -66,7 +66,7 @@ stages:
     title: Task fine-tuning
     what: "Teaches one task, English to German word and phrase translation, with loss on the German completion only."
     command: finetune
-    options: {init: "${DIR}/cpt/final", data: "${DATA}/task/train.jsonl", output: "${DIR}/finetune", max-steps: @FINETUNE@}
+    options: {init: "${DIR}/cpt/final", data: "${DATA}/task/train.jsonl", val-data: "${DATA}/task/val.jsonl", eval-metric: chrf, eval-samples: 100, output: "${DIR}/finetune", max-steps: @FINETUNE@, eval-every: @FINETUNE_EVAL@}
   - name: instruct
     title: Instruction tuning
     what: "Teaches the model to answer chat requests (define, translate, give a synonym, pick a word) phrased in many ways; accuracy is measured on phrasings it never saw."
@@ -117,6 +117,7 @@ std::string builtin_demo_pipeline_yaml(double minutes) {
   replace(y, "@CPT@", std::to_string(cpt));
   replace(y, "@CPT_EVAL@", std::to_string(std::max(5, cpt / 5)));
   replace(y, "@FINETUNE@", steps(400, 10));
+  replace(y, "@FINETUNE_EVAL@", steps(200, 5));
   replace(y, "@INSTRUCT@", steps(600, 10));
   replace(y, "@REWARD@", steps(200, 5));
   replace(y, "@DPO@", steps(200, 5));

@@ -326,6 +326,8 @@ DemoDataSummary build_demo_data(const DemoDataOptions& opt) {
                      {"instruct", {{"train", s.instruct_train}, {"heldout", s.instruct_heldout}}},
                      {"rlhf", {{"rankings", s.rlhf_rankings}, {"prompts", s.rlhf_prompts}}},
                      {"simulated_ranker", kSimulatedRankerRule}};
+    if (fs::exists(opt.corpus / "LICENSES.txt"))
+      fs::copy_file(opt.corpus / "LICENSES.txt", dir / "LICENSES.txt");
     write_file_atomic(dir / "manifest.json", manifest.dump(2) + "\n");
     progress.finish("done");
   });

@@ -188,7 +188,7 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
   std::ostringstream o;
   auto line = [&](const std::string& a, const std::string& b, const std::string& c,
                   const std::string& d) {
-    o << "  " << a << std::string(w0 - a.size() + 2, ' ') << b << std::string(w1 - b.size() + 2, ' ')
+    o << "     " << a << std::string(w0 - a.size() + 2, ' ') << b << std::string(w1 - b.size() + 2, ' ')
       << c << std::string(w2 - c.size() + 2, ' ') << d << "\n";
   };
   line("probe", prev_name, name, "change");

@@ -8,6 +8,7 @@
 //                   phrasings per task kind; heldout uses only phrasings never used in train
 //   DATA/rlhf/      prompts.jsonl {"prompt"} and rankings.jsonl {"prompt","responses":[best..worst]}
 //                   ordered by the SIMULATED RANKER rule below (no human ranked them), README.txt
+//   DATA/LICENSES.txt   the corpus's license notes (copied when present)
 //   DATA/manifest.json  counts, seed, and the ranker rule; written last (marks a complete build)
 // Everything is deterministic for a given corpus and seed. Not here: file formats of the
 // dictionaries (dictd.h, sources.h), tokenization, training.
