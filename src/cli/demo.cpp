@@ -31,9 +31,9 @@ void run_demo(const DemoOpts& o) {
                      " (hint: run `scripts/fetch-corpus.sh " + o.corpus +
                      "` from the lmforge source tree first, or pass --corpus DIR)");
   const std::string yaml = builtin_demo_pipeline_yaml(o.minutes);
-  Pipeline p = parse_pipeline(yaml, "<built-in demo pipeline>",
-                              {{"DIR", dir.string()}, {"DATA", data.string()},
-                               {"CORPUS", corpus.string()}});
+  Pipeline p =
+      parse_pipeline(yaml, "<built-in demo pipeline>",
+                     {{"DIR", dir.string()}, {"DATA", data.string()}, {"CORPUS", corpus.string()}});
   RunPipelineOptions ro;
   ro.output = dir;
   ro.report = !o.no_report;
@@ -142,8 +142,7 @@ void setup(CLI::App& root) {
         j["accuracy"] = r.accuracy();
         j["heldout"] = r.heldout_n;
       }
-      std::printf("%s\n",
-                  j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       return;
     }
     for (const auto& [p, t] : r.samples) std::printf("%s\n  -> %s\n", p.c_str(), t.c_str());

@@ -25,8 +25,9 @@ void setup(CLI::App& root) {
       "done (an interrupted run resumes), probing each stage's model and writing "
       "DIR/state.json and the report card");
   auto o = std::make_shared<Opts>();
-  cmd->add_option("pipeline", o->pipeline, "pipeline YAML (see docs/DEMO.md and "
-                                           "examples/demo_pipeline.yaml)")
+  cmd->add_option("pipeline", o->pipeline,
+                  "pipeline YAML (see docs/DEMO.md and "
+                  "examples/demo_pipeline.yaml)")
       ->required();
   cmd->add_option("--output", o->output,
                   "run directory: pipeline.yaml, state.json, logs/, report.html and the stages' "
@@ -40,8 +41,8 @@ void setup(CLI::App& root) {
     const std::filesystem::path dir = std::filesystem::absolute(o->output);
     std::map<std::string, std::string> vars = {
         {"DIR", dir.string()},
-        {"DATA", o->data.empty() ? (dir / "data").string()
-                                 : std::filesystem::absolute(o->data).string()}};
+        {"DATA",
+         o->data.empty() ? (dir / "data").string() : std::filesystem::absolute(o->data).string()}};
     for (const auto& v : o->vars) {
       const size_t eq = v.find('=');
       if (eq == std::string::npos || eq == 0)

@@ -22,18 +22,23 @@ std::vector<std::string> generate_all(LoadedModel& m, const std::vector<std::vec
     const size_t e = std::min(ids.size(), b + size_t(batch));
     std::vector<std::unique_ptr<Sequence>> seqs;
     std::vector<Sequence*> ptrs;
+    // The caches of one forward call share one capacity: the longest prompt plus the answer.
+    const int n_ctx = m.model.config().n_ctx;
+    size_t longest = 1;
+    for (size_t i = b; i < e; ++i) longest = std::max(longest, ids[i].size());
+    const int capacity = std::min(n_ctx, int(longest) + max_tokens);
     for (size_t i = b; i < e; ++i) {
       GenerateRequest req;
       req.prompt = ids[i];
-      const int room = m.model.config().n_ctx - int(req.prompt.size());
-      if (room < 1) {  // a prompt that fills the context gets no answer
-        req.prompt.resize(size_t(std::max(1, m.model.config().n_ctx - 1)));
-      }
-      req.max_tokens = std::max(1, std::min(max_tokens, m.model.config().n_ctx - int(req.prompt.size())));
+      // A prompt that fills the context keeps its last tokens and gets a short answer.
+      if (int(req.prompt.size()) >= capacity)
+        req.prompt.erase(req.prompt.begin(), req.prompt.end() - (capacity - 1));
+      req.max_tokens = std::max(1, std::min(max_tokens, capacity - int(req.prompt.size())));
       req.sampling.temperature = 0.0f;
       req.stop_ids = stop_ids;
       req.stop = {"\n\n"};
-      seqs.push_back(std::make_unique<Sequence>(*m.infer, m.tokenizer, std::move(req)));
+      seqs.push_back(
+          std::make_unique<Sequence>(*m.infer, m.tokenizer, std::move(req), nullptr, capacity));
       ptrs.push_back(seqs.back().get());
     }
     while (std::any_of(ptrs.begin(), ptrs.end(), [](Sequence* s) { return !s->done(); }))

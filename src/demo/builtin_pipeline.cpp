@@ -15,7 +15,8 @@ namespace lmforge {
 
 namespace {
 
-const char* const kTemplate = R"(# lmforge demo pipeline: the whole journey on the built-in data (`lmforge demo` runs it;
+const char* const kTemplate =
+    R"(# lmforge demo pipeline: the whole journey on the built-in data (`lmforge demo` runs it;
 # `lmforge run THIS.yaml --output DIR --var CORPUS=./demo-corpus` does the same).
 # ${DIR} is the output directory, ${DATA} the built data (default ${DIR}/data), ${CORPUS} the
 # fetched corpus (scripts/fetch-corpus.sh). Sized for about @MINUTES@ minutes on two cores.
@@ -102,7 +103,9 @@ void replace(std::string& s, const std::string& key, const std::string& value) {
 
 std::string builtin_demo_pipeline_yaml(double minutes) {
   const double f = std::max(0.05, minutes / 20.0);
-  auto steps = [&](double at20, int lo) { return std::to_string(std::max(lo, int(std::lround(at20 * f)))); };
+  auto steps = [&](double at20, int lo) {
+    return std::to_string(std::max(lo, int(std::lround(at20 * f))));
+  };
   std::string y = kTemplate;
   char mbuf[32];
   std::snprintf(mbuf, sizeof mbuf, "%g", minutes);

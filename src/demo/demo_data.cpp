@@ -38,7 +38,9 @@ void require(const fs::path& p) {
                      "run scripts/fetch-corpus.sh CORPUS_DIR, then pass --corpus CORPUS_DIR");
 }
 
-int word_count(const std::string& s) { return int(lower_words(s).size()); }
+int word_count(const std::string& s) {
+  return int(lower_words(s).size());
+}
 
 // Familiarity of a phrase: the count of its rarest word in the general corpus.
 int64_t familiarity(const std::string& text, const Counts& counts) {
@@ -133,7 +135,8 @@ std::vector<Pair> read_pairs(const fs::path& dict_dir, const Counts& counts, int
   for (const auto& [en, e] : best) {
     const auto& t = e.translations.front();
     if (!clean_german(t.text, 3)) continue;
-    const bool lower = std::all_of(en.begin(), en.end(), [](char c) { return !std::isupper((unsigned char)c); });
+    const bool lower =
+        std::all_of(en.begin(), en.end(), [](char c) { return !std::isupper((unsigned char)c); });
     if (!lower || word_count(en) > 2) continue;
     Pair p;
     if (e.pos.empty() && (t.gender == "masc" || t.gender == "fem" || t.gender == "neut"))
@@ -168,7 +171,9 @@ std::vector<Pair> read_pairs(const fs::path& dict_dir, const Counts& counts, int
   return uniq;
 }
 
-std::string task_prompt(const std::string& en) { return "English: " + en + "\nGerman:"; }
+std::string task_prompt(const std::string& en) {
+  return "English: " + en + "\nGerman:";
+}
 
 // ---- WordNet: common words' first-sense definitions and synonyms ----
 void read_wordnet(const fs::path& wn_dir, const Counts& counts, demo_detail::InstructPools& pools) {
@@ -218,8 +223,7 @@ void read_wordnet(const fs::path& wn_dir, const Counts& counts, demo_detail::Ins
     }
     if (pools.synonym.size() < 1200)
       for (const auto& syn : c.s->words)
-        if (syn != c.word && syn.find(' ') == std::string::npos &&
-            familiarity(syn, counts) >= 3) {
+        if (syn != c.word && syn.find(' ') == std::string::npos && familiarity(syn, counts) >= 3) {
           pools.synonym.push_back({c.word, syn});
           break;
         }
@@ -319,9 +323,10 @@ DemoDataSummary build_demo_data(const DemoDataOptions& opt) {
                      {"version", 1},
                      {"seed", opt.seed},
                      {"general_bytes", s.general_bytes},
-                     {"domain", {{"train_docs", s.domain_train_docs},
-                                 {"val_docs", s.domain_val_docs},
-                                 {"bytes", s.domain_bytes}}},
+                     {"domain",
+                      {{"train_docs", s.domain_train_docs},
+                       {"val_docs", s.domain_val_docs},
+                       {"bytes", s.domain_bytes}}},
                      {"task", {{"train", s.task_train}, {"val", s.task_val}}},
                      {"instruct", {{"train", s.instruct_train}, {"heldout", s.instruct_heldout}}},
                      {"rlhf", {{"rankings", s.rlhf_rankings}, {"prompts", s.rlhf_prompts}}},

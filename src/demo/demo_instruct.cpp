@@ -15,7 +15,8 @@ namespace lmforge {
 
 const char* const kSimulatedRankerRule =
     "SIMULATED RANKER (no human ranked these answers): an answer that contains the reference "
-    "answer (as whole words, ignoring case) beats one that does not; among answers equal on that, the shorter "
+    "answer (as whole words, ignoring case) beats one that does not; among answers equal on that, "
+    "the shorter "
     "one wins. Candidates per prompt: the reference answer, the reference followed by rambling, "
     "the reference answer of another prompt (wrong), that wrong answer with rambling, and "
     "\"I don't know.\"";
@@ -100,7 +101,9 @@ bool contains_answer(const std::string& answer, const std::string& reference) {
   if (r.empty()) return false;
   // Whole words only: "a" is not contained in "cat", but "das Haus" is in "Es ist das Haus.".
   const std::string a = lower_trim(answer);
-  auto word_char = [](char c) { return std::isalnum((unsigned char)c) || (unsigned char)c >= 0x80; };
+  auto word_char = [](char c) {
+    return std::isalnum((unsigned char)c) || (unsigned char)c >= 0x80;
+  };
   for (size_t p = a.find(r); p != std::string::npos; p = a.find(r, p + 1)) {
     const bool left = p == 0 || !word_char(a[p - 1]) || !word_char(r.front());
     const size_t e = p + r.size();
@@ -256,8 +259,7 @@ void write_instruct_and_rlhf(const InstructPools& pools, const DemoDataOptions& 
     // A reference that "I don't know." contains (first word "I") would not rank cleanly.
     if (contains_answer("I don't know.", qa.answer)) continue;
     std::string wrong;
-    for (int tries = 0; tries < 16 && (wrong.empty() || contains_answer(wrong, qa.answer));
-         ++tries)
+    for (int tries = 0; tries < 16 && (wrong.empty() || contains_answer(wrong, qa.answer)); ++tries)
       wrong = items[rr.below(items.size())].answer;
     if (contains_answer(wrong, qa.answer)) continue;
     const size_t n_r = sizeof(kRambles) / sizeof(kRambles[0]);
@@ -276,7 +278,8 @@ void write_instruct_and_rlhf(const InstructPools& pools, const DemoDataOptions& 
   write_file_atomic(dir / "rlhf" / "rankings.jsonl", rankings);
   std::string readme =
       "Rankings in this directory were produced by a SIMULATED RANKER, not by people.\n\n"
-      "Rule: " + std::string(kSimulatedRankerRule) +
+      "Rule: " +
+      std::string(kSimulatedRankerRule) +
       "\n\nrankings.jsonl: {\"prompt\", \"responses\": [best, ..., worst]} ordered by the rule.\n"
       "prompts.jsonl: {\"prompt\", \"reference\"} prompts for PPO rollouts (the reference is for\n"
       "measuring; the policy never sees it).\n"

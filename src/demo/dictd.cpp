@@ -14,12 +14,18 @@ bool dictd_base64_decode(std::string_view digits, uint64_t& value) {
   uint64_t v = 0;
   for (char c : digits) {
     int d;
-    if (c >= 'A' && c <= 'Z') d = c - 'A';
-    else if (c >= 'a' && c <= 'z') d = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') d = c - '0' + 52;
-    else if (c == '+') d = 62;
-    else if (c == '/') d = 63;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      d = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      d = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      d = c - '0' + 52;
+    else if (c == '+')
+      d = 62;
+    else if (c == '/')
+      d = 63;
+    else
+      return false;
     if (v > (UINT64_MAX >> 7)) return false;  // keeps the result below 2^63
     v = v * 64 + uint64_t(d);
   }

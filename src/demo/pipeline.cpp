@@ -12,7 +12,9 @@
 namespace lmforge {
 namespace {
 
-int line_of(const YAML::Node& n) { return n.Mark().line >= 0 ? n.Mark().line + 1 : 0; }
+int line_of(const YAML::Node& n) {
+  return n.Mark().line >= 0 ? n.Mark().line + 1 : 0;
+}
 
 struct Ctx {
   const std::string& file;
@@ -20,15 +22,13 @@ struct Ctx {
 
   std::string str(const YAML::Node& n, const std::string& field) const {
     if (!n.IsScalar())
-      throw InputError(file, line_of(n), field, "expected a string or number",
-                       "quote the value");
+      throw InputError(file, line_of(n), field, "expected a string or number", "quote the value");
     return substitute_vars(n.Scalar(), vars, file, line_of(n), field);
   }
   std::vector<std::string> str_list(const YAML::Node& n, const std::string& field) const {
     std::vector<std::string> out;
     if (n.IsScalar()) return {str(n, field)};
-    if (!n.IsSequence())
-      throw InputError(file, line_of(n), field, "expected a list of strings");
+    if (!n.IsSequence()) throw InputError(file, line_of(n), field, "expected a list of strings");
     for (size_t i = 0; i < n.size(); ++i)
       out.push_back(str(n[i], field + "[" + std::to_string(i) + "]"));
     return out;
@@ -56,16 +56,15 @@ struct Ctx {
       if (!keys.count(k)) {
         std::string list;
         for (const auto& x : keys) list += (list.empty() ? "" : ", ") + x;
-        throw InputError(file, line_of(kv.first), where + k, "unknown key",
-                         "known keys: " + list);
+        throw InputError(file, line_of(kv.first), where + k, "unknown key", "known keys: " + list);
       }
     }
   }
 };
 
 bool is_training_command(const std::vector<std::string>& cmd) {
-  static const std::set<std::string> t = {"pretrain", "finetune", "instruct", "reward",
-                                          "ppo",      "dpo"};
+  static const std::set<std::string> t = {"pretrain", "finetune", "instruct",
+                                          "reward",   "ppo",      "dpo"};
   return cmd.size() == 1 && t.count(cmd[0]);
 }
 
@@ -89,8 +88,7 @@ std::string substitute_vars(const std::string& s, const std::map<std::string, st
   while (i < s.size()) {
     if (s.compare(i, 2, "${") == 0) {
       size_t e = s.find('}', i + 2);
-      if (e == std::string::npos)
-        throw InputError(file, line, field, "unclosed ${ in '" + s + "'");
+      if (e == std::string::npos) throw InputError(file, line, field, "unclosed ${ in '" + s + "'");
       const std::string name = s.substr(i + 2, e - i - 2);
       auto it = vars.find(name);
       if (it == vars.end()) {
@@ -148,10 +146,9 @@ Pipeline parse_pipeline(const std::string& yaml_text, const std::string& file,
     const YAML::Node n = st[i];
     const std::string where = "stages[" + std::to_string(i) + "].";
     if (!n.IsMap()) throw InputError(file, line_of(n), where, "expected a mapping");
-    c.known_keys(n,
-                 {"name", "title", "what", "command", "options", "probes", "chat", "model",
-                  "done_when"},
-                 where);
+    c.known_keys(
+        n, {"name", "title", "what", "command", "options", "probes", "chat", "model", "done_when"},
+        where);
     PipelineStage s;
     s.line = line_of(n);
     if (!n["name"] || !n["command"])
@@ -175,7 +172,8 @@ Pipeline parse_pipeline(const std::string& yaml_text, const std::string& file,
         if (key.rfind("--", 0) == 0) key = key.substr(2);
         const std::string f = where + "options." + key;
         if (kv.second.IsNull()) continue;
-        if (kv.second.IsScalar() && (kv.second.Scalar() == "true" || kv.second.Scalar() == "false")) {
+        if (kv.second.IsScalar() &&
+            (kv.second.Scalar() == "true" || kv.second.Scalar() == "false")) {
           if (kv.second.Scalar() == "true") s.options.push_back({key, {}});
           continue;
         }
@@ -190,14 +188,15 @@ Pipeline parse_pipeline(const std::string& yaml_text, const std::string& file,
     if (s.probes != "model" && s.probes != "summary" && s.probes != "none")
       throw InputError(file, line_of(n["probes"]), where + "probes",
                        "expected model, summary or none, got '" + s.probes + "'");
-    if (n["model"]) s.model = c.str(n["model"], where + "model");
+    if (n["model"])
+      s.model = c.str(n["model"], where + "model");
     else if (s.probes == "model" && !s.output.empty())
       s.model = (std::filesystem::path(s.output) / "final").string();
     if (s.probes == "model" && s.model.empty())
       throw InputError(file, s.line, where + "model", "no model to probe",
                        "give the stage an output option or a model path, or set probes: none");
-    s.done_when = n["done_when"] ? c.str(n["done_when"], where + "done_when")
-                                 : default_done_marker(s);
+    s.done_when =
+        n["done_when"] ? c.str(n["done_when"], where + "done_when") : default_done_marker(s);
     p.stages.push_back(std::move(s));
   }
   return p;
@@ -217,8 +216,8 @@ std::string shell_command(const std::vector<std::string>& args) {
   for (const auto& a : args) {
     bool plain = !a.empty();
     for (char c : a)
-      if (!(std::isalnum((unsigned char)c) || std::string_view("-_./=:,+@%").find(c) !=
-                                                   std::string_view::npos))
+      if (!(std::isalnum((unsigned char)c) ||
+            std::string_view("-_./=:,+@%").find(c) != std::string_view::npos))
         plain = false;
     if (plain) {
       out += " " + a;
@@ -234,10 +233,12 @@ std::string shell_command(const std::vector<std::string>& args) {
 std::string pipeline_yaml(const Pipeline& p) {
   YAML::Emitter e;
   e << YAML::BeginMap << YAML::Key << "title" << YAML::Value << p.title;
-  if (p.simulated_ranker) e << YAML::Key << "simulated_ranker" << YAML::Value << *p.simulated_ranker;
+  if (p.simulated_ranker)
+    e << YAML::Key << "simulated_ranker" << YAML::Value << *p.simulated_ranker;
   const PipelineProbes& q = p.probes;
   e << YAML::Key << "probes" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "prompt" << YAML::Value << q.prompt << YAML::Key << "top" << YAML::Value << q.top;
+  e << YAML::Key << "prompt" << YAML::Value << q.prompt << YAML::Key << "top" << YAML::Value
+    << q.top;
   if (!q.general_val.empty()) e << YAML::Key << "general_val" << YAML::Value << q.general_val;
   if (!q.domain_val.empty()) e << YAML::Key << "domain_val" << YAML::Value << q.domain_val;
   e << YAML::Key << "eval_tokens" << YAML::Value << q.eval_tokens;
@@ -252,13 +253,15 @@ std::string pipeline_yaml(const Pipeline& p) {
     for (const auto& w : s.command) cmd += (cmd.empty() ? "" : " ") + w;
     e << YAML::BeginMap << YAML::Key << "name" << YAML::Value << s.name << YAML::Key << "title"
       << YAML::Value << s.title << YAML::Key << "what" << YAML::Value << s.what << YAML::Key
-      << "command" << YAML::Value << cmd << YAML::Key << "options" << YAML::Value
-      << YAML::BeginMap;
+      << "command" << YAML::Value << cmd << YAML::Key << "options" << YAML::Value << YAML::BeginMap;
     for (const auto& [k, vs] : s.options) {
       e << YAML::Key << k << YAML::Value;
-      if (vs.empty()) e << true;
-      else if (vs.size() == 1) e << vs[0];
-      else e << YAML::Flow << vs;
+      if (vs.empty())
+        e << true;
+      else if (vs.size() == 1)
+        e << vs[0];
+      else
+        e << YAML::Flow << vs;
     }
     e << YAML::EndMap << YAML::Key << "probes" << YAML::Value << s.probes;
     if (s.chat) e << YAML::Key << "chat" << YAML::Value << true;

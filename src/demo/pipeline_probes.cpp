@@ -42,8 +42,10 @@ void add_summary(Json& probes, const PipelineStage& s) {
   }
   if (j.contains("task_metric")) {
     const Json& t = j["task_metric"];
-    if (t.is_number()) probes["task_metric"] = {{"name", "task metric"}, {"value", t}};
-    else if (t.is_object() && t.contains("value")) probes["task_metric"] = t;
+    if (t.is_number())
+      probes["task_metric"] = {{"name", "task metric"}, {"value", t}};
+    else if (t.is_object() && t.contains("value"))
+      probes["task_metric"] = t;
   }
   for (const char* k : {"instruct_accuracy", "reward_accuracy", "mean_reward", "kl"})
     if (j.contains(k) && j[k].is_number()) probes[k] = j[k];
@@ -144,7 +146,8 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
   if (cur.contains("next_word") || prev.contains("next_word"))
     rows.push_back({"next word after the prompt", top1(prev), top1(cur), ""});
   auto number = [&](const char* key, const char* label) {
-    const Json a = prev.contains(key) ? prev[key] : Json(), b = cur.contains(key) ? cur[key] : Json();
+    const Json a = prev.contains(key) ? prev[key] : Json(),
+               b = cur.contains(key) ? cur[key] : Json();
     if (a.is_null() && b.is_null()) return;
     std::string change;
     if (a.is_number() && b.is_number()) {
@@ -188,8 +191,9 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
   std::ostringstream o;
   auto line = [&](const std::string& a, const std::string& b, const std::string& c,
                   const std::string& d) {
-    o << "     " << a << std::string(w0 - a.size() + 2, ' ') << b << std::string(w1 - b.size() + 2, ' ')
-      << c << std::string(w2 - c.size() + 2, ' ') << d << "\n";
+    o << "     " << a << std::string(w0 - a.size() + 2, ' ') << b
+      << std::string(w1 - b.size() + 2, ' ') << c << std::string(w2 - c.size() + 2, ' ') << d
+      << "\n";
   };
   line("probe", prev_name, name, "change");
   for (const auto& r : rows) line(r.label, r.before, r.after, r.change);

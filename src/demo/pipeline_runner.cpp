@@ -2,19 +2,20 @@
 // same binary, started with posix_spawn. Stage output streams to the terminal; probe output is
 // captured into DIR/logs/. While a child runs, the runner ignores SIGINT so that Ctrl-C reaches
 // the child (which checkpoints and exits) and the runner can still record the state.
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -48,14 +49,13 @@ int run_child(const fs::path& binary, const std::vector<std::string>& args, cons
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   if (!r.out.empty())
-    posix_spawn_file_actions_addopen(&fa, 1, r.out.c_str(),
-                                     O_WRONLY | O_CREAT | (r.append_out ? O_APPEND : O_TRUNC), 0644);
+    posix_spawn_file_actions_addopen(
+        &fa, 1, r.out.c_str(), O_WRONLY | O_CREAT | (r.append_out ? O_APPEND : O_TRUNC), 0644);
   if (!r.err.empty() && r.err == r.out)
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
   else if (!r.err.empty())
-    posix_spawn_file_actions_addopen(&fa, 2, r.err.c_str(),
-                                     O_WRONLY | O_CREAT | (r.append_err ? O_APPEND : O_TRUNC),
-                                     0644);
+    posix_spawn_file_actions_addopen(
+        &fa, 2, r.err.c_str(), O_WRONLY | O_CREAT | (r.append_err ? O_APPEND : O_TRUNC), 0644);
   posix_spawnattr_t at;
   posix_spawnattr_init(&at);
   sigset_t def;
@@ -64,7 +64,8 @@ int run_child(const fs::path& binary, const std::vector<std::string>& args, cons
   sigaddset(&def, SIGTERM);
   posix_spawnattr_setsigdefault(&at, &def);
   posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF);
-  struct sigaction ign {}, old_int{}, old_term{};
+  struct sigaction ign {
+  }, old_int{}, old_term{};
   ign.sa_handler = SIG_IGN;
   sigaction(SIGINT, &ign, &old_int);
   sigaction(SIGTERM, &ign, &old_term);
@@ -94,7 +95,8 @@ std::string join(const std::vector<std::string>& w) {
 // ---- probes: each a child process whose stdout is JSON ----
 namespace pipeline_detail {
 
-ProbeRunner::ProbeRunner(fs::path binary, fs::path dir) : binary_(std::move(binary)), dir_(std::move(dir)) {
+ProbeRunner::ProbeRunner(fs::path binary, fs::path dir)
+    : binary_(std::move(binary)), dir_(std::move(dir)) {
   fs::create_directories(dir_ / "logs");
 }
 
@@ -186,8 +188,7 @@ class StateFile {
       try {
         old = Json::parse(read_file(path_));
       } catch (const std::exception&) {
-        std::fprintf(stderr, "note: %s is not valid JSON; starting a fresh state\n",
-                     path_.c_str());
+        std::fprintf(stderr, "note: %s is not valid JSON; starting a fresh state\n", path_.c_str());
       }
     }
     state_ = {{"format", "lmforge-pipeline-state"},
@@ -216,7 +217,9 @@ class StateFile {
   Json state_;
 };
 
-bool stage_done(const PipelineStage& s) { return !s.done_when.empty() && fs::exists(s.done_when); }
+bool stage_done(const PipelineStage& s) {
+  return !s.done_when.empty() && fs::exists(s.done_when);
+}
 
 }  // namespace
 
@@ -226,14 +229,31 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
   ProbeRunner runner(opt.binary, dir);
   write_file_atomic(dir / "pipeline.yaml", pipeline_yaml(p));
 
-  // Every command of a stage still to run must exist before anything starts.
-  std::vector<std::string> missing;
-  std::set<std::string> checked;
+  // Every command of a stage still to run, and each of its options, must exist before
+  // anything starts: a typo or an older binary fails in a second, not after an hour.
+  std::vector<std::string> missing, bad_options;
+  std::map<std::string, std::string> helps;
   for (const auto& s : p.stages) {
     if (stage_done(s)) continue;
     const std::string c = join(s.command);
-    if (checked.insert(c).second && !runner.available(s.command))
+    if (!helps.count(c))
+      helps[c] = runner.available(s.command) ? runner.help_text(s.command) : std::string();
+    if (helps[c].empty()) {
       missing.push_back("`lmforge " + c + "` (stage " + s.name + ")");
+      continue;
+    }
+    for (const auto& [k, v] : s.options) {
+      const std::string flag = "--" + k;
+      bool found = false;
+      for (size_t q = helps[c].find(flag); q != std::string::npos && !found;
+           q = helps[c].find(flag, q + 1)) {
+        const size_t e = q + flag.size();
+        found = (q == 0 || helps[c][q - 1] == ' ' || helps[c][q - 1] == ',') &&
+                (e == helps[c].size() ||
+                 !(std::isalnum((unsigned char)helps[c][e]) || helps[c][e] == '-'));
+      }
+      if (!found) bad_options.push_back(flag + " (stage " + s.name + ", `lmforge " + c + "`)");
+    }
   }
   if (!missing.empty()) {
     std::string list;
@@ -242,9 +262,16 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
                      " (hint: update and rebuild lmforge, or remove those stages from the "
                      "pipeline)");
   }
+  if (!bad_options.empty()) {
+    std::string list;
+    for (const auto& m : bad_options) list += (list.empty() ? "" : ", ") + m;
+    throw UsageError("unknown options in the pipeline: " + list +
+                     " (hint: see `lmforge COMMAND --help`; update lmforge if the option is new)");
+  }
   const bool have_report = opt.report && runner.available({"report"});
   if (opt.report && !have_report)
-    std::fprintf(stderr, "note: `lmforge report` is not in this build; no report card is written\n");
+    std::fprintf(stderr,
+                 "note: `lmforge report` is not in this build; no report card is written\n");
 
   StateFile state(p, dir);
   state.save();
@@ -253,8 +280,8 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
   for (size_t i = 0; i < p.stages.size(); ++i) {
     const PipelineStage& s = p.stages[i];
     Json& rec = state.stage(i);
-    std::fprintf(stdout, "\n== stage %zu/%zu: %s (%s)\n", i + 1, p.stages.size(),
-                 s.title.c_str(), s.name.c_str());
+    std::fprintf(stdout, "\n== stage %zu/%zu: %s (%s)\n", i + 1, p.stages.size(), s.title.c_str(),
+                 s.name.c_str());
     if (!s.what.empty()) std::fprintf(stdout, "   %s\n", s.what.c_str());
     std::fflush(stdout);
     const bool done = stage_done(s);
@@ -263,8 +290,8 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
     } else {
       std::vector<std::string> args = stage_args(s);
       // Training commands continue from their newest checkpoint when the output exists.
-      const bool has_resume_flag =
-          std::any_of(s.options.begin(), s.options.end(), [](auto& o) { return o.first == "resume"; });
+      const bool has_resume_flag = std::any_of(s.options.begin(), s.options.end(),
+                                               [](auto& o) { return o.first == "resume"; });
       if (!has_resume_flag && !s.output.empty() && fs::exists(s.output) &&
           runner.help_text(s.command).find("--resume") != std::string::npos)
         args.push_back("--resume");
@@ -277,7 +304,8 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
       state.save();
       const double t0 = now_s();
       const int code = runner.run_stage(args);
-      const double prev_elapsed = rec["elapsed_s"].is_number() ? rec["elapsed_s"].get<double>() : 0.0;
+      const double prev_elapsed =
+          rec["elapsed_s"].is_number() ? rec["elapsed_s"].get<double>() : 0.0;
       rec["elapsed_s"] = std::round((prev_elapsed + now_s() - t0) * 10) / 10;
       if (code != 0 || !(s.done_when.empty() || fs::exists(s.done_when))) {
         const bool interrupted = code == 130 || code == 128 + SIGINT || code == 128 + SIGTERM;
@@ -288,14 +316,14 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
                              "; run the same command again to resume where it stopped");
         throw RuntimeError("stage " + s.name + " failed (`" + shell_command(args) + "` exited " +
                            std::to_string(code) +
-                           (code == 0 ? " but did not write " + s.done_when : std::string()) +
-                           ")");
+                           (code == 0 ? " but did not write " + s.done_when : std::string()) + ")");
       }
     }
     rec["status"] = "done";
     if (!s.output.empty() && fs::exists(fs::path(s.output) / "metrics.jsonl")) {
       rec["metrics"] = (fs::path(s.output) / "metrics.jsonl").string();
-      rec["tokens_per_s"] = pipeline_detail::mean_tokens_per_s(fs::path(s.output) / "metrics.jsonl");
+      rec["tokens_per_s"] =
+          pipeline_detail::mean_tokens_per_s(fs::path(s.output) / "metrics.jsonl");
     }
     const bool have_probes = done && rec["probes"].is_object() && !rec["probes"].empty();
     if (s.probes != "none" && !have_probes) {

@@ -110,9 +110,9 @@ std::string strip_pronunciation(const std::string& p) {
   size_t e = p.find('/', 1);
   if (e == std::string::npos || e > 60) return p;
   std::string rest = p.substr(e + 1);
-  static const char* const kPos[] = {"n.", "v.", "vt.", "vi.", "adj.", "adv.", "pl.", "interj.",
-                                     "excl.", "prep.", "pron.", "conj.", "abbrev.", "n", "v",
-                                     "adj", "vt", "vi", "and", "or"};
+  static const char* const kPos[] = {
+      "n.",    "v.",    "vt.",     "vi.", "adj.", "adv.", "pl.", "interj.", "excl.", "prep.",
+      "pron.", "conj.", "abbrev.", "n",   "v",    "adj",  "vt",  "vi",      "and",   "or"};
   for (;;) {
     size_t b = 0;
     while (b < rest.size() && (rest[b] == ' ' || rest[b] == ',')) ++b;
@@ -183,7 +183,8 @@ std::string first_sentence(const TermEntry& e, int max_words) {
   // Drop a leading "(CPU) " / "(Or \"Shockwave Flash\") ": the answer starts with its content.
   if (!p.empty() && p[0] == '(') {
     size_t c = p.find(')');
-    if (c != std::string::npos && c < 60 && c + 2 < p.size() && p[c + 1] == ' ') p = p.substr(c + 2);
+    if (c != std::string::npos && c < 60 && c + 2 < p.size() && p[c + 1] == ' ')
+      p = p.substr(c + 2);
   }
   // The sentence ends at ". " / "? " / "! " followed by an upper-case letter, or at the end.
   size_t end = p.size();

@@ -52,7 +52,7 @@ probes:
   general_val: ${DIR}/shards
   domain_val: ${VAL}
   eval_tokens: 256
-  samples: ["a dog"]
+  samples: ["a dog", "the old bird sees the"]
 stages:
   - name: tokenizer
     title: Tokenizer
@@ -71,11 +71,13 @@ stages:
 )";
 
 std::string vars() {
-  return " --var CORPUS=" + (g_root / "corpus").string() + " --var VAL=" +
-         (g_root / "val.txt").string();
+  return " --var CORPUS=" + (g_root / "corpus").string() +
+         " --var VAL=" + (g_root / "val.txt").string();
 }
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
 nlohmann::json state_of(const fs::path& dir) {
   return nlohmann::json::parse(read_file(dir / "state.json"));
@@ -104,7 +106,9 @@ TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
   ASSERT_EQ(st["stages"].size(), 3u);
   for (auto& s : st["stages"]) EXPECT_EQ(s["status"], "done") << s["name"];
   EXPECT_EQ(st["stages"][0]["name"], "tokenizer");
-  EXPECT_EQ(st["stages"][0]["command"].get<std::string>().rfind("lmforge tokenizer train --input ", 0), 0u);
+  EXPECT_EQ(
+      st["stages"][0]["command"].get<std::string>().rfind("lmforge tokenizer train --input ", 0),
+      0u);
   EXPECT_TRUE(st["stages"][0]["probes"].empty());  // not a model stage
   const auto& pre = st["stages"][2];
   EXPECT_EQ(pre["title"], "Pretraining");
@@ -127,7 +131,7 @@ TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
     EXPECT_GT(pr[k].get<double>(), 0.0);
     EXPECT_LT(pr[k].get<double>(), 6.8);
   }
-  ASSERT_EQ(pre["samples"].size(), 1u);
+  ASSERT_EQ(pre["samples"].size(), 2u);  // prompts of different lengths decoded together
   EXPECT_EQ(pre["samples"][0]["prompt"], "a dog");
   EXPECT_TRUE(pre["samples"][0]["answer"].is_string());
   EXPECT_NE(r.out.find("what changed"), std::string::npos) << r.out;
@@ -160,14 +164,28 @@ TEST(RunPipeline, MissingCommandFailsBeforeRunningAnything) {
   EXPECT_FALSE(fs::exists(dir / "tok"));
 }
 
+TEST(RunPipeline, UnknownOptionFailsBeforeRunningAnything) {
+  write_file_atomic(
+      g_root / "badopt.yaml",
+      "stages:\n"
+      "  - {name: tok, command: tokenizer train, options: {input: x, vocab-sise: 300, "
+      "output: \"${DIR}/tok\"}}\n");
+  CliRun r = run("run " + (g_root / "badopt.yaml").string() + " --output " +
+                 (g_root / "badopt-run").string() + " --no-report");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--vocab-sise (stage tok"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(g_root / "badopt-run" / "tok"));
+}
+
 TEST(RunPipeline, FailingStageIsRecordedAndNamed) {
-  write_file_atomic(g_root / "fail.yaml",
-                    "stages:\n"
-                    "  - {name: tok, command: tokenizer train, options: {input: /nonexistent/x.txt, "
-                    "vocab-size: 300, output: \"${DIR}/tok\"}}\n");
+  write_file_atomic(
+      g_root / "fail.yaml",
+      "stages:\n"
+      "  - {name: tok, command: tokenizer train, options: {input: /nonexistent/x.txt, "
+      "vocab-size: 300, output: \"${DIR}/tok\"}}\n");
   const fs::path dir = g_root / "fail-run";
-  CliRun r = run("run " + (g_root / "fail.yaml").string() + " --output " + dir.string() +
-                 " --no-report");
+  CliRun r =
+      run("run " + (g_root / "fail.yaml").string() + " --output " + dir.string() + " --no-report");
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("stage tok failed"), std::string::npos) << r.err;
   EXPECT_EQ(state_of(dir)["stages"][0]["status"], "failed");
@@ -177,8 +195,8 @@ TEST(RunPipeline, BadPipelineFilesNameFileLineAndField) {
   write_file_atomic(g_root / "bad.yaml",
                     "stages:\n  - name: a\n    command: prepare\n    options: {output: "
                     "\"${NOPE}/x\"}\n");
-  CliRun r = run("run " + (g_root / "bad.yaml").string() + " --output " +
-                 (g_root / "bad-run").string());
+  CliRun r =
+      run("run " + (g_root / "bad.yaml").string() + " --output " + (g_root / "bad-run").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("bad.yaml:4"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("${NOPE}"), std::string::npos) << r.err;
@@ -194,9 +212,9 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   Pipeline p60 = parse_pipeline(builtin_demo_pipeline_yaml(60), "demo", v);
   std::vector<std::string> names;
   for (auto& s : p20.stages) names.push_back(s.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain",
-                                             "pretrain", "cpt", "finetune", "instruct", "reward",
-                                             "dpo", "ppo"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain", "pretrain",
+                                      "cpt", "finetune", "instruct", "reward", "dpo", "ppo"}));
   ASSERT_TRUE(p20.simulated_ranker.has_value());
   EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
   auto steps = [](const PipelineStage& s) {

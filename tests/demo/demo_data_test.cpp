@@ -2,6 +2,8 @@
 // make_fixtures.py): dictd base64 and index parsing, entry cleaning, FreeDict and WordNet
 // parsing, the phrasing split (no held-out phrasing in training), the simulated ranker, and a
 // whole build that is byte-identical for the same seed.
+#include "lmforge/demo/demo_data.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -12,7 +14,6 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
-#include "lmforge/demo/demo_data.h"
 #include "lmforge/demo/dictd.h"
 #include "lmforge/demo/sources.h"
 
@@ -24,8 +25,8 @@ namespace {
 const fs::path kCorpus = fs::path(LMFORGE_SOURCE_DIR) / "tests/demo/fixtures/corpus";
 
 fs::path scratch(const std::string& name) {
-  fs::path d = fs::temp_directory_path() /
-               ("lmforge-demo-data-test-" + std::to_string(getpid())) / name;
+  fs::path d =
+      fs::temp_directory_path() / ("lmforge-demo-data-test-" + std::to_string(getpid())) / name;
   fs::remove_all(d);
   fs::create_directories(d.parent_path());
   return d;
@@ -130,7 +131,8 @@ TEST(Sources, CleansJargonAndFoldocEntries) {
   TermEntry q = clean_term_entry("cryppie\n\n    /krip'ee/, n. A cryptographer. One who hacks.\n");
   ASSERT_EQ(q.paragraphs.size(), 1u);
   EXPECT_EQ(q.paragraphs[0], "A cryptographer. One who hacks.");
-  TermEntry h = clean_term_entry("hack\n n.\n\n    [very common]\n\n    1. A quick job. It works.\n");
+  TermEntry h =
+      clean_term_entry("hack\n n.\n\n    [very common]\n\n    1. A quick job. It works.\n");
   EXPECT_EQ(first_sentence(h, 20), "A quick job.");
   EXPECT_EQ(first_sentence(h, 2), "");  // three words is too long
   EXPECT_EQ(first_sentence(clean_term_entry("x\n\n  See {y}.\n"), 20), "");
@@ -201,8 +203,8 @@ TEST(Instruct, PhrasingSplitIsDisjointCompleteAndSeeded) {
 }
 
 TEST(Ranker, ContainsTheReferenceThenShorterWins) {
-  auto r = simulated_rank({"I don't know.", "der Hund, I think, probably", "die Katze",
-                           "Der Hund", "die Katze, or so they say"},
+  auto r = simulated_rank({"I don't know.", "der Hund, I think, probably", "die Katze", "Der Hund",
+                           "die Katze, or so they say"},
                           "der hund");
   EXPECT_EQ(r, (std::vector<std::string>{"Der Hund", "der Hund, I think, probably", "die Katze",
                                          "I don't know.", "die Katze, or so they say"}));
@@ -217,14 +219,15 @@ TEST(Ranker, ContainsTheReferenceThenShorterWins) {
 TEST(DemoData, BuildsEveryDatasetFromFixtures) {
   const fs::path out = scratch("a");
   DemoDataSummary s = build_demo_data(small_options(out, 5));
-  for (const char* f : {"general/bible-kjv.txt", "general/fortunes.txt", "domain/train.txt",
-                        "domain/val.txt", "task/train.jsonl", "task/val.jsonl",
-                        "instruct/train.jsonl", "instruct/heldout.jsonl", "rlhf/prompts.jsonl",
-                        "rlhf/rankings.jsonl", "rlhf/README.txt", "manifest.json"})
+  for (const char* f :
+       {"general/bible-kjv.txt", "general/fortunes.txt", "domain/train.txt", "domain/val.txt",
+        "task/train.jsonl", "task/val.jsonl", "instruct/train.jsonl", "instruct/heldout.jsonl",
+        "rlhf/prompts.jsonl", "rlhf/rankings.jsonl", "rlhf/README.txt", "manifest.json"})
     EXPECT_TRUE(fs::exists(out / f)) << f;
   EXPECT_EQ(s.domain_train_docs + s.domain_val_docs, 7);
   EXPECT_GE(s.domain_val_docs, 1);
-  const std::string domain = read_file(out / "domain/train.txt") + read_file(out / "domain/val.txt");
+  const std::string domain =
+      read_file(out / "domain/train.txt") + read_file(out / "domain/val.txt");
   EXPECT_NE(domain.find("compiler\nA program that converts another program from some source "
                         "language to machine language."),
             std::string::npos)

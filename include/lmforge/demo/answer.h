@@ -18,7 +18,7 @@ struct AnswerOptions {
   std::filesystem::path heldout;  // chat JSONL; empty: no accuracy
   int heldout_max = 60;           // first N examples of it
   int max_tokens = 48;
-  int batch = 16;                 // sequences decoded together
+  int batch = 16;  // sequences decoded together
 };
 
 struct AnswerResult {

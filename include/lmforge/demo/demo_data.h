@@ -6,7 +6,8 @@
 //                   "completion":" das Haus"} pairs from FreeDict, familiar words first
 //   DATA/instruct/  train.jsonl + heldout.jsonl: {"messages":[user, assistant]} with many
 //                   phrasings per task kind; heldout uses only phrasings never used in train
-//   DATA/rlhf/      prompts.jsonl {"prompt"} and rankings.jsonl {"prompt","responses":[best..worst]}
+//   DATA/rlhf/      prompts.jsonl {"prompt"} and rankings.jsonl
+//   {"prompt","responses":[best..worst]}
 //                   ordered by the SIMULATED RANKER rule below (no human ranked them), README.txt
 //   DATA/LICENSES.txt   the corpus's license notes (copied when present)
 //   DATA/manifest.json  counts, seed, and the ranker rule; written last (marks a complete build)
@@ -29,7 +30,7 @@ struct DemoDataOptions {
   uint64_t seed = 1234;
   double domain_val_fraction = 0.05;
   int64_t domain_max_bytes = 6'000'000;  // cap on domain/train.txt + val.txt
-  int task_pairs = 4000;                  // translation pairs in all
+  int task_pairs = 4000;                 // translation pairs in all
   int task_val = 200;
   int instruct_train = 3000;
   int instruct_heldout = 300;

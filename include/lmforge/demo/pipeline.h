@@ -93,9 +93,9 @@ std::string shell_command(const std::vector<std::string>& args);
 std::string pipeline_yaml(const Pipeline& p);
 
 struct RunPipelineOptions {
-  std::filesystem::path output;               // DIR
+  std::filesystem::path output;  // DIR
   std::filesystem::path binary = "/proc/self/exe";
-  bool report = true;                         // call `lmforge report --dir DIR` after each stage
+  bool report = true;  // call `lmforge report --dir DIR` after each stage
 };
 
 // Runs every stage in order (see the file comment). Throws UsageError naming every missing

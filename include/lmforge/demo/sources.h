@@ -32,11 +32,11 @@ std::string first_sentence(const TermEntry& e, int max_words);
 // One FreeDict entry: "house /hˈaʊs/ <n>" then "Haus <neut>, ..." then example lines
 // `      "build a house"  - ein Haus bauen`.
 struct FreedictEntry {
-  std::string english;         // headword without pronunciation and parenthesized acronyms
-  std::string pos;             // tag on the headword line ("v", "adj", ...) or ""
+  std::string english;  // headword without pronunciation and parenthesized acronyms
+  std::string pos;      // tag on the headword line ("v", "adj", ...) or ""
   struct Translation {
-    std::string text;          // "Haus"
-    std::string gender;        // "masc" | "fem" | "neut" | "pl" | ""
+    std::string text;    // "Haus"
+    std::string gender;  // "masc" | "fem" | "neut" | "pl" | ""
   };
   std::vector<Translation> translations;
   std::vector<std::pair<std::string, std::string>> examples;  // (english, german)
@@ -49,10 +49,10 @@ std::string german_with_article(const FreedictEntry::Translation& t);
 // One WordNet synset from a data.{noun,verb,adj,adv} line.
 struct WordnetSynset {
   uint64_t offset = 0;
-  char pos = 'n';                      // n, v, a, s (adjective satellite), r
-  std::vector<std::string> words;      // underscores as spaces, "(a)"-style markers dropped
-  std::string definition;              // the gloss before its quoted examples
-  std::vector<std::string> examples;   // the quoted example sentences
+  char pos = 'n';                     // n, v, a, s (adjective satellite), r
+  std::vector<std::string> words;     // underscores as spaces, "(a)"-style markers dropped
+  std::string definition;             // the gloss before its quoted examples
+  std::vector<std::string> examples;  // the quoted example sentences
 };
 // Parses a data.* line; false for the license header lines (they start with spaces).
 bool parse_wordnet_data_line(std::string_view line, WordnetSynset& out);
