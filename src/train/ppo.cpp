@@ -11,6 +11,7 @@
 #include "lmforge/data/tokenizer.h"
 #include "lmforge/infer/chat_template.h"
 #include "lmforge/train/ppo.h"
+#include "lmforge/train/reward_data.h"
 
 namespace lmforge {
 namespace fs = std::filesystem;
@@ -37,8 +38,8 @@ void validate(const PpoStageOptions& o) {
     throw UsageError("--kl-coef, --target-kl, --max-kl must be >= 0; --kl-target, --kl-horizon > 0");
   if (c.kl_action != "warn" && c.kl_action != "stop")
     throw UsageError("--kl-action must be warn or stop, got '" + c.kl_action + "'");
-  if (o.prompt_format != "chat" && o.prompt_format != "raw")
-    throw UsageError("--prompt-format must be chat or raw, got '" + o.prompt_format + "'");
+  if (o.prompt_format != "auto" && o.prompt_format != "chat" && o.prompt_format != "raw")
+    throw UsageError("--prompt-format must be auto, chat or raw, got '" + o.prompt_format + "'");
   if (o.eval_count < 0) throw UsageError("--eval-prompts-count must be >= 0");
 }
 
@@ -63,14 +64,22 @@ std::vector<std::vector<int32_t>> render(const fs::path& file, const Tokenizer& 
 
 }  // namespace
 
-PpoStageResult run_ppo(const PpoStageOptions& o, const PpoRewardFn& reward,
+PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward,
                        const TrainHooks& test_hooks) {
   // ---- validate everything before writing anything ----
   validate(o);
   const ModelConfig mc = read_init_config(o.stage.init);
   Tokenizer tok = Tokenizer::load(o.stage.init);
+  if (!reward) {
+    if (o.reward_model.empty() == o.reward_word.empty())
+      throw UsageError("give exactly one of --reward RM and --reward-word WORD");
+    reward = o.reward_model.empty() ? word_count_reward_fn(o.reward_word, tok)
+                                    : reward_model_fn(o.reward_model, tok, o.stage.init);
+  }
   std::optional<ChatTemplate> chat;
-  if (o.prompt_format == "chat") chat = ChatTemplate::load(o.stage.init);
+  const ResponseRenderer renderer(tok);
+  if (o.prompt_format == "chat" || (o.prompt_format == "auto" && renderer.chat()))
+    chat = ChatTemplate::load(o.stage.init);
   PpoPrompts prompts;
   std::vector<std::vector<int32_t>> all = render(o.prompts, tok, chat, mc.n_ctx);
   if (!o.eval_prompts.empty()) {
@@ -95,6 +104,10 @@ PpoStageResult run_ppo(const PpoStageOptions& o, const PpoRewardFn& reward,
     for (size_t i = 0; i < n; ++i) (held[i] ? prompts.eval : prompts.train).push_back(all[i]);
   }
   if (chat) prompts.stop_ids = chat->stop_ids(tok);
+  if (renderer.end_id() >= 0 &&
+      std::find(prompts.stop_ids.begin(), prompts.stop_ids.end(), renderer.end_id()) ==
+          prompts.stop_ids.end())
+    prompts.stop_ids.push_back(renderer.end_id());
   if (mc.eos_token_id >= 0 &&
       std::find(prompts.stop_ids.begin(), prompts.stop_ids.end(), mc.eos_token_id) ==
           prompts.stop_ids.end())
@@ -130,6 +143,10 @@ PpoStageResult run_ppo(const PpoStageOptions& o, const PpoRewardFn& reward,
                        {"whiten_rewards", pc.whiten_rewards}}},
                      {"prompts", fs::absolute(o.prompts).lexically_normal().string()},
                      {"prompt_format", o.prompt_format},
+                     {"reward", !o.reward_model.empty()
+                                    ? fs::absolute(o.reward_model).lexically_normal().string()
+                                    : (o.reward_word.empty() ? std::string("custom")
+                                                             : "word:" + o.reward_word)},
                      {"train_prompts", prompts.train.size()},
                      {"eval_prompts", prompts.eval.size()}};
   std::vector<fs::path> tok_files;

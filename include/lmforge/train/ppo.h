@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "lmforge/data/tokenizer.h"
 #include "lmforge/train/stage.h"
 #include "lmforge/train/trainer.h"
 
@@ -118,14 +119,30 @@ struct PpoStageOptions {
   PpoConfig ppo;
   std::filesystem::path prompts, eval_prompts;  // eval_prompts empty: hold out from prompts
   int eval_count = 0;                           // held-out prompts (0: 10%, 1..64)
-  std::string prompt_format = "chat";           // chat | raw
+  // auto: as the reward model renders (ChatML user turn when the tokenizer has the markers, else
+  // raw text; reward_data.h) | chat | raw
+  std::string prompt_format = "auto";
+  // The reward when run_ppo gets none: a reward model directory, or a stated rule (the number of
+  // times `reward_word` occurs in the decoded answer). Exactly one.
+  std::filesystem::path reward_model;
+  std::string reward_word;
 };
+
+// Scores with a reward model written by `lmforge reward` (InputError when its tokenizer is not
+// the policy's). The row is the prompt plus the answer ending in the reward model's end token
+// (appended when the answer does not end with it), as it was trained to read.
+PpoRewardFn reward_model_fn(const std::filesystem::path& rm_dir, const Tokenizer& policy_tok,
+                            const std::filesystem::path& policy_dir);
+// The number of occurrences of `word` in the decoded answer (a rule for experiments and tests).
+// `tok` must outlive the function.
+PpoRewardFn word_count_reward_fn(const std::string& word, const Tokenizer& tok);
 struct PpoStageResult {
   TrainResult train;
   double start_reward = 0, final_reward = 0, final_kl = 0;
   std::filesystem::path final_dir;
 };
-PpoStageResult run_ppo(const PpoStageOptions& opts, const PpoRewardFn& reward,
+// reward null: built from opts.reward_model / opts.reward_word.
+PpoStageResult run_ppo(const PpoStageOptions& opts, PpoRewardFn reward = nullptr,
                        const TrainHooks& test_hooks = {});
 
 }  // namespace lmforge
