@@ -177,19 +177,12 @@ void LoraAdapters::backward(LoraSite site, int layer, float* dinp, const float* 
 void LoraAdapters::merge_into(ParamArena& params) const {
   const int r = cfg_.rank;
   for (const auto& a : adapters_) {
-    // The site's packed matrix starts at its first module (q_proj / gate_proj / c_attn ...); the
-    // slice's rows are col0.. of it, and the arena packs q,k,v (gate,up) back to back.
-    std::string first = a.module;
-    if (model_.is_llama()) {
-      auto swap_last = [&](const char* from, const char* to) {
-        auto p = first.rfind(from);
-        if (p != std::string::npos) first.replace(p, std::string(from).size(), to);
-      };
-      swap_last("k_proj", "q_proj");
-      swap_last("v_proj", "q_proj");
-      swap_last("up_proj", "gate_proj");
-    }
-    float* w = params.get(first + ".weight") + size_t(a.col0) * a.in;  // (out, in) rows
+    // Each adapter has its own HF module weight in the arena ((out, in) in memory, also for
+    // GPT-2's Conv1D), so the merge needs no knowledge of how q,k,v or gate,up are packed.
+    const std::string name = a.module + ".weight";
+    check(params.info(name).shape == std::vector<int64_t>{a.out, a.in}, "lora",
+          name + " is not (" + std::to_string(a.out) + ", " + std::to_string(a.in) + ")");
+    float* w = params.get(name);
     cpu::sgemm(false, false, a.out, a.in, r, scaling(), params_.get(a.b_name), r,
                params_.get(a.a_name), a.in, 1.0f, w, a.in);  // W += s·B·A
   }
@@ -200,27 +193,26 @@ bool LoraAdapters::present(const fs::path& dir) {
 }
 
 void LoraAdapters::save(const fs::path& dir, const std::string& base_model) const {
+  // Llama's module names are unique, so the last component is what PEFT users write. GPT-2's
+  // "c_proj" names both the attention and the MLP output projection and PEFT matches module-name
+  // suffixes, so GPT-2 lists qualified names ("attn.c_proj").
   json modules = json::array();
-  for (const auto& t : cfg_.targets)
-    for (const auto& s : specs(model_))
-      if (t == s.target) modules.push_back(last_component(s.module));
-  if (!model_.is_llama()) {
-    // GPT-2: "c_proj" names both attention and MLP output projections; PEFT matches module-name
-    // suffixes, so list the qualified names when only one of them is adapted.
-    modules = json::array();
-    for (const auto& t : cfg_.targets)
-      for (const auto& s : specs(model_))
-        if (t == s.target) modules.push_back(s.module);
-  }
+  for (const auto& s : specs(model_))
+    if (std::find(cfg_.targets.begin(), cfg_.targets.end(), s.target) != cfg_.targets.end())
+      modules.push_back(model_.is_llama() ? last_component(s.module) : std::string(s.module));
+  // PEFT types lora_alpha as int; write it as one when it is.
+  const json alpha = cfg_.alpha == std::floor(cfg_.alpha) && std::fabs(cfg_.alpha) < 1e9f
+                         ? json(int64_t(cfg_.alpha))
+                         : json(cfg_.alpha);
+  // Only keys PEFT's LoraConfig knows: older PEFT versions refuse unknown ones.
   json cfg = {{"peft_type", "LORA"},
               {"task_type", "CAUSAL_LM"},
               {"r", cfg_.rank},
-              {"lora_alpha", cfg_.alpha},
+              {"lora_alpha", alpha},
               {"lora_dropout", 0.0},
               {"bias", "none"},
-              {"fan_in_fan_out", !model_.is_llama()},
+              {"fan_in_fan_out", !model_.is_llama()},  // GPT-2's Conv1D stores W as (in, out)
               {"target_modules", modules},
-              {"lmforge_targets", cfg_.targets},
               {"base_model_name_or_path", base_model},
               {"inference_mode", true}};
   write_file_atomic(dir / "adapter_config.json", cfg.dump(2) + "\n");
@@ -230,32 +222,83 @@ void LoraAdapters::save(const fs::path& dir, const std::string& base_model) cons
   save_safetensors(dir / "adapter_model.safetensors", tensors, {{"format", "pt"}});
 }
 
+namespace {
+// PEFT's target_modules semantics: a list entry matches a module whose full name equals it or
+// ends with "." + it (so GPT-2's "c_proj" adapts both output projections); the string
+// "all-linear" means every linear layer but the head. Returns our target names in canonical
+// order; UsageError on an entry that matches nothing or on a regex string.
+std::vector<std::string> peft_targets(const json& t, const ModelConfig& model) {
+  std::vector<std::string> names;
+  if (t.is_string()) {
+    if (t.get<std::string>() != "all-linear")
+      throw UsageError("a regular expression ('" + t.get<std::string>() +
+                       "') is not supported (hint: list the module names)");
+    for (const auto& s : specs(model)) names.push_back(s.target);
+    return names;
+  }
+  if (!t.is_array()) throw UsageError("expected a list of module names");
+  std::set<std::string> hit;
+  for (const auto& x : t) {
+    const std::string n = x.get<std::string>();
+    bool any = false;
+    for (const auto& s : specs(model)) {
+      const std::string full = layer_prefix(model, 0) + s.module;
+      const bool suffix = full.size() > n.size() &&
+                          full.compare(full.size() - n.size(), n.size(), n) == 0 &&
+                          full[full.size() - n.size() - 1] == '.';
+      // Our own names (attn_q, ...) are accepted too, as lmforge's CLI spells them.
+      if (full == n || suffix || n == s.target) {
+        hit.insert(s.target);
+        any = true;
+      }
+    }
+    if (!any)
+      throw UsageError("unknown target module '" + n + "' for a " + model.arch +
+                       " model (hint: choose from " + known_targets(model) + ")");
+  }
+  for (const auto& s : specs(model))
+    if (hit.count(s.target)) names.push_back(s.target);
+  if (names.empty()) throw UsageError("target_modules is empty");
+  return names;
+}
+}  // namespace
+
 LoraAdapters LoraAdapters::load(const fs::path& dir, const ModelConfig& model) {
-  fs::path cfg_path = dir / "adapter_config.json";
+  const fs::path cfg_path = dir / "adapter_config.json";
+  const std::string cfg_file = cfg_path.string();
   json j = json::parse(read_file(cfg_path), nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    throw InputError(cfg_path.string(), 0, "", "not a JSON object");
+  if (j.is_discarded() || !j.is_object()) throw InputError(cfg_file, 0, "", "not a JSON object");
   auto need = [&](const char* key) -> const json& {
-    if (!j.contains(key)) throw InputError(cfg_path.string(), 0, key, "missing key");
+    if (!j.contains(key)) throw InputError(cfg_file, 0, key, "missing key");
     return j[key];
   };
   if (need("peft_type") != "LORA")
-    throw InputError(cfg_path.string(), 0, "peft_type", "only LORA adapters are supported");
+    throw InputError(cfg_file, 0, "peft_type", "only LORA adapters are supported");
+  // Variants whose arithmetic differs from alpha/r·B·A: refused rather than silently misread.
+  for (const char* key : {"use_rslora", "use_dora"})
+    if (j.contains(key) && j[key].is_boolean() && j[key].get<bool>())
+      throw InputError(cfg_file, 0, key, "this LoRA variant is not supported");
   LoraConfig c;
+  auto typed = [&](const char* key, auto get) {
+    try {
+      return get(need(key));
+    } catch (const json::exception& e) {
+      throw InputError(cfg_file, 0, key, std::string("ill-typed value: ") + e.what());
+    }
+  };
+  c.rank = typed("r", [](const json& v) { return v.get<int>(); });
+  c.alpha = typed("lora_alpha", [](const json& v) { return v.get<float>(); });
+  if (c.rank < 1) throw InputError(cfg_file, 0, "r", "rank must be at least 1");
+  if (!(c.alpha > 0)) throw InputError(cfg_file, 0, "lora_alpha", "must be > 0");
   try {
-    c.rank = need("r").get<int>();
-    c.alpha = need("lora_alpha").get<float>();
-    std::string list;
-    const json& t = j.contains("lmforge_targets") ? j["lmforge_targets"] : need("target_modules");
-    for (const auto& x : t) list += (list.empty() ? "" : ",") + x.get<std::string>();
-    c.targets = parse_lora_targets(list, model);
+    c.targets = peft_targets(need("target_modules"), model);
   } catch (const json::exception& e) {
-    throw InputError(cfg_path.string(), 0, "", std::string("ill-typed value: ") + e.what());
+    throw InputError(cfg_file, 0, "target_modules", std::string("ill-typed value: ") + e.what());
   } catch (const UsageError& e) {
-    throw InputError(cfg_path.string(), 0, "target_modules", e.what());
+    throw InputError(cfg_file, 0, "target_modules", e.what());
   }
   LoraAdapters a(model, c, 0);
-  fs::path st = dir / "adapter_model.safetensors";
+  const fs::path st = dir / "adapter_model.safetensors";
   SafetensorsFile f = SafetensorsFile::open(st);
   for (const auto& e : a.params_.entries()) {
     if (!f.has(e.name))
@@ -263,9 +306,14 @@ LoraAdapters LoraAdapters::load(const fs::path& dir, const ModelConfig& model) {
                        "the adapter was trained for another model or other targets");
     if (f.shape(e.name) != e.shape)
       throw InputError(st.string(), 0, e.name,
-                       "shape " + shape_str(f.shape(e.name)) + ", expected " + shape_str(e.shape));
+                       "shape " + shape_str(f.shape(e.name)) + ", expected " + shape_str(e.shape),
+                       "the adapter was trained for another model or another rank");
     f.read_f32(e.name, a.params_.get(e.name), e.numel);
   }
+  for (const auto& name : f.names())
+    if (!a.params_.has(name))
+      throw InputError(st.string(), 0, name, "unexpected tensor: adapter_config.json does not "
+                       "target this module", "the adapter was trained for another model");
   return a;
 }
 

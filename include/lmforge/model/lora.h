@@ -48,9 +48,13 @@ class LoraAdapters {
   // model computes what base + adapter computed.
   void merge_into(ParamArena& params) const;
 
-  // PEFT files in dir: adapter_config.json and adapter_model.safetensors (written atomically).
+  // PEFT files in dir: adapter_config.json (only keys PEFT's LoraConfig knows; fan_in_fan_out for
+  // GPT-2's Conv1D) and adapter_model.safetensors (F32), each written atomically.
   void save(const std::filesystem::path& dir, const std::string& base_model = "") const;
-  // InputError naming the file and key when they do not fit `model`.
+  // Reads target_modules the way PEFT does (an entry matches a module whose name ends with it, so
+  // GPT-2's "c_proj" means both output projections; "all-linear" means every target), and our
+  // own target names. InputError naming the file and key on a missing, misshaped or unexpected
+  // tensor, an unknown module, a bad r / lora_alpha, or use_rslora / use_dora.
   static LoraAdapters load(const std::filesystem::path& dir, const ModelConfig& model);
   static bool present(const std::filesystem::path& dir);
 
