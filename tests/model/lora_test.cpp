@@ -11,6 +11,8 @@
 // extrapolation leave ~4e-5 of error, so each sample must agree within 3e-4 + 3e-2·|g| and the
 // sampled vectors within 1% relative L2 error. Base weights and adapters are drawn far from init
 // (std 0.3, B non-zero, scaling 2), so every adapter carries a gradient well above that noise.
+#include "lmforge/model/lora.h"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -29,7 +31,6 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/rng.h"
 #include "lmforge/io/safetensors.h"
-#include "lmforge/model/lora.h"
 #include "lmforge/model/transformer.h"
 #include "lmforge/train/checkpoint.h"
 #include "lmforge/train/optimizer.h"
@@ -58,7 +59,7 @@ ModelConfig tiny(const std::string& arch) {
 }
 
 std::vector<std::string> all_targets(const ModelConfig& c) {
-  return c.is_llama() ? std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_o",
+  return c.is_llama() ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
                                                  "ffn_gate", "ffn_up", "ffn_down"}
                       : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
 }
@@ -198,8 +199,8 @@ TEST_P(Lora, PeftFilesRoundTripBitwise) {
     EXPECT_EQ(modules, (std::vector<std::string>{"q_proj", "k_proj", "v_proj", "o_proj",
                                                  "gate_proj", "up_proj", "down_proj"}));
   else  // qualified: PEFT matches name suffixes, and plain "c_proj" would catch both
-    EXPECT_EQ(modules, (std::vector<std::string>{"attn.c_attn", "attn.c_proj", "mlp.c_fc",
-                                                 "mlp.c_proj"}));
+    EXPECT_EQ(modules,
+              (std::vector<std::string>{"attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"}));
 
   // Keys and shapes PEFT's get_peft_model_state_dict writes: A (r, in), B (out, r).
   SafetensorsFile f = SafetensorsFile::open(dir / "adapter_model.safetensors");
@@ -331,9 +332,7 @@ TEST_P(Lora, LoadErrorsNameFileAndKey) {
     edit(j);
     write_file_atomic(dir / "adapter_config.json", j.dump());
   };
-  edit_config([](json& j) {
-    j["target_modules"] = {"q_proj", "rotary_emb"};
-  });
+  edit_config([](json& j) { j["target_modules"] = {"q_proj", "rotary_emb"}; });
   e = load_error([&] { LoraAdapters::load(dir, c); });
   EXPECT_EQ(fs::path(e.file()).filename(), "adapter_config.json");
   EXPECT_EQ(e.field(), "target_modules");
@@ -364,7 +363,7 @@ TEST(LoraPeft, PlainPeftTargetModulesLoad) {
     m.lora()->save(dir);
     json j = json::parse(read_file(dir / "adapter_config.json"));
     j["target_modules"] = arch == "gpt2" ? json{"c_attn", "c_proj", "c_fc"}
-                                         : json{"q_proj", "k_proj", "v_proj", "o_proj",
+                                         : json{"q_proj",    "k_proj",  "v_proj",   "o_proj",
                                                 "gate_proj", "up_proj", "down_proj"};
     write_file_atomic(dir / "adapter_config.json", j.dump());
     LoraAdapters a = LoraAdapters::load(dir, c);
@@ -413,9 +412,9 @@ TEST_P(Lora, OptimizerStateIsSizedToTheAdapters) {
   Transformer m = adapted_model(c, 2);
   const size_t C = c.n_embd, Q = c.attn_dim(), KV = size_t(c.n_kv_head) * c.head_dim,
                FF = c.ffn_hidden, QKV = c.qkv_dim(), r = 2;
-  const size_t per_layer = c.is_llama() ? r * ((C + Q) + 2 * (C + KV) + (Q + C) + 2 * (C + FF) +
-                                               (FF + C))
-                                        : r * ((C + QKV) + (Q + C) + (C + FF) + (FF + C));
+  const size_t per_layer = c.is_llama()
+                               ? r * ((C + Q) + 2 * (C + KV) + (Q + C) + 2 * (C + FF) + (FF + C))
+                               : r * ((C + QKV) + (Q + C) + (C + FF) + (FF + C));
   const size_t want = per_layer * size_t(c.n_layer);
   EXPECT_EQ(m.trainable_params().numel(), want);
   EXPECT_EQ(m.trainable_grads().numel(), want);
@@ -451,9 +450,8 @@ TEST_P(Lora, CheckpointRoundTrip) {
 
   Transformer back = Transformer::load(dir / "step-2");
   ASSERT_EQ(back.params().numel(), m.params().numel());
-  EXPECT_EQ(std::memcmp(back.params().data(), m.params().data(),
-                        m.params().numel() * sizeof(float)),
-            0)
+  EXPECT_EQ(
+      std::memcmp(back.params().data(), m.params().data(), m.params().numel() * sizeof(float)), 0)
       << "the base weights are saved unmerged";
   back.load_lora(dir / "step-2");
   ASSERT_EQ(back.trainable_params().numel(), m.trainable_params().numel());
