@@ -26,11 +26,13 @@ struct TargetSpec {
 };
 
 const std::vector<TargetSpec>& specs(const ModelConfig& m) {
-  static const std::vector<TargetSpec> llama = {
-      {"attn_q", "self_attn.q_proj", LoraSite::kQKV},  {"attn_k", "self_attn.k_proj", LoraSite::kQKV},
-      {"attn_v", "self_attn.v_proj", LoraSite::kQKV},  {"attn_o", "self_attn.o_proj", LoraSite::kO},
-      {"ffn_gate", "mlp.gate_proj", LoraSite::kUp},    {"ffn_up", "mlp.up_proj", LoraSite::kUp},
-      {"ffn_down", "mlp.down_proj", LoraSite::kDown}};
+  static const std::vector<TargetSpec> llama = {{"attn_q", "self_attn.q_proj", LoraSite::kQKV},
+                                                {"attn_k", "self_attn.k_proj", LoraSite::kQKV},
+                                                {"attn_v", "self_attn.v_proj", LoraSite::kQKV},
+                                                {"attn_o", "self_attn.o_proj", LoraSite::kO},
+                                                {"ffn_gate", "mlp.gate_proj", LoraSite::kUp},
+                                                {"ffn_up", "mlp.up_proj", LoraSite::kUp},
+                                                {"ffn_down", "mlp.down_proj", LoraSite::kDown}};
   static const std::vector<TargetSpec> gpt2 = {{"attn_qkv", "attn.c_attn", LoraSite::kQKV},
                                                {"attn_o", "attn.c_proj", LoraSite::kO},
                                                {"ffn_up", "mlp.c_fc", LoraSite::kUp},
@@ -101,14 +103,22 @@ LoraAdapters::LoraAdapters(const ModelConfig& model, LoraConfig cfg, uint64_t se
       if (!wanted.count(s.target)) continue;
       Adapter a{s.site, l, 0, 0, 0, layer_prefix(model, l) + s.module, "", ""};
       const std::string t = s.target;
-      if (t == "attn_q") a = {s.site, l, 0, Q, C, a.module, "", ""};
-      else if (t == "attn_k") a = {s.site, l, Q, KV, C, a.module, "", ""};
-      else if (t == "attn_v") a = {s.site, l, Q + KV, KV, C, a.module, "", ""};
-      else if (t == "attn_qkv") a = {s.site, l, 0, QKV, C, a.module, "", ""};
-      else if (t == "attn_o") a = {s.site, l, 0, C, Q, a.module, "", ""};
-      else if (t == "ffn_gate") a = {s.site, l, 0, FF, C, a.module, "", ""};
-      else if (t == "ffn_up") a = {s.site, l, model.is_llama() ? FF : 0, FF, C, a.module, "", ""};
-      else if (t == "ffn_down") a = {s.site, l, 0, C, FF, a.module, "", ""};
+      if (t == "attn_q")
+        a = {s.site, l, 0, Q, C, a.module, "", ""};
+      else if (t == "attn_k")
+        a = {s.site, l, Q, KV, C, a.module, "", ""};
+      else if (t == "attn_v")
+        a = {s.site, l, Q + KV, KV, C, a.module, "", ""};
+      else if (t == "attn_qkv")
+        a = {s.site, l, 0, QKV, C, a.module, "", ""};
+      else if (t == "attn_o")
+        a = {s.site, l, 0, C, Q, a.module, "", ""};
+      else if (t == "ffn_gate")
+        a = {s.site, l, 0, FF, C, a.module, "", ""};
+      else if (t == "ffn_up")
+        a = {s.site, l, model.is_llama() ? FF : 0, FF, C, a.module, "", ""};
+      else if (t == "ffn_down")
+        a = {s.site, l, 0, C, FF, a.module, "", ""};
       a.a_name = "base_model.model." + a.module + ".lora_A.weight";
       a.b_name = "base_model.model." + a.module + ".lora_B.weight";
       params_.add(a.a_name, {cfg_.rank, a.in});
@@ -130,10 +140,14 @@ LoraAdapters::LoraAdapters(const ModelConfig& model, LoraConfig cfg, uint64_t se
 namespace {
 int site_width(const ModelConfig& m, LoraSite s) {
   switch (s) {
-    case LoraSite::kQKV: return m.qkv_dim();
-    case LoraSite::kO: return m.n_embd;
-    case LoraSite::kUp: return m.is_llama() ? 2 * m.ffn_hidden : m.ffn_hidden;
-    case LoraSite::kDown: return m.n_embd;
+    case LoraSite::kQKV:
+      return m.qkv_dim();
+    case LoraSite::kO:
+      return m.n_embd;
+    case LoraSite::kUp:
+      return m.is_llama() ? 2 * m.ffn_hidden : m.ffn_hidden;
+    case LoraSite::kDown:
+      return m.n_embd;
   }
   return 0;
 }
@@ -163,7 +177,8 @@ void LoraAdapters::backward(LoraSite site, int layer, float* dinp, const float* 
     const float* d = dout + a.col0;  // (N, out) with row stride W
     h.assign(size_t(N) * r, 0.0f);
     g.assign(size_t(N) * r, 0.0f);
-    cpu::sgemm(false, true, N, r, a.in, 1.0f, inp, a.in, A, a.in, 0.0f, h.data(), r);  // recompute h
+    cpu::sgemm(false, true, N, r, a.in, 1.0f, inp, a.in, A, a.in, 0.0f, h.data(),
+               r);  // recompute h
     cpu::sgemm(true, false, a.out, r, N, scaling(), d, W, h.data(), r, 1.0f, grads_.get(a.b_name),
                r);  // dB += s·dᵀ·h
     cpu::sgemm(false, false, N, r, a.out, scaling(), d, W, B, r, 0.0f, g.data(), r);  // g = s·d·B
@@ -312,8 +327,10 @@ LoraAdapters LoraAdapters::load(const fs::path& dir, const ModelConfig& model) {
   }
   for (const auto& name : f.names())
     if (!a.params_.has(name))
-      throw InputError(st.string(), 0, name, "unexpected tensor: adapter_config.json does not "
-                       "target this module", "the adapter was trained for another model");
+      throw InputError(st.string(), 0, name,
+                       "unexpected tensor: adapter_config.json does not "
+                       "target this module",
+                       "the adapter was trained for another model");
   return a;
 }
 

@@ -62,7 +62,7 @@ class LoraAdapters {
   struct Adapter {
     LoraSite site;
     int layer;
-    int col0, out, in;  // the column slice [col0, col0+out) of the site's output, input width
+    int col0, out, in;   // the column slice [col0, col0+out) of the site's output, input width
     std::string module;  // HF module name, e.g. "model.layers.0.self_attn.q_proj"
     std::string a_name, b_name;
   };
