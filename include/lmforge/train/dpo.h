@@ -1,0 +1,59 @@
+// `lmforge dpo` as a library call: Direct Preference Optimization of a policy (the --init model,
+// all weights or LoRA adapters) on rankings JSONL, against the frozen --init model as reference.
+// - Rankings of K answers are used as all K·(K−1)/2 ordered pairs (pairwise, default; for K = 2
+//   the DPO paper's loss) or listwise (Plackett-Luce DPO); see loss/dpo.h. --batch-size counts
+//   rankings per micro-batch; all K responses of a ranking share the micro-batch.
+// - log π(y|x) sums the response tokens only (prompt rendering as reward_data.h: ChatML when the
+//   tokenizer has it, the end token included in the response).
+// - Reference log-probabilities are computed once, before the first step, by the --init model and
+//   cached in RUN/ref_logprobs.json together with a fingerprint of the token rows; a resume reads
+//   them back (and recomputes them deterministically from --init if the file is missing or its
+//   fingerprint does not match the data).
+// - Evaluation on the held-out rankings (--val-fraction) writes val_loss (the DPO loss),
+//   reward_accuracy (pairs whose implicit rewards β·(log π − log π_ref) are ordered right),
+//   margin (their mean gap) and kl: the mean per-token KL(π‖π_ref) over the held-out response
+//   tokens (exact over the vocabulary at each position, on the data's prefixes, not on samples).
+//   The reference model stays in memory for this. Training steps log train_accuracy,
+//   train_margin. RUN/summary.json carries reward_accuracy, margin and kl.
+// Not here: option parsing (src/cli/dpo.cpp), the loss itself (loss/dpo.h).
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "lmforge/model/transformer.h"
+#include "lmforge/train/reward_data.h"
+#include "lmforge/train/stage.h"
+#include "lmforge/train/trainer.h"
+
+namespace lmforge {
+
+struct DpoOptions {
+  StageOptions stage;
+  std::filesystem::path data;
+  double beta = 0.1;
+  std::string loss = "pairwise";  // pairwise | listwise
+  double val_fraction = 0.1;
+};
+
+struct DpoResult {
+  TrainResult train;
+  std::filesystem::path final_dir;  // empty when interrupted
+  nlohmann::json summary;
+};
+
+// Defaults of `lmforge dpo`: lr 1e-5 (DPO moves a trained policy; small steps keep the KL to the
+// reference low), 1 epoch, 4 rankings per micro-batch, no weight decay.
+StageOptions dpo_default_stage_options();
+
+DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks = {});
+
+// Sum of the response-token log-probabilities of every row of `rankings` under `model`, in row
+// order (ranking by ranking, best first), computed in micro-batches of `per_batch` rankings.
+std::vector<std::vector<double>> response_logprobs(Transformer& model,
+                                                   const std::vector<EncodedRanking>& rankings,
+                                                   int per_batch);
+
+}  // namespace lmforge

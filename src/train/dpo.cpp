@@ -1,0 +1,353 @@
+// DPO around the one trainer loop (dpo.h): the response log-prob head (log-softmax gather and
+// its gradient written into the logits buffer), the cached reference log-probs, the held-out
+// evaluation with KL to the reference, and the stage setup.
+#include "lmforge/train/dpo.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <span>
+
+#include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
+#include "lmforge/data/datasets.h"
+#include "lmforge/loss/dpo.h"
+
+namespace lmforge {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kRefFile = "ref_logprobs.json";
+constexpr const char* kRefFormat = "lmforge-dpo-reference";
+
+// Rankings as (B,T) next-token rows: ids = prompt + response; targets are the next token at the
+// positions that predict a response token, -1 elsewhere (prompt and padding).
+struct LmBatch {
+  std::vector<int32_t> ids, targets;
+  std::vector<size_t> first_row;  // per ranking
+  int B = 0, T = 0;
+};
+
+LmBatch make_lm_batch(const std::vector<const EncodedRanking*>& rs) {
+  LmBatch b;
+  size_t T = 0;
+  for (const EncodedRanking* r : rs) {
+    b.first_row.push_back(size_t(b.B));
+    b.B += int(r->rows());
+    for (const auto& resp : r->responses) T = std::max(T, r->prompt.size() + resp.size());
+  }
+  b.T = int(T);
+  b.ids.assign(size_t(b.B) * T, 0);
+  b.targets.assign(b.ids.size(), -1);
+  size_t row = 0;
+  for (const EncodedRanking* r : rs)
+    for (size_t k = 0; k < r->rows(); ++k, ++row) {
+      std::vector<int32_t> ids = r->row(k);
+      std::copy(ids.begin(), ids.end(), b.ids.begin() + long(row * T));
+      // Position t predicts token t+1: the response tokens P..L-1 are predicted at P-1..L-2.
+      for (size_t t = r->prompt.size() - 1; t + 1 < ids.size(); ++t)
+        b.targets[row * T + t] = ids[t + 1];
+    }
+  return b;
+}
+
+// Pass 1 of the head: lse (B·T, at target positions) and the per-row sum of log p(target).
+void row_logprobs(const float* logits, const LmBatch& b, int V, std::vector<double>& lse,
+                  std::vector<double>& row_logp) {
+  const size_t N = size_t(b.B) * b.T;
+  lse.assign(N, 0.0);
+  row_logp.assign(size_t(b.B), 0.0);
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < N; ++i) {
+    if (b.targets[i] < 0) continue;
+    const float* l = logits + i * size_t(V);
+    const float mx = *std::max_element(l, l + V);
+    double z = 0;
+    for (int v = 0; v < V; ++v) z += std::exp(double(l[v] - mx));
+    lse[i] = double(mx) + std::log(z);
+  }
+  for (size_t i = 0; i < N; ++i)
+    if (b.targets[i] >= 0)
+      row_logp[i / size_t(b.T)] += double(logits[i * size_t(V) + size_t(b.targets[i])]) - lse[i];
+}
+
+// Pass 2: overwrites the logits with d loss/d logits = g_row·(onehot(target) − softmax) at target
+// positions and 0 elsewhere (d log p(y)/d logit_v = 1[v = y] − p_v).
+void write_dlogits(float* buf, const LmBatch& b, int V, const std::vector<double>& lse,
+                   const std::vector<double>& g_row) {
+  const size_t N = size_t(b.B) * b.T;
+#pragma omp parallel for schedule(static)
+  for (size_t i = 0; i < N; ++i) {
+    float* l = buf + i * size_t(V);
+    if (b.targets[i] < 0) {
+      std::fill(l, l + V, 0.0f);
+      continue;
+    }
+    const double g = g_row[i / size_t(b.T)];
+    for (int v = 0; v < V; ++v) l[v] = float(-g * std::exp(double(l[v]) - lse[i]));
+    l[b.targets[i]] += float(g);
+  }
+}
+
+uint64_t fingerprint(const std::vector<EncodedRanking>& a, const std::vector<EncodedRanking>& b,
+                     const std::string& init) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a 64
+  auto mix = [&h](uint64_t x) {
+    for (int i = 0; i < 8; ++i) {
+      h ^= (x >> (8 * i)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  for (char c : init) mix(uint64_t(uint8_t(c)));
+  for (const auto* set : {&a, &b}) {
+    mix(set->size());
+    for (const auto& r : *set) {
+      mix(r.prompt.size());
+      for (int32_t t : r.prompt) mix(uint64_t(uint32_t(t)));
+      for (const auto& resp : r.responses) {
+        mix(resp.size());
+        for (int32_t t : resp) mix(uint64_t(uint32_t(t)));
+      }
+    }
+  }
+  return h;
+}
+
+class DpoObjective : public Objective {
+ public:
+  DpoObjective(Transformer& model, const std::vector<EncodedRanking>& data,
+               const std::vector<std::vector<double>>& ref, const DpoOptions& o)
+      : model_(model), data_(data), ref_(ref), kind_(parse_ranking_loss(o.loss)), beta_(o.beta),
+        per_micro_(o.stage.batch_size), order_(data.size(), o.stage.seed) {
+    double toks = 0;
+    for (const auto& r : data)
+      for (const auto& resp : r.responses) toks += double(r.prompt.size() + resp.size());
+    tokens_per_micro_ = int64_t(toks / double(data.size()) * per_micro_);
+  }
+  Transformer& model() override { return model_; }
+  std::vector<TrainableGroup> trainable() override {
+    ParamArena& p = model_.trainable_params();
+    ParamArena& g = model_.trainable_grads();
+    return {{"", p.data(), g.data(), p.numel(), param_segments(model_)}};
+  }
+  double micro_step(float scale, std::map<std::string, double>& extra) override {
+    std::vector<const EncodedRanking*> rs;
+    std::vector<size_t> idx;
+    for (int i = 0; i < per_micro_; ++i) {
+      idx.push_back(order_.at(position_++));
+      rs.push_back(&data_[idx.back()]);
+    }
+    LmBatch b = make_lm_batch(rs);
+    const int V = model_.config().vocab_size;
+    const float* logits = model_.forward_logits(b.ids.data(), b.B, b.T);
+    row_logprobs(logits, b, V, lse_, logp_);
+    std::vector<double> g_row(size_t(b.B));
+    const double n = double(rs.size());
+    double loss = 0;
+    for (size_t i = 0; i < rs.size(); ++i) {
+      const size_t K = rs[i]->rows();
+      std::span<const double> pol(logp_.data() + b.first_row[i], K);
+      std::span<double> g(g_row.data() + b.first_row[i], K);
+      DpoLossResult r = dpo_loss(kind_, beta_, pol, ref_[idx[i]], g);
+      loss += r.loss / n;
+      extra["train_accuracy"] += r.accuracy / n;
+      extra["train_margin"] += r.margin / n;
+    }
+    for (double& g : g_row) g *= double(scale) / n;
+    write_dlogits(model_.logits_buffer(), b, V, lse_, g_row);
+    model_.backward_from(model_.logits_buffer(), nullptr);
+    return loss;
+  }
+  int64_t tokens_per_micro() const override { return tokens_per_micro_; }
+  double flops_per_micro() const override {
+    return model_.flops_per_token(int(tokens_per_micro_ / std::max(1, per_micro_ * 2)) + 1) *
+           double(tokens_per_micro_);
+  }
+  int64_t position() const override { return position_; }
+  void set_position(int64_t p) override { position_ = p; }
+
+ private:
+  Transformer& model_;
+  const std::vector<EncodedRanking>& data_;
+  const std::vector<std::vector<double>>& ref_;
+  RankingLoss kind_;
+  double beta_;
+  int per_micro_;
+  ShuffledOrder order_;
+  int64_t position_ = 0;
+  int64_t tokens_per_micro_ = 0;
+  std::vector<double> lse_, logp_;
+};
+
+// DPO loss, implicit-reward pair accuracy and margin, and per-token KL(π‖π_ref) on held-out data.
+std::map<std::string, double> evaluate_dpo(Transformer& policy, Transformer& reference,
+                                           const std::vector<EncodedRanking>& data,
+                                           const std::vector<std::vector<double>>& ref_logp,
+                                           const DpoOptions& o) {
+  const RankingLoss kind = parse_ranking_loss(o.loss);
+  const int V = policy.config().vocab_size;
+  const size_t per = size_t(std::max(1, o.stage.batch_size));
+  double loss = 0, right = 0, margin = 0, kl = 0;
+  int64_t pairs = 0, tokens = 0;
+  std::vector<double> lse_p, lse_q, logp, unused;
+  for (size_t i0 = 0; i0 < data.size(); i0 += per) {
+    std::vector<const EncodedRanking*> rs;
+    for (size_t i = i0; i < std::min(data.size(), i0 + per); ++i) rs.push_back(&data[i]);
+    LmBatch b = make_lm_batch(rs);
+    const float* lp = policy.forward_logits(b.ids.data(), b.B, b.T);
+    row_logprobs(lp, b, V, lse_p, logp);
+    const float* lq = reference.forward_logits(b.ids.data(), b.B, b.T);
+    row_logprobs(lq, b, V, lse_q, unused);
+    for (size_t i = 0; i < b.targets.size(); ++i) {
+      if (b.targets[i] < 0) continue;
+      const float *p = lp + i * size_t(V), *q = lq + i * size_t(V);
+      double s = 0;
+      for (int v = 0; v < V; ++v) {
+        const double log_p = double(p[v]) - lse_p[i], log_q = double(q[v]) - lse_q[i];
+        s += std::exp(log_p) * (log_p - log_q);
+      }
+      kl += s;
+      ++tokens;
+    }
+    for (size_t i = 0; i < rs.size(); ++i) {
+      const size_t K = rs[i]->rows();
+      std::vector<double> g(K);
+      DpoLossResult r = dpo_loss(kind, o.beta, std::span<const double>(logp.data() + b.first_row[i], K),
+                                 ref_logp[i0 + i], g);
+      const double np = double(K * (K - 1) / 2);
+      loss += r.loss;
+      right += r.accuracy * np;
+      margin += r.margin * np;
+      pairs += int64_t(np);
+    }
+  }
+  return {{"val_loss", loss / double(data.size())},
+          {"reward_accuracy", right / double(pairs)},
+          {"margin", margin / double(pairs)},
+          {"kl", tokens ? kl / double(tokens) : 0.0}};
+}
+
+json ref_to_json(const std::vector<std::vector<double>>& v) {
+  json a = json::array();
+  for (const auto& r : v) a.push_back(r);
+  return a;
+}
+
+// The cached reference log-probs when the file matches `fp` and the data's shape.
+bool read_ref_cache(const fs::path& file, uint64_t fp, std::vector<std::vector<double>>& train,
+                    std::vector<std::vector<double>>& val, size_t n_train, size_t n_val) {
+  if (!fs::exists(file)) return false;
+  json j = json::parse(read_file(file), nullptr, false);
+  if (!j.is_object() || j.value("format", "") != kRefFormat ||
+      j.value("fingerprint", "") != std::to_string(fp) || !j["train"].is_array() ||
+      !j["val"].is_array() || j["train"].size() != n_train || j["val"].size() != n_val)
+    return false;
+  train = j["train"].get<std::vector<std::vector<double>>>();
+  val = j["val"].get<std::vector<std::vector<double>>>();
+  return true;
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> response_logprobs(Transformer& model,
+                                                   const std::vector<EncodedRanking>& rankings,
+                                                   int per_batch) {
+  std::vector<std::vector<double>> out;
+  std::vector<double> lse, logp;
+  const int V = model.config().vocab_size;
+  for (size_t i0 = 0; i0 < rankings.size(); i0 += size_t(per_batch)) {
+    std::vector<const EncodedRanking*> rs;
+    for (size_t i = i0; i < std::min(rankings.size(), i0 + size_t(per_batch)); ++i)
+      rs.push_back(&rankings[i]);
+    LmBatch b = make_lm_batch(rs);
+    row_logprobs(model.forward_logits(b.ids.data(), b.B, b.T), b, V, lse, logp);
+    for (size_t i = 0; i < rs.size(); ++i)
+      out.emplace_back(logp.begin() + long(b.first_row[i]),
+                       logp.begin() + long(b.first_row[i] + rs[i]->rows()));
+  }
+  return out;
+}
+
+StageOptions dpo_default_stage_options() {
+  StageOptions o;
+  o.lr = 1e-5;
+  o.batch_size = 4;
+  return o;
+}
+
+DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
+  // ---- validate everything before writing anything ----
+  const StageOptions& o = opts.stage;
+  validate_stage_options(o);
+  const RankingLoss kind = parse_ranking_loss(opts.loss);
+  if (!(opts.beta > 0)) throw UsageError("--beta must be > 0 (typical: 0.1)");
+  ModelConfig mc = read_init_config(o.init);
+  Tokenizer tok = Tokenizer::load(o.init);
+  ResponseRenderer renderer(tok);
+  std::vector<EncodedRanking> all =
+      encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
+  std::vector<EncodedRanking> train, val;
+  split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
+  const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
+  const int64_t total = stage_total_steps(o, int64_t(train.size()));
+  std::vector<fs::path> tok_files;
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(o.init / f)) tok_files.push_back(o.init / f);
+  std::fprintf(stderr, "dpo: %zu training rankings, %zu held out; rendering %s; %s loss, beta %g\n",
+               train.size(), val.size(), renderer.mode(), ranking_loss_name(kind), opts.beta);
+  if (val.empty())
+    std::fprintf(stderr, "note: --val-fraction 0: evaluation uses the training rankings\n");
+
+  // ---- from here on we write ----
+  json resume_config = {{"data", opts.data.string()},
+                        {"loss", ranking_loss_name(kind)},
+                        {"beta", opts.beta},
+                        {"val_fraction", opts.val_fraction},
+                        {"train_rankings", train.size()}};
+  StageRun run = begin_stage("dpo", o, resume_config, total, tok_files);
+  Transformer reference = Transformer::load(o.init);
+  const int per = std::max(1, o.batch_size);
+  const uint64_t fp = fingerprint(train, val, fs::absolute(o.init).lexically_normal().string());
+  std::vector<std::vector<double>> ref_train, ref_val;
+  const fs::path ref_file = o.output / kRefFile;
+  if (!read_ref_cache(ref_file, fp, ref_train, ref_val, train.size(), val.size())) {
+    if (run.resumed_from)
+      std::fprintf(stderr, "note: %s is missing or stale; recomputing the reference "
+                           "log-probs from --init (deterministic)\n", ref_file.c_str());
+    ref_train = response_logprobs(reference, train, per);
+    ref_val = response_logprobs(reference, val, per);
+    write_file_atomic(ref_file, json{{"format", kRefFormat},
+                                     {"version", 1},
+                                     {"fingerprint", std::to_string(fp)},
+                                     {"train", ref_to_json(ref_train)},
+                                     {"val", ref_to_json(ref_val)}}
+                                    .dump() + "\n");
+  }
+  Transformer& m = *run.model;
+  const std::vector<std::vector<double>>& eval_ref = val.empty() ? ref_train : ref_val;
+  TrainHooks hooks = test_hooks;
+  hooks.eval = [&]() { return evaluate_dpo(m, reference, eval_set, eval_ref, opts); };
+  stage_start_metrics(run, [&]() {
+    json j = json::object();
+    for (const auto& [k, v] : hooks.eval()) j[k] = v;
+    return j;
+  });
+  DpoObjective objective(m, train, ref_train, opts);
+  DpoResult res;
+  res.train = run_stage_loop(run, objective, hooks);
+  const std::map<std::string, double>& ev = res.train.last_eval;
+  auto get = [&ev](const char* k) { return ev.count(k) ? json(ev.at(k)) : json(nullptr); };
+  json headline = {{"reward_accuracy", get("reward_accuracy")},
+                   {"margin", get("margin")},
+                   {"kl", get("kl")},
+                   {"beta", opts.beta},
+                   {"reward_accuracy_on", val.empty() ? "train" : "val"}};
+  res.final_dir = finish_stage(run, res.train, headline);
+  if (!res.train.interrupted)
+    res.summary = json::parse(read_file(o.output / "summary.json"), nullptr, false);
+  return res;
+}
+
+}  // namespace lmforge
