@@ -2,7 +2,8 @@
 // config.yaml, metrics.jsonl with the PPO keys, checkpoints with the value head and rollout state,
 // final/ and summary.json (mean_reward, kl, start); --resume of a finished run rewrites final/;
 // bad input (no reward or two, a prompt longer than the context, a rollout batch that does not
-// split into minibatches) exits 2 before anything is written.
+// split into minibatches, a reward model with another tokenizer) exits 2 before anything is
+// written; a reward model directory scores the answers; LoRA with --merge writes both models.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -11,6 +12,7 @@
 
 #include "cli/cli_run.h"
 #include "lmforge/model/transformer.h"
+#include "lmforge/train/reward_model.h"
 #include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
@@ -19,9 +21,9 @@ using nlohmann::json;
 
 namespace {
 
-fs::path make_model(const fs::path& dir) {
+fs::path make_model(const fs::path& dir, int vocab = 300) {
   fs::create_directories(dir);
-  Tokenizer tok = test_data::tiny_tokenizer(test_data::tiny_documents(60, 4), 300);
+  Tokenizer tok = test_data::tiny_tokenizer(test_data::tiny_documents(60, 4), vocab);
   tok.save(dir);
   ModelConfig c = ModelConfig::preset("tiny", tok.vocab_size());
   c.n_layer = 1;
@@ -36,6 +38,16 @@ fs::path make_model(const fs::path& dir) {
   Transformer m(c);
   m.init_weights(5);
   m.save(dir);
+  return dir;
+}
+
+// A reward model directory as `lmforge reward` writes it, with a random score head.
+fs::path make_reward_model(const fs::path& dir, int vocab) {
+  make_model(dir, vocab);
+  ScoreHead head(16);
+  head.init(3);
+  head.save(dir / kScoreHeadFile);
+  write_file_atomic(dir / kRewardConfigFile, json{{"format", kRewardFormat}, {"version", 1}}.dump());
   return dir;
 }
 
@@ -119,5 +131,37 @@ TEST(PpoCli, BadInputExitsTwoBeforeWriting) {
   EXPECT_NE(split.err.find("--rollout-batch"), std::string::npos) << split.err;
 
   EXPECT_FALSE(fs::exists(d / "run" / "config.yaml"));
+  fs::remove_all(d);
+}
+
+TEST(PpoCli, RewardModelScoresAndOtherTokenizerIsRefused) {
+  const fs::path d = test_data::temp_dir("ppo-cli-rm");
+  make_model(d / "m");
+  make_reward_model(d / "rm", 300);
+  make_reward_model(d / "rm-other", 280);
+  write_prompts(d / "p.jsonl", 12);
+  const std::string flags =
+      " --prompts " + (d / "p.jsonl").string() +
+      " --max-steps 2 --rollout-batch 4 --batch-size 2 --ppo-epochs 1 --max-new-tokens 4 "
+      "--threads 1";
+  CliRun other = run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " +
+                                    (d / "rm-other").string() + " --output " +
+                                    (d / "bad").string() + flags);
+  EXPECT_EQ(other.code, 2) << other.err;
+  EXPECT_NE(other.err.find("tokenizer"), std::string::npos) << other.err;
+  EXPECT_FALSE(fs::exists(d / "bad" / "config.yaml"));
+
+  CliRun ok = run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " +
+                                 (d / "rm").string() + " --output " + (d / "run").string() + flags);
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  json s = json::parse(read_file(d / "run" / "summary.json"));
+  EXPECT_NE(s["mean_reward"].get<double>(), 0.0);  // a random head scores every answer
+
+  CliRun lora = run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " +
+                                   (d / "rm").string() + " --output " + (d / "lora").string() +
+                                   flags + " --lora-rank 2 --merge");
+  ASSERT_EQ(lora.code, 0) << lora.err;
+  EXPECT_TRUE(fs::exists(d / "lora" / "final" / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(d / "lora" / "adapter" / "adapter_model.safetensors"));
   fs::remove_all(d);
 }
