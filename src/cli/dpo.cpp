@@ -1,0 +1,71 @@
+// `lmforge dpo`: option parsing only; the work is run_dpo() (train/dpo.h).
+#include "lmforge/train/dpo.h"
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/command.h"
+#include "cli/stage_options.h"
+
+namespace lmforge::cli {
+namespace {
+
+struct Args {
+  DpoOptions o;
+  StagePaths paths;
+  std::string data;
+};
+
+void setup(CLI::App& root) {
+  CLI::App* cmd = add_command(
+      root, "dpo",
+      "Align a model with rankings by Direct Preference Optimization against the frozen --init "
+      "model (no reward model): all ordered pairs of each ranking, or Plackett-Luce listwise");
+  auto a = std::make_shared<Args>();
+  a->o.stage = dpo_default_stage_options();
+  add_stage_options(cmd, a->o.stage, a->paths);
+  cmd->get_option("--batch-size")
+      ->description("rankings per micro-batch (all K responses of a ranking go in together)");
+  cmd->add_option("--data", a->data,
+                  "rankings JSONL: {\"prompt\", \"responses\": [best, ..., worst]} or "
+                  "{\"prompt\", \"chosen\", \"rejected\"} per line")
+      ->required();
+  cmd->add_option("--beta", a->o.beta,
+                  "strength of the implicit KL constraint: implicit reward = beta·(log pi − "
+                  "log pi_ref); smaller lets the policy move further from the reference");
+  cmd->add_option("--loss", a->o.loss,
+                  "pairwise: -log sigmoid over all K(K-1)/2 ordered pairs of a ranking; listwise: "
+                  "Plackett-Luce over the whole ranking")
+      ->check(CLI::IsMember({"pairwise", "listwise"}));
+  cmd->add_option("--val-fraction", a->o.val_fraction,
+                  "share of the rankings held out for reward_accuracy, margin and KL (0: measure "
+                  "on training data)");
+  cmd->callback([cmd, a] {
+    print_resolved_config(*cmd);
+    DpoOptions o = a->o;
+    finish_stage_options(o.stage, a->paths);
+    o.data = a->data;
+    o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
+    DpoResult r = run_dpo(o);
+    if (r.train.interrupted) {
+      std::fprintf(stderr,
+                   "stopped at step %lld; checkpoint %s (continue with the same command plus "
+                   "--resume)\n",
+                   static_cast<long long>(r.train.steps_done), r.train.last_checkpoint.c_str());
+      return;
+    }
+    auto num = [&r](const char* k) {
+      return r.summary.contains(k) && r.summary[k].is_number() ? r.summary[k].get<double>() : 0.0;
+    };
+    std::fprintf(stderr,
+                 "done: %lld steps, held-out implicit reward accuracy %.4f, margin %.4f, KL to "
+                 "the reference %.4f nats/token; output in %s\n",
+                 static_cast<long long>(r.train.steps_done), num("reward_accuracy"),
+                 num("margin"), num("kl"), r.final_dir.c_str());
+  });
+}
+
+const bool registered = register_command(36, setup);
+
+}  // namespace
+}  // namespace lmforge::cli
