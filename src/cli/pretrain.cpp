@@ -16,7 +16,7 @@ void setup(CLI::App& root) {
                               "Train a language model from scratch (or continue pretraining with "
                               "--init) on data prepared by `lmforge prepare`");
   auto o = std::make_shared<PretrainOptions>();
-  auto s = std::make_shared<std::array<std::string, 3>>();
+  auto s = std::make_shared<std::array<std::string, 5>>();
   cmd->add_option("--data", (*s)[0], "prepared data directory (manifest.json, shards, tokenizer)")
       ->required();
   cmd->add_option("--output", (*s)[1],
@@ -25,6 +25,14 @@ void setup(CLI::App& root) {
   cmd->add_option("--init", (*s)[2],
                   "start from this model directory (continued pretraining); its tokenizer must "
                   "match the data's");
+  cmd->add_option("--replay", (*s)[3],
+                  "continued pretraining: prepared general data (same tokenizer) mixed back into "
+                  "training to limit forgetting; its val split gives general_val_loss");
+  cmd->add_option("--replay-ratio", o->replay_ratio,
+                  "share of training rows taken from --replay, spread evenly (deterministic)");
+  cmd->add_option("--general-val", (*s)[4],
+                  "prepared general data whose val split is scored at every evaluation as "
+                  "general_val_loss (default: --replay's)");
   cmd->add_option("--arch", o->arch, "model family of a fresh model")
       ->check(CLI::IsMember({"gpt2", "llama"}));
   cmd->add_option("--preset", o->preset,
@@ -79,6 +87,8 @@ void setup(CLI::App& root) {
     opts.data_dir = (*s)[0];
     opts.output_dir = (*s)[1];
     opts.init_model = (*s)[2];
+    opts.replay_dir = (*s)[3];
+    opts.general_val_dir = (*s)[4];
     opts.resolved_config_yaml = resolved_config_yaml(*cmd);
     PretrainResult r = run_pretrain(opts);
     if (r.train.interrupted) {

@@ -65,6 +65,11 @@ SftStageResult run_finetune(const FinetuneOptions& o, const TrainHooks& test_hoo
   spec.pack = o.packing == "pack";
   spec.pad_id = eos;
   spec.train = load_examples(o.data, tok, eos, T + 1, mode);
+  if (spec.train.empty())
+    throw InputError(o.data.string(), 0, "completion",
+                     "no example keeps a completion token within the context (" +
+                         std::to_string(T) + " tokens)",
+                     "use shorter examples or a model with a longer context");
   if (!o.val_data.empty())
     spec.val = load_examples(o.val_data, tok, eos, T + 1, mode);
   else

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "lmforge/backend/kernels.h"
@@ -37,29 +38,57 @@ double measure_peak_gflops() {
 
 namespace {
 
-// Pretraining batches: (B, T+1) windows from the DataLoader split into inputs and targets.
+// Pretraining batches: (B, T+1) windows from the DataLoader split into inputs and targets. With
+// a replay loader, row k (counted over the whole run) comes from it when
+// floor((k+1)·ratio) > floor(k·ratio); the position is then the number of rows, from which both
+// loaders' positions follow.
 class WindowSource : public BatchSource {
  public:
   WindowSource(const TokenDataset& ds, int B, int T, uint64_t seed)
-      : loader_([&ds](int64_t pos, int64_t n, int32_t* out) { ds.read(pos, n, out); },
-                static_cast<int64_t>(ds.num_tokens()), T, seed),
+      : loader_(reader_of(ds), static_cast<int64_t>(ds.num_tokens()), T, seed),
         B_(B),
         T_(T),
-        buf_(static_cast<size_t>(B) * (T + 1)) {}
+        buf_(static_cast<size_t>(T) + 1) {}
+  void add_replay(const TokenDataset& general, double ratio, uint64_t seed) {
+    replay_.emplace(reader_of(general), static_cast<int64_t>(general.num_tokens()), T_,
+                    seed ^ 0x5265706c6179ull);  // its own window order
+    ratio_ = ratio;
+  }
   void next(int32_t* ids, int32_t* targets) override {
-    loader_.next_batch(B_, buf_.data());
     for (int b = 0; b < B_; ++b) {
-      const int32_t* w = buf_.data() + static_cast<size_t>(b) * (T_ + 1);
-      std::copy(w, w + T_, ids + static_cast<size_t>(b) * T_);
-      std::copy(w + 1, w + T_ + 1, targets + static_cast<size_t>(b) * T_);
+      DataLoader& src = replay_ && is_replay_row(rows_) ? *replay_ : loader_;
+      src.next_batch(1, buf_.data());
+      ++rows_;
+      std::copy(buf_.begin(), buf_.begin() + T_, ids + static_cast<size_t>(b) * T_);
+      std::copy(buf_.begin() + 1, buf_.end(), targets + static_cast<size_t>(b) * T_);
     }
   }
-  int64_t position() const override { return loader_.position(); }
-  void set_position(int64_t p) override { loader_.set_position(p); }
+  int64_t position() const override { return replay_ ? rows_ : loader_.position(); }
+  void set_position(int64_t p) override {
+    if (!replay_) {
+      loader_.set_position(p);
+      return;
+    }
+    rows_ = p;
+    replay_->set_position(replay_rows(p));
+    loader_.set_position(p - replay_rows(p));
+  }
   int64_t windows_per_epoch() const { return loader_.windows_per_epoch(); }
 
  private:
+  static TokenReader reader_of(const TokenDataset& ds) {
+    return [&ds](int64_t pos, int64_t n, int32_t* out) { ds.read(pos, n, out); };
+  }
+  // Replay rows among the first n rows: floor(n·ratio) (a tiny epsilon keeps 0.25·4 = 1 exact).
+  int64_t replay_rows(int64_t n) const {
+    return static_cast<int64_t>(std::floor(static_cast<double>(n) * ratio_ + 1e-9));
+  }
+  bool is_replay_row(int64_t k) const { return replay_rows(k + 1) > replay_rows(k); }
+
   DataLoader loader_;
+  std::optional<DataLoader> replay_;
+  double ratio_ = 0;
+  int64_t rows_ = 0;
   int B_, T_;
   std::vector<int32_t> buf_;
 };
@@ -148,6 +177,32 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
           "prepare the data with this model's tokenizer: lmforge prepare --tokenizer " +
               o.init_model.string());
   }
+  // Replay and general validation data: prepared with the same tokenizer as the domain data.
+  auto same_tokenizer = [&](const fs::path& dir, const char* what) {
+    DataManifest g = read_manifest(dir);
+    if (g.tokenizer_hash != man.tokenizer_hash)
+      throw InputError((dir / "manifest.json").string(), 0, "tokenizer_hash",
+                       std::string("the ") + what + " data was prepared with another tokenizer (" +
+                           g.tokenizer_hash.substr(0, 12) + " vs " +
+                           man.tokenizer_hash.substr(0, 12) + " for " + o.data_dir.string() + ")",
+                       "prepare both with the same tokenizer: lmforge prepare --tokenizer ...");
+  };
+  std::optional<TokenDataset> general_train, general_val;
+  if (!o.replay_dir.empty()) {
+    if (!(o.replay_ratio > 0 && o.replay_ratio < 1))
+      throw UsageError("--replay-ratio must be in (0, 1), got " + std::to_string(o.replay_ratio));
+    same_tokenizer(o.replay_dir, "--replay");
+    general_train.emplace(TokenDataset::open(o.replay_dir, "train"));
+  }
+  const fs::path general_val_dir = !o.general_val_dir.empty() ? o.general_val_dir : o.replay_dir;
+  if (!general_val_dir.empty()) {
+    if (general_val_dir != o.replay_dir) same_tokenizer(general_val_dir, "--general-val");
+    general_val.emplace(TokenDataset::open(general_val_dir, "val"));
+    if (general_val->num_tokens() < 2)
+      throw InputError((general_val_dir / "manifest.json").string(), 0, "val_tokens",
+                       "the general data has no validation tokens to measure forgetting on",
+                       "prepare it with a validation split (lmforge prepare --val-fraction)");
+  }
   const int T = o.seq_len > 0 ? o.seq_len : mc.n_ctx;
   if (T > mc.n_ctx)
     throw UsageError("--seq-len " + std::to_string(T) + " exceeds the model's context " +
@@ -163,15 +218,21 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   LrSchedule sched;
   sched.decay = parse_lr_decay(o.lr_decay);
   WindowSource source(train, o.batch_size, T, o.seed);  // UsageError when the split is too small
+  if (general_train) source.add_replay(*general_train, o.replay_ratio, o.seed);
   const int64_t tokens_per_step = int64_t(o.batch_size) * T * o.grad_accum;
   if (o.max_steps > 0)
     sched.total_steps = o.max_steps;
   else if (o.max_tokens > 0)
     sched.total_steps = (o.max_tokens + tokens_per_step - 1) / tokens_per_step;
-  else
-    sched.total_steps =
-        std::max<int64_t>(1, (source.windows_per_epoch() + o.batch_size * o.grad_accum - 1) /
-                                 (o.batch_size * o.grad_accum));
+  else {
+    // One epoch of the domain split; with replay the rows grow so that the domain share of them
+    // still covers it.
+    const int64_t rows = general_train ? static_cast<int64_t>(std::ceil(
+                                             source.windows_per_epoch() / (1.0 - o.replay_ratio)))
+                                       : source.windows_per_epoch();
+    sched.total_steps = std::max<int64_t>(
+        1, (rows + o.batch_size * o.grad_accum - 1) / (o.batch_size * o.grad_accum));
+  }
   sched.lr = o.lr;
   sched.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
   sched.warmup_steps = o.warmup_steps >= 0 ? o.warmup_steps : sched.total_steps / 20;
@@ -203,6 +264,10 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
                    {"tokenizer_hash", man.tokenizer_hash},
                    {"train_tokens", train.num_tokens()},
                    {"init", o.init_model.string()}};
+  if (general_train) {
+    cfg_json["replay"] = o.replay_dir.string();
+    cfg_json["replay_ratio"] = o.replay_ratio;
+  }
   std::string yaml = o.resolved_config_yaml;
   char note[256];
   std::snprintf(
@@ -257,13 +322,18 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
 
   TrainHooks hooks = test_hooks;
   Transformer& m = *model;
+  auto loss_on = [&](const TokenDataset& ds) {
+    TokenReader rd = [&ds](int64_t p, int64_t n, int32_t* out) { ds.read(p, n, out); };
+    return evaluate_tokens(m, rd, ds.num_tokens(), o.batch_size, T, o.eval_tokens, nullptr).loss();
+  };
   if (val.num_tokens() >= 2) {
     hooks.eval = [&]() {
-      TokenReader rd = [&val](int64_t p, int64_t n, int32_t* out) { val.read(p, n, out); };
-      return std::map<std::string, double>{
-          {"val_loss", evaluate_tokens(m, rd, val.num_tokens(), o.batch_size, T, o.eval_tokens,
-                                       nullptr)
-                           .loss()}};
+      std::map<std::string, double> r{{"val_loss", loss_on(val)}};
+      if (general_val) {
+        r["domain_val_loss"] = r["val_loss"];
+        r["general_val_loss"] = loss_on(*general_val);
+      }
+      return r;
     };
   } else {
     std::fprintf(stderr, "note: %s has no validation tokens; val_loss is not measured\n",
@@ -287,10 +357,31 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     };
   }
 
+  // Step 0 of continued pretraining (or whenever forgetting is measured): the starting point.
+  json start = json::object();
+  if (hooks.eval && (!o.init_model.empty() || general_val)) {
+    const fs::path start_file = o.output_dir / "start.json";
+    if (state.step > 0 && fs::exists(start_file)) {
+      start = json::parse(read_file(start_file), nullptr, false);
+      if (!start.is_object()) start = json::object();
+    } else if (state.step == 0) {
+      for (auto& [k, v] : hooks.eval()) start[k] = v;
+      write_file_atomic(start_file, start.dump(2) + "\n");
+    }
+    std::string line = "start (step 0):";
+    for (auto& [k, v] : start.items())
+      if (v.is_number()) line += " " + k + " " + std::to_string(v.get<double>());
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
+
   if (state.step >= sched.total_steps) {
     std::fprintf(stderr, "the run already finished (step %lld); rewriting final/\n",
                  static_cast<long long>(state.step));
     res.train.steps_done = state.step;
+    if (hooks.eval) {  // summary.json reports the last evaluation: repeat it
+      res.train.last_eval = hooks.eval();
+      res.train.last_val_loss = res.train.last_eval.at("val_loss");
+    }
   } else {
     LanguageModelObjective objective(m, source, o.batch_size, T);
     res.train = train_loop(objective, state, lc, hooks);
@@ -301,6 +392,14 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
       m.save(tmp);
       for (const auto& f : lc.tokenizer_files) fs::copy_file(f, tmp / f.filename());
     });
+    json summary = {{"stage", "pretrain"},
+                    {"continued", !o.init_model.empty()},
+                    {"steps", res.train.steps_done},
+                    {"val_loss", res.train.last_val_loss ? json(*res.train.last_val_loss) : json()}};
+    for (const auto& [k, v] : res.train.last_eval)
+      if (k != "val_loss") summary[k] = v;
+    if (!start.empty()) summary["start"] = start;
+    write_file_atomic(o.output_dir / "summary.json", summary.dump(2) + "\n");
   }
   return res;
 }

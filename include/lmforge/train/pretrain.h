@@ -3,6 +3,11 @@
 // anything is written (data shards, tokenizer hash vs the data manifest, --seq-len vs context,
 // output directory), then runs the one trainer loop over the prepared data's train split with
 // validation on its val split, and writes RUN/final/ (a model directory with tokenizer files).
+// Continued pretraining (--init) may mix general data back in: --replay DIR --replay-ratio r makes
+// row k of the run a general window exactly when floor((k+1)·r) > floor(k·r) (so a fraction r of
+// rows, spread evenly, and the mix depends only on the row count: resume stays exact). With
+// --replay or --general-val every evaluation reports domain_val_loss (= val_loss) and
+// general_val_loss, also at step 0 (printed, kept in RUN/start.json and RUN/summary.json "start").
 // Not here: option parsing (src/cli/pretrain.cpp), other stages' data (finetune, instruct, ...).
 #pragma once
 #include <cstdint>
@@ -17,6 +22,11 @@ namespace lmforge {
 struct PretrainOptions {
   std::filesystem::path data_dir, output_dir;
   std::filesystem::path init_model;  // empty: a fresh model from preset + overrides
+  // Replay (continued pretraining): a prepared data directory with the same tokenizer, mixed into
+  // training at replay_ratio of the rows; its val split is the general validation set unless
+  // general_val_dir names another prepared directory.
+  std::filesystem::path replay_dir, general_val_dir;
+  double replay_ratio = 0.25;
   std::string arch = "gpt2";         // gpt2 | llama
   std::string preset;                // empty: "tiny" for gpt2, "llama-tiny" for llama
   // Architecture overrides; 0 keeps the preset's value.
