@@ -80,6 +80,7 @@ void setup(CLI::App& root) {
           "lmforge label needs --model, --prompts and --db (see lmforge label --help)");
     o->l.prompts = o->prompts;
     o->l.db = o->db;
+    o->l.config_yaml = resolved_config_yaml(*cmd);
     print_resolved_config(*cmd);
     auto m = LoadedModel::load(o->model);
     serve_label(*m, o->l);

@@ -333,6 +333,7 @@ const char* label_page_js() {
       $('who').hidden = true;
       show('name-form');
       $('name-input').focus();
+      api('/api/progress').then(showProgress, () => {});
       return;
     }
     $('who-name').textContent = labeler();

@@ -78,13 +78,16 @@ class LabelApp {
 
   // Samples the answers of every prompt still without them, in file order, until stop.
   void generate_all(const std::atomic<bool>& stop) {
-    size_t done = 0;
+    size_t sampled = 0;
     for (size_t i = 0; i < prompts_.size() && !stop; ++i) {
-      if (ensure_answers(i, stop)) ++done;
-      if (done > 0 && (done % 10 == 0 || i + 1 == prompts_.size()))
-        std::fprintf(stderr, "lmforge label: answers sampled for %zu/%zu prompts\n", i + 1,
+      if (!ensure_answers(i, stop)) continue;
+      if (++sampled % 10 == 0)
+        std::fprintf(stderr, "lmforge label: answers ready for %zu/%zu prompts\n", i + 1,
                      prompts_.size());
     }
+    if (!stop)
+      std::fprintf(stderr, "lmforge label: answers ready for all %zu prompts (%zu sampled now)\n",
+                   prompts_.size(), sampled);
   }
 
   json next(const std::string& raw_name) {
@@ -223,6 +226,7 @@ class LabelApp {
                    o_.db.string().c_str(), first.c_str(), model.c_str());
     db_->set_meta("samples", std::to_string(o_.samples), false);
     db_->set_meta("chat", chat_ ? "on" : "off", false);
+    if (!o_.config_yaml.empty()) db_->set_meta("config", o_.config_yaml, true);  // latest session
   }
 
   // The prompt to give `name` next: the one they hold, else the least-ranked one that nobody
@@ -255,12 +259,14 @@ class LabelApp {
   // Samples and stores the answers of prompts_[i] unless stored already. Returns true when it
   // sampled. A stop request abandons the work without storing anything.
   bool ensure_answers(size_t i, const std::atomic<bool>& stop) {
-    std::lock_guard<std::mutex> gen(gen_mu_);
     const Prompt& p = prompts_[i];
-    {
+    auto stored = [&] {
       std::lock_guard<std::mutex> lock(db_mu_);
-      if (db_->has_answers(p.id)) return false;
-    }
+      return db_->has_answers(p.id);
+    };
+    if (stored()) return false;  // the common case: no wait for the sampler
+    std::lock_guard<std::mutex> gen(gen_mu_);
+    if (stored()) return false;  // sampled while we waited
     std::vector<std::string> texts;
     std::vector<uint64_t> seeds;
     const uint64_t base = splitmix(o_.sampling.seed ^ fnv1a(p.text));

@@ -221,6 +221,8 @@ TEST(LabelServer, ChatRenderingSeedsAndKillSafety) {
     const auto rs = d.rankings();
     ASSERT_EQ(rs.size(), 1u);
     EXPECT_EQ(rs[0].answer_ids, order_of(first));
+    EXPECT_NE(d.meta("config").find("samples: 3"), std::string::npos) << d.meta("config");
+    EXPECT_EQ(d.meta("chat"), "on");
   }
   {
     Server s(opts + db.string(), "again");  // reopening continues the session

@@ -32,6 +32,7 @@ struct LabelOptions {
   SamplingParams sampling{0.9f, 0, 1.0f, 0.0f, 1.0f, 0};
   std::string chat = "auto";  // "auto" (on when the tokenizer has <|im_start|>), "on", "off"
   int threads = 16;           // HTTP worker threads
+  std::string config_yaml;    // the command's resolved configuration, kept in the database's meta
 };
 
 // Validates the options and prompts (InputError/UsageError before anything is served), then
