@@ -157,3 +157,59 @@ TEST(Config, PresetAndValidateErrors) {
   c.head_dim = 31;
   EXPECT_THROW(c.validate(), UsageError);
 }
+
+// Families beyond the two lmforge writes: Qwen2 (q/k/v biases, no o_proj bias, no such key in its
+// config) and Mistral without a sliding window load; each unsupported field is refused by name,
+// and the message names the rope scaling type.
+TEST(Config, Qwen2MistralAndRefusedFields) {
+  json q = {{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
+            {"hidden_size", 64}, {"intermediate_size", 96}, {"num_hidden_layers", 2},
+            {"num_attention_heads", 4}, {"num_key_value_heads", 2},
+            {"max_position_embeddings", 128}, {"vocab_size", 100}, {"rms_norm_eps", 1e-6},
+            {"rope_theta", 1e6}, {"hidden_act", "silu"}, {"tie_word_embeddings", true},
+            {"use_sliding_window", false}, {"sliding_window", 4096}, {"max_window_layers", 21}};
+  ModelConfig c = ModelConfig::from_hf_json(q, "config.json");
+  EXPECT_EQ(c.arch, "llama");
+  EXPECT_EQ(c.hf_family, "qwen2");
+  EXPECT_TRUE(c.attn_bias);
+  EXPECT_FALSE(c.attn_out_bias);
+  EXPECT_FALSE(c.mlp_bias);
+  EXPECT_TRUE(c.tie_embeddings);
+  EXPECT_EQ(c.head_dim, 16);
+  json back = c.to_hf_json();
+  EXPECT_EQ(back["model_type"], "qwen2");
+  EXPECT_FALSE(back.contains("attention_bias"));
+  expect_same(ModelConfig::from_hf_json(back, "config.json"), c);
+
+  json sw = q;
+  sw["use_sliding_window"] = true;
+  EXPECT_EQ(error_field(sw), "use_sliding_window");
+
+  json m = ModelConfig::preset("llama-tiny", 100).to_hf_json();
+  m["model_type"] = "mistral";
+  m["architectures"] = {"MistralForCausalLM"};
+  m["sliding_window"] = nullptr;
+  EXPECT_EQ(ModelConfig::from_hf_json(m, "config.json").hf_family, "mistral");
+  m["sliding_window"] = 64;  // shorter than max_position_embeddings (128)
+  EXPECT_EQ(error_field(m), "sliding_window");
+
+  json r = ModelConfig::preset("llama-tiny", 100).to_hf_json();
+  r["rope_scaling"] = {{"rope_type", "default"}};
+  EXPECT_NO_THROW(ModelConfig::from_hf_json(r, "config.json"));
+  r["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
+  try {
+    ModelConfig::from_hf_json(r, "config.json");
+    ADD_FAILURE() << "llama3 rope scaling accepted";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.field(), "rope_scaling");
+    EXPECT_NE(std::string(e.what()).find("llama3"), std::string::npos) << e.what();
+  }
+
+  json g = ModelConfig::preset("tiny", 100).to_hf_json();
+  g["add_cross_attention"] = true;
+  EXPECT_EQ(error_field(g), "add_cross_attention");
+  json other = g;
+  other["model_type"] = "gpt_neox";
+  other["architectures"] = {"GPTNeoXForCausalLM"};
+  EXPECT_EQ(error_field(other), "model_type");
+}
