@@ -1,16 +1,20 @@
 // PPO end to end on a tiny model: with a rule reward (the number of times a target token appears
 // in the answer), PPO raises the rate of the preferred token on held-out prompts while the KL to
 // the frozen reference is reported and stays bounded; a run interrupted mid-rollout and resumed
-// from its checkpoint ends with bit-identical weights and value head; and the `ppo` stage writes
-// final/, metrics.jsonl with the PPO keys and summary.json.
+// from its checkpoint ends with bit-identical weights, value head and KL coefficient; --target-kl
+// ends the epochs on a batch early; --max-kl with kl_action "stop" stops the run. (The `ppo`
+// command's files and bad input: tests/cli/ppo_cli_test.cpp.)
 // The model is a random tiny GPT-2 with V = 24 (the target starts at ~1/24 per token); the
 // numbers in the expectations are margins measured to leave room for thread-count noise.
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <cmath>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/rng.h"
 #include "lmforge/io/safetensors.h"
@@ -166,4 +170,41 @@ TEST(PpoEndToEnd, ResumeMidRolloutIsExact) {
   EXPECT_EQ(0, std::memcmp(va.raw("v_head.weight"), vb.raw("v_head.weight"), va.nbytes("v_head.weight")));
   fs::remove_all(dir_a);
   fs::remove_all(dir_b);
+}
+
+TEST(PpoEndToEnd, TargetKlEndsEpochsEarlyAndMaxKlStops) {
+  omp_set_num_threads(1);
+  const fs::path dir = test_data::temp_dir("ppo-kl");
+  Transformer policy(tiny()), ref(tiny());
+  policy.init_weights(4);
+  ref.params().copy_from(policy.params());
+  PpoConfig cfg = config();  // 16 rows, B 8, 2 epochs: 4 minibatches per rollout
+  cfg.target_kl = 1e-9;
+  PpoObjective obj(policy, ref, count_target, prompts(32, 4), cfg, 8, 1);
+  ASSERT_EQ(obj.micro_per_rollout(), 4);
+  TrainerState st = state(4, 3e-3);
+  std::vector<int64_t> pos;
+  TrainHooks hooks;
+  hooks.on_step = [&](const StepMetrics&) { pos.push_back(obj.position()); };
+  train_loop(obj, st, loop(dir), hooks);
+  // Step 1 of a batch sees ratio 1 (KL 0); step 2 has moved, so the batch's epochs end there.
+  EXPECT_EQ(pos, (std::vector<int64_t>{1, 4, 5, 8}));
+
+  Transformer p2(tiny()), r2(tiny());
+  p2.params().copy_from(ref.params());
+  r2.params().copy_from(ref.params());
+  PpoConfig stop = config();
+  stop.max_kl = 1e-6;
+  stop.kl_action = "stop";
+  PpoObjective o2(p2, r2, count_target, prompts(32, 4), stop, 8, 1);
+  TrainerState s2 = state(8, 3e-3);
+  // The first rollout is sampled by the reference itself (KL 0); the second has drifted.
+  try {
+    train_loop(o2, s2, loop(dir / "stop"), {});
+    ADD_FAILURE() << "expected the KL bound to stop the run";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("--max-kl"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(s2.step, 4);
+  fs::remove_all(dir);
 }
