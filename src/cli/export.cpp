@@ -1,11 +1,12 @@
 // `lmforge export`: write a model as GGUF (llama.cpp, Ollama) or as a clean Hugging Face
 // directory (LoRA adapters merged). Options and printing only; the work is run_export()
 // (model/export.h).
+#include "lmforge/model/export.h"
+
 #include <cstdio>
 #include <memory>
 
 #include "cli/command.h"
-#include "lmforge/model/export.h"
 
 namespace lmforge::cli {
 namespace {

@@ -1,7 +1,7 @@
-// GGUF v3: value helpers, the atomic writer and the bounds-checked reader. Every read goes through
-// Cursor, which checks the remaining length first, so a hostile file cannot make the parser read
-// outside its buffer; counts are checked against the bytes left before anything is reserved.
-// Not here: model tensor names or llama.cpp metadata keys (model/export*.cpp).
+// GGUF v3: value helpers and the bounds-checked reader (the writer is gguf_write.cpp). Every read
+// goes through Cursor, which checks the remaining length first, so a hostile file cannot make the
+// parser read outside its buffer; counts are checked against the bytes left before anything is
+// reserved. Not here: model tensor names or llama.cpp metadata keys (model/export*.cpp).
 #include "lmforge/io/gguf.h"
 
 #include <fcntl.h>
@@ -35,8 +35,9 @@ bool known_ggml_type(uint64_t t) {
   return t == 0 || t == 1 || t == 8 || t == 30;
 }
 
-// Fixed size of a scalar type, 0 for string/array.
-size_t scalar_size(GgufType t) {
+}  // namespace
+
+size_t gguf_scalar_size(GgufType t) {
   switch (t) {
     case GgufType::kU8:
     case GgufType::kI8:
@@ -58,11 +59,13 @@ size_t scalar_size(GgufType t) {
   }
 }
 
+namespace {
+
 // Smallest encoding of one element: 8 bytes (length) for strings, 12 (type + count) for arrays.
 size_t min_elem_size(GgufType t) {
   if (t == GgufType::kString) return 8;
   if (t == GgufType::kArray) return 12;
-  return scalar_size(t);
+  return gguf_scalar_size(t);
 }
 
 class Cursor {
@@ -107,13 +110,13 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& field, int depth)
     case GgufType::kU16:
     case GgufType::kU32:
     case GgufType::kU64:
-      v.u = c.uint(scalar_size(t), field);
+      v.u = c.uint(gguf_scalar_size(t), field);
       break;
     case GgufType::kI8:
     case GgufType::kI16:
     case GgufType::kI32:
     case GgufType::kI64: {
-      const size_t k = scalar_size(t);
+      const size_t k = gguf_scalar_size(t);
       uint64_t raw = c.uint(k, field);
       if (k < 8 && ((raw >> (8 * k - 1)) & 1)) raw |= ~uint64_t(0) << (8 * k);  // sign-extend
       v.i = int64_t(raw);
@@ -164,59 +167,6 @@ GgufValue read_value(Cursor& c, GgufType t, const std::string& field, int depth)
   return v;
 }
 
-void put_uint(std::string& out, uint64_t v, size_t k) {
-  for (size_t i = 0; i < k; ++i) out.push_back(char((v >> (8 * i)) & 0xff));
-}
-
-void put_string(std::string& out, const std::string& s) {
-  put_uint(out, s.size(), 8);
-  out += s;
-}
-
-void put_value(std::string& out, const GgufValue& v) {
-  switch (v.type) {
-    case GgufType::kU8:
-    case GgufType::kU16:
-    case GgufType::kU32:
-    case GgufType::kU64:
-      put_uint(out, v.u, scalar_size(v.type));
-      break;
-    case GgufType::kI8:
-    case GgufType::kI16:
-    case GgufType::kI32:
-    case GgufType::kI64:
-      put_uint(out, uint64_t(v.i), scalar_size(v.type));
-      break;
-    case GgufType::kF32: {
-      float f = float(v.f);
-      uint32_t raw;
-      std::memcpy(&raw, &f, 4);
-      put_uint(out, raw, 4);
-      break;
-    }
-    case GgufType::kF64: {
-      uint64_t raw;
-      std::memcpy(&raw, &v.f, 8);
-      put_uint(out, raw, 8);
-      break;
-    }
-    case GgufType::kBool:
-      out.push_back(v.b ? 1 : 0);
-      break;
-    case GgufType::kString:
-      put_string(out, v.s);
-      break;
-    case GgufType::kArray:
-      put_uint(out, uint32_t(v.elem), 4);
-      put_uint(out, v.arr.size(), 8);
-      for (const GgufValue& e : v.arr) {
-        if (e.type != v.elem) throw UsageError("[gguf] array element of the wrong type");
-        put_value(out, e);
-      }
-      break;
-  }
-}
-
 uint64_t align_up(uint64_t x, uint64_t a) {
   return (x + a - 1) / a * a;
 }
@@ -235,10 +185,14 @@ const char* gguf_type_name(GgufType t) {
 
 const char* ggml_type_name(GgmlType t) {
   switch (t) {
-    case GgmlType::kF32: return "F32";
-    case GgmlType::kF16: return "F16";
-    case GgmlType::kQ8_0: return "Q8_0";
-    case GgmlType::kBF16: return "BF16";
+    case GgmlType::kF32:
+      return "F32";
+    case GgmlType::kF16:
+      return "F16";
+    case GgmlType::kQ8_0:
+      return "Q8_0";
+    case GgmlType::kBF16:
+      return "BF16";
   }
   return "?";
 }
@@ -249,10 +203,13 @@ int64_t ggml_block_size(GgmlType t) {
 
 size_t ggml_block_bytes(GgmlType t) {
   switch (t) {
-    case GgmlType::kF32: return 4;
+    case GgmlType::kF32:
+      return 4;
     case GgmlType::kF16:
-    case GgmlType::kBF16: return 2;
-    case GgmlType::kQ8_0: return 34;
+    case GgmlType::kBF16:
+      return 2;
+    case GgmlType::kQ8_0:
+      return 34;
   }
   return 0;
 }
@@ -353,16 +310,22 @@ double GgufValue::as_float() const {
 bool GgufValue::operator==(const GgufValue& o) const {
   if (type != o.type) return false;
   switch (type) {
-    case GgufType::kString: return s == o.s;
-    case GgufType::kBool: return b == o.b;
+    case GgufType::kString:
+      return s == o.s;
+    case GgufType::kBool:
+      return b == o.b;
     case GgufType::kF32:
-    case GgufType::kF64: return f == o.f || (std::isnan(f) && std::isnan(o.f));
-    case GgufType::kArray: return elem == o.elem && arr == o.arr;
+    case GgufType::kF64:
+      return f == o.f || (std::isnan(f) && std::isnan(o.f));
+    case GgufType::kArray:
+      return elem == o.elem && arr == o.arr;
     case GgufType::kI8:
     case GgufType::kI16:
     case GgufType::kI32:
-    case GgufType::kI64: return i == o.i;
-    default: return u == o.u;
+    case GgufType::kI64:
+      return i == o.i;
+    default:
+      return u == o.u;
   }
 }
 
@@ -370,7 +333,8 @@ std::string GgufValue::to_string() const {
   switch (type) {
     case GgufType::kString:
       return s.size() > 60 ? "\"" + s.substr(0, 57) + "...\"" : "\"" + s + "\"";
-    case GgufType::kBool: return b ? "true" : "false";
+    case GgufType::kBool:
+      return b ? "true" : "false";
     case GgufType::kF32:
     case GgufType::kF64: {
       char buf[32];
@@ -382,126 +346,11 @@ std::string GgufValue::to_string() const {
     case GgufType::kI8:
     case GgufType::kI16:
     case GgufType::kI32:
-    case GgufType::kI64: return std::to_string(i);
-    default: return std::to_string(u);
+    case GgufType::kI64:
+      return std::to_string(i);
+    default:
+      return std::to_string(u);
   }
-}
-
-// ---- conversions -------------------------------------------------------------------------------
-
-std::vector<unsigned char> ggml_from_f32(GgmlType t, const float* x, size_t n) {
-  std::vector<unsigned char> out(size_t(n / ggml_block_size(t)) * ggml_block_bytes(t));
-  switch (t) {
-    case GgmlType::kF32:
-      if (n) std::memcpy(out.data(), x, n * 4);
-      break;
-    case GgmlType::kF16:
-    case GgmlType::kBF16:
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t h = t == GgmlType::kF16 ? f32_to_f16(x[i]) : f32_to_bf16(x[i]);
-        std::memcpy(out.data() + 2 * i, &h, 2);
-      }
-      break;
-    case GgmlType::kQ8_0:
-      if (n % 32) throw UsageError("[gguf] Q8_0 needs a multiple of 32 elements");
-      for (size_t b = 0; b < n / 32; ++b) {
-        const float* xb = x + 32 * b;
-        unsigned char* yb = out.data() + 34 * b;
-        float amax = 0;
-        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-        const float d = amax / 127.0f;
-        const float id = d != 0 ? 1.0f / d : 0.0f;
-        uint16_t dh = f32_to_f16(d);
-        std::memcpy(yb, &dh, 2);
-        for (int j = 0; j < 32; ++j) yb[2 + j] = uint8_t(int8_t(std::roundf(xb[j] * id)));
-      }
-      break;
-  }
-  return out;
-}
-
-void ggml_to_f32(GgmlType t, const void* src, float* out, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(src);
-  switch (t) {
-    case GgmlType::kF32:
-      if (n) std::memcpy(out, p, n * 4);
-      return;
-    case GgmlType::kF16:
-    case GgmlType::kBF16:
-      for (size_t i = 0; i < n; ++i) {
-        uint16_t h;
-        std::memcpy(&h, p + 2 * i, 2);
-        out[i] = t == GgmlType::kF16 ? f16_to_f32(h) : bf16_to_f32(h);
-      }
-      return;
-    case GgmlType::kQ8_0:
-      for (size_t b = 0; b < n / 32; ++b) {
-        uint16_t dh;
-        std::memcpy(&dh, p + 34 * b, 2);
-        const float d = f16_to_f32(dh);
-        for (int j = 0; j < 32; ++j) out[32 * b + j] = d * float(int8_t(p[34 * b + 2 + j]));
-      }
-      return;
-  }
-}
-
-// ---- writer ------------------------------------------------------------------------------------
-
-void write_gguf(const std::filesystem::path& path, const GgufMetadata& kv,
-                const std::vector<GgufTensorOut>& tensors) {
-  uint64_t alignment = 32;
-  std::set<std::string> keys;
-  for (const auto& [k, v] : kv) {
-    if (!keys.insert(k).second) throw UsageError("[gguf] duplicate key '" + k + "'");
-    if (k == "general.alignment") {
-      if (v.type != GgufType::kU32 || !is_pow2(v.u))
-        throw UsageError("[gguf] general.alignment must be a u32 power of two");
-      alignment = v.u;
-    }
-  }
-  std::string head;
-  put_uint(head, kMagic, 4);
-  put_uint(head, 3, 4);
-  put_uint(head, tensors.size(), 8);
-  put_uint(head, kv.size(), 8);
-  for (const auto& [k, v] : kv) {
-    put_string(head, k);
-    put_uint(head, uint32_t(v.type), 4);
-    put_value(head, v);
-  }
-  std::set<std::string> names;
-  std::vector<size_t> sizes;
-  uint64_t offset = 0;
-  for (const GgufTensorOut& t : tensors) {
-    if (!names.insert(t.name).second)
-      throw UsageError("[gguf] duplicate tensor name '" + t.name + "'");
-    if (t.ne.empty() || t.ne.size() > size_t(kMaxDims))
-      throw UsageError("[gguf] tensor '" + t.name + "' needs 1 to 4 dims");
-    for (int64_t d : t.ne)
-      if (d < 0) throw UsageError("[gguf] negative dimension in '" + t.name + "'");
-    sizes.push_back(ggml_nbytes(t.type, t.ne));
-    put_string(head, t.name);
-    put_uint(head, t.ne.size(), 4);
-    for (int64_t d : t.ne) put_uint(head, uint64_t(d), 8);
-    put_uint(head, uint32_t(t.type), 4);
-    put_uint(head, offset, 8);
-    offset = align_up(offset + sizes.back(), alignment);
-  }
-  head.resize(align_up(head.size(), alignment), '\0');
-  write_file_atomic_with(path, [&](std::FILE* f) {
-    bool ok = std::fwrite(head.data(), 1, head.size(), f) == head.size();
-    static const char zeros[256] = {};
-    for (size_t i = 0; i < tensors.size() && ok; ++i) {
-      if (sizes[i]) ok = std::fwrite(tensors[i].data, 1, sizes[i], f) == sizes[i];
-      size_t pad = align_up(sizes[i], alignment) - sizes[i];
-      while (ok && pad) {
-        size_t k = std::min(pad, sizeof zeros);
-        ok = std::fwrite(zeros, 1, k, f) == k;
-        pad -= k;
-      }
-    }
-    if (!ok) throw RuntimeError("cannot write " + path.string());
-  });
 }
 
 // ---- reader ------------------------------------------------------------------------------------
@@ -545,9 +394,9 @@ GgufFile GgufFile::parse(const unsigned char* data, size_t size, const std::stri
   if (g.has_key("general.alignment")) {
     const GgufValue& a = g.get("general.alignment");
     if (a.type != GgufType::kU32 || !is_pow2(a.u))
-      throw InputError(p, 0, "general.alignment", "must be a u32 power of two, got " +
-                                                      std::string(gguf_type_name(a.type)) + " " +
-                                                      a.to_string(),
+      throw InputError(p, 0, "general.alignment",
+                       "must be a u32 power of two, got " + std::string(gguf_type_name(a.type)) +
+                           " " + a.to_string(),
                        kHint);
     g.alignment_ = uint32_t(a.u);
   }
@@ -702,9 +551,9 @@ const void* GgufFile::raw(const std::string& name) const {
 void GgufFile::read_f32(const std::string& name, float* out, size_t numel) const {
   const Tensor& t = tensor(name);
   if (int64_t(numel) != t.numel())
-    throw InputError(path_, 0, name,
-                     "has " + std::to_string(t.numel()) + " elements, expected " +
-                         std::to_string(numel));
+    throw InputError(
+        path_, 0, name,
+        "has " + std::to_string(t.numel()) + " elements, expected " + std::to_string(numel));
   ggml_to_f32(t.type, data_ + t.offset, out, numel);
 }
 

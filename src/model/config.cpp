@@ -67,8 +67,9 @@ std::string detect_family(const json& j, const std::string& file) {
 // implement; refused by name rather than silently ignored.
 void refuse_if(const json& j, const char* key, const std::string& file, bool bad,
                const std::string& why) {
-  if (bad) throw InputError(file, 0, key, why + " (value " + j[key].dump() + ")",
-                            "lmforge cannot load this checkpoint faithfully");
+  if (bad)
+    throw InputError(file, 0, key, why + " (value " + j[key].dump() + ")",
+                     "lmforge cannot load this checkpoint faithfully");
 }
 
 // rope_scaling: null or {"rope_type"|"type": "default"} is plain RoPE; every real scaling
@@ -78,8 +79,10 @@ void check_rope_scaling(const json& j, const std::string& file) {
   const json& r = j["rope_scaling"];
   std::string type;
   if (r.is_object()) {
-    if (r.contains("rope_type") && r["rope_type"].is_string()) type = r["rope_type"];
-    else if (r.contains("type") && r["type"].is_string()) type = r["type"];
+    if (r.contains("rope_type") && r["rope_type"].is_string())
+      type = r["rope_type"];
+    else if (r.contains("type") && r["type"].is_string())
+      type = r["type"];
   }
   if (type == "default") return;
   throw InputError(file, 0, "rope_scaling",

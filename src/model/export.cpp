@@ -3,6 +3,8 @@
 // LoRA merge: PEFT stores base_model.model.<module>.lora_A.weight (r, in) and .lora_B.weight
 // (out, r); the merged weight is W + (lora_alpha / r)·B·A (alpha/sqrt(r) with use_rslora).
 // Not here: LoRA training, the GGUF container.
+#include "lmforge/model/export.h"
+
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,7 +12,6 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/io/safetensors.h"
-#include "lmforge/model/export.h"
 
 namespace lmforge {
 namespace {
@@ -104,7 +105,8 @@ int merge_lora_adapter(Transformer& m, const fs::path& dir) {
     if (a.contains(k) && !a[k].is_null() && !a[k].empty())
       throw InputError(cfg_file.string(), 0, k, "per-module ranks or alphas are not supported");
   if (a.contains("bias") && a["bias"].is_string() && a["bias"] != "none")
-    throw InputError(cfg_file.string(), 0, "bias", "trained biases in an adapter are not supported");
+    throw InputError(cfg_file.string(), 0, "bias",
+                     "trained biases in an adapter are not supported");
   if (a.contains("use_dora") && a["use_dora"].is_boolean() && a["use_dora"].get<bool>())
     throw InputError(cfg_file.string(), 0, "use_dora", "DoRA adapters are not supported");
   const bool rs = a.contains("use_rslora") && a["use_rslora"].is_boolean() && a["use_rslora"];
@@ -130,8 +132,8 @@ int merge_lora_adapter(Transformer& m, const fs::path& dir) {
     const int64_t out = w.shape[0], in = w.shape[1];
     if (sa.size() != 2 || sb.size() != 2 || sa[1] != in || sb[0] != out || sb[1] != sa[0])
       throw InputError(f.path().string(), 0, n,
-                       "A " + shape_str(sa) + " and B " + shape_str(sb) + " do not fit " +
-                           wname + " (out, in) = " + shape_str(w.shape));
+                       "A " + shape_str(sa) + " and B " + shape_str(sb) + " do not fit " + wname +
+                           " (out, in) = " + shape_str(w.shape));
     const int64_t rank = sa[0];
     std::vector<float> A(size_t(rank * in)), B(size_t(out * rank));
     f.read_f32(n, A.data(), A.size());
@@ -210,9 +212,9 @@ void export_hf(const Transformer& m, const fs::path& src_dir, const fs::path& ou
   write_dir_atomic(out_dir, [&](const fs::path& tmp) {
     write_file_atomic(tmp / "config.json", cj.dump(2) + "\n");
     save_safetensors(tmp / "model.safetensors", tensors, {{"format", "pt"}});
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
-                          "vocab.json", "merges.txt", "encoder.json", "vocab.bpe",
-                          "generation_config.json"})
+    for (const char* f :
+         {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.json",
+          "merges.txt", "encoder.json", "vocab.bpe", "generation_config.json"})
       if (fs::exists(src_dir / f)) fs::copy_file(src_dir / f, tmp / f);
     if (!fs::exists(tmp / "generation_config.json")) {
       json gen = {{"_from_model_config", true}};
@@ -234,14 +236,15 @@ ExportReport run_export(const ExportOptions& o) {
   fs::path tok_dir = r.source;
   if (!fs::exists(tok_dir / "tokenizer.json") && r.lora_merged) tok_dir = base_dir_of(r.source);
   const std::string name = !o.name.empty() ? o.name
-                           : r.source.filename() == "final" ? r.source.parent_path().filename().string()
-                                                            : r.source.filename().string();
+                           : r.source.filename() == "final"
+                               ? r.source.parent_path().filename().string()
+                               : r.source.filename().string();
   if (o.format == "gguf") {
     static const std::map<std::string, GgmlType> kTypes = {{"auto", GgmlType::kF16},
-                                                          {"f32", GgmlType::kF32},
-                                                          {"f16", GgmlType::kF16},
-                                                          {"bf16", GgmlType::kBF16},
-                                                          {"q8_0", GgmlType::kQ8_0}};
+                                                           {"f32", GgmlType::kF32},
+                                                           {"f16", GgmlType::kF16},
+                                                           {"bf16", GgmlType::kBF16},
+                                                           {"q8_0", GgmlType::kQ8_0}};
     auto it = kTypes.find(o.dtype);
     if (it == kTypes.end())
       throw UsageError("--dtype must be auto, f32, f16, bf16 or q8_0, got '" + o.dtype + "'");

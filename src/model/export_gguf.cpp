@@ -31,10 +31,14 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 // The GGUF file_type enum (llama_ftype) for the matrices' type.
 uint32_t file_type(GgmlType t) {
   switch (t) {
-    case GgmlType::kF32: return 0;
-    case GgmlType::kF16: return 1;
-    case GgmlType::kQ8_0: return 7;
-    case GgmlType::kBF16: return 32;
+    case GgmlType::kF32:
+      return 0;
+    case GgmlType::kF16:
+      return 1;
+    case GgmlType::kQ8_0:
+      return 7;
+    case GgmlType::kBF16:
+      return 32;
   }
   return 0;
 }
@@ -142,13 +146,13 @@ bool all_zero(const float* x, size_t n) {
 
 std::string gguf_tensor_name(const ModelConfig& cfg, const std::string& n) {
   static const std::vector<std::pair<std::string, std::string>> kGpt2 = {
-      {"ln_1.", "attn_norm."},   {"attn.c_attn.", "attn_qkv."}, {"attn.c_proj.", "attn_output."},
-      {"ln_2.", "ffn_norm."},    {"mlp.c_fc.", "ffn_up."},      {"mlp.c_proj.", "ffn_down."}};
+      {"ln_1.", "attn_norm."}, {"attn.c_attn.", "attn_qkv."}, {"attn.c_proj.", "attn_output."},
+      {"ln_2.", "ffn_norm."},  {"mlp.c_fc.", "ffn_up."},      {"mlp.c_proj.", "ffn_down."}};
   static const std::vector<std::pair<std::string, std::string>> kLlama = {
-      {"input_layernorm.", "attn_norm."},        {"self_attn.q_proj.", "attn_q."},
-      {"self_attn.k_proj.", "attn_k."},          {"self_attn.v_proj.", "attn_v."},
-      {"self_attn.o_proj.", "attn_output."},     {"post_attention_layernorm.", "ffn_norm."},
-      {"mlp.gate_proj.", "ffn_gate."},           {"mlp.up_proj.", "ffn_up."},
+      {"input_layernorm.", "attn_norm."},    {"self_attn.q_proj.", "attn_q."},
+      {"self_attn.k_proj.", "attn_k."},      {"self_attn.v_proj.", "attn_v."},
+      {"self_attn.o_proj.", "attn_output."}, {"post_attention_layernorm.", "ffn_norm."},
+      {"mlp.gate_proj.", "ffn_gate."},       {"mlp.up_proj.", "ffn_up."},
       {"mlp.down_proj.", "ffn_down."}};
   const bool llama = cfg.is_llama();
   if (n == (llama ? "model.embed_tokens.weight" : "transformer.wte.weight"))
@@ -216,10 +220,10 @@ void export_gguf(const Transformer& m, const fs::path& tokenizer_dir, const fs::
   kv.emplace_back("tokenizer.ggml.token_type", GgufValue::i32s(v.types));
   kv.emplace_back("tokenizer.ggml.merges", GgufValue::strings(v.merges));
   auto eot = v.specials.find("<|endoftext|>");
-  const int bos = c.bos_token_id >= 0 ? c.bos_token_id
-                                      : (eot != v.specials.end() ? eot->second : -1);
-  const int eos = c.eos_token_id >= 0 ? c.eos_token_id
-                                      : (eot != v.specials.end() ? eot->second : -1);
+  const int bos =
+      c.bos_token_id >= 0 ? c.bos_token_id : (eot != v.specials.end() ? eot->second : -1);
+  const int eos =
+      c.eos_token_id >= 0 ? c.eos_token_id : (eot != v.specials.end() ? eot->second : -1);
   if (bos >= 0) kv.emplace_back("tokenizer.ggml.bos_token_id", GgufValue::u32(uint32_t(bos)));
   if (eos >= 0) kv.emplace_back("tokenizer.ggml.eos_token_id", GgufValue::u32(uint32_t(eos)));
   auto im_end = v.specials.find("<|im_end|>");

@@ -64,9 +64,8 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     c.n_kv_head = g.has_key(key("attention.head_count_kv"))
                       ? get_u(g, key("attention.head_count_kv"))
                       : c.n_head;
-    c.head_dim = g.has_key(key("attention.key_length"))
-                     ? get_u(g, key("attention.key_length"))
-                     : (c.n_head > 0 ? c.n_embd / c.n_head : 0);
+    c.head_dim = g.has_key(key("attention.key_length")) ? get_u(g, key("attention.key_length"))
+                                                        : (c.n_head > 0 ? c.n_embd / c.n_head : 0);
     if (g.has_key(key("rope.dimension_count")) &&
         get_u(g, key("rope.dimension_count")) != c.head_dim)
       throw InputError(g.path(), 0, key("rope.dimension_count"),
@@ -78,8 +77,10 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     c.mlp_bias = g.has_tensor("blk.0.ffn_up.bias");
     c.hf_family = c.attn_out_bias ? "llama" : "qwen2";
   }
-  if (g.has_key("tokenizer.ggml.bos_token_id")) c.bos_token_id = get_u(g, "tokenizer.ggml.bos_token_id");
-  if (g.has_key("tokenizer.ggml.eos_token_id")) c.eos_token_id = get_u(g, "tokenizer.ggml.eos_token_id");
+  if (g.has_key("tokenizer.ggml.bos_token_id"))
+    c.bos_token_id = get_u(g, "tokenizer.ggml.bos_token_id");
+  if (g.has_key("tokenizer.ggml.eos_token_id"))
+    c.eos_token_id = get_u(g, "tokenizer.ggml.eos_token_id");
   try {
     c.validate();
   } catch (const UsageError& e) {
@@ -99,9 +100,9 @@ Transformer transformer_from_gguf(const GgufFile& g) {
     const GgufFile::Tensor& gt = g.tensor(gname);
     const std::vector<int64_t> want(t.shape.rbegin(), t.shape.rend());
     if (gt.ne != want)
-      throw InputError(g.path(), 0, gname,
-                       "shape " + shape_str(gt.ne) + ", expected " + shape_str(want) +
-                           " (innermost first)");
+      throw InputError(
+          g.path(), 0, gname,
+          "shape " + shape_str(gt.ne) + ", expected " + shape_str(want) + " (innermost first)");
     float* dst = m.params().get(t.name);
     const bool is_q = ends_with(t.name, "q_proj.weight") || ends_with(t.name, "q_proj.bias");
     const bool is_k = ends_with(t.name, "k_proj.weight") || ends_with(t.name, "k_proj.bias");
@@ -116,8 +117,9 @@ Transformer transformer_from_gguf(const GgufFile& g) {
     ++used;
   }
   if (used != g.tensors().size())
-    throw InputError(g.path(), 0, "", std::to_string(g.tensors().size() - used) +
-                                          " tensors in the file are not part of the model",
+    throw InputError(g.path(), 0, "",
+                     std::to_string(g.tensors().size() - used) +
+                         " tensors in the file are not part of the model",
                      "the file has tensors this configuration does not use");
   return m;
 }

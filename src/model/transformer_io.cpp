@@ -3,8 +3,8 @@
 // HF stores (in, out) while our linear kernels want (out, in).
 // Reads one model.safetensors or HF's sharded layout (model.safetensors.index.json), F32/F16/BF16;
 // writes one F32 file. Qwen2 checkpoints have no o_proj bias on disk: ours stays zero on load and
-// is left out on save while it is zero (a trained one is written, with a Llama config). Not here: tokenizer files (data/), atomic directory replacement (callers use
-// write_dir_atomic).
+// is left out on save while it is zero (a trained one is written, with a Llama config). Not here:
+// tokenizer files (data/), atomic directory replacement (callers use write_dir_atomic).
 #include <cstring>
 #include <map>
 #include <set>

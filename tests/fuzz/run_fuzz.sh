@@ -17,7 +17,8 @@ done
 [ -n "$cxx" ] || { echo "FAIL: clang++ is not installed (apt-get install clang)" >&2; exit 1; }
 mkdir -p "$work"
 bin="$work/${name}_fuzz"
-sources=("$src/tests/fuzz/${name}_fuzz.cpp" "$src/src/io/gguf.cpp" "$src/src/io/safetensors.cpp"
+sources=("$src/tests/fuzz/${name}_fuzz.cpp" "$src/src/io/gguf.cpp" "$src/src/io/gguf_write.cpp"
+         "$src/src/io/safetensors.cpp"
          "$src/src/core/error.cpp" "$src/src/core/tensor.cpp" "$src/src/core/file_util.cpp")
 stale=0
 [ -x "$bin" ] || stale=1

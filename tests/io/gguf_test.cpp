@@ -79,9 +79,9 @@ std::string put_str(const std::string& s) {
 }
 
 // A hand-made file: header + n tensor infos (name, dims, type, offset) + data_bytes of data.
-std::string hand_file(const std::vector<std::tuple<std::string, std::vector<uint64_t>, uint32_t,
-                                                   uint64_t>>& infos,
-                      size_t data_bytes) {
+std::string hand_file(
+    const std::vector<std::tuple<std::string, std::vector<uint64_t>, uint32_t, uint64_t>>& infos,
+    size_t data_bytes) {
   std::string f = "GGUF" + put_u32(3) + put_u64(infos.size()) + put_u64(0);
   for (const auto& [name, ne, type, off] : infos) {
     f += put_str(name) + put_u32(uint32_t(ne.size()));
@@ -160,10 +160,10 @@ TEST(Gguf, Q8_0MatchesGgmlReferenceBlock) {
   uint16_t dh;
   std::memcpy(&dh, q.data(), 2);
   EXPECT_EQ(dh, f32_to_f16(16.0f / 127.0f));
-  EXPECT_EQ(int8_t(q[2]), -127);        // -16 → -127
-  EXPECT_EQ(int8_t(q[2 + 16]), 0);      // 0
-  EXPECT_EQ(int8_t(q[2 + 17]), 8);      // 1 / (16/127) = 7.94 → 8
-  EXPECT_EQ(int8_t(q[2 + 31]), 119);    // 15 * 127/16 = 119.06 → 119
+  EXPECT_EQ(int8_t(q[2]), -127);      // -16 → -127
+  EXPECT_EQ(int8_t(q[2 + 16]), 0);    // 0
+  EXPECT_EQ(int8_t(q[2 + 17]), 8);    // 1 / (16/127) = 7.94 → 8
+  EXPECT_EQ(int8_t(q[2 + 31]), 119);  // 15 * 127/16 = 119.06 → 119
   std::vector<float> zeros(32, 0.0f);
   auto z = ggml_from_f32(GgmlType::kQ8_0, zeros.data(), 32);
   for (unsigned char c : z) EXPECT_EQ(c, 0);
@@ -222,10 +222,10 @@ TEST(Gguf, CorruptFilesNameTheProblem) {
                         put_u32(4) + put_u64(1ull << 50) + std::string(16, '\0')),
             "k");
   // Alignment that is not a power of two.
-  EXPECT_EQ(error_field("GGUF" + put_u32(3) + put_u64(0) + put_u64(1) +
-                        put_str("general.alignment") + put_u32(4) + put_u32(48) +
-                        std::string(16, '\0')),
-            "general.alignment");
+  EXPECT_EQ(
+      error_field("GGUF" + put_u32(3) + put_u64(0) + put_u64(1) + put_str("general.alignment") +
+                  put_u32(4) + put_u32(48) + std::string(16, '\0')),
+      "general.alignment");
   // Tensor infos: offset out of range, unknown type, too many dims, misaligned, overlapping,
   // Q8_0 row not a multiple of 32, element count overflow, duplicate names.
   EXPECT_EQ(error_field(hand_file({{"w", {8}, 0, 32}}, 32)), "w");

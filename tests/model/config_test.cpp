@@ -162,12 +162,22 @@ TEST(Config, PresetAndValidateErrors) {
 // config) and Mistral without a sliding window load; each unsupported field is refused by name,
 // and the message names the rope scaling type.
 TEST(Config, Qwen2MistralAndRefusedFields) {
-  json q = {{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
-            {"hidden_size", 64}, {"intermediate_size", 96}, {"num_hidden_layers", 2},
-            {"num_attention_heads", 4}, {"num_key_value_heads", 2},
-            {"max_position_embeddings", 128}, {"vocab_size", 100}, {"rms_norm_eps", 1e-6},
-            {"rope_theta", 1e6}, {"hidden_act", "silu"}, {"tie_word_embeddings", true},
-            {"use_sliding_window", false}, {"sliding_window", 4096}, {"max_window_layers", 21}};
+  json q = {{"architectures", {"Qwen2ForCausalLM"}},
+            {"model_type", "qwen2"},
+            {"hidden_size", 64},
+            {"intermediate_size", 96},
+            {"num_hidden_layers", 2},
+            {"num_attention_heads", 4},
+            {"num_key_value_heads", 2},
+            {"max_position_embeddings", 128},
+            {"vocab_size", 100},
+            {"rms_norm_eps", 1e-6},
+            {"rope_theta", 1e6},
+            {"hidden_act", "silu"},
+            {"tie_word_embeddings", true},
+            {"use_sliding_window", false},
+            {"sliding_window", 4096},
+            {"max_window_layers", 21}};
   ModelConfig c = ModelConfig::from_hf_json(q, "config.json");
   EXPECT_EQ(c.arch, "llama");
   EXPECT_EQ(c.hf_family, "qwen2");

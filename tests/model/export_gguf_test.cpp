@@ -30,8 +30,8 @@ namespace {
 const fs::path kTokenizerDir = fs::path(LMFORGE_SOURCE_DIR) / "tests/data/fixtures/tiny_tokenizer";
 
 fs::path scratch(const std::string& name) {
-  fs::path d = fs::temp_directory_path() /
-               ("lmforge-export-gguf-" + std::to_string(getpid())) / name;
+  fs::path d =
+      fs::temp_directory_path() / ("lmforge-export-gguf-" + std::to_string(getpid())) / name;
   fs::create_directories(d);
   return d;
 }
@@ -78,8 +78,9 @@ fs::path save_model_dir(const Transformer& m, const fs::path& dir) {
   m.save(dir);
   fs::copy_file(kTokenizerDir / "tokenizer.json", dir / "tokenizer.json",
                 fs::copy_options::overwrite_existing);
-  write_file_atomic(dir / "tokenizer_config.json",
-                    R"({"chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"})");
+  write_file_atomic(
+      dir / "tokenizer_config.json",
+      R"({"chat_template": "{% for m in messages %}{{ m['content'] }}{% endfor %}"})");
   return dir;
 }
 
@@ -116,8 +117,8 @@ std::vector<int32_t> greedy(const fs::path& dir, const std::vector<int32_t>& pro
   *min_gap = 1e30f;
   const int V = lm->model.config().vocab_size;
   for (size_t k = 0; k < out.size(); ++k) {
-    const float* l = lm->model.forward_logits(all.data(), 1, int(all.size())) +
-                     (all.size() - 1) * size_t(V);
+    const float* l =
+        lm->model.forward_logits(all.data(), 1, int(all.size())) + (all.size() - 1) * size_t(V);
     int best = 0;
     for (int v = 1; v < V; ++v)
       if (l[v] > l[best]) best = v;
@@ -209,7 +210,8 @@ TEST(ExportGguf, ReducedPrecisionStaysWithinRounding) {
     Transformer back = transformer_from_gguf(g);
     float wmax = 0;
     for (const TensorInfo& t : src.params().entries())
-      for (size_t i = 0; i < t.numel; ++i) wmax = std::max(wmax, std::fabs(src.params().get(t.name)[i]));
+      for (size_t i = 0; i < t.numel; ++i)
+        wmax = std::max(wmax, std::fabs(src.params().get(t.name)[i]));
     expect_same_params(src, back, rel * wmax);
     const std::vector<float> got = logits(back, ids);
     float lmax = 0, err = 0;
@@ -342,15 +344,20 @@ TEST(ExportGguf, LlamaCppCases) {
       GgufFile g = GgufFile::open(o.output);
       json meta = json::object();
       for (const auto& [k, v] : g.metadata())
-        if (v.type == GgufType::kString) meta[k] = v.s;
-        else if (v.type == GgufType::kF32) meta[k] = v.f;
-        else if (v.type == GgufType::kBool) meta[k] = v.b;
-        else if (v.type != GgufType::kArray) meta[k] = v.as_int();
-        else meta[k] = json{{"array_length", v.arr.size()}};
+        if (v.type == GgufType::kString)
+          meta[k] = v.s;
+        else if (v.type == GgufType::kF32)
+          meta[k] = v.f;
+        else if (v.type == GgufType::kBool)
+          meta[k] = v.b;
+        else if (v.type != GgufType::kArray)
+          meta[k] = v.as_int();
+        else
+          meta[k] = json{{"array_length", v.arr.size()}};
       json tensors = json::array();
       for (const auto& t : g.tensors())
-        tensors.push_back({{"name", t.name}, {"shape", t.ne}, {"dtype", uint32_t(t.type)},
-                           {"offset", t.offset}});
+        tensors.push_back(
+            {{"name", t.name}, {"shape", t.ne}, {"dtype", uint32_t(t.type)}, {"offset", t.offset}});
       cases.push_back({{"name", c.arch + "-" + dtype},
                        {"gguf", o.output.string()},
                        {"prompt", prompt},

@@ -111,13 +111,26 @@ void expect_identical(const fs::path& out, const std::vector<Raw>& src, DType t,
 }
 
 json qwen2_config() {
-  return {{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
-          {"hidden_size", 64},  {"intermediate_size", 96}, {"num_hidden_layers", 2},
-          {"num_attention_heads", 4}, {"num_key_value_heads", 2}, {"max_position_embeddings", 128},
-          {"vocab_size", 272},  {"rms_norm_eps", 1e-6},  {"rope_theta", 1000000.0},
-          {"hidden_act", "silu"}, {"tie_word_embeddings", true}, {"use_sliding_window", false},
-          {"sliding_window", 4096}, {"max_window_layers", 21}, {"torch_dtype", "bfloat16"},
-          {"bos_token_id", 271}, {"eos_token_id", 271}, {"rope_scaling", nullptr}};
+  return {{"architectures", {"Qwen2ForCausalLM"}},
+          {"model_type", "qwen2"},
+          {"hidden_size", 64},
+          {"intermediate_size", 96},
+          {"num_hidden_layers", 2},
+          {"num_attention_heads", 4},
+          {"num_key_value_heads", 2},
+          {"max_position_embeddings", 128},
+          {"vocab_size", 272},
+          {"rms_norm_eps", 1e-6},
+          {"rope_theta", 1000000.0},
+          {"hidden_act", "silu"},
+          {"tie_word_embeddings", true},
+          {"use_sliding_window", false},
+          {"sliding_window", 4096},
+          {"max_window_layers", 21},
+          {"torch_dtype", "bfloat16"},
+          {"bos_token_id", 271},
+          {"eos_token_id", 271},
+          {"rope_scaling", nullptr}};
 }
 
 std::vector<Raw> llama_tensors(int L, int C, int Q, int KV, int FF, bool qkv_bias, bool tied,
@@ -188,11 +201,19 @@ TEST(ExportHf, LlamaWithWideHeadsAndF32) {
   const fs::path src = scratch("llama") / "src";
   fs::create_directories(src);
   // head_dim 32 with hidden 64 and 4 heads: q is (128, 64), o_proj (64, 128).
-  json cfg = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"},
-              {"hidden_size", 64}, {"intermediate_size", 80}, {"num_hidden_layers", 1},
-              {"num_attention_heads", 4}, {"num_key_value_heads", 1}, {"head_dim", 32},
-              {"max_position_embeddings", 64}, {"vocab_size", 272}, {"rms_norm_eps", 1e-5},
-              {"tie_word_embeddings", false}, {"rope_scaling", {{"rope_type", "default"}}}};
+  json cfg = {{"architectures", {"LlamaForCausalLM"}},
+              {"model_type", "llama"},
+              {"hidden_size", 64},
+              {"intermediate_size", 80},
+              {"num_hidden_layers", 1},
+              {"num_attention_heads", 4},
+              {"num_key_value_heads", 1},
+              {"head_dim", 32},
+              {"max_position_embeddings", 64},
+              {"vocab_size", 272},
+              {"rms_norm_eps", 1e-5},
+              {"tie_word_embeddings", false},
+              {"rope_scaling", {{"rope_type", "default"}}}};
   const std::vector<Raw> ts = llama_tensors(1, 64, 128, 32, 80, false, false, DType::kF32, rng);
   write_checkpoint(src, cfg, ts, DType::kF32, 1);
   ExportOptions o;
@@ -231,8 +252,13 @@ TEST(ExportHf, F16Gpt2WithMaskBuffers) {
   }
   ts.push_back(random_tensor("transformer.ln_f.weight", {C}, t, rng));
   ts.push_back(random_tensor("transformer.ln_f.bias", {C}, t, rng));
-  json cfg = {{"architectures", {"GPT2LMHeadModel"}}, {"model_type", "gpt2"}, {"n_embd", C},
-              {"n_layer", L}, {"n_head", 2}, {"n_positions", 16}, {"vocab_size", 272}};
+  json cfg = {{"architectures", {"GPT2LMHeadModel"}},
+              {"model_type", "gpt2"},
+              {"n_embd", C},
+              {"n_layer", L},
+              {"n_head", 2},
+              {"n_positions", 16},
+              {"vocab_size", 272}};
   write_checkpoint(src, cfg, ts, t, 1);
   ExportOptions o;
   o.model = src;
@@ -269,7 +295,10 @@ TEST(ExportHf, LoraAdapterIsMerged) {
   for (const Raw& x : lora) nt.push_back({x.name, DType::kF32, x.shape, x.bytes.data()});
   save_safetensors(adapter / "adapter_model.safetensors", nt);
   write_file_atomic(adapter / "adapter_config.json",
-                    json({{"peft_type", "LORA"}, {"r", r}, {"lora_alpha", 8}, {"bias", "none"},
+                    json({{"peft_type", "LORA"},
+                          {"r", r},
+                          {"lora_alpha", 8},
+                          {"bias", "none"},
                           {"base_model_name_or_path", "../../base"},
                           {"target_modules", {"q_proj", "v_proj"}}})
                         .dump());
@@ -285,8 +314,8 @@ TEST(ExportHf, LoraAdapterIsMerged) {
     std::memcpy(v.data(), x.bytes.data(), x.bytes.size());
     return v;
   };
-  for (auto [module, rows, ai] : std::vector<std::tuple<std::string, int, int>>{
-           {"q_proj", 64, 0}, {"v_proj", 32, 2}}) {
+  for (auto [module, rows, ai] :
+       std::vector<std::tuple<std::string, int, int>>{{"q_proj", 64, 0}, {"v_proj", 32, 2}}) {
     const std::string w = "model.layers.0.self_attn." + module + ".weight";
     const Raw* src = nullptr;
     for (const Raw& x : ts)
@@ -307,9 +336,9 @@ TEST(ExportHf, LoraAdapterIsMerged) {
     EXPECT_GT(std::fabs(got[0] - W[0]) + std::fabs(got[70] - W[70]), 1e-4) << "nothing merged";
   }
   // Untouched weights are byte-identical; the tokenizer comes from the base model.
-  expect_identical(o.output, ts, DType::kF32, {},
-                   {"model.layers.0.self_attn.q_proj.weight",
-                    "model.layers.0.self_attn.v_proj.weight"});
+  expect_identical(
+      o.output, ts, DType::kF32, {},
+      {"model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.v_proj.weight"});
   EXPECT_TRUE(fs::exists(o.output / "tokenizer.json"));
   // An adapter for a module the model lacks is refused by name.
   Raw bad = lora[0];
@@ -338,10 +367,14 @@ TEST(ExportHf, GptConv1dLoraUsesOutInOrientation) {
   A[3] = 1.0f;   // in = 3
   B[40] = 0.5f;  // out = 40
   save_safetensors(dir / "adapter_model.safetensors",
-                   {{"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight", DType::kF32,
-                     {1, 32}, A.data()},
-                    {"base_model.model.transformer.h.0.attn.c_attn.lora_B.weight", DType::kF32,
-                     {96, 1}, B.data()}});
+                   {{"base_model.model.transformer.h.0.attn.c_attn.lora_A.weight",
+                     DType::kF32,
+                     {1, 32},
+                     A.data()},
+                    {"base_model.model.transformer.h.0.attn.c_attn.lora_B.weight",
+                     DType::kF32,
+                     {96, 1},
+                     B.data()}});
   write_file_atomic(dir / "adapter_config.json", R"({"r": 1, "lora_alpha": 2})");
   const float before = m.params().get("transformer.h.0.attn.c_attn.weight")[40 * 32 + 3];
   ExportOptions o;
@@ -362,8 +395,8 @@ TEST(ExportHf, CliRefusesBadOptions) {
   EXPECT_EQ(run_cli("export --model " + dir.string() + " --output x --format onnx"), 2);
   EXPECT_EQ(run_cli("export --model " + dir.string() + " --output x --dtype q4_k"), 2);
   std::mt19937 rng(1);
-  write_checkpoint(dir, qwen2_config(), llama_tensors(2, 64, 64, 32, 96, true, true, DType::kF32, rng),
-                   DType::kF32, 1);
+  write_checkpoint(dir, qwen2_config(),
+                   llama_tensors(2, 64, 64, 32, 96, true, true, DType::kF32, rng), DType::kF32, 1);
   EXPECT_EQ(run_cli("export --model " + dir.string() + " --format hf --dtype q8_0 --output " +
                     (dir / "o").string()),
             2);

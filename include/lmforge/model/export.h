@@ -28,7 +28,7 @@ struct ExportReport {
   std::filesystem::path source;  // the model directory actually read
   std::string dtype;             // what was written
   size_t tensors = 0;
-  uint64_t bytes = 0;            // size of the written file(s)
+  uint64_t bytes = 0;  // size of the written file(s)
   bool lora_merged = false;
 };
 
