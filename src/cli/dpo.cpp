@@ -60,8 +60,8 @@ void setup(CLI::App& root) {
     std::fprintf(stderr,
                  "done: %lld steps, held-out implicit reward accuracy %.4f, margin %.4f, KL to "
                  "the reference %.4f nats/token; output in %s\n",
-                 static_cast<long long>(r.train.steps_done), num("reward_accuracy"),
-                 num("margin"), num("kl"), r.final_dir.c_str());
+                 static_cast<long long>(r.train.steps_done), num("reward_accuracy"), num("margin"),
+                 num("kl"), r.final_dir.c_str());
   });
 }
 

@@ -102,13 +102,13 @@ void setup(CLI::App& root) {
                    static_cast<long long>(r.train.steps_done), r.train.last_checkpoint.c_str());
       return;
     }
-    std::fprintf(stderr, "done: %lld steps, held-out reward_accuracy %.4f (start %.4f); reward "
-                 "model in %s\n",
-                 static_cast<long long>(r.train.steps_done),
-                 r.summary["reward_accuracy"].get<double>(),
-                 r.summary.contains("start") ? r.summary["start"]["reward_accuracy"].get<double>()
-                                             : 0.0,
-                 r.final_dir.c_str());
+    std::fprintf(
+        stderr,
+        "done: %lld steps, held-out reward_accuracy %.4f (start %.4f); reward "
+        "model in %s\n",
+        static_cast<long long>(r.train.steps_done), r.summary["reward_accuracy"].get<double>(),
+        r.summary.contains("start") ? r.summary["start"]["reward_accuracy"].get<double>() : 0.0,
+        r.final_dir.c_str());
   });
 }
 

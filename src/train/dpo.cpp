@@ -119,8 +119,13 @@ class DpoObjective : public Objective {
  public:
   DpoObjective(Transformer& model, const std::vector<EncodedRanking>& data,
                const std::vector<std::vector<double>>& ref, const DpoOptions& o)
-      : model_(model), data_(data), ref_(ref), kind_(parse_ranking_loss(o.loss)), beta_(o.beta),
-        per_micro_(o.stage.batch_size), order_(data.size(), o.stage.seed) {
+      : model_(model),
+        data_(data),
+        ref_(ref),
+        kind_(parse_ranking_loss(o.loss)),
+        beta_(o.beta),
+        per_micro_(o.stage.batch_size),
+        order_(data.size(), o.stage.seed) {
     double toks = 0;
     for (const auto& r : data)
       for (const auto& resp : r.responses) toks += double(r.prompt.size() + resp.size());
@@ -214,8 +219,9 @@ std::map<std::string, double> evaluate_dpo(Transformer& policy, Transformer& ref
     for (size_t i = 0; i < rs.size(); ++i) {
       const size_t K = rs[i]->rows();
       std::vector<double> g(K);
-      DpoLossResult r = dpo_loss(kind, o.beta, std::span<const double>(logp.data() + b.first_row[i], K),
-                                 ref_logp[i0 + i], g);
+      DpoLossResult r =
+          dpo_loss(kind, o.beta, std::span<const double>(logp.data() + b.first_row[i], K),
+                   ref_logp[i0 + i], g);
       const double np = double(K * (K - 1) / 2);
       loss += r.loss;
       right += r.accuracy * np;
@@ -314,8 +320,10 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   const fs::path ref_file = o.output / kRefFile;
   if (!read_ref_cache(ref_file, fp, ref_train, ref_val, train.size(), val.size())) {
     if (run.resumed_from)
-      std::fprintf(stderr, "note: %s is missing or stale; recomputing the reference "
-                           "log-probs from --init (deterministic)\n", ref_file.c_str());
+      std::fprintf(stderr,
+                   "note: %s is missing or stale; recomputing the reference "
+                   "log-probs from --init (deterministic)\n",
+                   ref_file.c_str());
     ref_train = response_logprobs(reference, train, per);
     ref_val = response_logprobs(reference, val, per);
     write_file_atomic(ref_file, json{{"format", kRefFormat},
@@ -323,7 +331,8 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
                                      {"fingerprint", std::to_string(fp)},
                                      {"train", ref_to_json(ref_train)},
                                      {"val", ref_to_json(ref_val)}}
-                                    .dump() + "\n");
+                                        .dump() +
+                                    "\n");
   }
   Transformer& m = *run.model;
   const std::vector<std::vector<double>>& eval_ref = val.empty() ? ref_train : ref_val;

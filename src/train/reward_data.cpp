@@ -63,8 +63,7 @@ std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
     for (size_t i = 0; i < ex.responses.size(); ++i)
       for (size_t j = i + 1; j < ex.responses.size(); ++j)
         if (trimmed(ex.responses[i]) == trimmed(ex.responses[j]))
-          throw InputError(file.string(), ex.line, field(j),
-                           "is the same answer as " + field(i),
+          throw InputError(file.string(), ex.line, field(j), "is the same answer as " + field(i),
                            "a ranking needs different answers: drop the duplicate (or mark a "
                            "tie by keeping only one)");
     EncodedRanking r;
@@ -74,7 +73,8 @@ std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
       throw InputError(file.string(), ex.line, "prompt",
                        "is " + std::to_string(r.prompt.size()) +
                            " tokens, which leaves no room for a response in the model's context "
-                           "of " + std::to_string(n_ctx),
+                           "of " +
+                           std::to_string(n_ctx),
                        "shorten the prompt or drop this example");
     for (size_t k = 0; k < ex.responses.size(); ++k) {
       r.responses.push_back(renderer.response_ids(ex.responses[k]));
@@ -82,8 +82,7 @@ std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
       if (int64_t(len) > n_ctx)
         throw InputError(file.string(), ex.line, field(k),
                          "prompt + response is " + std::to_string(len) +
-                             " tokens, longer than the model's context of " +
-                             std::to_string(n_ctx),
+                             " tokens, longer than the model's context of " + std::to_string(n_ctx),
                          "shorten the answer or drop this example");
     }
     out.push_back(std::move(r));

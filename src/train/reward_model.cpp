@@ -32,8 +32,9 @@ TrainableGroup ScoreHead::group() {
 }
 
 void ScoreHead::save(const fs::path& file) const {
-  save_safetensors(file, {{"score.weight", DType::kF32, {1, C_}, p_.data()},
-                          {"score.bias", DType::kF32, {1}, p_.data() + C_}},
+  save_safetensors(file,
+                   {{"score.weight", DType::kF32, {1, C_}, p_.data()},
+                    {"score.bias", DType::kF32, {1}, p_.data() + C_}},
                    {{"format", kRewardFormat}});
 }
 
@@ -144,10 +145,10 @@ RewardModel RewardModel::load(const fs::path& dir) {
   rm.renderer_ = ResponseRenderer(*rm.tok_);
   const std::string want = info.value("rendering", rm.renderer_.mode());
   if (want != rm.renderer_.mode())
-    throw InputError(cfg_file.string(), 0, "rendering",
-                     "says \"" + want + "\" but the tokenizer implies \"" + rm.renderer_.mode() +
-                         "\"",
-                     "the tokenizer files were replaced after training");
+    throw InputError(
+        cfg_file.string(), 0, "rendering",
+        "says \"" + want + "\" but the tokenizer implies \"" + rm.renderer_.mode() + "\"",
+        "the tokenizer files were replaced after training");
   return rm;
 }
 

@@ -53,7 +53,11 @@ class RewardObjective : public Objective {
  public:
   RewardObjective(Transformer& model, ScoreHead& head, const std::vector<EncodedRanking>& data,
                   int rankings_per_micro, RankingLoss kind, uint64_t seed)
-      : model_(model), head_(head), data_(data), per_micro_(rankings_per_micro), kind_(kind),
+      : model_(model),
+        head_(head),
+        data_(data),
+        per_micro_(rankings_per_micro),
+        kind_(kind),
         order_(data.size(), seed) {
     double rows = 0, toks = 0;
     for (const auto& r : data)
@@ -172,8 +176,9 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
     if (fs::exists(o.init / f)) tok_files.push_back(o.init / f);
   const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
   if (val.empty())
-    std::fprintf(stderr, "note: --val-fraction 0: reward_accuracy is measured on the training "
-                         "rankings\n");
+    std::fprintf(stderr,
+                 "note: --val-fraction 0: reward_accuracy is measured on the training "
+                 "rankings\n");
   std::fprintf(stderr, "reward: %zu training rankings, %zu held out; rendering %s; %s loss\n",
                train.size(), val.size(), renderer.mode(), ranking_loss_name(kind));
 

@@ -38,8 +38,10 @@ TEST(DpoCli, RunAndBadInput) {
 
   // A ranking with one answer: exit 2, file:line and field named, nothing written.
   fs::path bad = dir / "bad.jsonl";
-  std::ofstream(bad) << R"({"prompt": "p", "chosen": "a", "rejected": "b"})" "\n"
-                     << R"({"prompt": "p", "responses": ["alone"]})" "\n";
+  std::ofstream(bad) << R"({"prompt": "p", "chosen": "a", "rejected": "b"})"
+                        "\n"
+                     << R"({"prompt": "p", "responses": ["alone"]})"
+                        "\n";
   r = run_lmforge(dir, "dpo --init " + model.string() + " --data " + bad.string() + " --output " +
                            (dir / "bad-run").string() + common);
   EXPECT_EQ(r.code, 2);
@@ -47,8 +49,8 @@ TEST(DpoCli, RunAndBadInput) {
   EXPECT_NE(r.err.find("responses"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir / "bad-run"));
   // Existing run without --resume: refused.
-  r = run_lmforge(dir, "dpo --init " + model.string() + " --data " + data.string() +
-                           " --output " + (dir / "run").string() + common);
+  r = run_lmforge(dir, "dpo --init " + model.string() + " --data " + data.string() + " --output " +
+                           (dir / "run").string() + common);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--resume"), std::string::npos) << r.err;
   fs::remove_all(dir);

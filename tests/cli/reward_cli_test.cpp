@@ -30,8 +30,8 @@ TEST(RewardCli, TrainThenScore) {
   EXPECT_NE(lmforge::read_file(dir / "rm" / "config.yaml").find("loss: listwise"),
             std::string::npos);
 
-  r = run_lmforge(dir, "reward score --model " + (dir / "rm" / "final").string() + " --data " +
-                           data.string());
+  r = run_lmforge(
+      dir, "reward score --model " + (dir / "rm" / "final").string() + " --data " + data.string());
   ASSERT_EQ(r.code, 0) << r.err;
   std::istringstream lines(r.out);
   int n = 0;
@@ -44,8 +44,10 @@ TEST(RewardCli, TrainThenScore) {
   EXPECT_NE(r.err.find("pair accuracy"), std::string::npos);
 
   fs::path pc = dir / "pc.jsonl";
-  std::ofstream(pc) << R"({"prompt": "say something about cats", "completion": "please"})" "\n"
-                    << R"({"prompt": "say something about dogs", "completion": "a dog"})" "\n";
+  std::ofstream(pc) << R"({"prompt": "say something about cats", "completion": "please"})"
+                       "\n"
+                    << R"({"prompt": "say something about dogs", "completion": "a dog"})"
+                       "\n";
   r = run_lmforge(dir, "reward score --model " + (dir / "rm" / "final").string() + " --data " +
                            pc.string() + " --output " + (dir / "scores.jsonl").string());
   ASSERT_EQ(r.code, 0) << r.err;
@@ -55,8 +57,10 @@ TEST(RewardCli, TrainThenScore) {
 
   // Bad input: a duplicate answer on line 2; exit 2, message names file:line and field.
   fs::path bad = dir / "bad.jsonl";
-  std::ofstream(bad) << R"({"prompt": "p", "chosen": "a", "rejected": "b"})" "\n"
-                     << R"({"prompt": "p", "responses": ["same", "other", "same"]})" "\n";
+  std::ofstream(bad) << R"({"prompt": "p", "chosen": "a", "rejected": "b"})"
+                        "\n"
+                     << R"({"prompt": "p", "responses": ["same", "other", "same"]})"
+                        "\n";
   r = run_lmforge(dir, "reward --init " + model.string() + " --data " + bad.string() +
                            " --output " + (dir / "rm-bad").string() + common);
   EXPECT_EQ(r.code, 2);

@@ -1,6 +1,8 @@
 // Ranking (Bradley-Terry, Plackett-Luce) and DPO losses: values and gradients against PyTorch
 // autograd (tests/reference/rlhf_losses.py, run here with /usr/bin/python3), central finite
 // differences, hand-computed K = 2 values, and the bad-input errors.
+#include "lmforge/loss/ranking.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/loss/dpo.h"
-#include "lmforge/loss/ranking.h"
 
 namespace lmforge {
 namespace {
@@ -139,7 +140,7 @@ TEST(RankingLoss, StableForHugeMargins) {
 TEST(RankingLoss, AgreementCountsPairs) {
   PairAgreement a = pair_agreement(std::vector<double>{3.0, 1.0, 2.0});
   EXPECT_EQ(a.pairs, 3);
-  EXPECT_NEAR(a.accuracy, 2.0 / 3.0, 1e-15);                 // (0,1) (0,2) right, (1,2) wrong
+  EXPECT_NEAR(a.accuracy, 2.0 / 3.0, 1e-15);  // (0,1) (0,2) right, (1,2) wrong
   EXPECT_NEAR(a.margin, ((3 - 1) + (3 - 2) + (1 - 2)) / 3.0, 1e-15);
   EXPECT_NEAR(pair_agreement(std::vector<double>{1.0, 1.0}).accuracy, 0.5, 1e-15);
 }

@@ -3,6 +3,8 @@
 // preferences for the word raises the sampled rate on held-out prompts and the held-out implicit
 // reward accuracy, with the KL to the reference reported, positive and bounded; listwise runs;
 // the reference log-probs are cached and a resume reuses them.
+#include "lmforge/train/dpo.h"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -12,7 +14,6 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/rng.h"
-#include "lmforge/train/dpo.h"
 #include "lmforge/train/optimizer.h"
 #include "lmforge/train/trainer.h"
 #include "train/reward_fixture.h"
@@ -126,8 +127,7 @@ fs::path *DpoStage::dir_, *DpoStage::sft_, *DpoStage::data_;
 TEST_F(DpoStage, LogprobHeadMatchesCrossEntropy) {
   Tokenizer tok = Tokenizer::load(*sft_);
   ResponseRenderer rr(tok);
-  std::vector<EncodedRanking> rs =
-      encode_rankings(*data_, read_rankings_jsonl(*data_), rr, 64);
+  std::vector<EncodedRanking> rs = encode_rankings(*data_, read_rankings_jsonl(*data_), rr, 64);
   rs.resize(3);
   Transformer m = Transformer::load(*sft_);
   std::vector<std::vector<double>> lp = response_logprobs(m, rs, 2);

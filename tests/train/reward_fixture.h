@@ -18,10 +18,10 @@
 namespace lmforge::rlhf_test {
 
 inline const char* kTarget = "please";
-inline const std::vector<std::string> kWords = {"the", "cat", "dog", "sees", "likes", "a",
-                                                "red", "ball", "fish", "moon", "eats", "book"};
-inline const std::vector<std::string> kTopics = {"cats", "dogs", "the moon", "fish", "books",
-                                                 "balls", "birds", "bread"};
+inline const std::vector<std::string> kWords = {"the", "cat",  "dog",  "sees", "likes", "a",
+                                                "red", "ball", "fish", "moon", "eats",  "book"};
+inline const std::vector<std::string> kTopics = {"cats",  "dogs",  "the moon", "fish",
+                                                 "books", "balls", "birds",    "bread"};
 
 inline std::string prompt_for(Rng& rng) {
   return "say something about " + kTopics[rng.below(kTopics.size())];

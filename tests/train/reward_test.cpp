@@ -87,9 +87,9 @@ TEST_F(RewardStage, LearnsHeldOutPreferenceBothLosses) {
     EXPECT_STREQ(rm.renderer().mode(), "chatml");
     EXPECT_GE(fresh_accuracy(rm, 99, 100), 0.9) << loss;
     // score() over rows in one padded batch equals scoring each row alone.
-    std::vector<std::vector<int32_t>> rows = {rm.render("say something about cats", "please"),
-                                              rm.render("say something about dogs",
-                                                        "the red ball likes a moon please cat")};
+    std::vector<std::vector<int32_t>> rows = {
+        rm.render("say something about cats", "please"),
+        rm.render("say something about dogs", "the red ball likes a moon please cat")};
     std::vector<double> both = rm.score(rows);
     EXPECT_NEAR(both[0], rm.score({rows[0]})[0], 1e-5);
     EXPECT_NEAR(both[1], rm.score({rows[1]})[0], 1e-5);
@@ -134,16 +134,24 @@ TEST_F(RewardStage, BadInputIsRefusedBeforeWriting) {
   };
   const std::string ok = R"({"prompt": "p", "responses": ["a please", "b"]})"
                          "\n";
-  expect_input_error(ok + R"({"prompt": "p", "responses": ["only one"]})" "\n", 2, "responses");
-  expect_input_error(ok + ok + R"({"prompt": "p", "responses": ["x", "y", " x"]})" "\n", 3,
-                     "responses[2]");
+  expect_input_error(ok + R"({"prompt": "p", "responses": ["only one"]})"
+                          "\n",
+                     2, "responses");
+  expect_input_error(ok + ok +
+                         R"({"prompt": "p", "responses": ["x", "y", " x"]})"
+                         "\n",
+                     3, "responses[2]");
   std::string long_answer;
   for (int i = 0; i < 80; ++i) long_answer += "cat ";
-  expect_input_error(ok + R"({"prompt": "p", "chosen": ")" + long_answer + R"(", "rejected": "b"})" "\n",
+  expect_input_error(ok + R"({"prompt": "p", "chosen": ")" + long_answer +
+                         R"(", "rejected": "b"})"
+                         "\n",
                      2, "responses[0]");
   std::string long_prompt;
   for (int i = 0; i < 80; ++i) long_prompt += "dog ";
-  expect_input_error(R"({"prompt": ")" + long_prompt + R"(", "chosen": "a", "rejected": "b"})" "\n",
+  expect_input_error(R"({"prompt": ")" + long_prompt +
+                         R"(", "chosen": "a", "rejected": "b"})"
+                         "\n",
                      1, "prompt");
 }
 

@@ -16,10 +16,10 @@
 namespace lmforge {
 
 struct RewardScoreStats {
-  bool rankings = false;   // the input was rankings
-  int64_t examples = 0;    // input lines scored
-  int64_t rows = 0;        // responses scored
-  int64_t pairs = 0;       // rankings only: ordered pairs i<j
+  bool rankings = false;     // the input was rankings
+  int64_t examples = 0;      // input lines scored
+  int64_t rows = 0;          // responses scored
+  int64_t pairs = 0;         // rankings only: ordered pairs i<j
   double pair_accuracy = 0;  // rankings only: fraction of pairs the scores order as the file does
   double mean_score = 0;
 };
