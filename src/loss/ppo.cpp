@@ -1,10 +1,10 @@
 // PPO's GAE, whitening and clipped policy/value losses (see ppo.h). Sums are accumulated in
 // double; the per-token math follows TRL's PPOTrainer so numbers can be compared with it.
 // Not here: the token log-prob head (ppo_logprob.cpp), rollouts and training (train/ppo*.cpp).
+#include "lmforge/loss/ppo.h"
+
 #include <algorithm>
 #include <cmath>
-
-#include "lmforge/loss/ppo.h"
 
 namespace lmforge {
 
@@ -68,8 +68,8 @@ PpoPolicyLoss ppo_policy_loss(const float* logp, const float* old_logp, const fl
   return r;
 }
 
-PpoValueLoss ppo_value_loss(const float* v, const float* old_v, const float* ret,
-                            const float* mask, size_t n, double clip, float scale, float* dv) {
+PpoValueLoss ppo_value_loss(const float* v, const float* old_v, const float* ret, const float* mask,
+                            size_t n, double clip, float scale, float* dv) {
   double cnt = 0;
   for (size_t i = 0; i < n; ++i) cnt += mask ? mask[i] : 1.0;
   PpoValueLoss r;

@@ -1,6 +1,8 @@
 // The PPO stage (see ppo.h): prompt validation and rendering, the held-out split, the start
 // measurement, the loop and the summary. Every input is checked before anything is written.
 // Not here: the objective (ppo_objective.cpp, ppo_rollout.cpp), the reward model.
+#include "lmforge/train/ppo.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
@@ -10,7 +12,6 @@
 #include "lmforge/data/datasets.h"
 #include "lmforge/data/tokenizer.h"
 #include "lmforge/infer/chat_template.h"
-#include "lmforge/train/ppo.h"
 #include "lmforge/train/reward_data.h"
 
 namespace lmforge {
@@ -33,9 +34,9 @@ void validate(const PpoStageOptions& o) {
     throw UsageError("--gamma and --lam must be in [0, 1]");
   if (!(c.clip > 0) || c.value_clip < 0 || c.vf_coef < 0 || c.entropy_coef < 0)
     throw UsageError("--clip must be > 0; --value-clip, --vf-coef, --entropy-coef >= 0");
-  if (c.kl_coef < 0 || !(c.kl_target > 0) || !(c.kl_horizon > 0) || c.target_kl < 0 ||
-      c.max_kl < 0)
-    throw UsageError("--kl-coef, --target-kl, --max-kl must be >= 0; --kl-target, --kl-horizon > 0");
+  if (c.kl_coef < 0 || !(c.kl_target > 0) || !(c.kl_horizon > 0) || c.target_kl < 0 || c.max_kl < 0)
+    throw UsageError(
+        "--kl-coef, --target-kl, --max-kl must be >= 0; --kl-target, --kl-horizon > 0");
   if (c.kl_action != "warn" && c.kl_action != "stop")
     throw UsageError("--kl-action must be warn or stop, got '" + c.kl_action + "'");
   if (o.prompt_format != "auto" && o.prompt_format != "chat" && o.prompt_format != "raw")
@@ -54,8 +55,10 @@ std::vector<std::vector<int32_t>> render(const fs::path& file, const Tokenizer& 
              : tok.encode(ex.prompt);
     if (int(ids.size()) >= n_ctx)
       throw InputError(file.string(), ex.line, "prompt",
-                       "is " + std::to_string(ids.size()) + " tokens, which leaves no room for an "
-                       "answer in the model's context of " + std::to_string(n_ctx),
+                       "is " + std::to_string(ids.size()) +
+                           " tokens, which leaves no room for an "
+                           "answer in the model's context of " +
+                           std::to_string(n_ctx),
                        "shorten the prompt or drop it");
     rows.push_back(std::move(ids));
   }
@@ -64,8 +67,7 @@ std::vector<std::vector<int32_t>> render(const fs::path& file, const Tokenizer& 
 
 }  // namespace
 
-PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward,
-                       const TrainHooks& test_hooks) {
+PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward, const TrainHooks& test_hooks) {
   // ---- validate everything before writing anything ----
   validate(o);
   const ModelConfig mc = read_init_config(o.stage.init);
@@ -88,8 +90,7 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward,
   } else {
     // Hold out a seeded sample of the prompts: 10% (1 to 64) unless --eval-prompts-count says.
     const size_t n = all.size();
-    size_t k = o.eval_count > 0 ? size_t(o.eval_count)
-                                : std::clamp<size_t>(n / 10, 1, 64);
+    size_t k = o.eval_count > 0 ? size_t(o.eval_count) : std::clamp<size_t>(n / 10, 1, 64);
     if (k >= n)
       throw InputError(o.prompts.string(), 0, "prompt",
                        "has " + std::to_string(n) + " prompts: too few to hold out " +
@@ -104,13 +105,11 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward,
     for (size_t i = 0; i < n; ++i) (held[i] ? prompts.eval : prompts.train).push_back(all[i]);
   }
   if (chat) prompts.stop_ids = chat->stop_ids(tok);
-  if (renderer.end_id() >= 0 &&
-      std::find(prompts.stop_ids.begin(), prompts.stop_ids.end(), renderer.end_id()) ==
-          prompts.stop_ids.end())
+  if (renderer.end_id() >= 0 && std::find(prompts.stop_ids.begin(), prompts.stop_ids.end(),
+                                          renderer.end_id()) == prompts.stop_ids.end())
     prompts.stop_ids.push_back(renderer.end_id());
-  if (mc.eos_token_id >= 0 &&
-      std::find(prompts.stop_ids.begin(), prompts.stop_ids.end(), mc.eos_token_id) ==
-          prompts.stop_ids.end())
+  if (mc.eos_token_id >= 0 && std::find(prompts.stop_ids.begin(), prompts.stop_ids.end(),
+                                        mc.eos_token_id) == prompts.stop_ids.end())
     prompts.stop_ids.push_back(mc.eos_token_id);
   if (!chat && prompts.stop_ids.empty()) prompts.stop_ids.push_back(tok.eot_id());
 
@@ -124,31 +123,31 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward,
       pc.rollout_batch;
   const int64_t total = o.stage.max_steps > 0 ? o.stage.max_steps
                                               : std::max<int64_t>(1, rollouts * steps_per_rollout);
-  json resume_cfg = {{"ppo",
-                      {{"rollout_batch", pc.rollout_batch},
-                       {"ppo_epochs", pc.ppo_epochs},
-                       {"max_new_tokens", pc.max_new_tokens},
-                       {"temperature", pc.temperature},
-                       {"gamma", pc.gamma},
-                       {"lam", pc.lam},
-                       {"clip", pc.clip},
-                       {"value_clip", pc.value_clip},
-                       {"vf_coef", pc.vf_coef},
-                       {"entropy_coef", pc.entropy_coef},
-                       {"kl_coef", pc.kl_coef},
-                       {"adaptive_kl", pc.adaptive_kl},
-                       {"kl_target", pc.kl_target},
-                       {"kl_horizon", pc.kl_horizon},
-                       {"target_kl", pc.target_kl},
-                       {"whiten_rewards", pc.whiten_rewards}}},
-                     {"prompts", fs::absolute(o.prompts).lexically_normal().string()},
-                     {"prompt_format", o.prompt_format},
-                     {"reward", !o.reward_model.empty()
-                                    ? fs::absolute(o.reward_model).lexically_normal().string()
-                                    : (o.reward_word.empty() ? std::string("custom")
-                                                             : "word:" + o.reward_word)},
-                     {"train_prompts", prompts.train.size()},
-                     {"eval_prompts", prompts.eval.size()}};
+  json resume_cfg = {
+      {"ppo",
+       {{"rollout_batch", pc.rollout_batch},
+        {"ppo_epochs", pc.ppo_epochs},
+        {"max_new_tokens", pc.max_new_tokens},
+        {"temperature", pc.temperature},
+        {"gamma", pc.gamma},
+        {"lam", pc.lam},
+        {"clip", pc.clip},
+        {"value_clip", pc.value_clip},
+        {"vf_coef", pc.vf_coef},
+        {"entropy_coef", pc.entropy_coef},
+        {"kl_coef", pc.kl_coef},
+        {"adaptive_kl", pc.adaptive_kl},
+        {"kl_target", pc.kl_target},
+        {"kl_horizon", pc.kl_horizon},
+        {"target_kl", pc.target_kl},
+        {"whiten_rewards", pc.whiten_rewards}}},
+      {"prompts", fs::absolute(o.prompts).lexically_normal().string()},
+      {"prompt_format", o.prompt_format},
+      {"reward", !o.reward_model.empty()
+                     ? fs::absolute(o.reward_model).lexically_normal().string()
+                     : (o.reward_word.empty() ? std::string("custom") : "word:" + o.reward_word)},
+      {"train_prompts", prompts.train.size()},
+      {"eval_prompts", prompts.eval.size()}};
   std::vector<fs::path> tok_files;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(o.stage.init / f)) tok_files.push_back(o.stage.init / f);
@@ -187,8 +186,8 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward,
   res.final_kl = res.train.last_eval.count("val_kl") ? res.train.last_eval.at("val_kl") : 0.0;
   std::fprintf(stderr, "ppo: held-out mean reward %.4f -> %.4f, KL to the reference %.4f\n",
                res.start_reward, res.final_reward, res.final_kl);
-  res.final_dir = finish_stage(run, res.train,
-                               json{{"mean_reward", res.final_reward}, {"kl", res.final_kl}});
+  res.final_dir =
+      finish_stage(run, res.train, json{{"mean_reward", res.final_reward}, {"kl", res.final_kl}});
   return res;
 }
 

@@ -54,7 +54,10 @@ std::vector<TrainableGroup> PpoObjective::trainable() {
   ParamArena& p = policy_.trainable_params();
   ParamArena& g = policy_.trainable_grads();
   const size_t C = size_t(policy_.config().n_embd);
-  TrainableGroup vh{"v_head.", vhead_.data(), vhead_grad_.data(), vhead_.size(),
+  TrainableGroup vh{"v_head.",
+                    vhead_.data(),
+                    vhead_grad_.data(),
+                    vhead_.size(),
                     {{"weight", {1, int64_t(C)}, 0, C, true}, {"bias", {1}, C, 1, false}}};
   return {{"", p.data(), g.data(), p.numel(), param_segments(policy_)}, vh};
 }
@@ -80,8 +83,8 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
   // Each PPO epoch visits the rollout rows in its own seeded order.
   std::vector<size_t> order(size_t(cfg_.rollout_batch));
   std::iota(order.begin(), order.end(), size_t(0));
-  Rng rng(seed_for(cfg_.seed, "ppo-minibatch-" + std::to_string(ro_->index) + "-" +
-                                  std::to_string(epoch)));
+  Rng rng(seed_for(cfg_.seed,
+                   "ppo-minibatch-" + std::to_string(ro_->index) + "-" + std::to_string(epoch)));
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   std::vector<const Rollout::Row*> rows;
   std::vector<const std::vector<int32_t>*> pp, rr;
@@ -116,8 +119,8 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
     v[k] = float(s);
   }
   std::vector<float> dlp(K), dv(K);
-  PpoPolicyLoss pg =
-      ppo_policy_loss(lp.data(), old_logp.data(), adv.data(), nullptr, K, cfg_.clip, scale, dlp.data());
+  PpoPolicyLoss pg = ppo_policy_loss(lp.data(), old_logp.data(), adv.data(), nullptr, K, cfg_.clip,
+                                     scale, dlp.data());
   PpoValueLoss vl = ppo_value_loss(v.data(), old_v.data(), ret.data(), nullptr, K, cfg_.value_clip,
                                    float(scale * cfg_.vf_coef), dv.data());
 
@@ -170,9 +173,8 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
 
 void PpoObjective::save_extra(const fs::path& dir) const {
   const int64_t C = policy_.config().n_embd;
-  save_safetensors(dir / kValueHeadFile,
-                   {{"v_head.weight", DType::kF32, {1, C}, vhead_.data()},
-                    {"v_head.bias", DType::kF32, {1}, vhead_.data() + C}});
+  save_safetensors(dir / kValueHeadFile, {{"v_head.weight", DType::kF32, {1, C}, vhead_.data()},
+                                          {"v_head.bias", DType::kF32, {1}, vhead_.data() + C}});
   json j = {{"format", "lmforge-ppo-state"}, {"version", 1}, {"kl_coef", kl_coef_}};
   if (ro_) {
     json rows = json::array();

@@ -165,7 +165,8 @@ void PpoObjective::collect(int64_t index) {
     ro->rows[j].prompt = prompts_.train[(*order)[size_t(g % int64_t(n))]];
     pp[j] = &ro->rows[j].prompt;
     // The rollout's draws depend only on (seed, rollout index, row): a resumed run repeats them.
-    seeds[j] = seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(j));
+    seeds[j] =
+        seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(j));
   }
   std::vector<std::vector<int32_t>> resp;
   if (policy_.has_lora()) {
@@ -267,7 +268,8 @@ PpoObjective::Eval PpoObjective::evaluate() {
   std::vector<PpoSample> s = sample_eval(int(prompts_.eval.size()));
   if (s.empty()) return e;
   std::vector<double> scores = reward_(s);
-  check(scores.size() == s.size(), "ppo", "the reward function returned the wrong number of scores");
+  check(scores.size() == s.size(), "ppo",
+        "the reward function returned the wrong number of scores");
   std::vector<const std::vector<int32_t>*> pp, rr;
   for (const auto& x : s) pp.push_back(&x.prompt), rr.push_back(&x.response);
   std::vector<std::vector<float>> lp, ref;
@@ -276,7 +278,8 @@ PpoObjective::Eval PpoObjective::evaluate() {
   for (size_t i = 0; i < s.size(); ++i) {
     e.mean_reward += scores[i] / double(s.size());
     e.response_len += double(s[i].response.size()) / double(s.size());
-    for (size_t t = 0; t < lp[i].size(); ++t) e.kl += (double(lp[i][t]) - ref[i][t]) / double(s.size());
+    for (size_t t = 0; t < lp[i].size(); ++t)
+      e.kl += (double(lp[i][t]) - ref[i][t]) / double(s.size());
   }
   return e;
 }

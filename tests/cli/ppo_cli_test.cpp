@@ -47,14 +47,16 @@ fs::path make_reward_model(const fs::path& dir, int vocab) {
   ScoreHead head(16);
   head.init(3);
   head.save(dir / kScoreHeadFile);
-  write_file_atomic(dir / kRewardConfigFile, json{{"format", kRewardFormat}, {"version", 1}}.dump());
+  write_file_atomic(dir / kRewardConfigFile,
+                    json{{"format", kRewardFormat}, {"version", 1}}.dump());
   return dir;
 }
 
 fs::path write_prompts(const fs::path& file, int n, const std::string& extra_line = "") {
   std::ofstream f(file);
   const char* subj[] = {"the cat", "a dog", "my friend", "the old bird"};
-  for (int i = 0; i < n; ++i) f << json{{"prompt", std::string(subj[i % 4]) + " sees"}}.dump() << "\n";
+  for (int i = 0; i < n; ++i)
+    f << json{{"prompt", std::string(subj[i % 4]) + " sees"}}.dump() << "\n";
   if (!extra_line.empty()) f << extra_line << "\n";
   return file;
 }
@@ -92,7 +94,8 @@ TEST(PpoCli, ShortRunWritesEverything) {
   int lines = 0;
   while (std::getline(mf, line)) {
     json m = json::parse(line);
-    for (const char* k : {"reward_mean", "kl", "entropy", "clip_frac", "value_loss", "response_len"})
+    for (const char* k :
+         {"reward_mean", "kl", "entropy", "clip_frac", "value_loss", "response_len"})
       EXPECT_TRUE(m.contains(k)) << k << " missing in " << line;
     ++lines;
   }
@@ -118,15 +121,15 @@ TEST(PpoCli, BadInputExitsTwoBeforeWriting) {
   EXPECT_EQ(none.code, 2) << none.err;
   EXPECT_NE(none.err.find("--reward"), std::string::npos) << none.err;
 
-  CliRun too_long = run_lmforge(d, "ppo" + init + " --reward-word e --prompts " +
-                                       (d / "long.jsonl").string() + flags);
+  CliRun too_long = run_lmforge(
+      d, "ppo" + init + " --reward-word e --prompts " + (d / "long.jsonl").string() + flags);
   EXPECT_EQ(too_long.code, 2) << too_long.err;
   EXPECT_NE(too_long.err.find("long.jsonl:6"), std::string::npos) << too_long.err;
   EXPECT_NE(too_long.err.find("context"), std::string::npos) << too_long.err;
 
-  CliRun split = run_lmforge(d, "ppo" + init + " --reward-word e --prompts " +
-                                    (d / "p.jsonl").string() +
-                                    " --max-steps 4 --rollout-batch 5 --batch-size 2 --threads 1");
+  CliRun split =
+      run_lmforge(d, "ppo" + init + " --reward-word e --prompts " + (d / "p.jsonl").string() +
+                         " --max-steps 4 --rollout-batch 5 --batch-size 2 --threads 1");
   EXPECT_EQ(split.code, 2) << split.err;
   EXPECT_NE(split.err.find("--rollout-batch"), std::string::npos) << split.err;
 
@@ -144,9 +147,9 @@ TEST(PpoCli, RewardModelScoresAndOtherTokenizerIsRefused) {
       " --prompts " + (d / "p.jsonl").string() +
       " --max-steps 2 --rollout-batch 4 --batch-size 2 --ppo-epochs 1 --max-new-tokens 4 "
       "--threads 1";
-  CliRun other = run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " +
-                                    (d / "rm-other").string() + " --output " +
-                                    (d / "bad").string() + flags);
+  CliRun other =
+      run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " + (d / "rm-other").string() +
+                         " --output " + (d / "bad").string() + flags);
   EXPECT_EQ(other.code, 2) << other.err;
   EXPECT_NE(other.err.find("tokenizer"), std::string::npos) << other.err;
   EXPECT_FALSE(fs::exists(d / "bad" / "config.yaml"));
@@ -157,9 +160,9 @@ TEST(PpoCli, RewardModelScoresAndOtherTokenizerIsRefused) {
   json s = json::parse(read_file(d / "run" / "summary.json"));
   EXPECT_NE(s["mean_reward"].get<double>(), 0.0);  // a random head scores every answer
 
-  CliRun lora = run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " +
-                                   (d / "rm").string() + " --output " + (d / "lora").string() +
-                                   flags + " --lora-rank 2 --merge");
+  CliRun lora =
+      run_lmforge(d, "ppo --init " + (d / "m").string() + " --reward " + (d / "rm").string() +
+                         " --output " + (d / "lora").string() + flags + " --lora-rank 2 --merge");
   ASSERT_EQ(lora.code, 0) << lora.err;
   EXPECT_TRUE(fs::exists(d / "lora" / "final" / "model.safetensors"));
   EXPECT_TRUE(fs::exists(d / "lora" / "adapter" / "adapter_model.safetensors"));

@@ -25,7 +25,8 @@ TEST(PpoTokenLogprobs, MatchHandComputedSoftmax) {
   float lp = 0, h = 0;
   token_logprobs(z.data(), t.data(), 1, 3, &lp, &h);
   EXPECT_NEAR(lp, std::log(0.25), 1e-6);
-  const double want_h = -(0.125 * std::log(0.125) + 0.25 * std::log(0.25) + 0.625 * std::log(0.625));
+  const double want_h =
+      -(0.125 * std::log(0.125) + 0.25 * std::log(0.25) + 0.625 * std::log(0.625));
   EXPECT_NEAR(h, want_h, 1e-6);
 }
 

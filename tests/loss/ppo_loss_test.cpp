@@ -70,8 +70,8 @@ TEST(PpoPolicyLoss, MatchesHandComputedClippedSurrogate) {
   const std::vector<float> old = {0, 0, -1.0f, 0.3f, 0};
   const std::vector<float> adv = {1, 1, -2, -1, 3}, mask = {1, 1, 1, 1, 0};
   std::vector<float> d(5, 9.0f);
-  PpoPolicyLoss r = ppo_policy_loss(logp.data(), old.data(), adv.data(), mask.data(), 5, 0.2, 2.0f,
-                                    d.data());
+  PpoPolicyLoss r =
+      ppo_policy_loss(logp.data(), old.data(), adv.data(), mask.data(), 5, 0.2, 2.0f, d.data());
   EXPECT_NEAR(r.loss, (-1.2 - 0.5 + 2.2 + 1.5) / 4, 1e-5);
   EXPECT_NEAR(r.clip_frac, 0.25, 1e-9);
   // k3: (r - 1) - ln r = 0.0945349, 0.1931472, 0.0046898, 0.0945349
@@ -92,7 +92,8 @@ TEST(PpoValueLoss, MatchesHandComputedClippedLoss) {
   const std::vector<float> v = {1.0f, 0.6f, 0.0f, 0.5f}, old = {0.5f, 0.5f, 0.5f, 1.0f},
                            ret = {1, 2, -1, 2};
   std::vector<float> d(4);
-  PpoValueLoss r = ppo_value_loss(v.data(), old.data(), ret.data(), nullptr, 4, 0.2, 1.0f, d.data());
+  PpoValueLoss r =
+      ppo_value_loss(v.data(), old.data(), ret.data(), nullptr, 4, 0.2, 1.0f, d.data());
   EXPECT_NEAR(r.loss, 0.5 * (0.09 + 1.96 + 1.69 + 2.25) / 4, 1e-5);
   EXPECT_NEAR(r.clip_frac, 0.5, 1e-9);
   EXPECT_EQ(d[0], 0.0f);

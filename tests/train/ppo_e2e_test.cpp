@@ -59,7 +59,8 @@ PpoPrompts prompts(int n_train, int n_eval) {
 
 std::vector<double> count_target(const std::vector<PpoSample>& s) {
   std::vector<double> r;
-  for (const auto& x : s) r.push_back(double(std::count(x.response.begin(), x.response.end(), kTarget)));
+  for (const auto& x : s)
+    r.push_back(double(std::count(x.response.begin(), x.response.end(), kTarget)));
   return r;
 }
 
@@ -111,7 +112,8 @@ TEST(PpoEndToEnd, RaisesTargetRateWithBoundedKl) {
   std::vector<double> rollout_kl;
   TrainHooks hooks;
   hooks.on_step = [&](const StepMetrics& m) {
-    for (const char* k : {"reward_mean", "kl", "entropy", "clip_frac", "value_loss", "response_len"})
+    for (const char* k :
+         {"reward_mean", "kl", "entropy", "clip_frac", "value_loss", "response_len"})
       EXPECT_TRUE(m.extra.count(k)) << k;
     rollout_kl.push_back(m.extra.at("kl"));
   };
@@ -128,7 +130,8 @@ TEST(PpoEndToEnd, RaisesTargetRateWithBoundedKl) {
 
 TEST(PpoEndToEnd, ResumeMidRolloutIsExact) {
   omp_set_num_threads(1);
-  const fs::path dir_a = test_data::temp_dir("ppo-resume-a"), dir_b = test_data::temp_dir("ppo-resume-b");
+  const fs::path dir_a = test_data::temp_dir("ppo-resume-a"),
+                 dir_b = test_data::temp_dir("ppo-resume-b");
   Transformer init(tiny());
   init.init_weights(2);
   PpoConfig cfg = config();
@@ -165,9 +168,12 @@ TEST(PpoEndToEnd, ResumeMidRolloutIsExact) {
   ASSERT_EQ(pa.params().numel(), pb.params().numel());
   EXPECT_EQ(0, std::memcmp(pa.params().data(), pb.params().data(), pa.params().numel() * 4));
   EXPECT_EQ(oa.kl_coef(), ob.kl_coef());
-  SafetensorsFile va = SafetensorsFile::open(dir_a / "checkpoints" / "step-6" / "v_head.safetensors");
-  SafetensorsFile vb = SafetensorsFile::open(dir_b / "checkpoints" / "step-6" / "v_head.safetensors");
-  EXPECT_EQ(0, std::memcmp(va.raw("v_head.weight"), vb.raw("v_head.weight"), va.nbytes("v_head.weight")));
+  SafetensorsFile va =
+      SafetensorsFile::open(dir_a / "checkpoints" / "step-6" / "v_head.safetensors");
+  SafetensorsFile vb =
+      SafetensorsFile::open(dir_b / "checkpoints" / "step-6" / "v_head.safetensors");
+  EXPECT_EQ(
+      0, std::memcmp(va.raw("v_head.weight"), vb.raw("v_head.weight"), va.nbytes("v_head.weight")));
   fs::remove_all(dir_a);
   fs::remove_all(dir_b);
 }

@@ -34,24 +34,24 @@ struct PpoSample {
 using PpoRewardFn = std::function<std::vector<double>(const std::vector<PpoSample>&)>;
 
 struct PpoConfig {
-  int rollout_batch = 16;       // R: prompts per rollout batch
-  int ppo_epochs = 4;           // passes over each rollout batch
-  int max_new_tokens = 32;      // response length cap
-  double temperature = 1.0;     // sampling temperature of the rollouts (1: the policy itself)
+  int rollout_batch = 16;    // R: prompts per rollout batch
+  int ppo_epochs = 4;        // passes over each rollout batch
+  int max_new_tokens = 32;   // response length cap
+  double temperature = 1.0;  // sampling temperature of the rollouts (1: the policy itself)
   double gamma = 1.0, lam = 0.95;
-  double clip = 0.2;            // policy ratio clip ε
-  double value_clip = 0.2;      // value clip (0: off)
-  double vf_coef = 0.1;         // weight of the value loss
-  double entropy_coef = 0.0;    // weight of the entropy bonus
-  double kl_coef = 0.05;        // β of the per-token KL penalty (initial value when adaptive)
-  bool adaptive_kl = false;     // Ziegler et al.'s proportional controller toward kl_target
-  double kl_target = 6.0;       // nats per response, for the adaptive controller
-  double kl_horizon = 10000;    // samples over which the controller acts
-  double target_kl = 0.0;       // > 0: a step whose approx KL(old||new) > 1.5·target_kl ends
-                                // the PPO epochs on its rollout batch (0: off)
-  double max_kl = 0.0;          // > 0: rollout KL to the reference above this warns or stops
+  double clip = 0.2;               // policy ratio clip ε
+  double value_clip = 0.2;         // value clip (0: off)
+  double vf_coef = 0.1;            // weight of the value loss
+  double entropy_coef = 0.0;       // weight of the entropy bonus
+  double kl_coef = 0.05;           // β of the per-token KL penalty (initial value when adaptive)
+  bool adaptive_kl = false;        // Ziegler et al.'s proportional controller toward kl_target
+  double kl_target = 6.0;          // nats per response, for the adaptive controller
+  double kl_horizon = 10000;       // samples over which the controller acts
+  double target_kl = 0.0;          // > 0: a step whose approx KL(old||new) > 1.5·target_kl ends
+                                   // the PPO epochs on its rollout batch (0: off)
+  double max_kl = 0.0;             // > 0: rollout KL to the reference above this warns or stops
   std::string kl_action = "warn";  // warn | stop
-  bool whiten_rewards = true;   // scale the scores by their batch std (mean kept)
+  bool whiten_rewards = true;      // scale the scores by their batch std (mean kept)
   uint64_t seed = 1337;
 };
 
@@ -66,8 +66,8 @@ class PpoObjective : public Objective {
  public:
   // policy trains (or its LoRA adapters); reference is frozen (only its forward runs). Both
   // outlive the objective.
-  PpoObjective(Transformer& policy, Transformer& reference, PpoRewardFn reward,
-               PpoPrompts prompts, PpoConfig cfg, int batch_size, int grad_accum);
+  PpoObjective(Transformer& policy, Transformer& reference, PpoRewardFn reward, PpoPrompts prompts,
+               PpoConfig cfg, int batch_size, int grad_accum);
   ~PpoObjective() override;
 
   Transformer& model() override { return policy_; }
