@@ -343,7 +343,10 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
         for (char& c : a)
           if (c == '\n') c = ' ';
         if (a.size() > 160) a = a.substr(0, 157) + "...";
-        std::fprintf(stdout, "   sample: %s -> %s\n", smp.value("prompt", "").c_str(), a.c_str());
+        std::string q = smp.value("prompt", "");
+        for (size_t k = q.find('\n'); k != std::string::npos; k = q.find('\n', k + 2))
+          q.replace(k, 1, "\\n");
+        std::fprintf(stdout, "   sample: %s -> %s\n", q.c_str(), a.c_str());
       }
       std::fflush(stdout);
       if (!rec["probes"].empty()) {
