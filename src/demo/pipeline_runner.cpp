@@ -349,7 +349,9 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
         std::fprintf(stdout, "   sample: %s -> %s\n", q.c_str(), a.c_str());
       }
       std::fflush(stdout);
-      if (!rec["probes"].empty()) {
+      // A summary-only stage (the reward model) is not the next stage's baseline: DPO and PPO
+      // compare with the policy they start from.
+      if (!rec["probes"].empty() && s.probes == "model") {
         prev_probes = rec["probes"];
         prev_name = s.name;
       }
