@@ -73,6 +73,9 @@ void setup(CLI::App& root) {
   // callback (validate_stage_options) instead of by CLI11.
   cmd->get_option("--init")->required(false);
   cmd->get_option("--output")->required(false);
+  cmd->get_option("--merge")->description(
+      "accepted for symmetry with the other stages: a reward model's final/ always holds the "
+      "merged model (the scorer needs one directory); with LoRA the adapter goes to RUN/adapter/");
   cmd->get_option("--batch-size")
       ->description("rankings per micro-batch (all K responses of a ranking go in together)");
   cmd->add_option("--data", a->data,

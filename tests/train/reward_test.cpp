@@ -118,6 +118,27 @@ TEST_F(RewardStage, ResumeMatchesUninterruptedRun) {
   EXPECT_EQ(a.score({row})[0], b.score({row})[0]);
 }
 
+TEST_F(RewardStage, LoraTrainsAdaptersAndHeadIntoOneDirectory) {
+  RewardTrainOptions o = options(model_, data_, dir_ / "rm-lora");
+  o.stage.lora_rank = 4;
+  o.stage.lora_targets = "attn_qkv,ffn_up";
+  o.stage.max_steps = 40;
+  o.stage.lr = 1e-2;
+  RewardTrainResult r = run_reward(o);
+  EXPECT_TRUE(fs::exists(o.stage.output / "adapter" / "adapter_config.json"));
+  EXPECT_FALSE(fs::exists(r.final_dir / "adapter_config.json"));  // merged: one plain model
+  const json summary = json::parse(read_file(o.stage.output / "summary.json"));
+  EXPECT_GT(summary["reward_accuracy"].get<double>(),
+            summary["start"]["reward_accuracy"].get<double>());
+  // The merged directory carries what the adapters learned: fresh pairs ranked mostly right.
+  RewardModel rm = RewardModel::load(r.final_dir);
+  const double fresh = fresh_accuracy(rm, 98, 100);
+  std::fprintf(stderr, "LoRA reward model: held-out %.3f, fresh %.3f\n",
+               summary["reward_accuracy"].get<double>(), fresh);
+  EXPECT_GE(fresh, summary["reward_accuracy"].get<double>() - 0.15);
+  EXPECT_GT(fresh, 0.7);
+}
+
 TEST_F(RewardStage, BadInputIsRefusedBeforeWriting) {
   auto expect_input_error = [&](const std::string& jsonl, int line, const std::string& field) {
     fs::path f = dir_ / "bad.jsonl";
