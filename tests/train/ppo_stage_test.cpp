@@ -1,0 +1,100 @@
+// The ppo stage from an instruction-tuned ("SFT") model: a tiny model trained to answer prompts
+// in the ChatML template, saying the target word in ~30% of its answers, then run_ppo with the
+// rule reward "times the target word occurs in the answer" (--reward-word) raises the held-out
+// mean reward (summary.json: start vs final) while the held-out KL to the reference is reported
+// and bounded.
+// Measured (1 thread): held-out mean reward 0.28 -> 1.75 with KL 3.0 nats per answer; the
+// expectations ask for +0.25 and KL in (0, 10).
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "lmforge/core/file_util.h"
+#include "lmforge/train/optimizer.h"
+#include "lmforge/train/ppo.h"
+#include "lmforge/train/reward_data.h"
+#include "train/reward_fixture.h"
+
+namespace fs = std::filesystem;
+using namespace lmforge;
+using nlohmann::json;
+
+namespace {
+
+// Supervised pass on prompt -> answer rows (loss on the answer tokens), as the DPO test does.
+fs::path make_sft_model(const fs::path& dir) {
+  fs::path base = rlhf_test::write_tiny_model(dir / "base", 5);
+  Tokenizer tok = Tokenizer::load(base);
+  ResponseRenderer rr(tok);
+  Transformer m = Transformer::load(base);
+  AdamWConfig ac;
+  ac.weight_decay = 0;
+  AdamW opt(ac, param_segments(m), m.params().numel());
+  Rng rng(17);
+  const int B = 8, T = 40;
+  std::vector<int32_t> ids(size_t(B) * T), tg(ids.size());
+  for (int step = 0; step < 250; ++step) {
+    std::fill(ids.begin(), ids.end(), 0);
+    std::fill(tg.begin(), tg.end(), -1);
+    for (int b = 0; b < B; ++b) {
+      std::vector<int32_t> p = rr.prompt_ids(rlhf_test::prompt_for(rng));
+      std::vector<int32_t> a = rr.response_ids(rlhf_test::answer(rng, rng.uniform() < 0.3));
+      std::vector<int32_t> row = p;
+      row.insert(row.end(), a.begin(), a.end());
+      for (size_t t = 0; t < row.size() && t < size_t(T); ++t) ids[size_t(b) * T + t] = row[t];
+      for (size_t t = p.size() - 1; t + 1 < row.size() && t + 1 < size_t(T); ++t)
+        tg[size_t(b) * T + t] = row[t + 1];
+    }
+    m.zero_grad();
+    m.forward(ids.data(), tg.data(), B, T);
+    m.backward();
+    opt.update(m.params().data(), m.grads().data(), 3e-3f);
+  }
+  fs::path sft = dir / "sft";
+  fs::create_directories(sft);
+  m.save(sft);
+  tok.save(sft);
+  return sft;
+}
+
+}  // namespace
+
+TEST(PpoStage, RaisesPreferredRateFromSftModelWithBoundedKl) {
+  omp_set_num_threads(1);
+  const fs::path dir = test_data::temp_dir("ppo-stage");
+  const fs::path sft = make_sft_model(dir);
+  {
+    std::ofstream f(dir / "prompts.jsonl");
+    Rng rng(99);
+    for (int i = 0; i < 96; ++i) f << json{{"prompt", rlhf_test::prompt_for(rng)}}.dump() << "\n";
+  }
+  PpoStageOptions o;
+  o.stage.init = sft;
+  o.stage.output = dir / "run";
+  o.stage.lr = 2e-3;
+  o.stage.warmup_steps = 0;
+  o.stage.lr_decay = "constant";
+  o.stage.batch_size = 8;
+  o.stage.max_steps = 24;
+  o.stage.threads = 1;
+  o.prompts = dir / "prompts.jsonl";
+  o.eval_count = 32;
+  o.reward_word = rlhf_test::kTarget;
+  o.ppo.rollout_batch = 16;
+  o.ppo.ppo_epochs = 2;
+  o.ppo.max_new_tokens = 12;
+  o.ppo.kl_coef = 0.2;
+  PpoStageResult r = run_ppo(o);
+  std::fprintf(stderr, "held-out mean reward %.3f -> %.3f, KL %.3f\n", r.start_reward,
+               r.final_reward, r.final_kl);
+  json s = json::parse(read_file(dir / "run" / "summary.json"));
+  EXPECT_DOUBLE_EQ(s["mean_reward"].get<double>(), r.final_reward);
+  EXPECT_DOUBLE_EQ(s["start"]["mean_reward"].get<double>(), r.start_reward);
+  EXPECT_GT(r.final_reward, r.start_reward + 0.25);
+  EXPECT_GT(r.final_kl, 0.0);
+  EXPECT_LT(r.final_kl, 10.0);
+  EXPECT_TRUE(fs::exists(dir / "run" / "final" / "model.safetensors"));
+  fs::remove_all(dir);
+}
