@@ -47,7 +47,7 @@ LmBatch make_lm_batch(const std::vector<const EncodedRanking*>& rs) {
       std::vector<int32_t> ids = r->row(k);
       std::copy(ids.begin(), ids.end(), b.ids.begin() + long(row * T));
       // Position t predicts token t+1: the response tokens P..L-1 are predicted at P-1..L-2.
-      for (size_t t = r->prompt.size() - 1; t + 1 < ids.size(); ++t)
+      for (size_t t = std::max<size_t>(r->prompt.size(), 1) - 1; t + 1 < ids.size(); ++t)
         b.targets[row * T + t] = ids[t + 1];
     }
   return b;

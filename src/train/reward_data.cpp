@@ -22,7 +22,13 @@ ResponseRenderer::ResponseRenderer(const Tokenizer& tok) : tok_(&tok) {
 }
 
 std::vector<int32_t> ResponseRenderer::prompt_ids(const std::string& prompt) const {
-  if (!chat_) return tok_->encode(prompt);
+  if (!chat_) {
+    std::vector<int32_t> ids = tok_->encode(prompt);
+    // An empty raw prompt starts from the end-of-text token (GPT-2's document start), so the
+    // first response token still has a position that predicts it.
+    if (ids.empty() && end_id_ >= 0) ids.push_back(end_id_);
+    return ids;
+  }
   ChatTemplate tmpl;  // ChatML: the only template lmforge renders (chat_template.h)
   return tmpl.encode(*tok_, {ChatMessage{"user", prompt}}, true);
 }
@@ -69,6 +75,9 @@ std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
     EncodedRanking r;
     r.line = ex.line;
     r.prompt = renderer.prompt_ids(ex.prompt);
+    if (r.prompt.empty())
+      throw InputError(file.string(), ex.line, "prompt", "is empty",
+                       "give each ranking the prompt its answers respond to");
     if (int64_t(r.prompt.size()) >= n_ctx)
       throw InputError(file.string(), ex.line, "prompt",
                        "is " + std::to_string(r.prompt.size()) +

@@ -194,3 +194,37 @@ TEST_F(RewardStage, RefusesAnotherTokenizer) {
 
 }  // namespace
 }  // namespace lmforge
+
+namespace lmforge {
+namespace {
+
+TEST(ResponseRenderer, RawModeWithoutChatMarkers) {
+  TokenizerTrainOptions opt;
+  opt.vocab_size = 300;
+  opt.progress = false;
+  opt.threads = 1;
+  opt.specials = {"<|endoftext|>"};
+  Tokenizer tok = train_tokenizer_from_texts(test_data::tiny_documents(30, 1), opt);
+  ResponseRenderer rr(tok);
+  EXPECT_FALSE(rr.chat());
+  EXPECT_STREQ(rr.mode(), "raw");
+  EXPECT_EQ(rr.end_id(), tok.eot_id());
+  EXPECT_EQ(rr.prompt_ids("the cat"), tok.encode("the cat"));
+  // An empty prompt starts from <|endoftext|>, so the first answer token has a predictor.
+  EXPECT_EQ(rr.prompt_ids(""), std::vector<int32_t>{tok.eot_id()});
+  std::vector<int32_t> a = rr.response_ids(" sees a dog");
+  EXPECT_EQ(a.back(), tok.eot_id());
+  EXPECT_EQ(std::vector<int32_t>(a.begin(), a.end() - 1), tok.encode(" sees a dog"));
+}
+
+TEST(ResponseRenderer, ChatModeUsesChatML) {
+  Tokenizer tok = rlhf_test::world_tokenizer();
+  ResponseRenderer rr(tok);
+  ASSERT_TRUE(rr.chat());
+  EXPECT_EQ(tok.decode(rr.prompt_ids("hi")),
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(rr.response_ids("ok").back(), *tok.special_id("<|im_end|>"));
+}
+
+}  // namespace
+}  // namespace lmforge
