@@ -40,10 +40,11 @@ void setup(CLI::App& root) {
   cmd->add_option("--on-overflow", a->o.on_overflow,
                   "an example longer than the context: truncate (with a warning count) or error")
       ->check(CLI::IsMember({"truncate", "error"}));
-  cmd->add_option("--eval-metric", a->o.eval_metric,
-                  "task metric by greedy generation on validation prompts: exact (match), "
-                  "contains (the answer), chrf, bleu (translation), rougeL (summaries); auto: exact "
-                  "when every reference has at most 3 words, else chrf")
+  cmd->add_option(
+         "--eval-metric", a->o.eval_metric,
+         "task metric by greedy generation on validation prompts: exact (match), "
+         "contains (the answer), chrf, bleu (translation), rougeL (summaries); auto: exact "
+         "when every reference has at most 3 words, else chrf")
       ->check(CLI::IsMember({"auto", "exact", "contains", "chrf", "bleu", "rougeL"}));
   cmd->add_option("--eval-max-tokens", a->o.eval_max_tokens,
                   "new tokens generated per validation prompt (0: longest reference + 8)");
@@ -70,7 +71,8 @@ void setup(CLI::App& root) {
     if (r.summary.contains("task_metric")) {
       const auto& t = r.summary["task_metric"];
       std::fprintf(stderr, ", %s %.4f (base model %.4f)", t["name"].get<std::string>().c_str(),
-                   t["value"].get<double>(), t["start"].is_number() ? t["start"].get<double>() : 0.0);
+                   t["value"].get<double>(),
+                   t["start"].is_number() ? t["start"].get<double>() : 0.0);
     }
     std::fprintf(stderr, "; output in %s\n", r.final_dir.c_str());
   });

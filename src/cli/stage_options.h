@@ -18,7 +18,8 @@ struct StagePaths {
 };
 
 inline void add_stage_options(CLI::App* cmd, StageOptions& o, StagePaths& p) {
-  cmd->add_option("--init", p.init, "model directory to start from (config.json, weights, tokenizer)")
+  cmd->add_option("--init", p.init,
+                  "model directory to start from (config.json, weights, tokenizer)")
       ->required();
   cmd->add_option("--output", p.output,
                   "run directory: config.yaml, metrics.jsonl, checkpoints/step-N/, final/, "
@@ -50,10 +51,11 @@ inline void add_stage_options(CLI::App* cmd, StageOptions& o, StagePaths& p) {
   cmd->add_option("--lora-rank", o.lora_rank,
                   "train LoRA adapters of this rank with the base frozen (0: train all weights)");
   cmd->add_option("--lora-alpha", o.lora_alpha, "LoRA scaling numerator (scaling = alpha/rank)");
-  cmd->add_option("--lora-targets", o.lora_targets,
-                  "comma-separated adapted layers: attn_q, attn_k, attn_v, attn_o, attn_qkv "
-                  "(gpt2), ffn_gate (llama), ffn_up, ffn_down (empty: attn_q,attn_v for llama, attn_qkv "
-                  "for gpt2)");
+  cmd->add_option(
+      "--lora-targets", o.lora_targets,
+      "comma-separated adapted layers: attn_q, attn_k, attn_v, attn_o, attn_qkv "
+      "(gpt2), ffn_gate (llama), ffn_up, ffn_down (empty: attn_q,attn_v for llama, attn_qkv "
+      "for gpt2)");
   cmd->add_flag("--merge", o.merge,
                 "with LoRA: final/ is the merged model (the adapter goes to RUN/adapter/); "
                 "without: final/ holds the PEFT adapter files only");

@@ -66,10 +66,10 @@ SftStageResult run_finetune(const FinetuneOptions& o, const TrainHooks& test_hoo
   spec.pad_id = eos;
   spec.train = load_examples(o.data, tok, eos, T + 1, mode);
   if (spec.train.empty())
-    throw InputError(o.data.string(), 0, "completion",
-                     "no example keeps a completion token within the context (" +
-                         std::to_string(T) + " tokens)",
-                     "use shorter examples or a model with a longer context");
+    throw InputError(
+        o.data.string(), 0, "completion",
+        "no example keeps a completion token within the context (" + std::to_string(T) + " tokens)",
+        "use shorter examples or a model with a longer context");
   if (!o.val_data.empty())
     spec.val = load_examples(o.val_data, tok, eos, T + 1, mode);
   else
@@ -77,8 +77,8 @@ SftStageResult run_finetune(const FinetuneOptions& o, const TrainHooks& test_hoo
 
   // Generation: the validation prompts, the completions (without EOS) as references.
   size_t longest = 0;
-  const size_t n_gen = o.eval_samples > 0 ? std::min<size_t>(o.eval_samples, spec.val.size())
-                                          : spec.val.size();
+  const size_t n_gen =
+      o.eval_samples > 0 ? std::min<size_t>(o.eval_samples, spec.val.size()) : spec.val.size();
   for (size_t i = 0; i < n_gen; ++i) {
     const SftExample& e = spec.val[i];
     std::vector<int32_t> ref(e.ids.begin() + e.prompt_tokens, e.ids.end());

@@ -49,8 +49,8 @@ int write_chat_tokenizer(const fs::path& model_dir, const fs::path& out_dir) {
                      ? cfg["added_tokens_decoder"]
                      : json::object();
   for (const std::string& s : grown.special_tokens())
-    decoder[std::to_string(*grown.special_id(s))] = {{"content", s},   {"lstrip", false},
-                                                     {"normalized", false}, {"rstrip", false},
+    decoder[std::to_string(*grown.special_id(s))] = {{"content", s},         {"lstrip", false},
+                                                     {"normalized", false},  {"rstrip", false},
                                                      {"single_word", false}, {"special", true}};
   cfg["added_tokens_decoder"] = decoder;
   cfg["chat_template"] = kChatMlJinja;
@@ -115,8 +115,7 @@ void report_fit(const FitReport& r, const fs::path& file, int max_tokens) {
 
 // Generation prompts (the conversation up to the last assistant reply) and references.
 void add_generation_set(const std::vector<ChatExample>& chats, const Tokenizer& tok,
-                        const std::string& file, bool require_last_assistant,
-                        SftStageSpec& spec) {
+                        const std::string& file, bool require_last_assistant, SftStageSpec& spec) {
   for (const ChatExample& c : chats) {
     if (c.messages.back().role != "assistant") {
       if (!require_last_assistant) continue;

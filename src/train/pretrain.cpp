@@ -227,9 +227,10 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   else {
     // One epoch of the domain split; with replay the rows grow so that the domain share of them
     // still covers it.
-    const int64_t rows = general_train ? static_cast<int64_t>(std::ceil(
-                                             source.windows_per_epoch() / (1.0 - o.replay_ratio)))
-                                       : source.windows_per_epoch();
+    const int64_t rows =
+        general_train
+            ? static_cast<int64_t>(std::ceil(source.windows_per_epoch() / (1.0 - o.replay_ratio)))
+            : source.windows_per_epoch();
     sched.total_steps = std::max<int64_t>(
         1, (rows + o.batch_size * o.grad_accum - 1) / (o.batch_size * o.grad_accum));
   }
@@ -392,10 +393,11 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
       m.save(tmp);
       for (const auto& f : lc.tokenizer_files) fs::copy_file(f, tmp / f.filename());
     });
-    json summary = {{"stage", "pretrain"},
-                    {"continued", !o.init_model.empty()},
-                    {"steps", res.train.steps_done},
-                    {"val_loss", res.train.last_val_loss ? json(*res.train.last_val_loss) : json()}};
+    json summary = {
+        {"stage", "pretrain"},
+        {"continued", !o.init_model.empty()},
+        {"steps", res.train.steps_done},
+        {"val_loss", res.train.last_val_loss ? json(*res.train.last_val_loss) : json()}};
     for (const auto& [k, v] : res.train.last_eval)
       if (k != "val_loss") summary[k] = v;
     if (!start.empty()) summary["start"] = start;

@@ -55,8 +55,8 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
       out["token_accuracy"] = ev.token_accuracy;
     }
     if (!spec.gen_prompts.empty()) {
-      auto ids = greedy_complete(m, *spec.tok, spec.gen_prompts, spec.eval_max_tokens,
-                                 spec.stop_ids);
+      auto ids =
+          greedy_complete(m, *spec.tok, spec.gen_prompts, spec.eval_max_tokens, spec.stop_ids);
       std::vector<std::string> hyps;
       for (const auto& g : ids) hyps.push_back(spec.tok->decode(g));
       out[key] = text_metric(spec.metric, hyps, spec.gen_refs);

@@ -59,8 +59,8 @@ FitReport fit_examples(std::vector<SftExample>& examples, int max_tokens, OnOver
   return r;
 }
 
-void split_validation(std::vector<SftExample>& train, std::vector<SftExample>& val,
-                      double fraction, uint64_t seed) {
+void split_validation(std::vector<SftExample>& train, std::vector<SftExample>& val, double fraction,
+                      uint64_t seed) {
   if (fraction <= 0 || train.size() < 2) return;
   std::vector<SftExample> keep;
   for (SftExample& e : train) {
@@ -90,7 +90,12 @@ int place_example(const SftExample& ex, int32_t* ids, int32_t* targets, int32_t*
 
 SftBatchSource::SftBatchSource(const std::vector<SftExample>& examples, int B, int T, bool pack,
                                int32_t pad_id, uint64_t seed)
-    : ex_(examples), B_(B), T_(T), pack_(pack), pad_(pad_id), seed_(seed),
+    : ex_(examples),
+      B_(B),
+      T_(T),
+      pack_(pack),
+      pad_(pad_id),
+      seed_(seed),
       pos_(static_cast<size_t>(B) * T) {
   if (ex_.empty()) throw UsageError("no training examples");
   for (const auto& e : ex_)

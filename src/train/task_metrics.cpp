@@ -24,7 +24,9 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
-bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+bool is_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 // Code points of UTF-8 text without whitespace (sacreBLEU removes it before chrF).
 std::vector<uint32_t> code_points_no_space(std::string_view s) {
@@ -93,7 +95,8 @@ double token_accuracy(const std::vector<std::vector<int32_t>>& hyps,
   int64_t hit = 0, total = 0;
   for (size_t i = 0; i < refs.size(); ++i) {
     total += refs[i].size();
-    for (size_t t = 0; t < refs[i].size() && t < hyps[i].size(); ++t) hit += hyps[i][t] == refs[i][t];
+    for (size_t t = 0; t < refs[i].size() && t < hyps[i].size(); ++t)
+      hit += hyps[i][t] == refs[i][t];
   }
   return total ? double(hit) / total : 0;
 }
@@ -275,8 +278,10 @@ std::string auto_metric(const std::vector<std::string>& refs) {
     int words = 0;
     bool in = false;
     for (unsigned char c : r) {
-      if (is_space(c)) in = false;
-      else if (!in) in = true, ++words;
+      if (is_space(c))
+        in = false;
+      else if (!in)
+        in = true, ++words;
     }
     if (words > 3) return "chrf";
   }

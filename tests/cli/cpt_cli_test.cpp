@@ -20,7 +20,9 @@ namespace {
 
 fs::path g_root;
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
 std::string domain_text(int n, uint64_t seed) {
   const char* s[] = {"the kernel", "a compiler", "the linker", "our scheduler", "the cache"};
@@ -62,7 +64,8 @@ class CptCli : public ::testing::Test {
                 0);
     CliRun r = run("pretrain --data " + t + "/general --output " + t +
                    "/base --n-layer 2 --n-head 2 --n-embd 64 --n-ctx 32 --max-steps 150 --lr 3e-3"
-                   " --eval-every 0" + kEval);
+                   " --eval-every 0" +
+                   kEval);
     ASSERT_EQ(r.code, 0) << r.err;
   }
   static void TearDownTestSuite() { fs::remove_all(g_root); }
@@ -89,15 +92,16 @@ TEST_F(CptCli, LowersDomainLossAndReplayLimitsForgetting) {
   // Both start from the same model and measure the same sets at step 0.
   EXPECT_NEAR(sa["start"]["general_val_loss"].get<double>(),
               sb["start"]["general_val_loss"].get<double>(), 1e-9);
-  EXPECT_NEAR(sa["start"]["domain_val_loss"].get<double>(),
-              sa["start"]["val_loss"].get<double>(), 1e-12);
+  EXPECT_NEAR(sa["start"]["domain_val_loss"].get<double>(), sa["start"]["val_loss"].get<double>(),
+              1e-12);
   // CPT lowers the domain loss.
   EXPECT_LT(sa["domain_val_loss"].get<double>(), sa["start"]["domain_val_loss"].get<double>() - 0.5)
       << sa.dump();
   // Without replay the general loss rises (forgetting); replay keeps it lower.
   EXPECT_GT(sa["general_val_loss"].get<double>(), sa["start"]["general_val_loss"].get<double>());
   EXPECT_LT(sb["general_val_loss"].get<double>(), sa["general_val_loss"].get<double>() - 0.05)
-      << sa.dump() << "\n" << sb.dump();
+      << sa.dump() << "\n"
+      << sb.dump();
   // Every evaluation row of metrics.jsonl has both losses.
   std::istringstream in(lmforge::read_file(g_root / "cpt-replay" / "metrics.jsonl"));
   std::string line;
@@ -113,10 +117,10 @@ TEST_F(CptCli, LowersDomainLossAndReplayLimitsForgetting) {
 
 TEST_F(CptCli, ReplayMustShareTheTokenizer) {
   std::string t = g_root.string();
-  ASSERT_EQ(run("tokenizer train --input " + t + "/domain.txt --vocab-size 280 --output " + t +
-                "/tok2")
-                .code,
-            0);
+  ASSERT_EQ(
+      run("tokenizer train --input " + t + "/domain.txt --vocab-size 280 --output " + t + "/tok2")
+          .code,
+      0);
   ASSERT_EQ(run("prepare --tokenizer " + t + "/tok2 --input " + t + "/general.txt --output " + t +
                 "/other")
                 .code,

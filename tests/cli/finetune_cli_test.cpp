@@ -21,9 +21,13 @@ namespace {
 
 fs::path g_root;
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
-void write(const fs::path& p, const std::string& s) { lmforge::write_file_atomic(p, s); }
+void write(const fs::path& p, const std::string& s) {
+  lmforge::write_file_atomic(p, s);
+}
 
 // Swap-task JSONL: 90 ordered pairs of 10 words, 80 to train and 10 held out.
 void write_task(const fs::path& dir) {
@@ -50,10 +54,10 @@ class FinetuneCli : public ::testing::Test {
     g_root = lmforge::test_data::temp_dir("finetune-cli");
     write_task(g_root);
     std::string t = g_root.string();
-    ASSERT_EQ(run("tokenizer train --input " + t + "/corpus.txt --vocab-size 300 --output " + t +
-                  "/tok")
-                  .code,
-              0);
+    ASSERT_EQ(
+        run("tokenizer train --input " + t + "/corpus.txt --vocab-size 300 --output " + t + "/tok")
+            .code,
+        0);
     ASSERT_EQ(run("prepare --tokenizer " + t + "/tok --input " + t + "/corpus.txt --output " + t +
                   "/data")
                   .code,
@@ -111,8 +115,9 @@ TEST_F(FinetuneCli, LoraMergeAndPadding) {
 }
 
 TEST_F(FinetuneCli, BadInputExitsTwoNamingTheLine) {
-  write(g_root / "empty.jsonl", "{\"prompt\": \"a\", \"completion\": \"b\"}\n"
-                                "{\"prompt\": \"a\", \"completion\": \"\"}\n");
+  write(g_root / "empty.jsonl",
+        "{\"prompt\": \"a\", \"completion\": \"b\"}\n"
+        "{\"prompt\": \"a\", \"completion\": \"\"}\n");
   CliRun r = run("finetune --init " + base() + " --data " + path("empty.jsonl") + " --output " +
                  path("bad1"));
   EXPECT_EQ(r.code, 2);
@@ -121,9 +126,11 @@ TEST_F(FinetuneCli, BadInputExitsTwoNamingTheLine) {
   EXPECT_FALSE(fs::exists(g_root / "bad1"));
 
   std::string long_prompt(400, 'x');
-  write(g_root / "long.jsonl", "{\"prompt\": \"a\", \"completion\": \" b\"}\n"
-                               "{\"prompt\": \"a\", \"completion\": \" b\"}\n"
-                               "{\"prompt\": \"" + long_prompt + "\", \"completion\": \" b\"}\n");
+  write(g_root / "long.jsonl",
+        "{\"prompt\": \"a\", \"completion\": \" b\"}\n"
+        "{\"prompt\": \"a\", \"completion\": \" b\"}\n"
+        "{\"prompt\": \"" +
+            long_prompt + "\", \"completion\": \" b\"}\n");
   r = run("finetune --init " + base() + " --data " + path("long.jsonl") + " --output " +
           path("bad2") + " --on-overflow error");
   EXPECT_EQ(r.code, 2);

@@ -20,9 +20,13 @@ namespace {
 
 fs::path g_root;
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
-void write(const fs::path& p, const std::string& s) { lmforge::write_file_atomic(p, s); }
+void write(const fs::path& p, const std::string& s) {
+  lmforge::write_file_atomic(p, s);
+}
 
 json conv(const std::string& a, const std::string& b, int k) {
   const char* ph[] = {"swap ", "please swap ", "reverse: "};
@@ -42,8 +46,8 @@ void write_chats(const fs::path& dir) {
       json c = conv(w[a], w[b], k);
       (k % 9 == 4 ? held : train) += c.dump() + "\n";
       ++k;
-      text += std::string("please swap the ") + w[a] + " and reverse the " + w[b] +
-              ". be brief.\n\n";
+      text +=
+          std::string("please swap the ") + w[a] + " and reverse the " + w[b] + ". be brief.\n\n";
     }
   write(dir / "chat.jsonl", train);
   write(dir / "heldout.jsonl", held);
@@ -57,8 +61,10 @@ class InstructCli : public ::testing::Test {
     write_chats(g_root);
     std::string t = g_root.string();
     // The base tokenizer has no chat markers: instruct adds them.
-    ASSERT_EQ(run("tokenizer train --input " + t + "/corpus.txt --vocab-size 300 --special "
-                  "'<|endoftext|>' --output " + t + "/tok")
+    ASSERT_EQ(run("tokenizer train --input " + t +
+                  "/corpus.txt --vocab-size 300 --special "
+                  "'<|endoftext|>' --output " +
+                  t + "/tok")
                   .code,
               0);
     ASSERT_EQ(run("prepare --tokenizer " + t + "/tok --input " + t + "/corpus.txt --output " + t +

@@ -32,7 +32,11 @@ TEST(TaskMetrics, ChrfByHand) {
   EXPECT_NEAR(chrf({"xyz"}, {"abc"}), 0.0, 1e-12);
   // Code points, not bytes: "é" vs "e" shares nothing, "éa" vs "éb" shares the 1-gram "é":
   // P = R = (1/2 + 0/1)/2 = 1/4 (2-grams: 1 each side, no match) -> F = 1/4.
-  EXPECT_NEAR(chrf({"\xC3\xA9" "a"}, {"\xC3\xA9" "b"}), 25.0, 1e-9);
+  EXPECT_NEAR(chrf({"\xC3\xA9"
+                    "a"},
+                   {"\xC3\xA9"
+                    "b"}),
+              25.0, 1e-9);
   // Corpus level: statistics are summed before the ratios. "ab"/"abc" plus "abc"/"abc":
   // 1-grams 5/6/5, 2-grams 3/4/3, 3-grams 1/2/1 (only the second pair has them).
   // P = (1+1+1)/3 = 1, R = (5/6 + 3/4 + 1/2)/3 = 25/36, F = 5·(25/36) / (4 + 25/36) = 125/169.
@@ -50,8 +54,7 @@ TEST(TaskMetrics, BleuByHand) {
   // hyp "the cat the cat" (4 tokens) vs ref "the cat sat on the mat" (6 tokens):
   // 1-grams 3/4 (the ×2 clipped to 2, cat ×2 clipped to 1), 2-grams 1/3, 3-grams 0/2 -> exp
   // smoothing 1/(2·2), 4-grams 0/1 -> 1/(4·1). BP = exp(1 - 6/4).
-  const double expected =
-      100.0 * std::exp(-0.5) * std::pow(0.75 * (1.0 / 3) * 0.25 * 0.25, 0.25);
+  const double expected = 100.0 * std::exp(-0.5) * std::pow(0.75 * (1.0 / 3) * 0.25 * 0.25, 0.25);
   EXPECT_NEAR(bleu({"the cat the cat"}, {"the cat sat on the mat"}), expected, 1e-9);
   // Fewer than 4 hypothesis tokens: no 4-grams at all -> 0 (sacreBLEU without effective order).
   EXPECT_NEAR(bleu({"the cat"}, {"the cat"}), 0.0, 1e-12);

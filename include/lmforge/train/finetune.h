@@ -16,12 +16,12 @@ struct FinetuneOptions {
   StageOptions stage;
   std::filesystem::path data, val_data;  // val_data empty: split --val-fraction off data
   double val_fraction = 0.1;
-  std::string packing = "pack";        // pack | pad
+  std::string packing = "pack";          // pack | pad
   std::string on_overflow = "truncate";  // truncate | error
-  std::string eval_metric = "auto";    // auto | exact | contains | chrf | bleu | rougeL
-  int eval_max_tokens = 0;             // 0: the longest reference completion + 8
-  int eval_samples = 64;               // validation prompts scored by generation (0: all)
-  int seq_len = 0;                     // 0: the model's context
+  std::string eval_metric = "auto";      // auto | exact | contains | chrf | bleu | rougeL
+  int eval_max_tokens = 0;               // 0: the longest reference completion + 8
+  int eval_samples = 64;                 // validation prompts scored by generation (0: all)
+  int seq_len = 0;                       // 0: the model's context
 };
 
 SftStageResult run_finetune(const FinetuneOptions& opts, const TrainHooks& test_hooks = {});

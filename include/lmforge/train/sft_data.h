@@ -45,8 +45,8 @@ FitReport fit_examples(std::vector<SftExample>& examples, int max_tokens, OnOver
 
 // Splits off a validation set: every example whose seeded hash falls below `fraction` (at least
 // one when fraction > 0 and there are two or more examples). Deterministic for a seed.
-void split_validation(std::vector<SftExample>& train, std::vector<SftExample>& val,
-                      double fraction, uint64_t seed);
+void split_validation(std::vector<SftExample>& train, std::vector<SftExample>& val, double fraction,
+                      uint64_t seed);
 
 class SftBatchSource : public BatchSource {
  public:

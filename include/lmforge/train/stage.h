@@ -37,7 +37,7 @@ struct StageOptions {
   bool resume = false;
   int lora_rank = 0;  // 0: full fine-tuning
   double lora_alpha = 16;
-  std::string lora_targets;  // empty: attn_q,attn_v (llama) or attn_qkv (gpt2)
+  std::string lora_targets;          // empty: attn_q,attn_v (llama) or attn_qkv (gpt2)
   bool merge = false;                // with LoRA: final/ is the merged model
   std::string resolved_config_yaml;  // saved as RUN/config.yaml
 };
