@@ -1,35 +1,20 @@
 #!/usr/bin/env bash
-# The README's first command: installs what lmforge needs, builds it, and runs the main job.
-# Until `lmforge demo` lands, the main job is: fetch a public-domain corpus from Debian packages,
-# train a byte-level BPE tokenizer on it, tokenize it into shards, pretrain a small GPT-2 for a
-# few minutes (printing samples as it learns), evaluate it on held-out text, show its next-word
-# probabilities and let it write a continuation.
-# Usage: scripts/quickstart.sh [OUT_DIR (default: ./out)] [STEPS (default: 1200, ~5 min on 2 quiet cores)]
+# The README's first command: installs what lmforge needs, builds it, fetches freely licensed text
+# from Debian packages, and runs `lmforge demo`: the whole journey (tokenizer, pretraining,
+# continued pretraining, task fine-tuning, instruction tuning, reward model, DPO, PPO) with probes
+# after every stage and a report card (OUT/demo/report.html). Interrupted? Run it again: finished
+# stages are skipped and the running one resumes from its last checkpoint.
+# Usage: scripts/quickstart.sh [OUT_DIR (default: ./out)] [MINUTES (default: 20, on 2 cores)]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT="${1:-out}"
-STEPS="${2:-1200}"
+MINUTES="${2:-20}"
 scripts/install-deps.sh
 scripts/build.sh >/dev/null
-LMF=build/lmforge
-echo "== 1/6 fetching the corpus (King James Bible + fortunes, from Debian packages)"
+echo "== fetching the corpora (Bible, fortunes, Jargon File, FOLDOC, FreeDict, WordNet: Debian packages)"
 scripts/fetch-corpus.sh "$OUT/corpus"
-echo "== 2/6 training a tokenizer (byte-level BPE, 4096 tokens)"
-[ -s "$OUT/tokenizer/tokenizer.json" ] || \
-  $LMF tokenizer train --input "$OUT/corpus/general" --vocab-size 4096 --output "$OUT/tokenizer"
-echo "== 3/6 tokenizing into shards with a held-out validation split"
-[ -s "$OUT/data/manifest.json" ] || \
-  $LMF prepare --tokenizer "$OUT/tokenizer" --input "$OUT/corpus/general" --output "$OUT/data" --val-fraction 0.01
-echo "== 4/6 pretraining a small GPT-2 for $STEPS steps"
-RESUME=""
-[ -d "$OUT/run/checkpoints" ] && RESUME="--resume"
-$LMF pretrain --data "$OUT/data" --output "$OUT/run" --preset tiny --seq-len 128 --batch-size 16 \
-  --max-steps "$STEPS" --eval-every 200 --sample-every 200 --save-every 200 $RESUME
-echo "== 5/6 evaluating on the held-out split"
-$LMF eval --model "$OUT/run/final" --data "$OUT/data"
-echo "== 6/6 what it learned: next-word probabilities, then a sampled continuation"
-$LMF predict --model "$OUT/run/final" --prompt "And the LORD said unto" --top 8 2>/dev/null
-$LMF generate --model "$OUT/run/final" --prompt "And the LORD said unto" --max-tokens 60 \
-  --temperature 0.8 --top-p 0.95 --seed 1 2>/dev/null
+echo "== lmforge demo (about $MINUTES minutes)"
+build/lmforge demo --corpus "$OUT/corpus" --output "$OUT/demo" --minutes "$MINUTES"
 echo
-echo "done: model in $OUT/run/final, metrics in $OUT/run/metrics.jsonl"
+echo "done: the report card is $OUT/demo/report.html (and report.md); each stage's model is in"
+echo "$OUT/demo/<stage>/final. Talk to the last one: build/lmforge chat --model $OUT/demo/ppo/final"

@@ -139,7 +139,11 @@ std::string resolved_config_yaml(const CLI::App& command) {
 }
 
 void print_resolved_config(const CLI::App& command) {
-  std::fprintf(stderr, "lmforge %s: resolved configuration\n", command.get_name().c_str());
+  // The full path for nested commands ("label export", "reward score").
+  std::string path = command.get_name();
+  for (const CLI::App* p = command.get_parent(); p && p->get_parent(); p = p->get_parent())
+    path = p->get_name() + " " + path;
+  std::fprintf(stderr, "lmforge %s: resolved configuration\n", path.c_str());
   std::istringstream in(resolved_config_yaml(command));
   std::string line;
   while (std::getline(in, line)) std::fprintf(stderr, "  %s\n", line.c_str());
