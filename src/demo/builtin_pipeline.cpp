@@ -84,13 +84,13 @@ stages:
     title: DPO
     what: "Aligns the instruction-tuned model directly on the rankings, without a reward model."
     command: dpo
-    options: {init: "${DIR}/instruct/final", data: "${DATA}/rlhf/rankings.jsonl", output: "${DIR}/dpo", max-steps: @DPO@}
+    options: {init: "${DIR}/instruct/final", data: "${DATA}/rlhf/rankings.jsonl", output: "${DIR}/dpo", max-steps: @DPO@, lr: 5e-5}
     chat: true
   - name: ppo
     title: PPO (RLHF)
     what: "Samples answers, scores them with the reward model and moves the policy toward higher reward while a KL penalty keeps it near the instruction-tuned model."
     command: ppo
-    options: {init: "${DIR}/instruct/final", reward: "${DIR}/reward/final", prompts: "${DATA}/rlhf/prompts.jsonl", output: "${DIR}/ppo", max-steps: @PPO@}
+    options: {init: "${DIR}/instruct/final", reward: "${DIR}/reward/final", prompts: "${DATA}/rlhf/prompts.jsonl", output: "${DIR}/ppo", max-steps: @PPO@, lr: 1e-4}
     chat: true
 )";
 
