@@ -3,12 +3,45 @@
 
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
 
 namespace lmforge {
+namespace {
+
+// A LoRA run's final/ without --merge holds only the PEFT adapter (adapter_config.json naming
+// its base model) and the tokenizer: load the base, merge the adapter in, and use that.
+Transformer load_weights(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  if (fs::exists(dir / "config.json") || !LoraAdapters::present(dir)) return Transformer::load(dir);
+  const fs::path cfg = dir / "adapter_config.json";
+  auto j = nlohmann::json::parse(read_file(cfg), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("base_model_name_or_path") ||
+      !j["base_model_name_or_path"].is_string() ||
+      j["base_model_name_or_path"].get<std::string>().empty())
+    throw InputError(cfg.string(), 0, "base_model_name_or_path",
+                     "a LoRA adapter directory must name its base model directory",
+                     "merge it with the run's --merge, or lmforge export --format hf");
+  fs::path base = j["base_model_name_or_path"].get<std::string>();
+  if (base.is_relative()) base = dir / base;
+  if (!fs::exists(base / "config.json"))
+    throw InputError(cfg.string(), 0, "base_model_name_or_path",
+                     "base model '" + base.string() + "' not found (no config.json)",
+                     "point it at the model the adapter was trained on");
+  std::fprintf(stderr, "loading LoRA adapter %s on base model %s (merged for inference)\n",
+               dir.c_str(), base.c_str());
+  Transformer model = Transformer::load(base);
+  model.load_lora(dir);
+  model.merge_lora();
+  return model;
+}
+
+}  // namespace
 
 std::unique_ptr<LoadedModel> LoadedModel::load(const std::filesystem::path& dir) {
-  Transformer model = Transformer::load(dir);
+  Transformer model = load_weights(dir);
   if (!std::filesystem::exists(dir / "tokenizer.json") &&
       !std::filesystem::exists(dir / "encoder.json"))
     throw InputError((dir / "tokenizer.json").string(), 0, "", "file not found",
