@@ -47,13 +47,7 @@ void setup(CLI::App& root) {
     o.data = a->data;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     DpoResult r = run_dpo(o);
-    if (r.train.interrupted) {
-      std::fprintf(stderr,
-                   "stopped at step %lld; checkpoint %s (continue with the same command plus "
-                   "--resume)\n",
-                   static_cast<long long>(r.train.steps_done), r.train.last_checkpoint.c_str());
-      return;
-    }
+    if (report_interrupted(r.train)) return;
     auto num = [&r](const char* k) {
       return r.summary.contains(k) && r.summary[k].is_number() ? r.summary[k].get<double>() : 0.0;
     };

@@ -59,14 +59,7 @@ void setup(CLI::App& root) {
     o.val_data = a->val_data;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     SftStageResult r = run_finetune(o);
-    if (r.train.interrupted) {
-      std::fprintf(stderr,
-                   "stopped at step %lld of %lld; checkpoint %s (continue with the same command "
-                   "plus --resume)\n",
-                   static_cast<long long>(r.train.steps_done),
-                   static_cast<long long>(r.total_steps), r.train.last_checkpoint.c_str());
-      return;
-    }
+    if (report_interrupted(r.train, r.total_steps)) return;
     std::fprintf(stderr, "done: %lld steps", static_cast<long long>(r.train.steps_done));
     if (r.summary.contains("task_metric")) {
       const auto& t = r.summary["task_metric"];

@@ -60,14 +60,7 @@ void setup(CLI::App& root) {
     o.heldout = a->heldout;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     SftStageResult r = run_instruct(o);
-    if (r.train.interrupted) {
-      std::fprintf(stderr,
-                   "stopped at step %lld of %lld; checkpoint %s (continue with the same command "
-                   "plus --resume)\n",
-                   static_cast<long long>(r.train.steps_done),
-                   static_cast<long long>(r.total_steps), r.train.last_checkpoint.c_str());
-      return;
-    }
+    if (report_interrupted(r.train, r.total_steps)) return;
     std::fprintf(stderr, "done: %lld steps", static_cast<long long>(r.train.steps_done));
     if (r.summary.contains("instruct_accuracy") && r.summary["instruct_accuracy"].is_number()) {
       const auto& s = r.summary["start"];

@@ -80,13 +80,7 @@ void setup(CLI::App& root) {
     o.reward_model = a->reward;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     PpoStageResult r = run_ppo(o);
-    if (r.train.interrupted) {
-      std::fprintf(stderr,
-                   "stopped at step %lld; checkpoint %s (continue with the same command plus "
-                   "--resume)\n",
-                   static_cast<long long>(r.train.steps_done), r.train.last_checkpoint.c_str());
-      return;
-    }
+    if (report_interrupted(r.train)) return;
     std::fprintf(stderr,
                  "done: %lld steps; held-out mean reward %.4f (start %.4f), KL %.4f; output in "
                  "%s\n",

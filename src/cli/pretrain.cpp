@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/stage_options.h"
 #include "lmforge/model/config.h"
 
 namespace lmforge::cli {
@@ -91,14 +92,7 @@ void setup(CLI::App& root) {
     opts.general_val_dir = (*s)[4];
     opts.resolved_config_yaml = resolved_config_yaml(*cmd);
     PretrainResult r = run_pretrain(opts);
-    if (r.train.interrupted) {
-      std::fprintf(stderr,
-                   "stopped at step %lld of %lld; checkpoint %s (continue with the same command "
-                   "plus --resume)\n",
-                   static_cast<long long>(r.train.steps_done),
-                   static_cast<long long>(r.total_steps), r.train.last_checkpoint.c_str());
-      return;
-    }
+    if (report_interrupted(r.train, r.total_steps)) return;
     std::fprintf(stderr, "done: %lld steps, loss %.4f", static_cast<long long>(r.train.steps_done),
                  r.train.last_loss);
     if (r.train.last_val_loss) std::fprintf(stderr, ", val_loss %.4f", *r.train.last_val_loss);

@@ -98,13 +98,7 @@ void setup(CLI::App& root) {
     o.data = a->data;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     RewardTrainResult r = run_reward(o);
-    if (r.train.interrupted) {
-      std::fprintf(stderr,
-                   "stopped at step %lld; checkpoint %s (continue with the same command plus "
-                   "--resume)\n",
-                   static_cast<long long>(r.train.steps_done), r.train.last_checkpoint.c_str());
-      return;
-    }
+    if (report_interrupted(r.train)) return;
     std::fprintf(
         stderr,
         "done: %lld steps, held-out reward_accuracy %.4f (start %.4f); reward "

@@ -4,6 +4,7 @@
 // Not here: stage-specific options (data files, metrics), the work (train/stage.h).
 #pragma once
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <memory>
 #include <string>
 
@@ -64,6 +65,18 @@ inline void add_stage_options(CLI::App* cmd, StageOptions& o, StagePaths& p) {
 inline void finish_stage_options(StageOptions& o, const StagePaths& p) {
   o.init = p.init;
   o.output = p.output;
+}
+
+// After a stage returns: when it stopped on Ctrl-C/SIGTERM, says where its checkpoint is and how
+// to continue, and returns true (the caller then prints no results). total_steps 0: unknown.
+inline bool report_interrupted(const TrainResult& r, int64_t total_steps = 0) {
+  if (!r.interrupted) return false;
+  std::string of = total_steps > 0 ? " of " + std::to_string(total_steps) : "";
+  std::fprintf(stderr,
+               "stopped at step %lld%s; checkpoint %s (continue with the same command plus "
+               "--resume)\n",
+               static_cast<long long>(r.steps_done), of.c_str(), r.last_checkpoint.c_str());
+  return true;
 }
 
 }  // namespace lmforge::cli

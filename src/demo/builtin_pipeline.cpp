@@ -113,18 +113,18 @@ std::string builtin_demo_pipeline_yaml(double minutes) {
   std::string rule = kSimulatedRankerRule;
   replace(rule, "\"", "\\\"");
   replace(y, "@RANKER@", rule);
-  const int pre = std::max(20, int(std::lround(1500 * f)));
-  const int cpt = std::max(10, int(std::lround(500 * f)));
+  const int pre = std::max(20, int(std::lround(2400 * f)));
+  const int cpt = std::max(10, int(std::lround(600 * f)));
   replace(y, "@PRETRAIN@", std::to_string(pre));
   replace(y, "@PRETRAIN_EVAL@", std::to_string(std::max(10, pre / 6)));
   replace(y, "@CPT@", std::to_string(cpt));
   replace(y, "@CPT_EVAL@", std::to_string(std::max(5, cpt / 5)));
-  replace(y, "@FINETUNE@", steps(400, 10));
-  replace(y, "@FINETUNE_EVAL@", steps(200, 5));
-  replace(y, "@INSTRUCT@", steps(600, 10));
-  replace(y, "@REWARD@", steps(200, 5));
-  replace(y, "@DPO@", steps(200, 5));
-  replace(y, "@PPO@", steps(40, 2));
+  replace(y, "@FINETUNE@", steps(500, 10));
+  replace(y, "@FINETUNE_EVAL@", steps(250, 5));
+  replace(y, "@INSTRUCT@", steps(2000, 10));
+  replace(y, "@REWARD@", steps(300, 5));
+  replace(y, "@DPO@", steps(300, 5));
+  replace(y, "@PPO@", steps(200, 2));
   return y;
 }
 

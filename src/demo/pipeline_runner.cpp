@@ -306,7 +306,7 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
       const int code = runner.run_stage(args);
       const double prev_elapsed =
           rec["elapsed_s"].is_number() ? rec["elapsed_s"].get<double>() : 0.0;
-      rec["elapsed_s"] = std::round((prev_elapsed + now_s() - t0) * 10) / 10;
+      rec["elapsed_s"] = std::round((prev_elapsed + now_s() - t0) * 1000) / 1000;
       if (code != 0 || !(s.done_when.empty() || fs::exists(s.done_when))) {
         const bool interrupted = code == 130 || code == 128 + SIGINT || code == 128 + SIGTERM;
         rec["status"] = interrupted ? "pending" : "failed";

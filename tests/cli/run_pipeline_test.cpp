@@ -222,8 +222,8 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
       if (k == "max-steps") return std::stoi(vs.at(0));
     return -1;
   };
-  EXPECT_EQ(steps(p20.stages[4]), 1500);
-  EXPECT_EQ(steps(p60.stages[4]), 4500);
+  EXPECT_EQ(steps(p20.stages[4]), 2400);
+  EXPECT_EQ(steps(p60.stages[4]), 7200);
   EXPECT_EQ(p20.stages[4].done_when, "/d/pretrain/final/config.json");
   EXPECT_EQ(p20.stages[0].done_when, "/d/data/manifest.json");
   EXPECT_TRUE(p20.stages[7].chat);
