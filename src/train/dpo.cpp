@@ -24,30 +24,21 @@ constexpr const char* kRefFormat = "lmforge-dpo-reference";
 
 // Rankings as (B,T) next-token rows: ids = prompt + response; targets are the next token at the
 // positions that predict a response token, -1 elsewhere (prompt and padding).
-struct LmBatch {
-  std::vector<int32_t> ids, targets;
-  std::vector<size_t> first_row;  // per ranking
-  int B = 0, T = 0;
+struct LmBatch : PaddedRankings {
+  std::vector<int32_t> targets;
 };
 
 LmBatch make_lm_batch(const std::vector<const EncodedRanking*>& rs) {
   LmBatch b;
-  size_t T = 0;
-  for (const EncodedRanking* r : rs) {
-    b.first_row.push_back(size_t(b.B));
-    b.B += int(r->rows());
-    for (const auto& resp : r->responses) T = std::max(T, r->prompt.size() + resp.size());
-  }
-  b.T = int(T);
-  b.ids.assign(size_t(b.B) * T, 0);
+  static_cast<PaddedRankings&>(b) = pad_rankings(rs);
   b.targets.assign(b.ids.size(), -1);
+  const size_t T = size_t(b.T);
   size_t row = 0;
   for (const EncodedRanking* r : rs)
     for (size_t k = 0; k < r->rows(); ++k, ++row) {
-      std::vector<int32_t> ids = r->row(k);
-      std::copy(ids.begin(), ids.end(), b.ids.begin() + long(row * T));
+      const int32_t* ids = b.ids.data() + row * T;
       // Position t predicts token t+1: the response tokens P..L-1 are predicted at P-1..L-2.
-      for (size_t t = std::max<size_t>(r->prompt.size(), 1) - 1; t + 1 < ids.size(); ++t)
+      for (size_t t = std::max<size_t>(r->prompt.size(), 1) - 1; int(t) < b.last[row]; ++t)
         b.targets[row * T + t] = ids[t + 1];
     }
   return b;

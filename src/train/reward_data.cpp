@@ -45,6 +45,27 @@ std::vector<int32_t> EncodedRanking::row(size_t k) const {
   return r;
 }
 
+PaddedRankings pad_rankings(const std::vector<const EncodedRanking*>& rs) {
+  PaddedRankings b;
+  size_t T = 0;
+  for (const EncodedRanking* r : rs) {
+    b.first_row.push_back(size_t(b.B));
+    b.B += int(r->rows());
+    for (const auto& resp : r->responses) T = std::max(T, r->prompt.size() + resp.size());
+  }
+  b.T = int(T);
+  b.ids.assign(size_t(b.B) * T, 0);
+  b.last.assign(size_t(b.B), 0);
+  size_t row = 0;
+  for (const EncodedRanking* r : rs)
+    for (size_t k = 0; k < r->rows(); ++k, ++row) {
+      std::vector<int32_t> ids = r->row(k);
+      std::copy(ids.begin(), ids.end(), b.ids.begin() + long(row * T));
+      b.last[row] = int(ids.size()) - 1;
+    }
+  return b;
+}
+
 namespace {
 
 std::string trimmed(const std::string& s) {

@@ -20,35 +20,6 @@ using nlohmann::json;
 
 namespace {
 
-// Rankings padded into one (B,T) batch, B = the rankings' total responses.
-struct RankingBatch {
-  std::vector<int32_t> ids;
-  std::vector<int> last;
-  std::vector<size_t> first_row;  // per ranking: its first row
-  int B = 0, T = 0;
-};
-
-RankingBatch make_batch(const std::vector<const EncodedRanking*>& rs) {
-  RankingBatch b;
-  size_t T = 0;
-  for (const EncodedRanking* r : rs) {
-    b.first_row.push_back(size_t(b.B));
-    b.B += int(r->rows());
-    for (const auto& resp : r->responses) T = std::max(T, r->prompt.size() + resp.size());
-  }
-  b.T = int(T);
-  b.ids.assign(size_t(b.B) * T, 0);
-  b.last.assign(size_t(b.B), 0);
-  size_t row = 0;
-  for (const EncodedRanking* r : rs)
-    for (size_t k = 0; k < r->rows(); ++k, ++row) {
-      std::vector<int32_t> ids = r->row(k);
-      std::copy(ids.begin(), ids.end(), b.ids.begin() + row * T);
-      b.last[row] = int(ids.size()) - 1;
-    }
-  return b;
-}
-
 class RewardObjective : public Objective {
  public:
   RewardObjective(Transformer& model, ScoreHead& head, const std::vector<EncodedRanking>& data,
@@ -77,7 +48,7 @@ class RewardObjective : public Objective {
   double micro_step(float scale, std::map<std::string, double>& extra) override {
     std::vector<const EncodedRanking*> rs;
     for (int i = 0; i < per_micro_; ++i) rs.push_back(&data_[order_.at(position_++)]);
-    RankingBatch b = make_batch(rs);
+    PaddedRankings b = pad_rankings(rs);
     const float* h = model_.forward_hidden(b.ids.data(), b.B, b.T);
     std::vector<double> scores(size_t(b.B)), dscores(size_t(b.B));
     head_.forward(h, b.B, b.T, b.last, scores.data());
@@ -131,7 +102,7 @@ std::map<std::string, double> evaluate_rankings(Transformer& model, const ScoreH
     std::vector<const EncodedRanking*> rs;
     for (size_t i = i0; i < std::min(data.size(), i0 + size_t(per_batch)); ++i)
       rs.push_back(&data[i]);
-    RankingBatch b = make_batch(rs);
+    PaddedRankings b = pad_rankings(rs);
     const float* h = model.forward_hidden(b.ids.data(), b.B, b.T);
     std::vector<double> scores(size_t(b.B)), g(size_t(b.B));
     head.forward(h, b.B, b.T, b.last, scores.data());

@@ -49,6 +49,16 @@ struct EncodedRanking {
   std::vector<int32_t> row(size_t k) const;
 };
 
+// Rankings padded into one (B,T) batch, B = the rankings' total responses: row = prompt +
+// response (EncodedRanking::row), zeros after it. The reward model and DPO both batch this way.
+struct PaddedRankings {
+  std::vector<int32_t> ids;       // (B,T)
+  std::vector<int> last;          // per row: index of its last real token
+  std::vector<size_t> first_row;  // per ranking: its first row
+  int B = 0, T = 0;
+};
+PaddedRankings pad_rankings(const std::vector<const EncodedRanking*>& rs);
+
 // Encodes every ranking of `file` (already read with read_rankings_jsonl). InputError naming
 // file:line and the field for two identical responses in one ranking (after trimming white space:
 // a ranking between equal answers teaches nothing and usually means a labeling bug) and for a
