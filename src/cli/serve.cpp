@@ -27,10 +27,22 @@ void setup(CLI::App& root) {
   cmd->add_option("--parallel", o->s.parallel,
                   "sequences generated together in one batch; more requests wait in a queue")
       ->check(CLI::Range(1, 256));
+  CLI::Option* cache_slots =
+      cmd->add_option("--cache-slots", o->s.cache_slots,
+                      "KV caches kept after requests finish, so that a request starting with an "
+                      "earlier one's tokens (the next turn of a conversation) skips recomputing "
+                      "them; each holds the model's whole context (its size is printed at start). "
+                      "Default: 2 x --parallel; 0 disables prefix reuse")
+          ->check(CLI::Range(0, 4096))
+          ->default_str("2 x --parallel");
   cmd->add_option("--threads", o->s.threads,
                   "HTTP worker threads (open connections served at once)")
       ->check(CLI::Range(1, 1024));
-  cmd->callback([cmd, o] {
+  cmd->callback([cmd, o, cache_slots] {
+    if (cache_slots->count() == 0) {
+      o->s.cache_slots = 2 * o->s.parallel;
+      cache_slots->default_str(std::to_string(o->s.cache_slots));  // the resolved value
+    }
     print_resolved_config(*cmd);
     auto m = LoadedModel::load(o->model);
     serve_openai(*m, o->s);

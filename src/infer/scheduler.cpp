@@ -1,4 +1,5 @@
-// The scheduler thread: admit → drop cancelled → one batched step → hand out text → retire.
+// The scheduler thread: admit (make each new job's Sequence with a pooled cache) → drop cancelled
+// → one batched step → hand out text → retire (cache back to the pool, then wake the client).
 // Only this thread touches active Sequences; jobs hand text to their clients under the job's own
 // mutex, so a slow client never holds up the batch.
 #include "lmforge/infer/scheduler.h"
@@ -21,8 +22,13 @@ void Job::wait_done() {
   cv_.wait(lk, [&] { return finished_; });
 }
 
-Scheduler::Scheduler(InferenceModel& model, int slots)
-    : model_(model), slots_(slots < 1 ? 1 : slots), thread_([this] { loop(); }) {}
+Scheduler::Scheduler(InferenceModel& model, const Tokenizer& tok, const SchedulerOptions& opts)
+    : model_(model),
+      tok_(tok),
+      slots_(opts.slots < 1 ? 1 : opts.slots),
+      pool_(model.config(), opts.cache_capacity > 0 ? opts.cache_capacity : model.config().n_ctx,
+            opts.cache_slots),
+      thread_([this] { loop(); }) {}
 
 Scheduler::~Scheduler() {
   {
@@ -33,7 +39,7 @@ Scheduler::~Scheduler() {
   thread_.join();
   for (auto& j : queue_) {
     std::lock_guard<std::mutex> lk(j->mu_);
-    j->seq_->cancel();
+    j->error_ = "the server is stopping";
     j->finished_ = true;
     j->cv_.notify_all();
   }
@@ -53,21 +59,41 @@ size_t Scheduler::queued() {
 }
 
 void Scheduler::loop() {
-  std::vector<std::shared_ptr<Job>> active;
+  std::vector<std::shared_ptr<Job>> active, admitted;
   std::vector<Sequence*> seqs;
+  // Wakes the client. error_ and seq_ are written before, and the client reads them only after
+  // it saw finished_ under the job's mutex.
   auto finish = [](Job& j) {
     std::lock_guard<std::mutex> lk(j.mu_);
     j.finished_ = true;
     j.cv_.notify_all();
   };
   for (;;) {
+    admitted.clear();
     {
       std::unique_lock<std::mutex> lk(mu_);
       cv_.wait(lk, [&] { return stop_ || !queue_.empty() || !active.empty(); });
       if (stop_) break;
-      while ((int)active.size() < slots_ && !queue_.empty()) {
-        active.push_back(std::move(queue_.front()));
+      while ((int)(active.size() + admitted.size()) < slots_ && !queue_.empty()) {
+        admitted.push_back(std::move(queue_.front()));
         queue_.pop_front();
+      }
+    }
+    for (auto& j : admitted) {
+      if (j->cancelled()) {  // its client left while it waited: no cache, no Sequence
+        j->error_ = "cancelled before it started";
+        ++n_cancelled_;
+        finish(*j);
+        continue;
+      }
+      try {
+        PrefixCachePool::Acquired c = pool_.acquire(j->req_.prompt);
+        j->seq_ = std::make_unique<Sequence>(model_, tok_, std::move(j->req_), std::move(c.cache),
+                                             pool_.capacity());
+        active.push_back(j);
+      } catch (const std::exception& e) {
+        j->error_ = e.what();
+        finish(*j);
       }
     }
     for (auto& j : active)
@@ -77,6 +103,7 @@ void Scheduler::loop() {
       }
     seqs.clear();
     for (auto& j : active) seqs.push_back(j->seq_.get());
+    bool failed = false;
     try {
       step(model_, seqs, [&](size_t i, const std::string& piece) {
         std::lock_guard<std::mutex> lk(active[i]->mu_);
@@ -84,12 +111,15 @@ void Scheduler::loop() {
         active[i]->cv_.notify_all();
       });
     } catch (...) {
-      for (auto& j : active) j->seq_->cancel();  // a kernel failure ends the batch, not the server
+      failed = true;  // a kernel failure ends the batch, not the server
+      for (auto& j : active) j->seq_->cancel();
     }
     for (size_t i = 0; i < active.size();) {
       if (active[i]->seq_->done()) {
+        std::unique_ptr<KVCache> cache = active[i]->seq_->release_cache();
+        if (!failed) pool_.put(std::move(cache));  // a failed forward may have left rows half done
         finish(*active[i]);
-        active.erase(active.begin() + i);
+        active.erase(active.begin() + (long)i);
       } else {
         ++i;
       }

@@ -1,8 +1,9 @@
 // The OpenAI-compatible HTTP layer: request validation and JSON in, the Scheduler's text out.
-// Each HTTP worker thread parses and validates its request, builds the Sequences (tokenizing in
-// parallel with the batch), submits them and then only waits on its own Jobs; the scheduler
-// thread alone runs the model. A streaming client that goes away makes the next write fail,
-// which cancels its jobs and frees their slots.
+// Each HTTP worker thread parses and validates its request, tokenizes it (in parallel with the
+// batch), submits one Job per choice and then only waits on its own Jobs; the scheduler thread
+// alone runs the model and gives each job a KV cache that may already hold a prefix of its
+// prompt (usage.prompt_tokens_details.cached_tokens counts those tokens). A streaming client that
+// goes away makes the next write fail, which cancels its jobs and frees their slots.
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
 // Debian's libcpp-httplib is built with OpenSSL, which adds a member to httplib::Request: the
 // header must be read with the same setting or the library and this file disagree on the layout.
@@ -179,7 +180,17 @@ std::vector<ChatMessage> parse_messages(const json& b) {
 
 class Api {
  public:
-  Api(LoadedModel& m, const ServeOptions& o) : m_(m), opts_(o), sched_(*m.infer, o.parallel) {}
+  Api(LoadedModel& m, const ServeOptions& o)
+      : m_(m), opts_(o), sched_(*m.infer, m.tokenizer, scheduler_options(m, o)) {}
+
+  static SchedulerOptions scheduler_options(const LoadedModel& m, const ServeOptions& o) {
+    SchedulerOptions s;
+    s.slots = o.parallel;
+    s.cache_slots = o.cache_slots < 0 ? 2 * o.parallel : o.cache_slots;
+    s.cache_capacity = m.model.config().n_ctx;  // one capacity: any cache serves any prompt
+    return s;
+  }
+  const Scheduler& scheduler() const { return sched_; }
 
   void models(httplib::Response& res) {
     ojson model = {
@@ -189,11 +200,20 @@ class Api {
   }
 
   void health(httplib::Response& res) {
+    const PrefixCacheStats c = sched_.cache_stats();
+    ojson cache = {{"slots", c.slots},
+                   {"pooled", c.pooled},
+                   {"bytes_per_cache", c.bytes_per_cache},
+                   {"lookups", c.lookups},
+                   {"hits", c.hits},
+                   {"cached_tokens", c.reused_tokens},
+                   {"prompt_tokens", c.prompt_tokens}};
     res.set_content(dump({{"status", "ok"},
                           {"slots", sched_.slots()},
                           {"active", sched_.active()},
                           {"queued", sched_.queued()},
-                          {"cancelled", sched_.cancelled_total()}}),
+                          {"cancelled", sched_.cancelled_total()},
+                          {"prefix_cache", cache}}),
                     "application/json");
   }
 
@@ -258,8 +278,7 @@ class Api {
       g.stop = c.stop;
       g.stop_ids = stop_ids;
       g.top_logprobs = c.top_logprobs;
-      jobs.push_back(std::make_shared<Job>(
-          std::make_unique<Sequence>(*m_.infer, m_.tokenizer, std::move(g), nullptr, n_ctx)));
+      jobs.push_back(std::make_shared<Job>(std::move(g)));
     }
     for (auto& j : jobs) sched_.submit(j);
     const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
@@ -270,13 +289,21 @@ class Api {
   }
 
  private:
+  // The prompt is counted once for n choices (as OpenAI does), and so are its cached tokens: those
+  // of the first choice (the others may find less in the pool, having been admitted together).
   ojson usage(const std::vector<std::shared_ptr<Job>>& jobs) const {
     int64_t completion = 0;
     for (auto& j : jobs) completion += (int64_t)j->sequence().generated().size();
     const int64_t prompt = jobs[0]->sequence().prompt_tokens();
+    const int64_t cached = jobs[0]->sequence().cached_prompt_tokens();
     return {{"prompt_tokens", prompt},
             {"completion_tokens", completion},
-            {"total_tokens", prompt + completion}};
+            {"total_tokens", prompt + completion},
+            {"prompt_tokens_details", {{"cached_tokens", cached}}}};
+  }
+
+  static ApiError job_error(const Job& j) {
+    return {500, "the request did not run: " + j.error(), "", "", "server_error"};
   }
 
   ojson completion_logprobs(const Sequence& s) const {
@@ -317,8 +344,10 @@ class Api {
   void respond(httplib::Response& res, const std::vector<std::shared_ptr<Job>>& jobs, bool chat,
                const std::string& id) {
     ojson choices = ojson::array();
+    for (auto& j : jobs) j->wait_done();
+    for (auto& j : jobs)
+      if (!j->error().empty()) throw job_error(*j);
     for (size_t i = 0; i < jobs.size(); ++i) {
-      jobs[i]->wait_done();
       const Sequence& s = jobs[i]->sequence();
       const bool lp = s.request().top_logprobs >= 0;
       ojson ch = {{"index", i}};
@@ -382,6 +411,21 @@ class Api {
             std::string text;
             const bool more = st->jobs[i]->wait_text(&text, wait_ms);
             if (!text.empty()) out += chunk(i, text, nullptr);
+            if (!more && !st->jobs[i]->error().empty()) {
+              // It never ran (the server is stopping): an error event, then the stream ends.
+              const ApiError e = job_error(*st->jobs[i]);
+              out += "data: " +
+                     dump({{"error",
+                            {{"message", e.message},
+                             {"type", e.type},
+                             {"param", nullptr},
+                             {"code", nullptr}}}}) +
+                     "\n\ndata: [DONE]\n\n";
+              for (auto& j : st->jobs) j->cancel();
+              sink.write(out.data(), out.size());
+              sink.done();
+              return true;
+            }
             if (!more) {
               st->done[i] = true;
               out += chunk(i, "", finish_reason_name(st->jobs[i]->sequence().finish_reason()));
@@ -481,8 +525,13 @@ void serve_openai(LoadedModel& model, const ServeOptions& opts) {
     throw RuntimeError("[serve] cannot bind " + opts.host + ":" + std::to_string(port) +
                        " (in use, or not an address of this machine)");
   }
-  std::fprintf(stderr, "lmforge serve: model '%s' on http://%s:%d/v1 (%d parallel slots)\n",
-               model.name.c_str(), opts.host.c_str(), port, opts.parallel);
+  const PrefixCacheStats c = api.scheduler().cache_stats();
+  const double mib = (double)c.bytes_per_cache / (1024.0 * 1024.0);
+  std::fprintf(stderr,
+               "lmforge serve: model '%s' on http://%s:%d/v1 (%d parallel slots; KV cache %.1f MiB "
+               "each, %d pooled for prefix reuse: %.1f MiB at most with the active ones)\n",
+               model.name.c_str(), opts.host.c_str(), port, opts.parallel, mib, c.slots,
+               mib * (opts.parallel + c.slots));
   std::fflush(stderr);
   install_interrupt_handlers();
   std::atomic<bool> stopped{false};

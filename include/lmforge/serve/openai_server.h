@@ -5,7 +5,10 @@
 // extensions top_k, min_p, repetition_penalty. Errors use OpenAI's JSON shape
 // {"error":{"message","type","param","code"}} with the matching HTTP status.
 // Generation goes through the batching Scheduler (infer/scheduler.h): --parallel slots run in one
-// batched decode, further requests wait in its queue.
+// batched decode, further requests wait in its queue. Finished requests leave their KV caches in
+// a pool of --cache-slots (infer/prefix_cache.h); a request whose prompt starts like an earlier
+// one's (a conversation's next turn) reuses that prefix and reports it in
+// usage.prompt_tokens_details.cached_tokens.
 // Not here: TLS, multiple models, embeddings, tool calls.
 #pragma once
 #include <string>
@@ -17,9 +20,10 @@ namespace lmforge {
 struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::string api_key;  // empty: no authentication
-  int parallel = 4;     // sequences decoded together
-  int threads = 32;     // HTTP worker threads (each open request holds one)
+  std::string api_key;   // empty: no authentication
+  int parallel = 4;      // sequences decoded together
+  int cache_slots = -1;  // KV caches pooled for prefix reuse; -1: 2 × parallel, 0: none
+  int threads = 32;      // HTTP worker threads (each open request holds one)
 };
 
 // Serves until SIGINT/SIGTERM. Throws RuntimeError when the address cannot be bound.
