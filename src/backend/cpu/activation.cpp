@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "lmforge/backend/kernels.h"
+#include "parallel.h"
 #include "vec_math.h"
 
 namespace lmforge::cpu {
@@ -13,7 +14,7 @@ constexpr float kGeluC = 0.7978845608028654f;  // sqrt(2/pi)
 }  // namespace
 
 void gelu_forward(float* out, const float* inp, size_t n) {
-#pragma omp parallel for simd schedule(static)
+#pragma omp parallel for simd schedule(static) if (n > kMinParallelWork)
   for (size_t i = 0; i < n; i++) {
     float x = inp[i];
     float e = exp_approx(-2.0f * kGeluC * (x + 0.044715f * x * x * x));
@@ -34,7 +35,7 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, size_t n) {
 }
 
 void swiglu_forward(float* out, const float* gate_up, int N, int FF) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * FF > kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const float* g = gate_up + (size_t)n * 2 * FF;
     const float* u = g + FF;

@@ -3,19 +3,15 @@
 #include <cmath>
 
 #include "lmforge/backend/kernels.h"
+#include "parallel.h"
 
 namespace lmforge::cpu {
-namespace {
-// Below this many elements a loop runs on the calling thread: the optimizer calls adamw_update
-// once per tensor, and most tensors are norm weights and biases of a few hundred floats, where
-// a fork/join costs more than the work and, with libgomp's default (spinning) wait policy on a
-// loaded machine, can stall for a scheduler tick (docs/PERF_NOTES.md). 32k floats is ~10 us of
-// AdamW on one core. Elementwise results do not depend on the thread count.
-constexpr size_t kMinParallel = size_t(1) << 15;
-}  // namespace
+// Below kMinParallelWork elements (parallel.h) a loop runs on the calling thread: the optimizer
+// calls adamw_update once per tensor, and most tensors are norm weights and biases of a few
+// hundred floats. Elementwise results do not depend on the thread count.
 
 void add_inplace(float* acc, const float* x, size_t n) {
-#pragma omp parallel for simd schedule(static) if (n > kMinParallel)
+#pragma omp parallel for simd schedule(static) if (n > kMinParallelWork)
   for (size_t i = 0; i < n; i++) acc[i] += x[i];
 }
 
@@ -28,7 +24,7 @@ void adamw_update(float* param, const float* grad, float* m, float* v, size_t n,
   float step_size = (float)(lr / bc1);
   float inv_sqrt_bc2 = (float)(1.0 / std::sqrt(bc2));
   float decay = 1.0f - lr * weight_decay;
-#pragma omp parallel for simd schedule(static) if (n > kMinParallel)
+#pragma omp parallel for simd schedule(static) if (n > kMinParallelWork)
   for (size_t i = 0; i < n; i++) {
     float g = grad[i];
     float mi = beta1 * m[i] + (1.0f - beta1) * g;
@@ -43,7 +39,7 @@ double sum_squares(const float* x, size_t n) {
   double s = 0.0;
   // Float partial sums over short blocks, promoted to double: exact enough (blocks of 256
   // squares lose < 1e-5 relative) and four times faster than a double FMA per element.
-#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kMinParallel)
+#pragma omp parallel for reduction(+ : s) schedule(static) if (n > kMinParallelWork)
   for (size_t b = 0; b < n; b += 256) {
     size_t e = std::min(n, b + 256);
     float p = 0.0f;
@@ -55,7 +51,7 @@ double sum_squares(const float* x, size_t n) {
 }
 
 void scale_inplace(float* x, float s, size_t n) {
-#pragma omp parallel for simd schedule(static) if (n > kMinParallel)
+#pragma omp parallel for simd schedule(static) if (n > kMinParallelWork)
   for (size_t i = 0; i < n; i++) x[i] *= s;
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "lmforge/backend/kernels.h"
+#include "parallel.h"
 #include "lmforge/core/error.h"
 
 namespace lmforge::cpu {
@@ -26,7 +27,7 @@ void check_pos(const int32_t* pos, int64_t n, const char* op) {
 void embedding_forward(float* out, const int32_t* ids, const float* wte, const float* wpe, int B,
                        int T, int C, const int32_t* pos) {
   if (pos && wpe) check_pos(pos, (int64_t)B * T, "embedding_forward");
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)B * T * C > kMinParallelWork)
   for (int64_t bt = 0; bt < (int64_t)B * T; bt++) {
     float* o = out + bt * C;
     const float* e = wte + (size_t)ids[bt] * C;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "lmforge/backend/kernels.h"
+#include "parallel.h"
 
 namespace lmforge::cpu {
 namespace {
@@ -26,7 +27,7 @@ void reduce_partials(float* dst, const std::vector<float>& parts, int nt, int C)
 
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, int N, int C, float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C > kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const float* x = inp + (size_t)n * C;
     float* o = out + (size_t)n * C;
@@ -86,7 +87,7 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
 
 void rmsnorm_forward(float* out, float* rstd, const float* inp, const float* weight, int N, int C,
                      float eps) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * C > kMinParallelWork)
   for (int n = 0; n < N; n++) {
     const float* x = inp + (size_t)n * C;
     float* o = out + (size_t)n * C;
