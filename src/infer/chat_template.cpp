@@ -107,6 +107,8 @@ jinja::Rendered ChatTemplate::render_jinja(const std::vector<ChatMessage>& messa
   jinja::Value vars = jinja::Value::dict();
   vars.set("messages", jinja::Value::list(std::move(ms)));
   vars.set("add_generation_prompt", jinja::Value::boolean(add_generation_prompt));
+  vars.set("tools", jinja::Value::none());  // transformers passes both, None when not given
+  vars.set("documents", jinja::Value::none());
   // transformers passes the special tokens map: only the tokens the config names.
   if (!bos_.empty()) vars.set("bos_token", jinja::Value::string(bos_));
   if (!eos_.empty()) vars.set("eos_token", jinja::Value::string(eos_));

@@ -93,7 +93,9 @@ TEST(JinjaParity, ChatTemplatesMatchJinja2) {
     vars.set("add_generation_prompt", Value::boolean(c["add_generation_prompt"].get<bool>()));
     for (const auto& [k, v] : specials[name].items())
       if (!v.is_null()) vars.set(k, Value::string(v.get<std::string>()));
-    if (conv->contains("tools")) vars.set("tools", parse_json((*conv)["tools"].dump(), false));
+    vars.set("tools", conv->contains("tools") ? parse_json((*conv)["tools"].dump(), false)
+                                              : Value::none());
+    vars.set("documents", Value::none());
     check_case(name + " x " + c["conversation"].get<std::string>() +
                    (c["add_generation_prompt"].get<bool>() ? " +gen" : ""),
                src, vars, c);

@@ -140,12 +140,12 @@ def build():
         source = open(path, encoding="utf-8", newline="").read()
         for conv in convs:
             for agp in (False, True):
-                variables = {"messages": conv["messages"], "add_generation_prompt": agp}
+                # transformers always passes tools and documents (None when not given).
+                variables = {"messages": conv["messages"], "tools": conv.get("tools"),
+                             "documents": None, "add_generation_prompt": agp}
                 for k, v in specials[name].items():
                     if v is not None:
                         variables[k] = v
-                if "tools" in conv:
-                    variables["tools"] = conv["tools"]
                 r = {"template": name, "conversation": conv["name"], "add_generation_prompt": agp}
                 r.update(render(env, source, variables))
                 chats.append(r)
