@@ -186,6 +186,9 @@ class Interp {
     if (a.pos.size() > m.params.size())
       fail("macro '" + m.targets[0] + "' takes not more than " + std::to_string(m.params.size()) +
            " argument(s)");
+    // Deep enough for any real template; a runaway recursion is an error, not a stack overflow.
+    if (macro_depth_ >= 100) fail("macro '" + m.targets[0] + "' recursed more than 100 deep");
+    ++macro_depth_;
     auto saved = frames_;
     const int saved_line = line_;
     frames_ = {saved[0], saved[1], std::make_shared<Frame>()};
@@ -208,6 +211,7 @@ class Interp {
       if (!known) fail("macro '" + m.targets[0] + "' has no argument named '" + k + "'");
     }
     Value out = capture(m.body);
+    --macro_depth_;
     frames_ = std::move(saved);
     line_ = saved_line;
     return out;
@@ -410,6 +414,9 @@ class Interp {
                       (a.is_int() && (b.is_string() || b.is_list())))) {
       const Value& seq = a.is_int() ? b : a;
       const int64_t n = a.is_int() ? a.as_int() : b.as_int();
+      const size_t unit = seq.is_string() ? seq.text().size() : seq.list_data().items.size();
+      if (n > 0 && unit > 0 && uint64_t(n) > (uint64_t(1) << 26) / unit)
+        fail("repetition too large (more than 64 Mi items)");
       if (seq.is_string()) {
         StrBuilder s;
         for (int64_t k = 0; k < n; ++k) s.append(seq);
@@ -436,6 +443,7 @@ class Interp {
   std::vector<std::shared_ptr<Frame>> frames_;
   StrBuilder* out_ = nullptr;
   int line_ = 1;
+  int macro_depth_ = 0;
 };
 
 namespace {

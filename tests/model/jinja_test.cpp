@@ -93,8 +93,8 @@ TEST(JinjaParity, ChatTemplatesMatchJinja2) {
     vars.set("add_generation_prompt", Value::boolean(c["add_generation_prompt"].get<bool>()));
     for (const auto& [k, v] : specials[name].items())
       if (!v.is_null()) vars.set(k, Value::string(v.get<std::string>()));
-    vars.set("tools", conv->contains("tools") ? parse_json((*conv)["tools"].dump(), false)
-                                              : Value::none());
+    vars.set("tools",
+             conv->contains("tools") ? parse_json((*conv)["tools"].dump(), false) : Value::none());
     vars.set("documents", Value::none());
     check_case(name + " x " + c["conversation"].get<std::string>() +
                    (c["add_generation_prompt"].get<bool>() ? " +gen" : ""),
@@ -206,6 +206,9 @@ TEST(Jinja, ErrorsNameTheLine) {
   }
   EXPECT_THROW(render("{% set l = [] %}{{ l.append(1) }}"), InputError);  // immutable sandbox
   EXPECT_THROW(render("{% include 'x' %}"), InputError);
+  // Runaway templates end in an error, not a crash.
+  EXPECT_THROW(render("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"), InputError);
+  EXPECT_THROW(render("{{ 'ab' * 100000000000 }}"), InputError);
 }
 
 TEST(Jinja, ContentSpansSurviveStringOperations) {
