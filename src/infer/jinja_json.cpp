@@ -181,8 +181,7 @@ std::string to_repr(const Value& v) {
     }
     case Value::Kind::kDict: {
       const auto& d = v.dict_data();
-      if (d.is_namespace) return "<Namespace>";
-      std::string out = "{";
+      std::string out = d.is_namespace ? "<Namespace {" : "{";
       for (size_t i = 0; i < d.items.size(); ++i)
         out += (i ? ", " : "") + to_repr(d.items[i].first) + ": " + to_repr(d.items[i].second);
       return out + "}";

@@ -114,6 +114,17 @@ SNIPPETS = [
     {"t": "a\r\nb\rc\n\n"},
     {"t": "{%- for m in messages -%}\n    {{- m.role -}}:\n    {{ m.content }}\n{%- endfor %}\n",
      "v": {"messages": [{"role": "u", "content": " x "}, {"role": "a", "content": "y\n"}]}},
+    {"t": "{{ u is iterable }}{{ u is sequence }}{{ u is mapping }}{{ u is string }}"},
+    {"t": "{% for a in [1, 2] %}{% for b in 'xy' %}{{ loop.index }}{{ a }}{{ b }}{% endfor %}{{ loop.index }};{% endfor %}"},
+    {"t": "{{ 'a' < 'b' }}{{ [1, 2] < [1, 3] }}{{ none == none }}{{ u == u }}{{ 1 == 1.0 }}{{ true == 1 }}{{ {'a': 1} == {'a': 1} }}{{ [1] == [1.0] }}{{ 'a' == 1 }}"},
+    {"t": "{{ u < 1 }}"},
+    {"t": "{% set ns = namespace(a=1, b='x') %}{{ ns }} {{ ns.a }} {{ ns.missing is defined }}"},
+    {"t": "{{ -3 // 2 }} {{ 3 // -2.0 }} {{ 2 ** -1 }} {{ 0 ** 0 }} {{ -(3) }} {{ +2 }} {{ - 'a' | length }}"},
+    {"t": "{% for m in ms %}\n    {%- if m %}\n        {{ m }}\n    {%- endif %}\n{% endfor %}", "v": {"ms": ["a", "", "b"]}},
+    {"t": "  {#- comment -#}  x  {#+ c +#} y\n  {# own line #}\nz"},
+    {"t": "{% if true %}  {{ 'a' }}  {% endif %}\n  b  \n"},
+    {"t": "{{ 'x' }}  {%- if true %}\n{{ 'y' }}\n  {%- endif %}\n\n  {%+ if true -%}\n  z{% endif %}\t{% if true %}\t{% endif %}\t"},
+    {"t": "{% for x in 'ab' %}{{ x }}{% endfor %}\n    \n{%- for x in [1] -%}\n  {{ x }}  \n{%- endfor -%}\n  end"},
     {"t": "{{ 10000000000 * 3 }} {{ 3 * 1.1 }} {{ 1e300 * 1e10 }} {{ -0.0 }} {{ 5 // 0.5 }}"},
 ]
 
