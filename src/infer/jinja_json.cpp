@@ -184,7 +184,7 @@ std::string to_repr(const Value& v) {
       std::string out = d.is_namespace ? "<Namespace {" : "{";
       for (size_t i = 0; i < d.items.size(); ++i)
         out += (i ? ", " : "") + to_repr(d.items[i].first) + ": " + to_repr(d.items[i].second);
-      return out + "}";
+      return out + (d.is_namespace ? "}>" : "}");
     }
     default:
       return to_str(v);
