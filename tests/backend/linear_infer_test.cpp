@@ -1,5 +1,5 @@
 // Few-row linear (kernels_infer.h): cpu vs the double oracle at odd sizes, with and without bias,
-// N from 1 to 9; out fully overwritten; guards intact.
+// N from 1 to 16 (the AVX2 kernel takes 2 rows a pass and 4 weight rows a block: odd N and OC hit every edge); out fully overwritten; guards intact.
 #include "backend/kernel_test_util.h"
 #include "lmforge/backend/kernels_infer.h"
 
@@ -9,8 +9,8 @@ using test::Pair;
 
 TEST(LinearRows, CpuVsRef) {
   std::mt19937_64 rng(11);
-  for (int N : {1, 2, 3, 9})
-    for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {7, 1}})
+  for (int N : {1, 2, 3, 4, 5, 8, 9, 16})
+    for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {7, 1}, {8, 6}, {1536, 390}})
       for (bool with_bias : {false, true}) {
         SCOPED_TRACE("N=" + std::to_string(N) + " IC=" + std::to_string(IC) +
                      " OC=" + std::to_string(OC) + (with_bias ? " bias" : ""));

@@ -27,9 +27,12 @@ constexpr int MR = 6, NR = 16;
 // K is split into equal slices of at most KC (K = 384, the model width, is one slice: C is
 // then read and written once instead of twice — measured 3-8% on the "small" shapes).
 constexpr int KC = 384, MC_MAX = 144, NC = 3072;
-// Whether our kernel is the default on AVX2 machines; set from bench/gemm_bench.cpp numbers
-// recorded in docs/KERNELS.md (LMFORGE_GEMM=blas|avx2 overrides at run time).
-constexpr bool kAvx2GemmDefault = false;
+// Whether our kernel is the default on AVX2 machines (LMFORGE_GEMM=blas|avx2 overrides at run
+// time). It is: alone it is at parity with OpenBLAS (docs/KERNELS.md), and in a training step it
+// wins because it runs on the OpenMP threads of the other kernels, while OpenBLAS's (pthreads)
+// pool is a second set of threads contending for the same cores: quiet 2-core machine, "small"
+// 1,455 vs 1,329 tokens/s, "tiny" 11.4k vs 9.4k (docs/PERFORMANCE.md, 2026-11-27 evening).
+constexpr bool kAvx2GemmDefault = true;
 
 struct FreeDeleter {
   void operator()(float* p) const { std::free(p); }
