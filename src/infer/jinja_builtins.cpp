@@ -25,10 +25,13 @@ bool flag(const CallArgs& a, size_t i, const char* name) {
   const Value* v = arg(a, i, name);
   return v && truthy(*v);
 }
-const Value& need_str(const Value& v, const char* filter) {
+// Filters that read their input as a string see Undefined as "" (jinja2's soft_str).
+Value soft_str(const Value& v) {
+  return v.is_undefined() ? Value::string("") : as_string(v);
+}
+// Filters that need a real value fail on Undefined with its hint.
+void defined_or_fail(const Value& v) {
   if (v.is_undefined()) fail(v.undefined_hint());
-  (void)filter;
-  return v;
 }
 Value str_of(const Value& v) {
   return as_string(v);
@@ -65,7 +68,7 @@ int64_t length_of(const Value& v) {
 }
 
 Value f_trim(const Value& v, CallArgs& a) {
-  Value s = str_of(need_str(v, "trim"));
+  Value s = soft_str(v);
   return get_attr(s, "strip").call(a);
 }
 Value f_upper(const Value& v, CallArgs&) {
@@ -136,7 +139,7 @@ Value f_default(const Value& v, CallArgs& a) {
   return v;
 }
 Value f_replace(const Value& v, CallArgs& a) {
-  Value s = str_of(need_str(v, "replace"));
+  Value s = soft_str(v);
   CallArgs m;
   for (size_t i = 0; i < 3; ++i)
     if (const Value* x = arg(a, i, i == 0 ? "old" : i == 1 ? "new" : "count"))
@@ -150,6 +153,7 @@ Value f_string(const Value& v, CallArgs&) {
   return str_of(v);
 }
 Value f_int(const Value& v, CallArgs& a) {
+  defined_or_fail(v);
   const Value* d = arg(a, 0, "default");
   const Value dflt = d ? *d : Value::integer(0);
   if (v.is_int() || v.is_bool()) return Value::integer(v.as_int());
@@ -169,6 +173,7 @@ Value f_int(const Value& v, CallArgs& a) {
   return dflt;
 }
 Value f_float(const Value& v, CallArgs& a) {
+  defined_or_fail(v);
   const Value* d = arg(a, 0, "default");
   if (v.is_number()) return Value::number(v.as_float());
   if (v.is_string()) try {
@@ -186,6 +191,7 @@ Value f_abs(const Value& v, CallArgs&) {
   fail("bad operand type for abs(): '" + type_name(v) + "'");
 }
 Value f_round(const Value& v, CallArgs& a) {
+  defined_or_fail(v);
   const Value* p = arg(a, 0, "precision");
   const Value* m = arg(a, 1, "method");
   const std::string method = m ? to_str(*m) : "common";
@@ -375,6 +381,7 @@ Value f_max(const Value& v, CallArgs& a) {
 }
 // jinja2 3.1's do_indent.
 Value f_indent(const Value& v, CallArgs& a) {
+  defined_or_fail(v);
   const Value* w = arg(a, 0, "width");
   const std::string ind =
       w && w->is_string() ? w->text() : std::string(size_t(w ? w->as_int() : 4), ' ');

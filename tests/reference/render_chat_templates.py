@@ -125,6 +125,10 @@ SNIPPETS = [
     {"t": "{% if true %}  {{ 'a' }}  {% endif %}\n  b  \n"},
     {"t": "{{ 'x' }}  {%- if true %}\n{{ 'y' }}\n  {%- endif %}\n\n  {%+ if true -%}\n  z{% endif %}\t{% if true %}\t{% endif %}\t"},
     {"t": "{% for x in 'ab' %}{{ x }}{% endfor %}\n    \n{%- for x in [1] -%}\n  {{ x }}  \n{%- endfor -%}\n  end"},
+    {"t": "{{ nothing | trim }}|{{ nothing | upper }}|{{ nothing | replace('a', 'b') }}|{{ nothing | join }}|{{ nothing | list }}|{{ nothing | string }}|{{ nothing | first }}|{{ nothing | capitalize }}|{{ nothing | title }}|{{ nothing | wordcount }}|{{ nothing | items | list }}|{{ nothing | map('upper') | list }}|{{ nothing | selectattr('a') | list }}|{{ nothing | length }}|{{ nothing | last }}|{{ nothing | sort }}|{{ nothing | sum }}|{{ m.absent | trim }}", "v": {"m": {}}},
+    {"t": "{{ nothing | int }}"},
+    {"t": "{{ nothing | tojson }}"},
+    {"t": "{{ nothing | round }}"},
     {"t": "{{ 10000000000 * 3 }} {{ 3 * 1.1 }} {{ 1e300 * 1e10 }} {{ -0.0 }} {{ 5 // 0.5 }}"},
 ]
 
