@@ -52,7 +52,8 @@ Value attribute_of(const Value& item, const std::string& path) {
     const size_t dot = path.find('.', at);
     const std::string part =
         path.substr(at, dot == std::string::npos ? std::string::npos : dot - at);
-    const bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
+    const bool digits =
+        !part.empty() && part.size() < 18 && std::all_of(part.begin(), part.end(), ::isdigit);
     v = digits ? get_item(v, Value::integer(std::stoll(part))) : get_item(v, Value::string(part));
     if (dot == std::string::npos) return v;
     at = dot + 1;
@@ -157,8 +158,12 @@ Value f_int(const Value& v, CallArgs& a) {
   const Value* d = arg(a, 0, "default");
   const Value dflt = d ? *d : Value::integer(0);
   if (v.is_int() || v.is_bool()) return Value::integer(v.as_int());
-  if (v.is_float())
-    return std::isfinite(v.as_float()) ? Value::integer(int64_t(v.as_float())) : dflt;
+  auto from_float = [&](double f) {
+    if (!(std::fabs(f) < 9.2e18))
+      fail("cannot convert float " + float_repr(f) + " to a 64-bit integer");
+    return Value::integer(int64_t(f));
+  };
+  if (v.is_float()) return from_float(v.as_float());
   if (v.is_string()) {
     const std::string t = stripped(v);
     try {
@@ -166,7 +171,7 @@ Value f_int(const Value& v, CallArgs& a) {
       const int64_t i = std::stoll(t, &used, 10);
       if (used == t.size()) return Value::integer(i);
       const double f = std::stod(t, &used);
-      if (used == t.size()) return Value::integer(int64_t(f));
+      if (used == t.size()) return from_float(f);
     } catch (const std::exception&) {
     }
   }

@@ -4,6 +4,7 @@
 // (namespace() objects are how templates carry state out of a loop, as in jinja2); an if block
 // opens no frame. Output is built as a string that keeps its content spans.
 // Not here: the filters, tests and methods (jinja_builtins.cpp).
+#include <climits>
 #include <cmath>
 
 #include "infer/jinja_internal.h"
@@ -283,6 +284,7 @@ class Interp {
           fail("bad operand type for unary " + std::string(e.kind == Expr::kNeg ? "-" : "+") +
                ": '" + type_name(v) + "'");
         if (e.kind == Expr::kPos) return v.is_bool() ? Value::integer(v.as_int()) : v;
+        if (!v.is_float() && v.as_int() == INT64_MIN) fail("integer overflow");
         return v.is_float() ? Value::number(-v.as_float()) : Value::integer(-v.as_int());
       }
       case Expr::kNot:
@@ -371,9 +373,15 @@ class Interp {
       const bool f = a.is_float() || b.is_float();
       const double x = a.as_float(), y = b.as_float();
       const int64_t i = a.as_int(), j = b.as_int();
-      if (op == "+") return f ? Value::number(x + y) : Value::integer(i + j);
-      if (op == "-") return f ? Value::number(x - y) : Value::integer(i - j);
-      if (op == "*") return f ? Value::number(x * y) : Value::integer(i * j);
+      // Python integers are unbounded; ours are 64-bit and overflow is an error, never wrong.
+      int64_t r = 0;
+      auto checked = [&](bool overflow) {
+        if (overflow) fail("integer overflow (templates use 64-bit integers)");
+        return Value::integer(r);
+      };
+      if (op == "+") return f ? Value::number(x + y) : checked(__builtin_add_overflow(i, j, &r));
+      if (op == "-") return f ? Value::number(x - y) : checked(__builtin_sub_overflow(i, j, &r));
+      if (op == "*") return f ? Value::number(x * y) : checked(__builtin_mul_overflow(i, j, &r));
       if (op == "/") {
         if (y == 0) fail("division by zero");
         return Value::number(x / y);
@@ -385,14 +393,20 @@ class Interp {
           const double q = std::floor(x / y);
           return op == "//" ? Value::number(q) : Value::number(x - q * y);
         }
+        if (i == INT64_MIN && j == -1) fail("integer overflow (templates use 64-bit integers)");
         int64_t q = i / j;
         if ((i % j != 0) && ((i < 0) != (j < 0))) --q;
         return op == "//" ? Value::integer(q) : Value::integer(i - q * j);
       }
       if (op == "**") {
         if (!f && j >= 0) {
-          int64_t r = 1;
-          for (int64_t k = 0; k < j; ++k) r *= i;
+          int64_t base = i, e = j;  // by squaring, so a huge exponent overflows fast
+          r = 1;
+          while (e > 0) {
+            if ((e & 1) && __builtin_mul_overflow(r, base, &r)) checked(true);
+            e >>= 1;
+            if (e > 0 && __builtin_mul_overflow(base, base, &base)) checked(true);
+          }
           return Value::integer(r);
         }
         return Value::number(std::pow(x, y));
@@ -415,8 +429,8 @@ class Interp {
       const Value& seq = a.is_int() ? b : a;
       const int64_t n = a.is_int() ? a.as_int() : b.as_int();
       const size_t unit = seq.is_string() ? seq.text().size() : seq.list_data().items.size();
-      if (n > 0 && unit > 0 && uint64_t(n) > (uint64_t(1) << 26) / unit)
-        fail("repetition too large (more than 64 Mi items)");
+      if (n > 0 && unit > 0 && uint64_t(n) > (uint64_t(1) << 24) / unit)
+        fail("repetition too large (more than 16 Mi bytes or items)");
       if (seq.is_string()) {
         StrBuilder s;
         for (int64_t k = 0; k < n; ++k) s.append(seq);

@@ -8,6 +8,7 @@
 //  - {% raw %}...{% endraw %} becomes text; comments disappear.
 // Not here: line statements, custom delimiters.
 #include <algorithm>
+#include <cstdlib>
 
 #include "infer/jinja_internal.h"
 
@@ -239,7 +240,7 @@ class Lexer {
       if (s_[i] != '_') t += s_[i];
     Token tok{is_float ? Tok::kFloat : Tok::kInt, t, line_at(p), 0, 0};
     if (is_float)
-      tok.f = std::stod(t);
+      tok.f = std::strtod(t.c_str(), nullptr);  // overflow gives inf, as Python's float()
     else
       try {
         tok.i = std::stoll(t);

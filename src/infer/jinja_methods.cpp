@@ -125,7 +125,7 @@ Value format_method(const Value& s, CallArgs& a) {
         v = &a.pos[auto_idx++];
       } else if (std::all_of(field.begin(), field.end(),
                              [](char c) { return c >= '0' && c <= '9'; })) {
-        const size_t k = std::stoul(field);
+        const size_t k = field.size() < 9 ? std::stoul(field) : a.pos.size();
         if (k >= a.pos.size()) fail("Replacement index out of range for positional args");
         v = &a.pos[k];
       } else {

@@ -9,10 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <typeinfo>
 
 namespace lmforge::jinja {
 namespace {
@@ -240,6 +242,57 @@ TEST(Jinja, ContentSpansSurviveStringOperations) {
   // Template strings stay markup even when they pass through filters.
   EXPECT_EQ(Template::parse("{{ '<s>' | upper }}{{ ('a' ~ s)[:2] }}", "t").render(vars).segments(),
             (std::vector<Segment>{{"<S>a", false}, {"a", true}}));
+}
+
+// A model directory's template is input: damaged templates (a byte deleted, duplicated or
+// replaced by one of the syntax characters) must parse and render or fail with lmforge's error
+// types, never crash or leak another exception.
+TEST(Jinja, DamagedTemplatesFailCleanly) {
+  std::vector<std::string> sources;
+  for (const auto& e : fs::directory_iterator(fixtures() / "templates"))
+    sources.push_back(slurp(e.path()));
+  std::sort(sources.begin(), sources.end());
+  Value vars = Value::dict();
+  vars.set("messages", parse_json(R"([{"role": "system", "content": "s"},
+      {"role": "user", "content": "u {{ x }}"}, {"role": "assistant", "content": "a"}])",
+                                  true));
+  vars.set("add_generation_prompt", Value::boolean(true));
+  const std::string alphabet = "{}%#-+()[]'\"|.,:=~ \n0a";
+  uint64_t state = 12345;
+  auto next = [&](size_t n) {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return size_t((state >> 33) % n);
+  };
+  int rendered = 0, failed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string src = sources[next(sources.size())];
+    for (int k = 0; k < 3; ++k) {
+      const size_t at = next(src.size());
+      switch (next(3)) {
+        case 0:
+          src.erase(at, 1);
+          break;
+        case 1:
+          src.insert(at, 1, src[at]);
+          break;
+        default:
+          src[at] = alphabet[next(alphabet.size())];
+      }
+    }
+    try {
+      Template::parse(src, "t").render(vars);
+      ++rendered;
+    } catch (const InputError&) {
+      ++failed;
+    } catch (const UsageError&) {
+      ++failed;
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "unexpected " << typeid(e).name() << ": " << e.what() << "\n" << src;
+      return;
+    }
+  }
+  EXPECT_GT(rendered, 100);
+  EXPECT_GT(failed, 100);
 }
 
 }  // namespace
