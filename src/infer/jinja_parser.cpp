@@ -120,7 +120,17 @@ class Parser {
     }
   }
 
+  // Nesting deeper than any real template is an error, not a stack overflow.
+  struct Depth {
+    explicit Depth(Parser& p) : p_(p) {
+      if (++p_.depth_ > 256) p_.error("template nested more than 256 deep");
+    }
+    ~Depth() { --p_.depth_; }
+    Parser& p_;
+  };
+
   std::unique_ptr<Stmt> parse_statement() {
+    Depth guard(*this);
     if (cur().type != Tok::kName) error("tag name expected");
     const std::string kw = cur().text;
     auto s = std::make_unique<Stmt>();
@@ -381,6 +391,7 @@ class Parser {
     return e;
   }
   ExprP parse_unary(bool with_filter) {
+    Depth guard(*this);
     ExprP e;
     if (is_op("-") || is_op("+")) {
       const Token& t = t_[i_++];
@@ -574,6 +585,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  int depth_ = 0;
   const std::string& origin_;
 };
 

@@ -211,6 +211,12 @@ TEST(Jinja, ErrorsNameTheLine) {
   // Runaway templates end in an error, not a crash.
   EXPECT_THROW(render("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}"), InputError);
   EXPECT_THROW(render("{{ 'ab' * 100000000000 }}"), InputError);
+  EXPECT_THROW(render("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}"),
+               InputError);
+  std::string deep;
+  for (int i = 0; i < 5000; ++i) deep += "{% if true %}";
+  EXPECT_THROW(render(deep), InputError);
+  EXPECT_EQ(render("{{ " + std::string(50, '(') + "1" + std::string(50, ')') + " }}"), "1");
 }
 
 TEST(Jinja, ContentSpansSurviveStringOperations) {
