@@ -3,8 +3,11 @@
 # (bench/train_bench.py, nanoGPT-style, Debian's torch, 2 threads, fp32) for the "tiny" and "small"
 # configs, alternating the two on the same machine, and prints tokens/s for both and the ratio
 # (the best of REPEAT runs of each, so that a burst of load from other processes on a shared
-# machine hits neither side alone). PyTorch runs at its best: OPENBLAS_CORETYPE is unset for it
-# alone; lmforge runs with the environment as it is. Not a test: it never fails on speed.
+# machine hits neither side alone). Each side runs at its best: both are tried under both OpenMP
+# wait policies (OMP_WAIT_POLICY=passive, and a short spin GOMP_SPINCOUNT=3000: the two that
+# lmforge's CLI chooses between, src/cli/main.cpp) and the better run counts; OPENBLAS_CORETYPE is
+# unset for PyTorch alone; lmforge runs with the environment as it is otherwise.
+# Not a test: it never fails on speed.
 # usage: bench/run_train_bench.sh [BUILD_DIR (build)] [STEPS (10)] [CONFIGS ("tiny small")] [REPEAT (1)]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -21,17 +24,21 @@ fi
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(grep -o -w -m1 -E 'avx512f|avx2' /proc/cpuinfo | head -1 || true);" \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-(unset)}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 results=()
+policies=("OMP_WAIT_POLICY=passive" "GOMP_SPINCOUNT=3000")
 for cfg in $configs; do
   for ((r = 1; r <= repeat; r++)); do
-    echo "== $cfg ($r/$repeat): lmforge"
-    out="$("$bin" --config "$cfg" --steps "$steps")"
-    echo "$out"
-    ours="$(tail -n 1 <<<"$out")"
-    echo "== $cfg ($r/$repeat): pytorch (OPENBLAS_CORETYPE unset)"
-    theirs="$(env -u OPENBLAS_CORETYPE /usr/bin/python3 "$here/train_bench.py" --config "$cfg" \
-              --steps "$steps" --threads 2 | tail -n 1)"
-    echo "$theirs"
-    results+=("$ours" "$theirs")
+    for policy in "${policies[@]}"; do
+      echo "== $cfg ($r/$repeat, $policy): lmforge"
+      out="$(env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$policy" "$bin" --config "$cfg" --steps "$steps")"
+      echo "$out"
+      ours="$(tail -n 1 <<<"$out")"
+      echo "== $cfg ($r/$repeat, $policy): pytorch (OPENBLAS_CORETYPE unset)"
+      theirs="$(env -u OPENBLAS_CORETYPE -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT "$policy" \
+                /usr/bin/python3 "$here/train_bench.py" --config "$cfg" --steps "$steps" \
+                --threads 2 | tail -n 1)"
+      echo "$theirs"
+      results+=("$ours" "$theirs")
+    done
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
