@@ -244,6 +244,51 @@ TEST(ServePrefix, ChatNextTurnReusesTheConversation) {
   EXPECT_EQ(on.health()["prefix_cache"]["slots"], 8);  // the default: 2 x --parallel (4)
 }
 
+TEST(ServePrefix, ConcurrentClientsGetTheNoReuseAnswers) {
+  // Six clients at once, two requests each: a shared 20-token prefix and a client's own 5, then
+  // the same plus 4 more tokens (which leaves the first request's cache after its prompt).
+  constexpr int kClients = 6;
+  const auto shared = random_ids(20, 7);
+  auto prompts = [&](int c) {
+    std::vector<int32_t> a = shared, own = random_ids(5, 10 + c), more = random_ids(4, 30 + c);
+    a.insert(a.end(), own.begin(), own.end());
+    std::vector<int32_t> b = a;
+    b.insert(b.end(), more.begin(), more.end());
+    return std::vector<std::vector<int32_t>>{a, b};
+  };
+  auto request = [](const std::vector<int32_t>& p) {
+    return json{{"prompt", p}, {"max_tokens", 6}, {"temperature", 0}};
+  };
+  std::vector<std::vector<std::string>> want(kClients), got(kClients);
+  std::vector<std::vector<int>> cached_got(kClients);
+  {
+    Server off("--cache-slots 0");
+    ASSERT_GT(off.port, 0);
+    for (int c = 0; c < kClients; ++c)
+      for (const auto& p : prompts(c))
+        want[c].push_back(text_of(off.post("/v1/completions", request(p))));
+  }
+  Server on("--parallel 3 --cache-slots 4");
+  ASSERT_GT(on.port, 0);
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c)
+    clients.emplace_back([&, c] {
+      for (const auto& p : prompts(c)) {
+        const json out = on.post("/v1/completions", request(p));
+        got[c].push_back(text_of(out));
+        cached_got[c].push_back(cached(out));
+      }
+    });
+  for (auto& t : clients) t.join();
+  for (int c = 0; c < kClients; ++c) {
+    EXPECT_EQ(got[c], want[c]) << "client " << c;
+    ASSERT_EQ(cached_got[c].size(), 2u);
+    EXPECT_GE(cached_got[c][1], 20) << "client " << c;  // at least the shared prefix
+    EXPECT_LE(cached_got[c][1], 25) << "client " << c;  // at most its own first prompt
+  }
+  EXPECT_EQ(on.health()["active"], 0);
+}
+
 TEST(ServePrefix, HelpDocumentsCacheSlots) {
   const fs::path scratch =
       fs::temp_directory_path() / ("lmforge-serve-prefix-" + std::to_string(getpid()));
