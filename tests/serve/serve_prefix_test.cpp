@@ -1,9 +1,10 @@
 // Prefix caching seen from an HTTP client of `lmforge serve` (the built binary, on a tiny random
 // Llama with the checked-in tokenizer): usage.prompt_tokens_details.cached_tokens for completions
 // (token-id prompts, so the expected counts are exact: a shared prefix, the same prompt again, a
-// streamed request with include_usage) and for a chat conversation's next turn; at temperature 0
-// every answer equals the one from a server started with --cache-slots 0, which reports no
-// cached tokens; /health counts the pool's hits; --help documents the option.
+// streamed request with include_usage) and for a chat conversation's next turn; six clients at
+// once with a shared prefix; at temperature 0 every answer equals the one from a server started
+// with --cache-slots 0, which reports no cached tokens; /health counts the pool's hits; --help
+// documents the option.
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
 #define CPPHTTPLIB_OPENSSL_SUPPORT  // the layout Debian's libcpp-httplib was built with
 #endif
