@@ -96,6 +96,7 @@ void Scheduler::loop() {
         finish(*j);
       }
     }
+    n_active_ = active.size();
     for (auto& j : active)
       if (j->cancelled() && !j->seq_->done()) {
         j->seq_->cancel();
@@ -118,6 +119,7 @@ void Scheduler::loop() {
       if (active[i]->seq_->done()) {
         std::unique_ptr<KVCache> cache = active[i]->seq_->release_cache();
         if (!failed) pool_.put(std::move(cache));  // a failed forward may have left rows half done
+        --n_active_;  // before the client hears of it, so /health never counts it after
         finish(*active[i]);
         active.erase(active.begin() + (long)i);
       } else {

@@ -412,7 +412,8 @@ class Api {
             const bool more = st->jobs[i]->wait_text(&text, wait_ms);
             if (!text.empty()) out += chunk(i, text, nullptr);
             if (!more && !st->jobs[i]->error().empty()) {
-              // It never ran (the server is stopping): an error event, then the stream ends.
+              // It never ran (the server is stopping, or its Sequence refused the request):
+              // an error event, then the stream ends.
               const ApiError e = job_error(*st->jobs[i]);
               out += "data: " +
                      dump({{"error",
