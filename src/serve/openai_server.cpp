@@ -237,7 +237,11 @@ class Api {
       } catch (const std::exception& e) {
         throw ApiError{400, e.what(), "messages", "unsupported_chat_template"};
       }
-      prompt = t.encode(m_.tokenizer, parse_messages(b), true);
+      try {
+        prompt = t.encode(m_.tokenizer, parse_messages(b), true);
+      } catch (const InputError& e) {  // the template failed on these messages: a client error
+        throw ApiError{400, e.what(), "messages", "invalid_request_error"};
+      }
       for (int32_t id : t.stop_ids(m_.tokenizer)) stop_ids.push_back(id);
       c.stop.push_back(t.end_of_turn());  // when im_end is not a special token
     } else {

@@ -29,7 +29,9 @@ std::vector<int32_t> ResponseRenderer::prompt_ids(const std::string& prompt) con
     if (ids.empty() && end_id_ >= 0) ids.push_back(end_id_);
     return ids;
   }
-  ChatTemplate tmpl;  // ChatML: the only template lmforge renders (chat_template.h)
+  // ChatML, the template lmforge's instruct stage trains with; a model tuned elsewhere with another
+  // template is still scored in ChatML here (the chat, serve and PPO paths use the model's own).
+  ChatTemplate tmpl;
   return tmpl.encode(*tok_, {ChatMessage{"user", prompt}}, true);
 }
 

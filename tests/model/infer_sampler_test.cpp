@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "lmforge/core/error.h"
+#include "lmforge/data/chat_render.h"
 #include "lmforge/infer/chat_template.h"
 #include "lmforge/infer/generate.h"
 #include "lmforge/infer/sampler.h"
@@ -132,7 +133,7 @@ TEST(Stop, CutsBeforeStopAcrossTokensAndHoldsBackPrefixes) {
   EXPECT_EQ(why, FinishReason::kLength);
 }
 
-TEST(ChatTemplate, ChatMLRenderAndUnknownRefused) {
+TEST(ChatTemplate, ChatMLRenderAndOtherTemplatesRendered) {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("lmforge-chat-" + std::to_string(getpid()));
   fs::create_directories(dir);
@@ -143,10 +144,12 @@ TEST(ChatTemplate, ChatMLRenderAndUnknownRefused) {
             "<|im_start|>assistant\n");
   std::ofstream(dir / "tokenizer_config.json")
       << R"({"chat_template": "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"})";
-  EXPECT_EQ(ChatTemplate::load(dir).name(), "chatml");
+  // A ChatML-style template other than ours runs through the Jinja engine, to the same text.
+  EXPECT_EQ(ChatTemplate::load(dir).name(), "jinja");
+  EXPECT_EQ(ChatTemplate::load(dir).render(msgs, false), render_chat_text(msgs, false));
   std::ofstream(dir / "tokenizer_config.json")
       << R"({"chat_template": "{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}"})";
-  EXPECT_THROW(ChatTemplate::load(dir), InputError);
+  EXPECT_EQ(ChatTemplate::load(dir).render(msgs, true), "[INST] Be brief. [/INST][INST] Hi [/INST]");
   Tokenizer tok = Tokenizer::load(test::tokenizer_dir());
   EXPECT_EQ(tok.decode(t.encode(tok, msgs, true)), t.render(msgs, true));
   fs::remove_all(dir);
