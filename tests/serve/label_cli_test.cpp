@@ -23,6 +23,7 @@
 #include "cli/cli_run.h"
 #include "data/tmp_files.h"
 #include "lmforge/serve/label_db.h"
+#include "serve/server_process.h"
 
 namespace lmforge {
 namespace {
@@ -122,45 +123,11 @@ TEST(LabelCli, BadInputExitsTwoBeforeServing) {
 }
 
 // A `lmforge label` process on a free port; its stderr goes to a file, from which the port is read.
-struct Server {
-  pid_t pid = -1;
-  int port = 0;
-  std::string err_path;
-
-  Server(const std::string& args, const std::string& tag) {
-    err_path = (scratch() / (tag + ".err")).string();
-    pid = fork();
-    if (pid == 0) {
-      if (!std::freopen(err_path.c_str(), "w", stderr)) _exit(126);
-      if (!std::freopen("/dev/null", "w", stdout)) _exit(126);
-      setenv("OMP_NUM_THREADS", "1", 1);
-      const std::string cmd = std::string("exec ") + LMFORGE_BINARY + " label " + args;
-      execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
-      _exit(127);
-    }
-    const std::regex url("http://127\\.0\\.0\\.1:(\\d+)/");
-    for (int i = 0; i < 600 && port == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      std::smatch m;
-      const std::string err = read_file(err_path);
-      if (std::regex_search(err, m, url)) port = std::stoi(m[1]);
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        break;
-      }
-    }
-    EXPECT_GT(port, 0) << read_file(err_path);
-  }
-  // Sends sig and returns how the process ended (the raw wait status).
-  int stop(int sig) {
-    if (pid <= 0) return -1;
-    kill(pid, sig);
-    int st = 0;
-    waitpid(pid, &st, 0);
-    pid = -1;
-    return st;
-  }
-  ~Server() { stop(SIGKILL); }
+// A `lmforge label` process on a free port (server_process.h).
+struct Server : test::ServerProcess {
+  Server(const std::string& args, const std::string& tag)
+      : ServerProcess("label " + args, (scratch() / (tag + ".err")).string(),
+                      "http://127\\.0\\.0\\.1:(\\d+)/") {}
 
   nlohmann::json get(const std::string& path) {
     httplib::Client c("127.0.0.1", port);

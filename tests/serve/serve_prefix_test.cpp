@@ -24,6 +24,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/infer/loaded_model.h"
 #include "model/infer_test_util.h"
+#include "serve/server_process.h"
 
 namespace lmforge {
 namespace {
@@ -46,51 +47,24 @@ class RemoveModel : public ::testing::Environment {
 };
 [[maybe_unused]] auto* const remove_model = ::testing::AddGlobalTestEnvironment(new RemoveModel);
 
-// A `lmforge serve` process on a free port; its stderr goes to a file, from which the port is read.
-struct Server {
-  pid_t pid = -1;
-  int port = 0;
-  std::string err_path;
-
-  explicit Server(const std::string& args) {
-    static int n = 0;
-    err_path = (fs::temp_directory_path() /
-                ("lmforge-serve-prefix-" + std::to_string(getpid()) + "-" + std::to_string(n++)))
-                   .string();
-    const std::string model = tiny_model().string();  // made here, not in the child
-    pid = fork();
-    if (pid == 0) {
-      if (!std::freopen(err_path.c_str(), "w", stderr)) _exit(126);
-      if (!std::freopen("/dev/null", "w", stdout)) _exit(126);
-      setenv("OMP_NUM_THREADS", "1", 1);
-      const std::string cmd =
-          std::string("exec ") + LMFORGE_BINARY + " serve --port 0 --model " + model + " " + args;
-      execl("/bin/sh", "sh", "-c", cmd.c_str(), (char*)nullptr);
-      _exit(127);
-    }
-    const std::regex url("http://127\\.0\\.0\\.1:(\\d+)/v1");
-    for (int i = 0; i < 600 && port == 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      std::smatch m;
-      const std::string err = read_file(err_path);
-      if (std::regex_search(err, m, url)) port = std::stoi(m[1]);
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        pid = -1;
-        break;
-      }
-    }
-    EXPECT_GT(port, 0) << read_file(err_path);
-  }
+// A `lmforge serve` process on a free port (server_process.h) that must shut down cleanly.
+struct Server : test::ServerProcess {
+  explicit Server(const std::string& args)
+      : ServerProcess("serve --port 0 --model " + tiny_model().string() + " " + args,
+                      err_file(), "http://127\\.0\\.0\\.1:(\\d+)/v1") {}
   ~Server() {
-    if (pid > 0) {
-      kill(pid, SIGTERM);
-      int st = 0;
-      waitpid(pid, &st, 0);
-      EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << read_file(err_path);
+    const int st = stop(SIGTERM);
+    if (st != -1) {
+      EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << log();
     }
     fs::remove(err_path);
   }
-  std::string log() const { return read_file(err_path); }
+  static std::string err_file() {
+    static int n = 0;
+    return (fs::temp_directory_path() /
+            ("lmforge-serve-prefix-" + std::to_string(getpid()) + "-" + std::to_string(n++)))
+        .string();
+  }
 
   json post(const std::string& path, json body) {
     httplib::Client c("127.0.0.1", port);
