@@ -20,9 +20,10 @@ namespace {
 // - with other work on the cores, a spinning thread steals the time of the one still working:
 //   training 3.5-5x slower with libgomp's default spin (300,000), and still slower than passive
 //   with a short one.
-// So: a short spin (GOMP_SPINCOUNT=3000, a few microseconds) when no other process is runnable
-// and the load average leaves the cores free, "passive" otherwise. Only speed depends on it:
-// results are bitwise the same either way.
+// So: a short spin (GOMP_SPINCOUNT=3000, a few microseconds) when no other process was runnable
+// in any of a few samples of /proc/stat and the 1-minute load average is below the core count
+// (it lags: right after a previous run it is still high, so it only vetoes sustained load);
+// "passive" otherwise. Only speed depends on it: results are bitwise the same either way.
 bool cores_are_free() {
   const long cores = sysconf(_SC_NPROCESSORS_ONLN);
   double load1 = 1e9;
@@ -30,14 +31,19 @@ bool cores_are_free() {
     if (std::fscanf(f, "%lf", &load1) != 1) load1 = 1e9;
     std::fclose(f);
   }
-  long running = -1;  // runnable tasks right now, this process included
-  if (FILE* f = std::fopen("/proc/stat", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, f))
-      if (std::sscanf(line, "procs_running %ld", &running) == 1) break;
-    std::fclose(f);
+  if (!(load1 < cores)) return false;
+  for (int sample = 0; sample < 3; sample++) {
+    long running = -1;  // runnable tasks right now, this process included
+    if (FILE* f = std::fopen("/proc/stat", "r")) {
+      char line[256];
+      while (std::fgets(line, sizeof line, f))
+        if (std::sscanf(line, "procs_running %ld", &running) == 1) break;
+      std::fclose(f);
+    }
+    if (running != 1) return false;
+    usleep(5000);
   }
-  return running == 1 && load1 <= cores / 2.0;
+  return true;
 }
 
 void choose_openmp_wait(char** argv) {

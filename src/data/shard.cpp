@@ -2,11 +2,6 @@
 // Not here: manifests or multi-shard datasets (token_dataset.cpp).
 #include "lmforge/data/shard.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <bit>
 #include <cerrno>
 #include <cstring>
@@ -96,36 +91,17 @@ void write_shard(const fs::path& path, std::span<const int32_t> tokens, int toke
 
 Shard Shard::open(const fs::path& path) {
   const std::string name = path.string();
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0)
-    throw InputError(name, 0, "", std::string("cannot open token shard: ") + std::strerror(errno),
-                     "check the path; shards are written by lmforge prepare");
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    throw InputError(name, 0, "", std::string("cannot stat token shard: ") + std::strerror(err));
-  }
-  const size_t file_bytes = static_cast<size_t>(st.st_size);
-  if (file_bytes < kShardHeaderBytes) {
-    ::close(fd);
+  Shard s;
+  s.path_ = path;
+  s.map_ = MappedFile::open(path, "token shard",
+                            "check the path; shards are written by lmforge prepare");
+  const size_t file_bytes = s.map_.size();
+  if (file_bytes < kShardHeaderBytes)
     throw InputError(name, 0, "header",
                      "file is " + std::to_string(file_bytes) + " bytes, shorter than the " +
                          std::to_string(kShardHeaderBytes) + "-byte shard header",
                      kRegenerateHint);
-  }
-  void* map = ::mmap(nullptr, file_bytes, PROT_READ, MAP_SHARED, fd, 0);
-  int map_err = errno;
-  ::close(fd);  // the mapping keeps the file alive
-  if (map == MAP_FAILED)
-    throw InputError(name, 0, "", std::string("cannot map token shard: ") + std::strerror(map_err));
-
-  Shard s;
-  s.path_ = path;
-  s.map_ = map;
-  s.map_bytes_ = file_bytes;
-  const auto* h = static_cast<const unsigned char*>(map);
-  // From here on `s` owns the mapping, so a throw unmaps it.
+  const unsigned char* h = s.map_.data();
   if (std::memcmp(h, kShardMagic, 8) != 0)
     throw InputError(name, 0, "magic", "expected \"LMFSHARD\", got " + escape_bytes(h, 8),
                      kRegenerateHint);
@@ -152,7 +128,7 @@ Shard Shard::open(const fs::path& path) {
   s.count_ = count;
   s.data_ = h + kShardHeaderBytes;
   // Training reads sequential windows; let the kernel read ahead.
-  ::madvise(map, file_bytes, MADV_SEQUENTIAL);
+  s.map_.advise_sequential();
   return s;
 }
 
@@ -162,29 +138,18 @@ Shard::Shard(Shard&& o) noexcept {
 
 Shard& Shard::operator=(Shard&& o) noexcept {
   if (this != &o) {
-    release();
     path_ = std::move(o.path_);
-    map_ = o.map_;
-    map_bytes_ = o.map_bytes_;
+    map_ = std::move(o.map_);
     data_ = o.data_;
     count_ = o.count_;
     token_bytes_ = o.token_bytes_;
-    o.map_ = nullptr;
-    o.map_bytes_ = 0;
     o.data_ = nullptr;
-    o.count_ = 0;
+    o.count_ = 0;  // a moved-from shard is empty: reads throw out of range
   }
   return *this;
 }
 
-Shard::~Shard() {
-  release();
-}
-
-void Shard::release() {
-  if (map_) ::munmap(map_, map_bytes_);
-  map_ = nullptr;
-}
+Shard::~Shard() = default;
 
 void Shard::read(uint64_t start, size_t n, int32_t* out) const {
   if (start > count_ || n > count_ - start)

@@ -4,11 +4,6 @@
 // reserved. Not here: model tensor names or llama.cpp metadata keys (model/export*.cpp).
 #include "lmforge/io/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -463,64 +458,16 @@ GgufFile GgufFile::parse(const unsigned char* data, size_t size, const std::stri
 
 GgufFile GgufFile::open(const std::filesystem::path& path) {
   const std::string p = path.string();
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(p, 0, "", "cannot open: " + std::string(std::strerror(errno)));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw InputError(p, 0, "", "cannot stat: " + std::string(std::strerror(errno)));
-  }
-  const size_t size = size_t(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    throw InputError(p, 0, "magic", "the file is empty", kHint);
-  }
-  void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) throw InputError(p, 0, "", "cannot map: " + std::string(strerror(errno)));
-  try {
-    GgufFile g = parse(static_cast<const unsigned char*>(m), size, p);
-    g.map_ = m;
-    g.map_size_ = size;
-    return g;
-  } catch (...) {
-    munmap(m, size);
-    throw;
-  }
+  MappedFile m = MappedFile::open(path);
+  if (m.size() == 0) throw InputError(p, 0, "magic", "the file is empty", kHint);
+  GgufFile g = parse(m.data(), m.size(), p);
+  g.map_ = std::move(m);  // data_ points into it
+  return g;
 }
 
-GgufFile::GgufFile(GgufFile&& o) noexcept {
-  *this = std::move(o);
-}
-
-GgufFile& GgufFile::operator=(GgufFile&& o) noexcept {
-  if (this != &o) {
-    unmap();
-    path_ = std::move(o.path_);
-    version_ = o.version_;
-    alignment_ = o.alignment_;
-    kv_ = std::move(o.kv_);
-    key_index_ = std::move(o.key_index_);
-    tensors_ = std::move(o.tensors_);
-    tensor_index_ = std::move(o.tensor_index_);
-    map_ = o.map_;
-    map_size_ = o.map_size_;
-    data_ = o.data_;
-    o.map_ = nullptr;
-    o.map_size_ = 0;
-    o.data_ = nullptr;
-  }
-  return *this;
-}
-
-GgufFile::~GgufFile() {
-  unmap();
-}
-
-void GgufFile::unmap() {
-  if (map_) munmap(map_, map_size_);
-  map_ = nullptr;
-}
+GgufFile::GgufFile(GgufFile&& o) noexcept = default;
+GgufFile& GgufFile::operator=(GgufFile&& o) noexcept = default;
+GgufFile::~GgufFile() = default;
 
 bool GgufFile::has_key(const std::string& key) const {
   return key_index_.count(key) != 0;

@@ -2,11 +2,6 @@
 // Not here: any knowledge of model tensor names.
 #include "lmforge/io/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -66,32 +61,14 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Named
 
 SafetensorsFile SafetensorsFile::open(const std::filesystem::path& path) {
   const std::string p = path.string();
-  int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw InputError(p, 0, "", "cannot open: " + std::string(std::strerror(errno)));
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ::close(fd);
-    throw InputError(p, 0, "", "cannot stat: " + std::string(std::strerror(errno)));
-  }
-  size_t size = size_t(st.st_size);
-  if (size < 8) {
-    ::close(fd);
-    throw InputError(p, 0, "header", "file is " + std::to_string(size) + " bytes, too short",
+  MappedFile m = MappedFile::open(path);
+  if (m.size() < 8)
+    throw InputError(p, 0, "header", "file is " + std::to_string(m.size()) + " bytes, too short",
                      kHint);
-  }
-  void* m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (m == MAP_FAILED) throw InputError(p, 0, "", "cannot map: " + std::string(strerror(errno)));
-  try {
-    SafetensorsFile sf = parse(static_cast<const unsigned char*>(m), size, p);
-    sf.path_ = path;
-    sf.map_ = m;
-    sf.map_size_ = size;
-    return sf;
-  } catch (...) {
-    munmap(m, size);
-    throw;
-  }
+  SafetensorsFile sf = parse(m.data(), m.size(), p);
+  sf.path_ = path;
+  sf.map_ = std::move(m);  // data_ points into it
+  return sf;
 }
 
 SafetensorsFile SafetensorsFile::parse(const unsigned char* bytes, size_t size,
@@ -181,34 +158,9 @@ SafetensorsFile SafetensorsFile::parse(const unsigned char* bytes, size_t size,
   return sf;
 }
 
-SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept {
-  *this = std::move(o);
-}
-
-SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept {
-  if (this != &o) {
-    unmap();
-    path_ = std::move(o.path_);
-    tensors_ = std::move(o.tensors_);
-    metadata_ = std::move(o.metadata_);
-    map_ = o.map_;
-    map_size_ = o.map_size_;
-    data_ = o.data_;
-    o.map_ = nullptr;
-    o.map_size_ = 0;
-    o.data_ = nullptr;
-  }
-  return *this;
-}
-
-SafetensorsFile::~SafetensorsFile() {
-  unmap();
-}
-
-void SafetensorsFile::unmap() {
-  if (map_) munmap(map_, map_size_);
-  map_ = nullptr;
-}
+SafetensorsFile::SafetensorsFile(SafetensorsFile&& o) noexcept = default;
+SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& o) noexcept = default;
+SafetensorsFile::~SafetensorsFile() = default;
 
 const SafetensorsFile::Entry& SafetensorsFile::entry(const std::string& name) const {
   auto it = tensors_.find(name);

@@ -19,7 +19,8 @@ mkdir -p "$work"
 bin="$work/${name}_fuzz"
 sources=("$src/tests/fuzz/${name}_fuzz.cpp" "$src/src/io/gguf.cpp" "$src/src/io/gguf_write.cpp"
          "$src/src/io/safetensors.cpp"
-         "$src/src/core/error.cpp" "$src/src/core/tensor.cpp" "$src/src/core/file_util.cpp")
+         "$src/src/core/error.cpp" "$src/src/core/tensor.cpp" "$src/src/core/file_util.cpp"
+         "$src/src/core/mapped_file.cpp")
 stale=0
 [ -x "$bin" ] || stale=1
 if [ "$stale" = 0 ]; then

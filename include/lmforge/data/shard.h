@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <span>
 
+#include "lmforge/core/mapped_file.h"
+
 namespace lmforge {
 
 inline constexpr char kShardMagic[8] = {'L', 'M', 'F', 'S', 'H', 'A', 'R', 'D'};
@@ -48,10 +50,8 @@ class Shard {
 
  private:
   Shard() = default;
-  void release();
   std::filesystem::path path_;
-  void* map_ = nullptr;
-  size_t map_bytes_ = 0;
+  MappedFile map_;
   const unsigned char* data_ = nullptr;  // first token id, just past the header
   uint64_t count_ = 0;
   int token_bytes_ = 0;

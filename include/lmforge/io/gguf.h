@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "lmforge/core/mapped_file.h"
+
 namespace lmforge {
 
 // Metadata value types, numbered as in the GGUF specification.
@@ -135,7 +137,6 @@ class GgufFile {
 
  private:
   GgufFile() = default;
-  void unmap();
 
   std::string path_;
   uint32_t version_ = 0;
@@ -144,8 +145,7 @@ class GgufFile {
   std::map<std::string, size_t> key_index_;
   std::vector<Tensor> tensors_;
   std::map<std::string, size_t> tensor_index_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  MappedFile map_;                       // empty for parse() over a caller's buffer
   const unsigned char* data_ = nullptr;  // start of the tensor data section
 };
 

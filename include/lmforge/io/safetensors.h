@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "lmforge/core/mapped_file.h"
 #include "lmforge/core/tensor.h"
 
 namespace lmforge {
@@ -69,14 +70,12 @@ class SafetensorsFile {
   };
   SafetensorsFile() = default;
   const Entry& entry(const std::string& name) const;
-  void unmap();
 
   std::filesystem::path path_;
   std::map<std::string, Entry> tensors_;
   std::map<std::string, std::string> metadata_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
-  const unsigned char* data_ = nullptr;  // start of the data section inside the mapping
+  MappedFile map_;                       // empty for parse() over a caller's buffer
+  const unsigned char* data_ = nullptr;  // start of the data section inside the bytes
 };
 
 }  // namespace lmforge
