@@ -90,7 +90,7 @@ stages:
     title: PPO (RLHF)
     what: "Samples answers, scores them with the reward model and moves the policy toward higher reward while a KL penalty keeps it near the instruction-tuned model."
     command: ppo
-    options: {init: "${DIR}/instruct/final", reward: "${DIR}/reward/final", prompts: "${DATA}/rlhf/prompts.jsonl", output: "${DIR}/ppo", max-steps: @PPO@, lr: 1e-4, kl-coef: 0.1}
+    options: {init: "${DIR}/instruct/final", reward: "${DIR}/reward/final", prompts: "${DATA}/rlhf/prompts.jsonl", output: "${DIR}/ppo", max-steps: @PPO@, lr: 5e-5, kl-coef: 0.2}
     chat: true
 )";
 
