@@ -22,9 +22,13 @@ namespace {
 // few-row kernel; at 16 rows the two are equal (~1,450-1,470).
 constexpr int kRowsGemv = 16;
 
-void linear(float* out, const float* inp, const float* w, const float* b, int N, int IC, int OC) {
-  if (N <= kRowsGemv)
+// wp: the same weight packed (InferenceModel::pack), or null.
+void linear(float* out, const float* inp, const float* w, const float* wp, const float* b, int N,
+            int IC, int OC) {
+  if (N == 1 || (N <= kRowsGemv && !wp))
     cpu::linear_rows_forward(out, inp, w, b, N, IC, OC);
+  else if (wp)
+    cpu::linear_packed_forward(out, inp, wp, b, N, IC, OC);
   else
     cpu::linear_forward(out, inp, w, b, N, IC, OC);
 }
@@ -79,8 +83,21 @@ InferenceModel::InferenceModel(const Transformer& model) : cfg_(model.config()) 
       L.down_w = a.get(p + "mlp.down_proj.weight");
       L.down_b = opt(p + "mlp.down_proj.bias");
     }
+    const int C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
+    L.qkv_p = pack(L.qkv_w, C, QKV);
+    L.o_p = pack(L.o_w, A, C);
+    L.up_p = pack(L.up_w, C, llama ? 2 * FF : FF);
+    L.down_p = pack(L.down_w, FF, C);
     layers_.push_back(L);
   }
+  lm_head_p_ = pack(lm_head_, cfg_.n_embd, cfg_.vocab_size);
+}
+
+const float* InferenceModel::pack(const float* w, int IC, int OC) {
+  if (!cpu::packed_linear_available()) return nullptr;
+  packed_.push_back(alloc_aligned_floats(cpu::packed_weight_floats(IC, OC)));
+  cpu::pack_weight(packed_.back().get(), w, IC, OC);
+  return packed_.back().get();
 }
 
 void InferenceModel::ensure(int N, int R) {
@@ -146,7 +163,7 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
       cpu::rmsnorm_forward(ln, rstd, x, w.norm1_w, N, C, eps);  // (N,C)
     else
       cpu::layernorm_forward(ln, mean, rstd, x, w.norm1_w, w.norm1_b, N, C, eps);
-    linear(qkv, ln, w.qkv_w, w.qkv_b, N, C, QKV);  // (N,QKV)
+    linear(qkv, ln, w.qkv_w, w.qkv_p, w.qkv_b, N, C, QKV);  // (N,QKV)
     // Per chunk: RoPE at the chunk's offset, then its k and v rows into the cache.
     kptr_.assign(N, nullptr);
     vptr_.assign(N, nullptr);
@@ -171,20 +188,20 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     }
     cpu::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
                                   NKV, HS, chunks[0].cache->capacity());  // (N,A)
-    linear(h, att, w.o_w, w.o_b, N, A, C);                                // (N,C)
+    linear(h, att, w.o_w, w.o_p, w.o_b, N, A, C);                         // (N,C)
     cpu::add_inplace(h, x, (size_t)N * C);                                // residual
     if (llama)
       cpu::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
     else
       cpu::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
     if (llama) {
-      linear(fc, ln, w.up_w, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
+      linear(fc, ln, w.up_w, w.up_p, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
       cpu::swiglu_forward(act, fc, N, FF);           // (N,FF)
     } else {
-      linear(fc, ln, w.up_w, w.up_b, N, C, FF);  // (N,FF)
+      linear(fc, ln, w.up_w, w.up_p, w.up_b, N, C, FF);  // (N,FF)
       cpu::gelu_forward(act, fc, (size_t)N * FF);
     }
-    linear(x, act, w.down_w, w.down_b, N, FF, C);  // (N,C) next residual stream
+    linear(x, act, w.down_w, w.down_p, w.down_b, N, FF, C);  // (N,C) next residual stream
     cpu::add_inplace(x, h, (size_t)N * C);
   }
   for (const ForwardChunk& c : chunks) {
@@ -206,7 +223,7 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     cpu::rmsnorm_forward(ln, rstd, fin, normf_w_, R, C, eps);
   else
     cpu::layernorm_forward(ln, mean, rstd, fin, normf_w_, normf_b_, R, C, eps);
-  linear(logits_.get(), ln, lm_head_, nullptr, R, C, V);  // (R,V)
+  linear(logits_.get(), ln, lm_head_, lm_head_p_, nullptr, R, C, V);  // (R,V)
   return logits_.get();
 }
 

@@ -4,6 +4,7 @@
 // Not here: anything with a backward (inference never differentiates), the cache itself
 // (infer/kv_cache.h).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #define LMFORGE_INFER_KERNELS(REAL)                                                               \
@@ -28,4 +29,14 @@ LMFORGE_INFER_KERNELS(double)
 
 namespace lmforge::cpu {
 LMFORGE_INFER_KERNELS(float)
+
+// A linear weight W (OC, IC) packed once into the AVX2 GEMM's layout, so that batched decode steps
+// stop packing the weights on every call (cpu/gemm_avx2.cpp). Only where packed_linear_available()
+// (AVX2+FMA and our GEMM enabled); the result equals linear_forward's up to float rounding.
+bool packed_linear_available();
+size_t packed_weight_floats(int IC, int OC);
+void pack_weight(float* dst, const float* W, int IC, int OC);  // dst: packed_weight_floats, 32B-aligned
+// out (N, OC) = inp (N, IC)·Wᵀ + bias (bias may be null), from pack_weight's output.
+void linear_packed_forward(float* out, const float* inp, const float* packed, const float* bias,
+                           int N, int IC, int OC);
 }  // namespace lmforge::cpu

@@ -62,11 +62,17 @@ class InferenceModel {
   struct Layer {
     const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b,
         *down_w, *down_b;
+    const float *qkv_p = nullptr, *o_p = nullptr, *up_p = nullptr, *down_p = nullptr;  // packed
   };
+  // A weight packed for cpu::linear_packed_forward (kept in packed_), or null where unavailable.
+  const float* pack(const float* w, int IC, int OC);
   void ensure(int N, int R);
 
   ModelConfig cfg_;
-  const float *wte_, *wpe_, *normf_w_, *normf_b_, *lm_head_;
+  const float *wte_, *wpe_, *normf_w_, *normf_b_, *lm_head_, *lm_head_p_ = nullptr;
+  // Packed copies of every matmul weight (a second copy of the model's matrices): batched steps
+  // and prompts read these, single-row steps the originals.
+  std::vector<AlignedFloats> packed_;
   std::vector<Layer> layers_;
   // Scratch for N rows (grown on demand): x, h (C); ln (C); qkv (QKV); att (A); fc (UP); act
   // (FF); mean/rstd (N); logits (R, V) for the R rows asked for.

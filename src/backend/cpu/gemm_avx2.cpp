@@ -10,6 +10,7 @@
 // library runs without -march=native; callers must check gemm_avx2_enabled() first.
 // Not here: AVX-512, bf16, small-matrix special cases.
 #include "gemm_avx2.h"
+#include "lmforge/backend/kernels_infer.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -230,6 +231,70 @@ void sgemm_avx2(bool trans_a, bool trans_b, int M, int N, int K, float alpha, co
       else
         gemm_block(trans_a, trans_b, 0, M, lo, hi, K, kc_max, alpha, A, lda, B, ldb, beta, C, ldc,
                    apack.get(), bpack.get());
+    }
+  }
+}
+
+// Weights packed once (the decode path, infer/engine.cpp): the B operand of out = inp·Wᵀ laid out
+// as sgemm_avx2 packs it, K slices of at most KC, each holding ceil(OC/NR) strips of kc×NR
+// floats (zero-padded columns). Slice p, which starts at row p0 of K, begins at p0·OC_pad; its
+// strip s at s·kc·NR after that. A batched decode step then streams the weights straight into
+// the micro-kernel instead of packing them again on every step.
+namespace {
+int packed_kc(int IC) {
+  const int k_slices = (IC + KC - 1) / KC;
+  return ((IC + k_slices - 1) / k_slices + 7) / 8 * 8;
+}
+}  // namespace
+
+bool packed_linear_available() {
+  return gemm_avx2_enabled();
+}
+
+size_t packed_weight_floats(int IC, int OC) {
+  return (size_t)IC * ((OC + NR - 1) / NR * NR);
+}
+
+void pack_weight(float* dst, const float* W, int IC, int OC) {
+  const int kc_max = packed_kc(IC), strips = (OC + NR - 1) / NR, oc_pad = strips * NR;
+  for (int p0 = 0; p0 < IC; p0 += kc_max) {
+    const int kc = std::min(kc_max, IC - p0);
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < strips; s++)
+      pack_b_strip(dst + (size_t)p0 * oc_pad + (size_t)s * kc * NR, true, W, IC, p0, kc, s * NR,
+                   std::min(NR, OC - s * NR));
+  }
+}
+
+void linear_packed_forward(float* out, const float* inp, const float* packed, const float* bias,
+                           int N, int IC, int OC) {
+  if (N <= 0) return;
+  const int kc_max = packed_kc(IC), strips = (OC + NR - 1) / NR, oc_pad = strips * NR;
+  const int mpad = (N + MR - 1) / MR * MR;
+  // The rows, packed per K slice (small: N ≤ a few dozen), shared by every thread.
+  Buffer apack = alloc_floats((size_t)mpad * IC);
+  for (int p0 = 0; p0 < IC; p0 += kc_max) {
+    const int kc = std::min(kc_max, IC - p0);
+    pack_a(apack.get() + (size_t)p0 * mpad, false, inp, IC, 0, N, p0, kc, 1.0f);
+  }
+  if (bias)
+    for (int n = 0; n < N; n++) std::memcpy(out + (size_t)n * OC, bias, OC * sizeof(float));
+#pragma omp parallel for schedule(static) if ((size_t)OC * IC > (1u << 16))
+  for (int s = 0; s < strips; s++) {
+    const int nr = std::min(NR, OC - s * NR);
+    for (int p0 = 0; p0 < IC; p0 += kc_max) {
+      const int kc = std::min(kc_max, IC - p0);
+      const float beta = (bias || p0 > 0) ? 1.0f : 0.0f;
+      const float* bs = packed + (size_t)p0 * oc_pad + (size_t)s * kc * NR;
+      for (int ir = 0; ir < N; ir += MR) {
+        const int mr = std::min(MR, N - ir);
+        const float* as = apack.get() + (size_t)p0 * mpad + (size_t)ir * kc;
+        float* c = out + (size_t)ir * OC + s * NR;
+        if (mr == MR && nr == NR)
+          micro_6x16(kc, as, bs, c, OC, beta);
+        else
+          micro_edge(kc, as, bs, c, OC, beta, mr, nr);
+      }
     }
   }
 }
