@@ -16,10 +16,13 @@
 
 namespace lmforge {
 namespace {
-// Up to this many rows the weight-streaming kernel beats the packed GEMM, whose packing of the
-// weights costs more than the few rows' arithmetic. Measured with bench/infer_bench ("small"
-// preset, 2 threads, quiet machine): 8 batched streams 795 tok/s with the GEMM, 1,520 with the
-// few-row kernel; at 16 rows the two are equal (~1,450-1,470).
+// Which matmul a step's rows take. One row (a single stream's decode step) streams the weights
+// with the few-row kernel: memory-bound, at the bandwidth bound. More rows take the weights packed
+// once at load (wp), so no step repacks them: bench/infer_bench ("small", 2 threads), 8 batched
+// streams ~1,100 -> ~1,400 tok/s against the few-row kernel, and prompts +30% against the GEMM that
+// packs on every call. Without packed weights (no AVX2), up to kRowsGemv rows take the few-row
+// kernel, where the per-call packing of the GEMM costs more than the rows' arithmetic (8 streams:
+// 795 tok/s with the GEMM, ~1,500 with the few-row kernel; equal at 16 rows).
 constexpr int kRowsGemv = 16;
 
 // wp: the same weight packed (InferenceModel::pack), or null.
