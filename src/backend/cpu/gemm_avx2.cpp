@@ -271,11 +271,19 @@ void linear_packed_forward(float* out, const float* inp, const float* packed, co
   if (N <= 0) return;
   const int kc_max = packed_kc(IC), strips = (OC + NR - 1) / NR, oc_pad = strips * NR;
   const int mpad = (N + MR - 1) / MR * MR;
-  // The rows, packed per K slice (small: N ≤ a few dozen), shared by every thread.
-  Buffer apack = alloc_floats((size_t)mpad * IC);
+  // The rows, packed per K slice, shared by every thread. The buffer is the calling thread's and
+  // only grows, so a decode step's ~25 calls allocate nothing (prompts would otherwise mmap and
+  // unmap a fresh buffer per call).
+  thread_local Buffer apack;
+  thread_local size_t apack_floats = 0;
+  if (apack_floats < (size_t)mpad * IC) {
+    apack_floats = (size_t)mpad * IC;
+    apack = alloc_floats(apack_floats);
+  }
+  float* const ap = apack.get();  // the workers below read it through this, not their own
   for (int p0 = 0; p0 < IC; p0 += kc_max) {
     const int kc = std::min(kc_max, IC - p0);
-    pack_a(apack.get() + (size_t)p0 * mpad, false, inp, IC, 0, N, p0, kc, 1.0f);
+    pack_a(ap + (size_t)p0 * mpad, false, inp, IC, 0, N, p0, kc, 1.0f);
   }
   if (bias)
     for (int n = 0; n < N; n++) std::memcpy(out + (size_t)n * OC, bias, OC * sizeof(float));
@@ -288,7 +296,7 @@ void linear_packed_forward(float* out, const float* inp, const float* packed, co
       const float* bs = packed + (size_t)p0 * oc_pad + (size_t)s * kc * NR;
       for (int ir = 0; ir < N; ir += MR) {
         const int mr = std::min(MR, N - ir);
-        const float* as = apack.get() + (size_t)p0 * mpad + (size_t)ir * kc;
+        const float* as = ap + (size_t)p0 * mpad + (size_t)ir * kc;
         float* c = out + (size_t)ir * OC + s * NR;
         if (mr == MR && nr == NR)
           micro_6x16(kc, as, bs, c, OC, beta);
