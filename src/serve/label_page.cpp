@@ -308,7 +308,7 @@ const char* label_page_js() {
     const body = {
       labeler: labeler(),
       prompt_id: current.prompt.id,
-      order: all.map((li) => Number(li.dataset.id)),
+      order: all.map((li) => li.dataset.id),
       ties: all.map((li, i) => i > 0 && li.querySelector('.tie-box').checked),
       all_bad: $('all-bad').checked,
       better: $('better').value,

@@ -3,17 +3,11 @@
 // who gets there first generates on demand), prompt assignment, and the HTTP/JSON API.
 // Locking: db_mu_ guards the one SQLite connection and the assignment table; gen_mu_ serializes
 // use of the model. Neither is held while waiting for the other's long work.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-// Debian's libcpp-httplib is built with OpenSSL, which changes httplib::Request's layout: the
-// header must be read with the same setting (as in openai_server.cpp).
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
 #include "lmforge/serve/label_server.h"
-
-#include <httplib.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <chrono>
 #include <cstdio>
 #include <map>
@@ -28,6 +22,8 @@
 #include "lmforge/infer/generate.h"
 #include "lmforge/serve/label_db.h"
 #include "lmforge/serve/label_page.h"
+#include "serve/http_server.h"
+#include "serve/json_fields.h"
 
 namespace lmforge {
 namespace {
@@ -52,6 +48,56 @@ uint64_t splitmix(uint64_t x) {
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
 }
+
+// SipHash-2-4 (Aumasson and Bernstein, 2012) of one 64-bit word: a keyed pseudo-random function,
+// so that the ids the page sees cannot be guessed or enumerated without the key.
+uint64_t siphash_word(uint64_t k0, uint64_t k1, uint64_t m) {
+  uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+  uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+  auto rotl = [](uint64_t x, int b) { return (x << b) | (x >> (64 - b)); };
+  auto round = [&] {
+    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);
+    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;
+    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;
+    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);
+  };
+  const uint64_t last = uint64_t{8} << 56;  // the message length (8 bytes) in the final block
+  for (uint64_t w : {m, last}) {
+    v3 ^= w;
+    round(), round();
+    v0 ^= w;
+  }
+  v2 ^= 0xff;
+  round(), round(), round(), round();
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+// The ids of the page's API: "p" or "a" and 16 hex digits, a keyed hash of the database id. The
+// key is made once per database (kept in its meta), so ids stay valid across restarts.
+class PublicIds {
+ public:
+  void set_key(const std::string& hex) {
+    k0_ = std::stoull(hex.substr(0, 16), nullptr, 16);
+    k1_ = std::stoull(hex.substr(16, 16), nullptr, 16);
+  }
+  static std::string new_key() {
+    std::random_device rd;
+    char buf[33];
+    std::snprintf(buf, sizeof buf, "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+    return buf;
+  }
+  std::string prompt(int64_t id) const { return make('p', id); }
+  std::string answer(int64_t id) const { return make('a', id); }
+
+ private:
+  std::string make(char kind, int64_t id) const {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%c%016llx", kind,
+                  (unsigned long long)siphash_word(k0_, k1_ ^ (uint64_t)kind, (uint64_t)id));
+    return buf;
+  }
+  uint64_t k0_ = 0, k1_ = 0;
+};
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r\n");
@@ -109,9 +155,9 @@ class LabelApp {
       std::shuffle(ans.begin(), ans.end(), rng);
       const auto& p = prompts_[index_.at(pick)];
       json answers = json::array();
-      for (const auto& a : ans) answers.push_back({{"id", a.id}, {"text", a.text}});
+      for (const auto& a : ans) answers.push_back({{"id", ids_out_.answer(a.id)}, {"text", a.text}});
       return {{"done", false},
-              {"prompt", {{"id", pick}, {"text", p.text}, {"rendered", p.rendered}}},
+              {"prompt", {{"id", ids_out_.prompt(pick)}, {"text", p.text}, {"rendered", p.rendered}}},
               {"answers", answers},
               {"progress", progress_locked(name)}};
     }
@@ -126,23 +172,49 @@ class LabelApp {
       throw HttpError{400, std::string("request body is not JSON: ") + e.what()};
     }
     if (!b.is_object()) throw HttpError{400, "request body must be a JSON object"};
+    auto field = [&](const char* key, bool (json::*is)() const, bool required) -> const json* {
+      if (!b.contains(key) || b[key].is_null()) {
+        if (required) throw HttpError{400, std::string("field '") + key + "' is missing"};
+        return nullptr;
+      }
+      if (!(b[key].*is)()) throw HttpError{400, std::string("field '") + key + "' has the wrong type"};
+      return &b[key];
+    };
     RankingSubmission s;
-    try {
-      s.labeler = labeler_name(b.at("labeler").get<std::string>());
-      s.prompt_id = b.at("prompt_id").get<int64_t>();
-      s.order = b.at("order").get<std::vector<int64_t>>();
-      if (b.contains("ties") && !b["ties"].is_null())
-        s.tie_with_above = b["ties"].get<std::vector<bool>>();
-      s.all_bad = b.value("all_bad", false);
-      s.better = trim(b.value("better", std::string()));
-      s.duration_ms = b.value("duration_ms", int64_t{0});
-    } catch (const json::exception& e) {
-      throw HttpError{400, std::string("bad submission: ") + e.what() +
-                               " (want labeler, prompt_id, order, ties, all_bad, better)"};
+    s.labeler = labeler_name(field("labeler", &json::is_string, true)->get<std::string>());
+    const std::string pid = field("prompt_id", &json::is_string, true)->get<std::string>();
+    const auto p = public_prompts_.find(pid);
+    if (p == public_prompts_.end())
+      throw HttpError{404, "field 'prompt_id': prompt '" + pid + "' is not in this session"};
+    s.prompt_id = p->second;
+    if (const json* t = field("ties", &json::is_array, false)) {
+      for (const auto& x : *t) {
+        if (!x.is_boolean()) throw HttpError{400, "field 'ties' must be an array of true/false"};
+        s.tie_with_above.push_back(x.get<bool>());
+      }
     }
-    if (!index_.count(s.prompt_id))
-      throw HttpError{404, "prompt " + std::to_string(s.prompt_id) + " is not in this session"};
+    if (const json* a = field("all_bad", &json::is_boolean, false)) s.all_bad = a->get<bool>();
+    if (const json* t = field("better", &json::is_string, false)) s.better = trim(t->get<std::string>());
+    if (s.better.size() > o_.max_answer_bytes)
+      throw HttpError{400, "field 'better' is " + std::to_string(s.better.size()) +
+                               " bytes; at most " + std::to_string(o_.max_answer_bytes) +
+                               " are kept (--max-answer-bytes)"};
+    if (const json* d = field("duration_ms", &json::is_number, false)) {
+      const auto v = json_integer(*d, 0, std::numeric_limits<int64_t>::max());
+      if (!v) throw HttpError{400, "field 'duration_ms' must be a whole number of milliseconds"};
+      s.duration_ms = *v;
+    }
+    const json& order = *field("order", &json::is_array, true);
     std::lock_guard<std::mutex> lock(db_mu_);
+    std::map<std::string, int64_t> answer_ids;
+    for (const LabelAnswer& a : db_->answers(s.prompt_id)) answer_ids[ids_out_.answer(a.id)] = a.id;
+    for (const auto& x : order) {
+      const auto a = x.is_string() ? answer_ids.find(x.get<std::string>()) : answer_ids.end();
+      if (a == answer_ids.end())
+        throw HttpError{400, "field 'order' must list answer ids of this prompt (strings from "
+                             "/api/next); " + x.dump().substr(0, 40) + " is not one"};
+      s.order.push_back(a->second);
+    }
     const int64_t id = db_->submit(s);  // UsageError -> 400, LabelConflict -> 409
     if (auto h = holds_.find(s.labeler); h != holds_.end() && h->second.prompt == s.prompt_id)
       holds_.erase(h);
@@ -224,6 +296,8 @@ class LabelApp {
                    "lmforge label: note: answers already in %s were sampled from %s; they are "
                    "kept (new prompts get answers from %s)\n",
                    o_.db.string().c_str(), first.c_str(), model.c_str());
+    ids_out_.set_key(db_->set_meta("id_key", PublicIds::new_key(), false));
+    for (int64_t id : ids_) public_prompts_[ids_out_.prompt(id)] = id;
     db_->set_meta("samples", std::to_string(o_.samples), false);
     db_->set_meta("chat", chat_ ? "on" : "off", false);
     if (!o_.config_yaml.empty()) db_->set_meta("config", o_.config_yaml, true);  // latest session
@@ -343,6 +417,8 @@ class LabelApp {
   std::vector<Prompt> prompts_;
   std::vector<int64_t> ids_;
   std::map<int64_t, size_t> index_;
+  PublicIds ids_out_;                              // database id -> id the page sees
+  std::map<std::string, int64_t> public_prompts_;  // and back, for prompts
   std::mutex db_mu_, gen_mu_;
   std::unique_ptr<LabelDb> db_;
   struct Hold {
@@ -358,13 +434,25 @@ void send_json(httplib::Response& res, const json& j, int status = 200) {
   res.set_content(j.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
+// True when a Content-Type header names JSON (parameters such as charset allowed).
+bool is_json_type(const std::string& content_type) {
+  std::string t = trim(content_type.substr(0, content_type.find(';')));
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return std::tolower(c); });
+  return t == "application/json";
+}
+
 }  // namespace
 
 void serve_label(LoadedModel& model, const LabelOptions& opts) {
   LabelApp app(model, opts);
-  httplib::Server svr;
-  const int threads = std::max(opts.threads, 2);
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  HttpLimits limits;
+  limits.max_body_bytes = opts.max_body_bytes;
+  limits.request_timeout_s = opts.request_timeout_s;
+  limits.max_connections = std::max(opts.threads, 2);
+  HttpServer svr(limits, [](httplib::Response& res, int status, const std::string& message,
+                            const std::string&) {
+    send_json(res, {{"error", {{"message", message}}}}, status);
+  });
   auto guarded = [](auto fn) {
     return [fn](const httplib::Request& req, httplib::Response& res) {
       try {
@@ -402,9 +490,17 @@ void serve_label(LoadedModel& model, const LabelOptions& opts) {
   svr.Get("/api/progress", guarded([&](const httplib::Request& q, httplib::Response& r) {
             send_json(r, app.progress(q.get_param_value("labeler")));
           }));
-  svr.Post("/api/submit", guarded([&](const httplib::Request& q, httplib::Response& r) {
-             send_json(r, app.submit(q.body));
-           }));
+  // Cross-site forgery: a page elsewhere can POST text/plain without asking, but not JSON (that
+  // needs a CORS preflight, which this server never grants); HttpServer refuses a foreign Origin.
+  svr.post("/api/submit", [&](const httplib::Request& q, httplib::Response& r,
+                              const std::string& body) {
+    guarded([&](const httplib::Request& req, httplib::Response& res) {
+      if (!is_json_type(req.get_header_value("Content-Type")))
+        throw HttpError{415, "Content-Type must be application/json (got '" +
+                                 req.get_header_value("Content-Type") + "')"};
+      send_json(res, app.submit(body));
+    })(q, r);
+  });
   svr.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
@@ -413,14 +509,7 @@ void serve_label(LoadedModel& model, const LabelOptions& opts) {
         return httplib::Server::HandlerResponse::Handled;
       }));
 
-  int port = opts.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port(opts.host);
-    if (port <= 0) throw RuntimeError("[label] cannot bind " + opts.host + " to any port");
-  } else if (!svr.bind_to_port(opts.host, port)) {
-    throw RuntimeError("[label] cannot bind " + opts.host + ":" + std::to_string(port) +
-                       " (in use, or not an address of this machine)");
-  }
+  const int port = svr.bind_or_throw("label", opts.host, opts.port);
   std::fprintf(stderr, "lmforge label: %zu prompts, %d answers each, database %s\n",
                app.prompt_count(), opts.samples, opts.db.string().c_str());
   std::fprintf(stderr, "lmforge label: open http://%s:%d/ in a browser\n", opts.host.c_str(), port);

@@ -4,14 +4,7 @@
 // alone runs the model and gives each job a KV cache that may already hold a prefix of its
 // prompt (usage.prompt_tokens_details.cached_tokens counts those tokens). A streaming client that
 // goes away makes the next write fail, which cancels its jobs and frees their slots.
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-// Debian's libcpp-httplib is built with OpenSSL, which adds a member to httplib::Request: the
-// header must be read with the same setting or the library and this file disagree on the layout.
-#define CPPHTTPLIB_OPENSSL_SUPPORT
-#endif
 #include "lmforge/serve/openai_server.h"
-
-#include <httplib.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +16,8 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/infer/scheduler.h"
+#include "serve/http_server.h"
+#include "serve/json_fields.h"
 
 namespace lmforge {
 namespace {
@@ -77,6 +72,33 @@ T get_or(const json& b, const char* key, T dflt) {
   }
 }
 
+// What the client sent, short enough for an error message.
+std::string shown(const json& v) {
+  std::string s = dump(v);
+  return s.size() > 40 ? s.substr(0, 37) + "..." : s;
+}
+
+// An integer field in [lo, hi] (absent or null: dflt). A fraction or a value out of range is a
+// 400 naming the field, never truncated or wrapped.
+int64_t int_field(const json& b, const char* key, int64_t dflt, int64_t lo, int64_t hi) {
+  if (!b.contains(key) || b[key].is_null()) return dflt;
+  if (auto v = json_integer(b[key], lo, hi)) return *v;
+  throw bad(key, std::string("'") + key + "' must be an integer from " + std::to_string(lo) +
+                     " to " + std::to_string(hi) + " (got " + shown(b[key]) + ").");
+}
+
+// A number field in [lo, hi] (absent or null: dflt).
+float real_field(const json& b, const char* key, float dflt, double lo, double hi) {
+  if (!b.contains(key) || b[key].is_null()) return dflt;
+  if (auto v = json_real(b[key], lo, hi)) return static_cast<float>(*v);
+  char range[64];
+  std::snprintf(range, sizeof range, "from %g to %g", lo, hi);
+  throw bad(key, std::string("'") + key + "' must be a number " + range + " (got " +
+                     shown(b[key]) + ").");
+}
+
+constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();
+
 // Everything a completion or chat request shares.
 struct Common {
   int max_tokens = -1;  // -1: until the context ends
@@ -97,29 +119,29 @@ Common parse_common(const json& b, const LoadedModel& m, bool chat) {
                    "The model `" + model + "` does not exist. This server serves `" + m.name + "`.",
                    "model", "model_not_found"};
   Common c;
-  c.max_tokens = get_or<int>(b, "max_tokens", chat ? -1 : 16);
-  if (chat) c.max_tokens = get_or<int>(b, "max_completion_tokens", c.max_tokens);
-  if (c.max_tokens == 0 || c.max_tokens < -1)
-    throw bad("max_tokens", "max_tokens must be at least 1.");
-  c.s.temperature = get_or<float>(b, "temperature", 1.0f);
-  if (c.s.temperature < 0.0f || c.s.temperature > 2.0f)
-    throw bad("temperature", "temperature must be between 0 and 2.");
-  c.s.top_p = get_or<float>(b, "top_p", 1.0f);
-  if (!(c.s.top_p > 0.0f && c.s.top_p <= 1.0f)) throw bad("top_p", "top_p must be in (0, 1].");
-  c.s.top_k = get_or<int>(b, "top_k", 0);
-  c.s.min_p = get_or<float>(b, "min_p", 0.0f);
-  c.s.repetition_penalty = get_or<float>(b, "repetition_penalty", 1.0f);
+  c.max_tokens = (int)int_field(b, "max_tokens", chat ? -1 : 16, 1, kIntMax);
+  if (chat) c.max_tokens = (int)int_field(b, "max_completion_tokens", c.max_tokens, 1, kIntMax);
+  c.s.temperature = real_field(b, "temperature", 1.0f, 0.0, 2.0);
+  c.s.top_p = real_field(b, "top_p", 1.0f, 0.0, 1.0);
+  if (!(c.s.top_p > 0.0f)) throw bad("top_p", "'top_p' must be above 0 and at most 1.");
+  c.s.top_k = (int)int_field(b, "top_k", 0, 0, kIntMax);
+  c.s.min_p = real_field(b, "min_p", 0.0f, 0.0, 1.0);
+  c.s.repetition_penalty = real_field(b, "repetition_penalty", 1.0f, 0.0, 1e6);
   try {
     c.s.validate();
   } catch (const UsageError& e) {
     throw bad("", e.what());
   }
   if (b.contains("seed") && !b["seed"].is_null()) {
-    c.s.seed = (uint64_t)get_or<int64_t>(b, "seed", 0);
+    const json& s = b["seed"];  // any 64-bit integer, signed or not
+    if (s.is_number_unsigned())
+      c.s.seed = s.get<uint64_t>();
+    else
+      c.s.seed = (uint64_t)int_field(b, "seed", 0, std::numeric_limits<int64_t>::min(),
+                                     std::numeric_limits<int64_t>::max());
     c.seeded = true;
   }
-  c.n = get_or<int>(b, "n", 1);
-  if (c.n < 1 || c.n > 16) throw bad("n", "n must be between 1 and 16.");
+  c.n = (int)int_field(b, "n", 1, 1, 16);
   if (b.contains("stop") && !b["stop"].is_null()) {
     const json& s = b["stop"];
     if (s.is_string()) {
@@ -134,12 +156,10 @@ Common parse_common(const json& b, const LoadedModel& m, bool chat) {
     }
   }
   if (chat) {
-    if (get_or<bool>(b, "logprobs", false)) c.top_logprobs = get_or<int>(b, "top_logprobs", 0);
-    if (c.top_logprobs > 20) throw bad("top_logprobs", "top_logprobs must be at most 20.");
-  } else if (b.contains("logprobs") && !b["logprobs"].is_null()) {
-    c.top_logprobs = get_or<int>(b, "logprobs", 0);
-    if (c.top_logprobs < 0 || c.top_logprobs > 5)
-      throw bad("logprobs", "logprobs must be between 0 and 5.");
+    if (get_or<bool>(b, "logprobs", false))
+      c.top_logprobs = (int)int_field(b, "top_logprobs", 0, 0, 20);
+  } else {
+    c.top_logprobs = (int)int_field(b, "logprobs", -1, 0, 5);
   }
   c.stream = get_or<bool>(b, "stream", false);
   if (b.contains("stream_options") && b["stream_options"].is_object())
@@ -165,9 +185,15 @@ std::vector<ChatMessage> parse_messages(const json& b) {
     if (c.is_string()) {
       msg.content = c;
     } else if (c.is_array()) {  // content parts: text only
-      for (const auto& part : c) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text"))
-          throw bad(where + ".content", "Only text content parts are supported.");
+      for (size_t j = 0; j < c.size(); ++j) {
+        const json& part = c[j];
+        const std::string at = where + ".content[" + std::to_string(j) + "]";
+        if (!part.is_object() || !part.contains("type") || !part["type"].is_string())
+          throw bad(at + ".type", "Each content part must be an object with a string 'type'.");
+        if (part["type"] != "text")
+          throw bad(at + ".type", "Only text content parts are supported.");
+        if (!part.contains("text") || !part["text"].is_string())
+          throw bad(at + ".text", "'" + at + ".text' must be a string.");
         msg.content += part["text"].get<std::string>();
       }
     } else if (!c.is_null()) {
@@ -217,10 +243,10 @@ class Api {
                     "application/json");
   }
 
-  void generate(const httplib::Request& req, httplib::Response& res, bool chat) {
+  void generate(const std::string& body, httplib::Response& res, bool chat) {
     json b;
     try {
-      b = json::parse(req.body);
+      b = json::parse(body);
     } catch (const json::exception&) {
       throw bad("",
                 "We could not parse the JSON body of your request. (HINT: This likely means "
@@ -473,13 +499,18 @@ class Api {
 
 void serve_openai(LoadedModel& model, const ServeOptions& opts) {
   Api api(model, opts);
-  httplib::Server svr;
-  const int threads = std::max(opts.threads, opts.parallel + 4);
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  HttpLimits limits;
+  limits.max_body_bytes = opts.max_body_bytes;
+  limits.request_timeout_s = opts.request_timeout_s;
+  limits.max_connections = std::max(opts.threads, opts.parallel + 4);
+  HttpServer svr(limits, [](httplib::Response& res, int status, const std::string& message,
+                            const std::string& code) {
+    send_error(res, {status, message, "", code});
+  });
   auto guarded = [](auto fn) {
-    return [fn](const httplib::Request& req, httplib::Response& res) {
+    return [fn](const httplib::Request& req, httplib::Response& res, const std::string& body) {
       try {
-        fn(req, res);
+        fn(req, res, body);
       } catch (const ApiError& e) {
         send_error(res, e);
       } catch (const UsageError& e) {
@@ -490,22 +521,22 @@ void serve_openai(LoadedModel& model, const ServeOptions& opts) {
     };
   };
   const std::string key = opts.api_key;
-  svr.set_pre_routing_handler([key](const httplib::Request& req, httplib::Response& res) {
+  svr.set_guard([key](const httplib::Request& req, httplib::Response& res) {
     if (key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
-    if (req.get_header_value("Authorization") == "Bearer " + key)
+    if (bearer_token_matches(req.get_header_value("Authorization"), key))
       return httplib::Server::HandlerResponse::Unhandled;
     send_error(res, {401, "Incorrect API key provided.", "", "invalid_api_key"});
     return httplib::Server::HandlerResponse::Handled;
   });
-  svr.Get("/health",
-          guarded([&](const httplib::Request&, httplib::Response& res) { api.health(res); }));
-  svr.Get("/v1/models",
-          guarded([&](const httplib::Request&, httplib::Response& res) { api.models(res); }));
-  svr.Post("/v1/completions", guarded([&](const httplib::Request& q, httplib::Response& r) {
-             api.generate(q, r, false);
+  svr.Get("/health", [&](const httplib::Request&, httplib::Response& res) { api.health(res); });
+  svr.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) { api.models(res); });
+  svr.post("/v1/completions",
+           guarded([&](const httplib::Request&, httplib::Response& r, const std::string& body) {
+             api.generate(body, r, false);
            }));
-  svr.Post("/v1/chat/completions", guarded([&](const httplib::Request& q, httplib::Response& r) {
-             api.generate(q, r, true);
+  svr.post("/v1/chat/completions",
+           guarded([&](const httplib::Request&, httplib::Response& r, const std::string& body) {
+             api.generate(body, r, true);
            }));
   svr.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
@@ -522,14 +553,7 @@ void serve_openai(LoadedModel& model, const ServeOptions& opts) {
         send_error(res, {500, "internal server error", "", "", "server_error"});
       });
 
-  int port = opts.port;
-  if (port == 0) {
-    port = svr.bind_to_any_port(opts.host);
-    if (port <= 0) throw RuntimeError("[serve] cannot bind " + opts.host + " to any port");
-  } else if (!svr.bind_to_port(opts.host, port)) {
-    throw RuntimeError("[serve] cannot bind " + opts.host + ":" + std::to_string(port) +
-                       " (in use, or not an address of this machine)");
-  }
+  const int port = svr.bind_or_throw("serve", opts.host, opts.port);
   const PrefixCacheStats c = api.scheduler().cache_stats();
   const double mib = (double)c.bytes_per_cache / (1024.0 * 1024.0);
   std::fprintf(stderr,

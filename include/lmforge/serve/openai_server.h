@@ -9,6 +9,8 @@
 // a pool of --cache-slots (infer/prefix_cache.h); a request whose prompt starts like an earlier
 // one's (a conversation's next turn) reuses that prefix and reports it in
 // usage.prompt_tokens_details.cached_tokens.
+// The HTTP limits (body size, request deadline, connections, cross-origin and Host checks) are
+// those of serve/http_server.h; docs/SECURITY.md says what they promise.
 // Not here: TLS, multiple models, embeddings, tool calls.
 #pragma once
 #include <string>
@@ -20,10 +22,12 @@ namespace lmforge {
 struct ServeOptions {
   std::string host = "127.0.0.1";
   int port = 8080;
-  std::string api_key;   // empty: no authentication
+  std::string api_key;   // empty: no authentication; never printed
   int parallel = 4;      // sequences decoded together
   int cache_slots = -1;  // KV caches pooled for prefix reuse; -1: 2 × parallel, 0: none
-  int threads = 32;      // HTTP worker threads (each open request holds one)
+  int threads = 256;     // connections served at once (a thread each, started on demand)
+  size_t max_body_bytes = 4u << 20;  // request body, after decompression; above: 413
+  int request_timeout_s = 10;        // to receive a whole request (head and body); after: 408
 };
 
 // Serves until SIGINT/SIGTERM. Throws RuntimeError when the address cannot be bound.
