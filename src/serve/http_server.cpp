@@ -448,6 +448,12 @@ httplib::Server::HandlerResponse HttpServer::check_request(const httplib::Reques
   if (body && library_reads_body(req.method)) {
     if (!body_routes_.count(req.method + " " + req.path))
       return refuse(404, "Unknown request URL: " + req.method + " " + req.path, "unknown_url");
+    // httplib inflates gzip, deflate and br, and passes any other coding on as if it were none.
+    const std::string coding = req.get_header_value("Content-Encoding");
+    if (!coding.empty() && coding != "identity" && coding != "gzip" && coding != "deflate" &&
+        coding != "br")
+      return refuse(415, "Content-Encoding '" + coding + "' is not supported (gzip, deflate, br or none)",
+                    "unsupported_encoding");
     if (content_length(req) > limits_.max_body_bytes)
       return refuse(413,
                     "the request body is larger than " + std::to_string(limits_.max_body_bytes) +

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -145,15 +146,16 @@ struct Server : test::ServerProcess {
   }
 };
 
-std::vector<int64_t> order_of(const nlohmann::json& next) {
-  std::vector<int64_t> v;
-  for (const auto& a : next["answers"]) v.push_back(a["id"]);
+// The answers' texts in the order served (the page's ids are opaque: texts identify answers).
+std::vector<std::string> texts_in_order(const nlohmann::json& next) {
+  std::vector<std::string> v;
+  for (const auto& a : next["answers"]) v.push_back(a["text"]);
   return v;
 }
 
-std::map<int64_t, std::string> texts_by_id(const nlohmann::json& next) {
-  std::map<int64_t, std::string> m;
-  for (const auto& a : next["answers"]) m[a["id"].get<int64_t>()] = a["text"];
+std::map<std::string, std::string> texts_by_id(const nlohmann::json& next) {
+  std::map<std::string, std::string> m;
+  for (const auto& a : next["answers"]) m[a["id"].get<std::string>()] = a["text"];
   return m;
 }
 
@@ -175,7 +177,7 @@ TEST(LabelServer, ChatRenderingSeedsAndKillSafety) {
     EXPECT_EQ(first["prompt"]["rendered"],
               "<|im_start|>user\nThe cat<|im_end|>\n<|im_start|>assistant\n");
     ASSERT_EQ(first["answers"].size(), 3u);
-    std::vector<int64_t> order;
+    std::vector<std::string> order;
     for (const auto& a : first["answers"]) order.push_back(a["id"]);
     EXPECT_EQ(s.post("/api/submit",
                      {{"labeler", "ann"}, {"prompt_id", first["prompt"]["id"]}, {"order", order}}),
@@ -187,7 +189,11 @@ TEST(LabelServer, ChatRenderingSeedsAndKillSafety) {
     LabelDb d(db, false);
     const auto rs = d.rankings();
     ASSERT_EQ(rs.size(), 1u);
-    EXPECT_EQ(rs[0].answer_ids, order_of(first));
+    std::vector<std::string> served;  // as the API shows them: invalid UTF-8 replaced
+    for (const auto& t : rs[0].texts)
+      served.push_back(nlohmann::json::parse(
+          nlohmann::json(t).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)));
+    EXPECT_EQ(served, texts_in_order(first));
     EXPECT_NE(d.meta("config").find("samples: 3"), std::string::npos) << d.meta("config");
     EXPECT_EQ(d.meta("chat"), "on");
   }
@@ -209,6 +215,8 @@ TEST(LabelServer, ChatRenderingSeedsAndKillSafety) {
     std::vector<std::string> a, b;
     for (const auto& [id, t] : texts_by_id(first)) a.push_back(t);
     for (const auto& [id, t] : texts_by_id(again)) b.push_back(t);
+    std::sort(a.begin(), a.end());  // ids differ between databases (each has its own key)
+    std::sort(b.begin(), b.end());
     EXPECT_EQ(a, b);
   }
 }
