@@ -120,6 +120,7 @@ TEST(ServerRobustness, OversizedAndCompressedBodiesAre413WithoutTheMemory) {
   EXPECT_EQ(test::status_of(r), 413) << r.substr(0, 300);
   EXPECT_NE(test::body_of(r).find("decompressed"), std::string::npos) << r.substr(0, 300);
   const double after = test::peak_rss_mib(server().pid);
+  std::printf("peak RSS %.1f MiB before the large bodies, %.1f MiB after\n", before, after);
   EXPECT_LT(after - before, 64.0) << "peak RSS grew from " << before << " to " << after << " MiB";
   // A compressed body under the cap is served; an unknown encoding is 415.
   r = test::raw_exchange(port, test::post_request("/v1/completions", test::gzip(completion_body()),
@@ -161,6 +162,7 @@ TEST(ServerRobustness, SlowClientsNeitherStallOthersNorStayPastTheDeadline) {
     worst = std::max(worst, test::seconds_since(t0));
     EXPECT_EQ(test::status_of(r), 200) << r.substr(0, 300);
   }
+  std::printf("slowest of 5 requests during 40 slow clients: %.3f s\n", worst);
   EXPECT_LT(worst, 2.0) << "a request waited behind the slow clients";
   // Every slow client is answered 408 and closed by --request-timeout (3 s), not served forever.
   const auto t0 = Clock::now();

@@ -46,7 +46,7 @@ async function startServer(args) {
 }
 
 async function order(page) {
-  return page.$$eval('#answers > li.answer', (ls) => ls.map((l) => Number(l.dataset.id)));
+  return page.$$eval('#answers > li.answer', (ls) => ls.map((l) => l.dataset.id));
 }
 
 async function ties(page) {
@@ -140,7 +140,7 @@ async function main() {
     await page2.fill('#name-input', 'bob');
     await page2.press('#name-input', 'Enter');
     await page2.waitForSelector('#task:not([hidden]) #answers > li.answer');
-    check(Number(await page2.evaluate(() => document.body.dataset.promptId)) === prompt0,
+    check(await page2.evaluate(() => document.body.dataset.promptId) === prompt0,
           'bob gets the least-labelled prompt first');
     // Keyboard only: make the order [x, y, z] (ann: z > y = x).
     for (const [id, place] of [[x, 1], [y, 2], [z, 3]]) {
