@@ -97,7 +97,8 @@ class ElasticPool : public httplib::TaskQueue {
       if (jobs_.empty()) {
         if (stop_) return;
         if (!woke) {  // idle too long: end, unless shutdown() already took the handle
-          if (threads_.count(std::this_thread::get_id())) finished_.push_back(std::this_thread::get_id());
+          if (threads_.count(std::this_thread::get_id()))
+            finished_.push_back(std::this_thread::get_id());
           return;
         }
         continue;
@@ -195,10 +196,10 @@ class Connection : public httplib::Stream {
     const std::string body = "{\"error\":{\"message\":\"" + message +
                              "\",\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"" +
                              (timeout ? "request_timeout" : "request_too_large") + "\"}}";
-    const std::string head = std::string("HTTP/1.1 ") +
-                             (timeout ? "408 Request Timeout" : "413 Payload Too Large") +
-                             "\r\nContent-Type: application/json\r\nContent-Length: " +
-                             std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+    const std::string head =
+        std::string("HTTP/1.1 ") + (timeout ? "408 Request Timeout" : "413 Payload Too Large") +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\nConnection: close\r\n\r\n";
     send_all(head + body);
   }
 
@@ -308,11 +309,12 @@ bool library_reads_body(const std::string& method) {
          method == "PRI";
 }
 
-// The declared Content-Length; SIZE_MAX when absent, not a number or too large to hold.
+// The declared Content-Length (0 when absent); SIZE_MAX when it is not a number of bytes.
 size_t content_length(const httplib::Request& req) {
   const std::string cl = req.get_header_value("Content-Length");
-  if (cl.empty() || cl.size() > 18 || cl.find_first_not_of("0123456789") != std::string::npos)
-    return cl.empty() ? 0 : SIZE_MAX;
+  if (cl.empty()) return 0;
+  if (cl.find_first_not_of("0123456789") != std::string::npos) return SIZE_MAX;
+  if (cl.size() > 18) return SIZE_MAX - 1;  // a number, too large for anything
   return static_cast<size_t>(std::stoull(cl));
 }
 
@@ -344,11 +346,16 @@ std::string bind_failure(const std::string& host, int port) {
   }
   freeaddrinfo(res);
   switch (err) {
-    case EADDRINUSE: return "address in use";
-    case EADDRNOTAVAIL: return "not an address of this machine";
-    case EACCES: return "permission denied (ports below 1024 need privileges)";
-    case 0: return "the address could not be bound";
-    default: return std::strerror(err);
+    case EADDRINUSE:
+      return "address in use";
+    case EADDRNOTAVAIL:
+      return "not an address of this machine";
+    case EACCES:
+      return "permission denied (ports below 1024 need privileges)";
+    case 0:
+      return "the address could not be bound";
+    default:
+      return std::strerror(err);
   }
 }
 
@@ -359,8 +366,7 @@ bool is_loopback_host_header(const std::string& host_header) {
   if (!h.empty() && h.front() == '[') {
     const size_t close = h.find(']');
     if (close == std::string::npos) return false;
-    return h.substr(0, close + 1) == "[::1]" &&
-           (close + 1 == h.size() || h[close + 1] == ':');
+    return h.substr(0, close + 1) == "[::1]" && (close + 1 == h.size() || h[close + 1] == ':');
   }
   if (const size_t colon = h.find(':'); colon != std::string::npos) h.resize(colon);
   if (h == "localhost") return true;
@@ -407,8 +413,9 @@ HttpServer::HttpServer(const HttpLimits& limits, HttpErrorWriter write_error)
   set_payload_max_length(limits_.max_body_bytes);
   const size_t max_threads = static_cast<size_t>(std::max(1, limits_.max_connections));
   new_task_queue = [max_threads] { return new ElasticPool(max_threads); };
-  set_pre_routing_handler(
-      [this](const httplib::Request& req, httplib::Response& res) { return check_request(req, res); });
+  set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    return check_request(req, res);
+  });
   set_expect_100_continue_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (content_length(req) <= limits_.max_body_bytes) return 100;
     close_connection_after_response();
@@ -441,8 +448,8 @@ httplib::Server::HandlerResponse HttpServer::check_request(const httplib::Reques
     const std::string origin = req.get_header_value("Origin");
     if (host.empty() || lower(origin) != "http://" + lower(host))
       return refuse(403,
-                    "cross-origin request refused: Origin '" + origin + "' is not this server (http://" +
-                        host + ")",
+                    "cross-origin request refused: Origin '" + origin +
+                        "' is not this server (http://" + host + ")",
                     "cross_origin");
   }
   if (body && library_reads_body(req.method)) {
@@ -452,15 +459,24 @@ httplib::Server::HandlerResponse HttpServer::check_request(const httplib::Reques
     const std::string coding = req.get_header_value("Content-Encoding");
     if (!coding.empty() && coding != "identity" && coding != "gzip" && coding != "deflate" &&
         coding != "br")
-      return refuse(415, "Content-Encoding '" + coding + "' is not supported (gzip, deflate, br or none)",
-                    "unsupported_encoding");
+      return refuse(
+          415, "Content-Encoding '" + coding + "' is not supported (gzip, deflate, br or none)",
+          "unsupported_encoding");
+    if (content_length(req) == SIZE_MAX)
+      return refuse(400,
+                    "Content-Length '" + req.get_header_value("Content-Length") +
+                        "' is not a number of bytes",
+                    "bad_content_length");
     if (content_length(req) > limits_.max_body_bytes)
       return refuse(413,
                     "the request body is larger than " + std::to_string(limits_.max_body_bytes) +
                         " bytes (--max-body-bytes)",
                     "request_too_large");
   }
-  if (guard_) return guard_(req, res);
+  if (guard_ && guard_(req, res) == HandlerResponse::Handled) {
+    if (body) close_connection_after_response();  // answered without reading the body
+    return HandlerResponse::Handled;
+  }
   return HandlerResponse::Unhandled;
 }
 
@@ -493,11 +509,13 @@ void HttpServer::post(const std::string& path, BodyHandler fn) {
                            "' is not supported (gzip, deflate, br or none)",
                        "unsupported_encoding");
         else
-          write_error_(res, 400, "the request body could not be read (cut short, or not valid " +
-                                     (req.has_header("Content-Encoding")
-                                          ? req.get_header_value("Content-Encoding")
-                                          : std::string("chunked encoding")) + ")",
-                       "bad_body");
+          write_error_(
+              res, 400,
+              "the request body could not be read (cut short, or not valid " +
+                  (req.has_header("Content-Encoding") ? req.get_header_value("Content-Encoding")
+                                                      : std::string("chunked encoding")) +
+                  ")",
+              "bad_body");
         return;
       }
     }

@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstring>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -155,11 +155,13 @@ class LabelApp {
       std::shuffle(ans.begin(), ans.end(), rng);
       const auto& p = prompts_[index_.at(pick)];
       json answers = json::array();
-      for (const auto& a : ans) answers.push_back({{"id", ids_out_.answer(a.id)}, {"text", a.text}});
-      return {{"done", false},
-              {"prompt", {{"id", ids_out_.prompt(pick)}, {"text", p.text}, {"rendered", p.rendered}}},
-              {"answers", answers},
-              {"progress", progress_locked(name)}};
+      for (const auto& a : ans)
+        answers.push_back({{"id", ids_out_.answer(a.id)}, {"text", a.text}});
+      return {
+          {"done", false},
+          {"prompt", {{"id", ids_out_.prompt(pick)}, {"text", p.text}, {"rendered", p.rendered}}},
+          {"answers", answers},
+          {"progress", progress_locked(name)}};
     }
     throw HttpError{500, "could not find a prompt to offer"};
   }
@@ -177,7 +179,8 @@ class LabelApp {
         if (required) throw HttpError{400, std::string("field '") + key + "' is missing"};
         return nullptr;
       }
-      if (!(b[key].*is)()) throw HttpError{400, std::string("field '") + key + "' has the wrong type"};
+      if (!(b[key].*is)())
+        throw HttpError{400, std::string("field '") + key + "' has the wrong type"};
       return &b[key];
     };
     RankingSubmission s;
@@ -194,7 +197,8 @@ class LabelApp {
       }
     }
     if (const json* a = field("all_bad", &json::is_boolean, false)) s.all_bad = a->get<bool>();
-    if (const json* t = field("better", &json::is_string, false)) s.better = trim(t->get<std::string>());
+    if (const json* t = field("better", &json::is_string, false))
+      s.better = trim(t->get<std::string>());
     if (s.better.size() > o_.max_answer_bytes)
       throw HttpError{400, "field 'better' is " + std::to_string(s.better.size()) +
                                " bytes; at most " + std::to_string(o_.max_answer_bytes) +
@@ -211,8 +215,10 @@ class LabelApp {
     for (const auto& x : order) {
       const auto a = x.is_string() ? answer_ids.find(x.get<std::string>()) : answer_ids.end();
       if (a == answer_ids.end())
-        throw HttpError{400, "field 'order' must list answer ids of this prompt (strings from "
-                             "/api/next); " + x.dump().substr(0, 40) + " is not one"};
+        throw HttpError{400,
+                        "field 'order' must list answer ids of this prompt (strings from "
+                        "/api/next); " +
+                            x.dump().substr(0, 40) + " is not one"};
       s.order.push_back(a->second);
     }
     const int64_t id = db_->submit(s);  // UsageError -> 400, LabelConflict -> 409
@@ -492,15 +498,15 @@ void serve_label(LoadedModel& model, const LabelOptions& opts) {
           }));
   // Cross-site forgery: a page elsewhere can POST text/plain without asking, but not JSON (that
   // needs a CORS preflight, which this server never grants); HttpServer refuses a foreign Origin.
-  svr.post("/api/submit", [&](const httplib::Request& q, httplib::Response& r,
-                              const std::string& body) {
-    guarded([&](const httplib::Request& req, httplib::Response& res) {
-      if (!is_json_type(req.get_header_value("Content-Type")))
-        throw HttpError{415, "Content-Type must be application/json (got '" +
-                                 req.get_header_value("Content-Type") + "')"};
-      send_json(res, app.submit(body));
-    })(q, r);
-  });
+  svr.post("/api/submit",
+           [&](const httplib::Request& q, httplib::Response& r, const std::string& body) {
+             guarded([&](const httplib::Request& req, httplib::Response& res) {
+               if (!is_json_type(req.get_header_value("Content-Type")))
+                 throw HttpError{415, "Content-Type must be application/json (got '" +
+                                          req.get_header_value("Content-Type") + "')"};
+               send_json(res, app.submit(body));
+             })(q, r);
+           });
   svr.set_error_handler(
       httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
         if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;

@@ -93,8 +93,8 @@ float real_field(const json& b, const char* key, float dflt, double lo, double h
   if (auto v = json_real(b[key], lo, hi)) return static_cast<float>(*v);
   char range[64];
   std::snprintf(range, sizeof range, "from %g to %g", lo, hi);
-  throw bad(key, std::string("'") + key + "' must be a number " + range + " (got " +
-                     shown(b[key]) + ").");
+  throw bad(key, std::string("'") + key + "' must be a number " + range + " (got " + shown(b[key]) +
+                     ").");
 }
 
 constexpr int64_t kIntMax = std::numeric_limits<int32_t>::max();

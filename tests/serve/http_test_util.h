@@ -83,9 +83,9 @@ inline std::string body_of(const std::string& response) {
 inline std::string post_request(const std::string& path, const std::string& body,
                                 const std::string& extra = "",
                                 const std::string& type = "application/json") {
-  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: " +
-         type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" +
-         body;
+  return "POST " + path +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
 }
 
 inline std::string gzip(const std::string& data) {

@@ -25,7 +25,8 @@ namespace fs = std::filesystem;
 
 fs::path scratch() {
   static const fs::path d = [] {
-    const fs::path p = fs::temp_directory_path() / ("lmforge-label-input-" + std::to_string(getpid()));
+    const fs::path p =
+        fs::temp_directory_path() / ("lmforge-label-input-" + std::to_string(getpid()));
     fs::create_directories(p);
     return p;
   }();
@@ -83,7 +84,9 @@ json ranking(const json& next, const std::string& who) {
   return {{"labeler", who}, {"prompt_id", next["prompt"]["id"]}, {"order", order}};
 }
 
-size_t stored(const fs::path& db) { return LabelDb(db, false).rankings().size(); }
+size_t stored(const fs::path& db) {
+  return LabelDb(db, false).rankings().size();
+}
 
 TEST(LabelInput, SubmitMustBeSameOriginJson) {
   const fs::path db = scratch() / "csrf.sqlite";
@@ -102,9 +105,10 @@ TEST(LabelInput, SubmitMustBeSameOriginJson) {
     EXPECT_EQ(s.submit(body, "Origin: http://evil.example\r\n").first, 403);
     EXPECT_EQ(s.submit(body, "Origin: null\r\n").first, 403);
     const std::string rebound = test::raw_exchange(
-        s.port, "POST /api/submit HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n"
-                "Content-Type: application/json\r\nContent-Length: " +
-                    std::to_string(body.size()) + "\r\n\r\n" + body);
+        s.port,
+        "POST /api/submit HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n"
+        "Content-Type: application/json\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body);
     EXPECT_EQ(test::status_of(rebound), 403) << rebound;
   }
   EXPECT_EQ(stored(db), 0u);
@@ -186,10 +190,10 @@ TEST(LabelInput, WrittenAnswersAreCapped) {
 TEST(LabelInput, HelpDocumentsTheLimits) {
   const CliRun r = run_lmforge(scratch(), "label --help");
   ASSERT_EQ(r.code, 0);
-  for (const char* opt : {"--max-body-bytes UINT:UINT in [1024 - 1073741824]=1048576",
-                          "--max-answer-bytes UINT:UINT in [1 - 16777216]=32768",
-                          "--request-timeout INT:INT in [1 - 3600]=10",
-                          "--threads INT:INT in [1 - 4096]=256"})
+  for (const char* opt :
+       {"--max-body-bytes UINT:UINT in [1024 - 1073741824]=1048576",
+        "--max-answer-bytes UINT:UINT in [1 - 16777216]=32768",
+        "--request-timeout INT:INT in [1 - 3600]=10", "--threads INT:INT in [1 - 4096]=256"})
     EXPECT_NE(r.out.find(opt), std::string::npos) << opt << "\n" << r.out;
 }
 

@@ -33,13 +33,13 @@ fs::path tiny_model() {
 
 fs::path scratch() {
   static const fs::path d = [] {
-    const fs::path p = fs::temp_directory_path() / ("lmforge-serve-input-" + std::to_string(getpid()));
+    const fs::path p =
+        fs::temp_directory_path() / ("lmforge-serve-input-" + std::to_string(getpid()));
     fs::create_directories(p);
     return p;
   }();
   return d;
 }
-
 
 struct Server : test::ServerProcess {
   explicit Server(const std::string& args, const std::string& tag = "serve")
@@ -112,9 +112,8 @@ TEST(ServeInput, NumbersAreCheckedNotTruncated) {
     EXPECT_EQ(body["error"]["type"], "invalid_request_error") << body.dump();
   }
   json chat = {{"messages", {{{"role", "user"}, {"content", "hi"}}}}, {"max_tokens", 2}};
-  for (const Case& c : std::vector<Case>{{"max_completion_tokens", 5.7},
-                                         {"top_logprobs", 21},
-                                         {"top_logprobs", 1.5}}) {
+  for (const Case& c : std::vector<Case>{
+           {"max_completion_tokens", 5.7}, {"top_logprobs", 21}, {"top_logprobs", 1.5}}) {
     json req = chat;
     req["logprobs"] = true;
     req[c.field] = c.value;
@@ -149,8 +148,9 @@ TEST(ServeInput, MalformedContentPartsAre400) {
     EXPECT_EQ(status, 400) << content.dump() << " " << body.dump();
     EXPECT_EQ(body["error"]["param"], param) << body.dump();
   }
-  const json good = {{"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "hi"}}}}}}},
-                     {"max_tokens", 2}};
+  const json good = {
+      {"messages", {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", "hi"}}}}}}},
+      {"max_tokens", 2}};
   EXPECT_EQ(shared().post("/v1/chat/completions", good).first, 200);
 }
 

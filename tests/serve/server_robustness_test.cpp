@@ -42,9 +42,9 @@ std::string err_file(const std::string& tag) {
 
 // One `lmforge serve` shared by the tests of this file (a 3 s request deadline keeps them short).
 test::ServerProcess& server() {
-  static test::ServerProcess* s = new test::ServerProcess(
-      "serve --port 0 --request-timeout 3 --model " + tiny_model().string(), err_file("serve"),
-      "http://127\\.0\\.0\\.1:(\\d+)/v1");
+  static test::ServerProcess* s =
+      new test::ServerProcess("serve --port 0 --request-timeout 3 --model " + tiny_model().string(),
+                              err_file("serve"), "http://127\\.0\\.0\\.1:(\\d+)/v1");
   return *s;
 }
 
@@ -115,8 +115,8 @@ TEST(ServerRobustness, OversizedAndCompressedBodiesAre413WithoutTheMemory) {
   // A gzip bomb: ~100 KB on the wire, 100 MB inflated; inflated no further than the cap.
   const std::string bomb = test::gzip(std::string(100 << 20, ' '));
   EXPECT_LT(bomb.size(), 200u << 10);
-  r = test::raw_exchange(port, test::post_request("/v1/completions", bomb,
-                                                  "Content-Encoding: gzip\r\n"));
+  r = test::raw_exchange(port,
+                         test::post_request("/v1/completions", bomb, "Content-Encoding: gzip\r\n"));
   EXPECT_EQ(test::status_of(r), 413) << r.substr(0, 300);
   EXPECT_NE(test::body_of(r).find("decompressed"), std::string::npos) << r.substr(0, 300);
   const double after = test::peak_rss_mib(server().pid);
@@ -126,8 +126,8 @@ TEST(ServerRobustness, OversizedAndCompressedBodiesAre413WithoutTheMemory) {
   r = test::raw_exchange(port, test::post_request("/v1/completions", test::gzip(completion_body()),
                                                   "Content-Encoding: gzip\r\n"));
   EXPECT_EQ(test::status_of(r), 200) << r.substr(0, 500);
-  r = test::raw_exchange(port, test::post_request("/v1/completions", completion_body(),
-                                                  "Content-Encoding: zstd\r\n"));
+  r = test::raw_exchange(
+      port, test::post_request("/v1/completions", completion_body(), "Content-Encoding: zstd\r\n"));
   EXPECT_EQ(test::status_of(r), 415) << r.substr(0, 300);
   // A body sent where none is read (unknown path, PUT) is refused before it is read.
   r = test::raw_exchange(port, test::post_request("/v1/nothing", completion_body()));
@@ -149,7 +149,8 @@ TEST(ServerRobustness, SlowClientsNeitherStallOthersNorStayPastTheDeadline) {
   std::atomic<bool> stop{false};
   std::thread dribble([&] {
     for (int line = 0; !stop && line < 5; ++line) {
-      for (int i = 0; i < 20 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      for (int i = 0; i < 20 && !stop; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
       for (int s : slow) test::send_all(s, "X-Slow-" + std::to_string(line) + ": 1\r\n");
     }
   });
@@ -158,7 +159,8 @@ TEST(ServerRobustness, SlowClientsNeitherStallOthersNorStayPastTheDeadline) {
   double worst = 0;
   for (int i = 0; i < 5; ++i) {
     const auto t0 = Clock::now();
-    const std::string r = test::raw_exchange(port, test::post_request("/v1/completions", completion_body()), 15000);
+    const std::string r =
+        test::raw_exchange(port, test::post_request("/v1/completions", completion_body()), 15000);
     worst = std::max(worst, test::seconds_since(t0));
     EXPECT_EQ(test::status_of(r), 200) << r.substr(0, 300);
   }
