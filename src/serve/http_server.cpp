@@ -128,13 +128,14 @@ class Connection : public httplib::Stream {
  public:
   enum class Failure { none, timeout, too_large };
 
-  Connection(socket_t sock, const HttpLimits& l) : sock_(sock), l_(l) {}
+  Connection(socket_t sock, const HttpLimits& l, const std::atomic<socket_t>& server_sock)
+      : sock_(sock), l_(l), server_sock_(server_sock) {}
 
   // Waits for the first byte of the next request; false when the connection or server is done.
-  bool wait_for_request(const std::atomic<socket_t>& server_sock) const {
+  bool wait_for_request() const {
     if (off_ < len_) return true;
     const auto until = Clock::now() + std::chrono::seconds(l_.idle_timeout_s);
-    while (server_sock != INVALID_SOCKET) {
+    while (server_sock_ != INVALID_SOCKET) {
       const int r = poll_one(sock_, POLLIN, 100);
       if (r != 0) return r > 0;
       if (Clock::now() >= until) return false;
@@ -233,11 +234,16 @@ class Connection : public httplib::Stream {
       }
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) return -1;
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
-      if (left <= 0 || poll_one(sock_, POLLIN, static_cast<int>(left)) == 0) {
-        failure_ = Failure::timeout;
-        return -1;
+      // Waits in slices, so that a stopping server does not wait for its slowest client.
+      for (;;) {
+        if (server_sock_ == INVALID_SOCKET) return -1;
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now()).count();
+        if (left <= 0) {
+          failure_ = Failure::timeout;
+          return -1;
+        }
+        if (poll_one(sock_, POLLIN, static_cast<int>(std::min<int64_t>(left, 100))) != 0) break;
       }
     }
   }
@@ -280,6 +286,7 @@ class Connection : public httplib::Stream {
 
   socket_t sock_;
   const HttpLimits& l_;
+  const std::atomic<socket_t>& server_sock_;  // INVALID_SOCKET once the server stops
   char buf_[4096];
   size_t off_ = 0, len_ = 0;
   Clock::time_point deadline_{};
@@ -406,6 +413,9 @@ HttpServer::HttpServer(const HttpLimits& limits, HttpErrorWriter write_error)
     const int yes = 1;
     setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
   });
+  // A response is written as head then body: without TCP_NODELAY the body of a kept-alive
+  // connection's answer waits for the client's delayed ACK (40 ms a request).
+  set_tcp_nodelay(true);
   set_keep_alive_max_count(100);
   set_keep_alive_timeout(limits_.idle_timeout_s);
   set_read_timeout(limits_.request_timeout_s);
@@ -536,11 +546,11 @@ int HttpServer::bind_or_throw(const std::string& who, const std::string& host, i
 }
 
 bool HttpServer::process_and_close_socket(socket_t sock) {
-  Connection conn(sock, limits_);
+  Connection conn(sock, limits_, svr_sock_);
   CurrentConnection current(&conn);
   bool ok = false;
   for (size_t left = keep_alive_max_count_; left > 0; --left) {
-    if (!conn.wait_for_request(svr_sock_)) break;
+    if (!conn.wait_for_request()) break;
     conn.start_request();
     bool closed = false;
     ok = process_request(conn, left == 1, closed, nullptr);
