@@ -444,7 +444,7 @@ httplib::Server::HandlerResponse HttpServer::check_request(const httplib::Reques
   if (body && !(library_reads_body(req.method) && body_routes_.count(req.method + " " + req.path)))
     close_connection_after_response();
   auto refuse = [&](int status, const std::string& message, const std::string& code) {
-    close_connection_after_response();
+    if (body) close_connection_after_response();  // its body was not read
     write_error_(res, status, message, code);
     return HandlerResponse::Handled;
   };
@@ -456,7 +456,9 @@ httplib::Server::HandlerResponse HttpServer::check_request(const httplib::Reques
                   "forbidden_host");
   if (req.has_header("Origin")) {
     const std::string origin = req.get_header_value("Origin");
-    if (host.empty() || lower(origin) != "http://" + lower(host))
+    // https: the page may come through a TLS proxy that forwards this Host.
+    if (host.empty() ||
+        (lower(origin) != "http://" + lower(host) && lower(origin) != "https://" + lower(host)))
       return refuse(403,
                     "cross-origin request refused: Origin '" + origin +
                         "' is not this server (http://" + host + ")",
