@@ -315,6 +315,10 @@ void ModelConfig::validate() const {
   need(n_head > 0 && n_kv_head > 0, "n_head and n_kv_head must be positive");
   need(n_embd > 0 && ffn_hidden > 0 && head_dim > 0,
        "n_embd, ffn_hidden, head_dim must be positive");
+  // Products the model computes in int (QKV = (NH + 2·NKV)·HS, 2·FF for SwiGLU) must fit it.
+  need(int64_t(n_head + int64_t(2) * n_kv_head) * head_dim <= INT32_MAX &&
+           int64_t(2) * ffn_hidden <= INT32_MAX && int64_t(n_head) * head_dim <= INT32_MAX,
+       "sizes too large: (n_head + 2·n_kv_head)·head_dim and 2·ffn_hidden must stay below 2^31");
   need(n_head % n_kv_head == 0, "n_head (" + std::to_string(n_head) +
                                     ") must be a multiple of n_kv_head (" +
                                     std::to_string(n_kv_head) + ")");
