@@ -23,11 +23,13 @@ struct Limit {
 
 constexpr long double kU64 = 18446744073709551615.0L;
 constexpr long double kI64 = 9223372036854775807.0L;
-constexpr long double kBig = 1e12L;   // steps, intervals: far beyond any run
-constexpr long double kHuge = 1e15L;  // token counts
-constexpr long double kTok = 1 << 24; // tokens generated / sequence lengths
+constexpr long double kBig = 1e12L;    // steps, intervals: far beyond any run
+constexpr long double kHuge = 1e15L;   // token counts
+constexpr long double kTok = 1 << 24;  // tokens generated / sequence lengths
 
-Limit ints(long double lo, long double hi) { return {true, lo, hi, false, false}; }
+Limit ints(long double lo, long double hi) {
+  return {true, lo, hi, false, false};
+}
 Limit reals(long double lo, long double hi, bool lo_open = false, bool hi_open = false) {
   return {false, lo, hi, lo_open, hi_open};
 }

@@ -20,7 +20,9 @@ namespace {
 
 fs::path g_root, g_data, g_model;
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
 const std::string kTiny =
     " --n-layer 1 --n-head 2 --n-embd 32 --n-ctx 32 --batch-size 4 --peak-gflops 100 --threads 1"
@@ -31,8 +33,11 @@ void expect_refused(const std::string& args, const std::vector<std::string>& nee
                     const fs::path& out = {}) {
   CliRun r = run(args);
   EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
-  for (const auto& n : needles) EXPECT_NE(r.err.find(n), std::string::npos) << n << " in:\n" << r.err;
-  if (!out.empty()) EXPECT_FALSE(fs::exists(out)) << "output left behind by: " << args;
+  for (const auto& n : needles)
+    EXPECT_NE(r.err.find(n), std::string::npos) << n << " in:\n" << r.err;
+  if (!out.empty()) {
+    EXPECT_FALSE(fs::exists(out)) << "output left behind by: " << args;
+  }
 }
 
 std::string pretrain(const fs::path& data, const fs::path& out) {
@@ -45,16 +50,16 @@ std::string pretrain(const fs::path& data, const fs::path& out) {
 // --threads -3 was accepted, --lr nan|inf started a run that died at step 2 leaving files.
 TEST(InputsCli, NumericOptionsAreValidatedAtParseTime) {
   fs::path out = g_root / "num-out";
-  for (const std::string& bad :
+  for (const std::string bad :
        {" --max-steps -5", " --max-steps 99999999999999999999", " --threads -3", " --lr nan",
         " --lr inf", " --lr -1", " --beta2 1", " --batch-size 0", " --seed -1"}) {
     const std::string opt = bad.substr(1, bad.find(' ', 1) - 1);
     expect_refused(pretrain(g_data, out) + bad, {opt}, out);
   }
   // Stage commands share the table (checked before any file is read).
-  expect_refused("finetune --init nowhere --data nowhere.jsonl --output " + out.string() +
-                     " --threads -3",
-                 {"--threads"}, out);
+  expect_refused(
+      "finetune --init nowhere --data nowhere.jsonl --output " + out.string() + " --threads -3",
+      {"--threads"}, out);
   expect_refused("generate --model nowhere --temperature nan", {"--temperature"});
   // --config YAML values go through the same check, and the error names the file and line.
   write_file_atomic(g_root / "nan.yaml", "max_steps: 2\nlr: .nan\n");

@@ -81,7 +81,8 @@ TEST(OptionLimits, DefaultsAreInRange) {
         continue;
       }
       std::string d = o->get_default_str();
-      if (d.empty() || d.front() == '[' || d.find(' ') != std::string::npos) continue;  // "2 x --parallel"
+      if (d.empty() || d.front() == '[' || d.find(' ') != std::string::npos)
+        continue;  // "2 x --parallel"
       EXPECT_EQ((*v)(d), "") << app->get_name() << " " << o->get_name() << " default " << d;
     }
   }
