@@ -9,6 +9,7 @@
 #include <sstream>
 #include <vector>
 
+#include "cli/option_limits.h"
 #include "lmforge/core/error.h"
 
 namespace lmforge::cli {
@@ -92,6 +93,7 @@ void build_commands(CLI::App& root) {
   auto r = registry();
   std::stable_sort(r.begin(), r.end(), [](auto& a, auto& b) { return a.first < b.first; });
   for (auto& [order, setup] : r) setup(root);
+  attach_option_limits(root);  // after every option exists
 }
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description) {
@@ -183,7 +185,7 @@ std::vector<std::string> expand_config_file(CLI::App& root, std::vector<std::str
   std::vector<std::string> inserted;
   for (const auto& kv : node) {
     std::string key = normalize_key(kv.first.as<std::string>());
-    const CLI::Option* opt = cmd->get_option_no_throw("--" + key);
+    CLI::Option* opt = cmd->get_option_no_throw("--" + key);
     if (opt == nullptr || key == "config" || key == "help")
       throw InputError(file, kv.first.Mark().line + 1, key, "unknown option for `lmforge " +
                        cmd->get_name() + "`", "keys are the long option names listed by --help");
@@ -207,6 +209,19 @@ std::vector<std::string> expand_config_file(CLI::App& root, std::vector<std::str
       continue;
     }
     if (values.empty() || (values.size() == 1 && values[0] == "null")) continue;
+    // The option's own checks (range, finiteness, choices), here so the error names the file
+    // and line; parsing runs them again on the inserted values.
+    for (const std::string& v : values)
+      for (int i = 0;; ++i) {
+        const CLI::Validator* check = nullptr;
+        try {
+          check = opt->get_validator(i);
+        } catch (const CLI::OptionNotFound&) {
+          break;
+        }
+        const std::string err = (*check)(v);
+        if (!err.empty()) throw InputError(file, kv.first.Mark().line + 1, key, err);
+      }
     inserted.push_back("--" + key);
     for (auto& v : values) inserted.push_back(v);
   }

@@ -29,8 +29,9 @@ FilePtr open_input(const std::string& path) {
   return FilePtr(f);
 }
 
-// Calls fn(line) for each line without its '\n' (a '\r' before it stays part of the line).
-// getline(3) keeps embedded NUL bytes, so binary input round-trips too.
+// Calls fn(line, ended) for each line without its '\n' (a '\r' before it stays part of the
+// line); ended is false for a last line that has no '\n'. getline(3) keeps embedded NUL bytes, so
+// binary input round-trips too.
 template <class F>
 void for_each_line(std::FILE* f, F&& fn) {
   char* buf = nullptr;
@@ -38,9 +39,10 @@ void for_each_line(std::FILE* f, F&& fn) {
   ssize_t n;
   while ((n = ::getline(&buf, &cap, f)) >= 0) {
     size_t len = static_cast<size_t>(n);
-    if (len > 0 && buf[len - 1] == '\n') --len;
+    const bool ended = len > 0 && buf[len - 1] == '\n';
+    if (ended) --len;
     try {
-      fn(std::string_view(buf, len));
+      fn(std::string_view(buf, len), ended);
     } catch (...) {
       std::free(buf);
       throw;
@@ -64,7 +66,7 @@ void run_encode(const EncodeArgs& a) {
   FilePtr in = open_input(a.input);
   std::string out;
   std::vector<int32_t> ids;
-  for_each_line(in.get(), [&](std::string_view line) {
+  for_each_line(in.get(), [&](std::string_view line, bool) {
     ids = a.add_special ? tok.encode_with_special(line) : tok.encode(line);
     char num[16];
     for (size_t i = 0; i < ids.size(); ++i) {
@@ -88,7 +90,7 @@ void run_decode(const EncodeArgs& a) {
   std::string out;
   std::vector<int32_t> ids;
   int64_t line_no = 0;
-  for_each_line(in.get(), [&](std::string_view line) {
+  for_each_line(in.get(), [&](std::string_view line, bool ended) {
     ++line_no;
     ids.clear();
     size_t i = 0;
@@ -108,7 +110,7 @@ void run_decode(const EncodeArgs& a) {
       i = j;
     }
     out += tok.decode(ids);
-    out += '\n';
+    if (ended) out += '\n';  // as the input: no newline the last line did not have
     if (out.size() > (1 << 20)) {
       write_out(out);
       out.clear();

@@ -170,4 +170,15 @@ int32_t Shard::at(uint64_t i) const {
   return v;
 }
 
+uint64_t Shard::first_id_at_least(uint32_t limit) const {
+  if (token_bytes_ == 4) {
+    for (uint64_t i = 0; i < count_; ++i)
+      if (load<uint32_t>(data_ + 4 * i) >= limit) return i;
+    return count_;
+  }
+  for (uint64_t i = 0; i < count_; ++i)
+    if (load<uint16_t>(data_ + 2 * i) >= limit) return i;
+  return count_;
+}
+
 }  // namespace lmforge

@@ -204,6 +204,15 @@ TokenDataset TokenDataset::open(const fs::path& data_dir, const std::string& spl
                        "shard holds " + std::to_string(s.size()) +
                            " tokens but manifest.json says " + std::to_string(sh.tokens),
                        kRegenerateHint);
+    // An id outside the vocabulary would index past the embedding table; name it here, with the
+    // shard and position, rather than deep inside training.
+    const uint64_t bad = s.first_id_at_least(static_cast<uint32_t>(d.manifest_.vocab_size));
+    if (bad < s.size())
+      throw InputError(name, 0, "token " + std::to_string(bad),
+                       "id " + std::to_string(static_cast<uint32_t>(s.at(bad))) +
+                           " is outside the vocabulary of " +
+                           std::to_string(d.manifest_.vocab_size) + " (manifest.json vocab_size)",
+                       kRegenerateHint);
     d.starts_.push_back(d.total_);
     d.total_ += s.size();
     d.shards_.push_back(std::move(s));

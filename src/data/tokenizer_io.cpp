@@ -103,36 +103,62 @@ void add_merge(Tokenizer::Impl& impl, const std::unordered_map<std::string, int3
   impl.merged_ids.push_back(ic);
 }
 
-std::string parse_pre_tokenizer(const json& pt, const std::string& file) {
+// obj[key] as a string / bool, the fallback when absent or null; InputError naming file and
+// field when it has another type (json::value() would throw a bare type_error.302).
+std::string str_or(const json& obj, const char* key, const std::string& fallback,
+                   const std::string& file, const std::string& field) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return fallback;
+  if (!obj[key].is_string())
+    throw InputError(file, 0, field + "." + key,
+                     std::string("expected a string, got ") + obj[key].type_name());
+  return obj[key].get<std::string>();
+}
+
+bool bool_or(const json& obj, const char* key, bool fallback, const std::string& file,
+             const std::string& field) {
+  if (!obj.is_object() || !obj.contains(key) || obj[key].is_null()) return fallback;
+  if (!obj[key].is_boolean())
+    throw InputError(file, 0, field + "." + key,
+                     std::string("expected true or false, got ") + obj[key].type_name());
+  return obj[key].get<bool>();
+}
+
+struct SplitRegex {
+  std::string regex, field;  // field: where it was read ("" for ByteLevel's built-in one)
+};
+
+SplitRegex parse_pre_tokenizer(const json& pt, const std::string& file) {
   auto check_byte_level = [&](const json& bl, const std::string& field) {
-    if (bl.value("add_prefix_space", false))
+    if (bool_or(bl, "add_prefix_space", false, file, field))
       throw InputError(file, 0, field + ".add_prefix_space", "true is not supported",
                        "lmforge never adds a prefix space; write false");
   };
-  if (pt.is_object() && pt.value("type", "") == "ByteLevel") {
+  const std::string type = str_or(pt, "type", "", file, "pre_tokenizer");
+  if (type == "ByteLevel") {
     check_byte_level(pt, "pre_tokenizer");
-    if (!pt.value("use_regex", true))
+    if (!bool_or(pt, "use_regex", true, file, "pre_tokenizer"))
       throw InputError(file, 0, "pre_tokenizer.use_regex", "false without a Split before it",
                        "byte-level BPE needs a split regex");
-    return kGpt2SplitRegex;
+    return {kGpt2SplitRegex, ""};
   }
-  if (pt.is_object() && pt.value("type", "") == "Sequence" && pt.contains("pretokenizers") &&
-      pt["pretokenizers"].is_array() && pt["pretokenizers"].size() == 2) {
+  if (type == "Sequence" && pt.contains("pretokenizers") && pt["pretokenizers"].is_array() &&
+      pt["pretokenizers"].size() == 2) {
     const json& split = pt["pretokenizers"][0];
     const json& bl = pt["pretokenizers"][1];
-    if (split.is_object() && split.value("type", "") == "Split" && bl.is_object() &&
-        bl.value("type", "") == "ByteLevel") {
-      const std::string f = "pre_tokenizer.pretokenizers[0]";
+    const std::string f = "pre_tokenizer.pretokenizers[0]", fb = "pre_tokenizer.pretokenizers[1]";
+    if (str_or(split, "type", "", file, f) == "Split" &&
+        str_or(bl, "type", "", file, fb) == "ByteLevel") {
       if (!split.contains("pattern") || !split["pattern"].is_object() ||
           !split["pattern"].contains("Regex") || !split["pattern"]["Regex"].is_string())
         throw InputError(file, 0, f + ".pattern", "expected {\"Regex\": \"...\"}");
-      if (split.value("behavior", "Isolated") != "Isolated" || split.value("invert", false))
+      if (str_or(split, "behavior", "Isolated", file, f) != "Isolated" ||
+          bool_or(split, "invert", false, file, f))
         throw InputError(file, 0, f + ".behavior", "only Isolated, not inverted, is supported");
-      check_byte_level(bl, "pre_tokenizer.pretokenizers[1]");
-      if (bl.value("use_regex", true))
-        throw InputError(file, 0, "pre_tokenizer.pretokenizers[1].use_regex",
-                         "true after a Split is not supported", "write false");
-      return split["pattern"]["Regex"].get<std::string>();
+      check_byte_level(bl, fb);
+      if (bool_or(bl, "use_regex", true, file, fb))
+        throw InputError(file, 0, fb + ".use_regex", "true after a Split is not supported",
+                         "write false");
+      return {split["pattern"]["Regex"].get<std::string>(), f + ".pattern.Regex"};
     }
   }
   throw InputError(file, 0, "pre_tokenizer", "unsupported pre-tokenizer",
@@ -147,7 +173,7 @@ std::unique_ptr<Tokenizer::Impl> load_hf(const fs::path& path) {
   if (!root.contains("model") || !root["model"].is_object())
     throw InputError(file, 0, "model", "missing or not a JSON object");
   const json& model = root["model"];
-  if (model.contains("type") && model["type"] != "BPE")
+  if (str_or(model, "type", "BPE", file, "model") != "BPE")
     throw InputError(file, 0, "model.type", "unsupported model type " + model["type"].dump(),
                      "only BPE is supported");
   if (root.contains("normalizer") && !root["normalizer"].is_null())
@@ -161,7 +187,8 @@ std::unique_ptr<Tokenizer::Impl> load_hf(const fs::path& path) {
     for (const json& t : root["added_tokens"]) {
       std::string f = "added_tokens[" + std::to_string(i++) + "]";
       if (!t.is_object() || !t.contains("id") || !t["id"].is_number_integer() ||
-          t["id"].get<int64_t>() < 0 || !t.contains("content") || !t["content"].is_string())
+          t["id"].get<int64_t>() < 0 || t["id"].get<int64_t>() > INT32_MAX ||
+          !t.contains("content") || !t["content"].is_string())
         throw InputError(file, 0, f, "expected {\"id\": integer >= 0, \"content\": string}");
       added.emplace_back(t["content"].get<std::string>(), t["id"].get<int32_t>());
     }
@@ -189,7 +216,12 @@ std::unique_ptr<Tokenizer::Impl> load_hf(const fs::path& path) {
   }
   if (!root.contains("pre_tokenizer"))
     throw InputError(file, 0, "pre_tokenizer", "missing", "byte-level BPE needs a pre-tokenizer");
-  impl->pretokenizer = PreTokenizer(parse_pre_tokenizer(root["pre_tokenizer"], file));
+  const SplitRegex split = parse_pre_tokenizer(root["pre_tokenizer"], file);
+  try {
+    impl->pretokenizer = PreTokenizer(split.regex);
+  } catch (const RuntimeError& e) {
+    throw InputError(file, 0, split.field, e.what(), "the split pattern must be a PCRE2 regex");
+  }
   impl->specials = std::move(added);
   std::sort(impl->specials.begin(), impl->specials.end(),
             [](auto& a, auto& b) { return a.second < b.second; });
@@ -240,21 +272,30 @@ void read_config(Tokenizer::Impl& impl, const fs::path& path) {
     impl.model_max_length = cfg["model_max_length"].get<int64_t>();
 }
 
+// Runs a loader; a JSON access this file does not check itself (a bug) still becomes an InputError
+// naming the file rather than a bare json exception.
+template <class F>
+auto named_json_errors(const fs::path& file, F&& load) {
+  try {
+    return load();
+  } catch (const json::exception& e) {
+    throw InputError(file.string(), 0, "", std::string("unexpected JSON content: ") + e.what());
+  }
+}
+
 }  // namespace
 
 Tokenizer Tokenizer::load(const fs::path& where) {
-  if (fs::is_regular_file(where)) {  // a tokenizer.json given directly
-    auto impl = load_hf(where);
-    read_config(*impl, where.parent_path() / "tokenizer_config.json");
-    return Tokenizer(std::move(impl));
-  }
-  if (fs::exists(where / "tokenizer.json")) {
-    auto impl = load_hf(where / "tokenizer.json");
-    read_config(*impl, where / "tokenizer_config.json");
+  const bool direct = fs::is_regular_file(where);  // a tokenizer.json given directly
+  if (direct || fs::exists(where / "tokenizer.json")) {
+    const fs::path file = direct ? where : where / "tokenizer.json";
+    const fs::path cfg = (direct ? where.parent_path() : where) / "tokenizer_config.json";
+    auto impl = named_json_errors(file, [&] { return load_hf(file); });
+    named_json_errors(cfg, [&] { read_config(*impl, cfg); return 0; });
     return Tokenizer(std::move(impl));
   }
   if (fs::exists(where / "encoder.json") && fs::exists(where / "vocab.bpe"))
-    return Tokenizer(load_gpt2(where));
+    return Tokenizer(named_json_errors(where / "encoder.json", [&] { return load_gpt2(where); }));
   throw InputError(where.string(), 0, "",
                    fs::is_directory(where)
                        ? "holds neither tokenizer.json nor encoder.json + vocab.bpe"

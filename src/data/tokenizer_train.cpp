@@ -218,6 +218,10 @@ std::vector<fs::path> expand_inputs(const std::vector<fs::path>& inputs) {
       std::sort(in_dir.begin(), in_dir.end());
       files.insert(files.end(), in_dir.begin(), in_dir.end());
     } else if (fs::is_regular_file(p)) {
+      // As `prepare` does: a shard (.bin) or any other file is not text to learn merges from.
+      if (p.extension() != ".txt" && !is_jsonl(p))
+        throw InputError(p.string(), 0, "", "unsupported input file type",
+                         "expected .txt (plain text) or .jsonl/.json ({\"text\": ...} per line)");
       files.push_back(p);
     } else {
       throw InputError(p.string(), 0, "", "no such file or directory");
@@ -302,6 +306,12 @@ Tokenizer train_tokenizer(const std::vector<fs::path>& inputs, const TokenizerTr
       }
     }
     counter.take(words, counts);
+    if (words.empty())
+      throw InputError(files.size() == 1 ? files[0].string() : inputs[0].string(), 0, "",
+                       "the training input holds no text" +
+                           (files.size() > 1 ? " (" + std::to_string(files.size()) + " files)"
+                                             : std::string()),
+                       "a tokenizer learns its merges from text: give a non-empty corpus");
     if (bar)
       bar->finish(Progress::format_count(static_cast<double>(words.size())) + " distinct words");
   }

@@ -3,6 +3,9 @@
 // keys a checkpoint may omit (n_inner → 4C, num_key_value_heads → num_attention_heads, ...).
 #include "lmforge/model/config.h"
 
+#include <cmath>
+#include <cstdint>
+
 #include "lmforge/core/error.h"
 
 namespace lmforge {
@@ -25,7 +28,19 @@ float get_float(const json& j, const char* key, const std::string& file, float f
   if (!j.contains(key) || j[key].is_null()) return fallback;
   if (!j[key].is_number())
     throw InputError(file, 0, key, "expected a number, got " + j[key].dump());
-  return j[key].get<float>();
+  const float v = j[key].get<float>();
+  if (!std::isfinite(v))
+    throw InputError(file, 0, key, "expected a finite number, got " + j[key].dump());
+  return v;
+}
+
+// A string key (json::value() would throw a bare type_error.302 on another type).
+std::string get_string(const json& j, const char* key, const std::string& file,
+                       const std::string& fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j[key].is_string())
+    throw InputError(file, 0, key, "expected a string, got " + j[key].dump());
+  return j[key].get<std::string>();
 }
 
 bool get_bool(const json& j, const char* key, const std::string& file, bool fallback) {
@@ -39,8 +54,9 @@ bool get_bool(const json& j, const char* key, const std::string& file, bool fall
 int get_token_id(const json& j, const char* key, const std::string& file) {
   if (!j.contains(key) || j[key].is_null()) return -1;
   const json& v = j[key];
-  if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int>();
-  if (v.is_number_integer()) return v.get<int>();
+  const json& id = v.is_array() && !v.empty() ? v[0] : v;
+  if (id.is_number_integer() && id.get<int64_t>() >= -1 && id.get<int64_t>() <= INT32_MAX)
+    return id.get<int>();
   throw InputError(file, 0, key, "expected a token id, got " + v.dump());
 }
 
@@ -98,7 +114,9 @@ json token_json(int id) {
 
 }  // namespace
 
-ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
+// A function-try-block: a JSON access this function does not check itself (a bug) still becomes an
+// InputError naming the file rather than a bare json exception.
+ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) try {
   if (!j.is_object()) throw InputError(file, 0, "", "config.json must be a JSON object");
   ModelConfig c;
   const std::string family = detect_family(j, file);
@@ -113,7 +131,7 @@ ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
     c.vocab_size = get_int(j, "vocab_size", file, 0, true);
     c.norm_eps = get_float(j, "layer_norm_epsilon", file, 1e-5f);
     c.ffn_hidden = get_int(j, "n_inner", file, 4 * c.n_embd, false);
-    std::string act = j.value("activation_function", std::string("gelu_new"));
+    std::string act = get_string(j, "activation_function", file, "gelu_new");
     if (act != "gelu_new" && act != "gelu_pytorch_tanh")
       throw InputError(file, 0, "activation_function", "unsupported activation '" + act + "'",
                        "lmforge's GPT-2 uses the tanh approximation (gelu_new)");
@@ -142,7 +160,7 @@ ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
     c.norm_eps = get_float(j, "rms_norm_eps", file, 1e-6f);
     c.rope_theta = get_float(j, "rope_theta", file, 10000.0f);
     c.head_dim = get_int(j, "head_dim", file, c.n_head > 0 ? c.n_embd / c.n_head : 0, false);
-    std::string act = j.value("hidden_act", std::string("silu"));
+    std::string act = get_string(j, "hidden_act", file, "silu");
     if (act != "silu")
       throw InputError(file, 0, "hidden_act", "unsupported activation '" + act + "'",
                        "lmforge's Llama uses SwiGLU (silu)");
@@ -175,6 +193,8 @@ ModelConfig ModelConfig::from_hf_json(const json& j, const std::string& file) {
     throw InputError(file, 0, "", e.what(), "the config.json values are inconsistent");
   }
   return c;
+} catch (const nlohmann::json::exception& e) {
+  throw InputError(file, 0, "", std::string("unexpected JSON content: ") + e.what());
 }
 
 json ModelConfig::to_hf_json() const {
@@ -315,6 +335,10 @@ void ModelConfig::validate() const {
   need(n_head > 0 && n_kv_head > 0, "n_head and n_kv_head must be positive");
   need(n_embd > 0 && ffn_hidden > 0 && head_dim > 0,
        "n_embd, ffn_hidden, head_dim must be positive");
+  // Products the model computes in int (QKV = (NH + 2·NKV)·HS, 2·FF for SwiGLU) must fit it.
+  need(int64_t(n_head + int64_t(2) * n_kv_head) * head_dim <= INT32_MAX &&
+           int64_t(2) * ffn_hidden <= INT32_MAX && int64_t(n_head) * head_dim <= INT32_MAX,
+       "sizes too large: (n_head + 2·n_kv_head)·head_dim and 2·ffn_hidden must stay below 2^31");
   need(n_head % n_kv_head == 0, "n_head (" + std::to_string(n_head) +
                                     ") must be a multiple of n_kv_head (" +
                                     std::to_string(n_kv_head) + ")");

@@ -20,6 +20,7 @@
 #include "lmforge/backend/kernels.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/rng.h"
+#include "lmforge/model/param_layout.h"
 
 namespace lmforge {
 
@@ -78,60 +79,14 @@ Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
   g_ = resolve(grads_);
 }
 
-// Arena order matters: q, k, v weights (and biases) are added back to back so that together
-// they are the (QKV, C) matrix of one linear call; likewise gate and up form (2FF, C).
+// The tensor list is for_each_param's (model/param_layout.h), shared with the checks that run
+// before allocation.
 void Transformer::build_layout() {
-  const int64_t C = cfg_.n_embd, V = cfg_.vocab_size, FF = cfg_.ffn_hidden;
-  const int64_t HS = cfg_.head_dim, Q = cfg_.n_head * HS, KV = cfg_.n_kv_head * HS;
   ParamArena& a = params_;
-  if (!cfg_.is_llama()) {
-    a.add("transformer.wte.weight", {V, C});
-    a.add("transformer.wpe.weight", {cfg_.n_ctx, C});
-    for (int l = 0; l < cfg_.n_layer; ++l) {
-      const std::string p = layer_prefix(cfg_, l);
-      a.add(p + "ln_1.weight", {C});
-      a.add(p + "ln_1.bias", {C});
-      a.add(p + "attn.c_attn.weight", {Q + 2 * KV, C});
-      a.add(p + "attn.c_attn.bias", {Q + 2 * KV});
-      a.add(p + "attn.c_proj.weight", {C, Q});
-      a.add(p + "attn.c_proj.bias", {C});
-      a.add(p + "ln_2.weight", {C});
-      a.add(p + "ln_2.bias", {C});
-      a.add(p + "mlp.c_fc.weight", {FF, C});
-      a.add(p + "mlp.c_fc.bias", {FF});
-      a.add(p + "mlp.c_proj.weight", {C, FF});
-      a.add(p + "mlp.c_proj.bias", {C});
-    }
-    a.add("transformer.ln_f.weight", {C});
-    a.add("transformer.ln_f.bias", {C});
-  } else {
-    a.add("model.embed_tokens.weight", {V, C});
-    for (int l = 0; l < cfg_.n_layer; ++l) {
-      const std::string p = layer_prefix(cfg_, l);
-      a.add(p + "input_layernorm.weight", {C});
-      a.add(p + "self_attn.q_proj.weight", {Q, C});
-      a.add(p + "self_attn.k_proj.weight", {KV, C});
-      a.add(p + "self_attn.v_proj.weight", {KV, C});
-      if (cfg_.attn_bias) {
-        a.add(p + "self_attn.q_proj.bias", {Q});
-        a.add(p + "self_attn.k_proj.bias", {KV});
-        a.add(p + "self_attn.v_proj.bias", {KV});
-      }
-      a.add(p + "self_attn.o_proj.weight", {C, Q});
-      if (cfg_.attn_bias) a.add(p + "self_attn.o_proj.bias", {C});
-      a.add(p + "post_attention_layernorm.weight", {C});
-      a.add(p + "mlp.gate_proj.weight", {FF, C});
-      a.add(p + "mlp.up_proj.weight", {FF, C});
-      if (cfg_.mlp_bias) {
-        a.add(p + "mlp.gate_proj.bias", {FF});
-        a.add(p + "mlp.up_proj.bias", {FF});
-      }
-      a.add(p + "mlp.down_proj.weight", {C, FF});
-      if (cfg_.mlp_bias) a.add(p + "mlp.down_proj.bias", {C});
-    }
-    a.add("model.norm.weight", {C});
-  }
-  if (!cfg_.tie_embeddings) a.add("lm_head.weight", {V, C});
+  for_each_param(cfg_, [&](const std::string& name, const std::vector<int64_t>& shape) {
+    a.add(name, shape);
+    return true;
+  });
   check(int64_t(a.numel()) == cfg_.num_params(), "transformer",
         "layout has " + std::to_string(a.numel()) + " parameters, config says " +
             std::to_string(cfg_.num_params()));

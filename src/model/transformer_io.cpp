@@ -5,6 +5,7 @@
 // writes one F32 file. Qwen2 checkpoints have no o_proj bias on disk: ours stays zero on load and
 // is left out on save while it is zero (a trained one is written, with a Llama config). Not here:
 // tokenizer files (data/), atomic directory replacement (callers use write_dir_atomic).
+#include <cmath>
 #include <cstring>
 #include <map>
 #include <set>
@@ -12,6 +13,8 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/io/safetensors.h"
+#include "lmforge/model/memory_estimate.h"
+#include "lmforge/model/param_layout.h"
 #include "lmforge/model/transformer.h"
 
 namespace lmforge {
@@ -95,7 +98,7 @@ Transformer Transformer::load(const fs::path& dir) {
   } catch (const nlohmann::json::exception& e) {
     throw InputError(cfg_path.string(), 0, "", std::string("invalid JSON: ") + e.what());
   }
-  Transformer m(ModelConfig::from_hf_json(j, cfg_path.string()));
+  const ModelConfig cfg = ModelConfig::from_hf_json(j, cfg_path.string());
   // One model.safetensors, or HF's sharded layout: model.safetensors.index.json maps each
   // tensor name to a shard file in the same directory.
   std::vector<SafetensorsFile> shards;
@@ -141,6 +144,30 @@ Transformer Transformer::load(const fs::path& dir) {
       return name.substr(prefix.size());
     return name;
   };
+  // Before allocating anything: every tensor the config implies is in the files with its number
+  // of elements (a config.json claiming 65536 layers fails here, not after gigabytes), and the
+  // model fits in memory.
+  for_each_param(cfg, [&](const std::string& name, const std::vector<int64_t>& shape) {
+    const std::string fname = file_name(name);
+    if (!where.count(fname) && is_absent_o_bias(cfg, name)) return true;
+    if (!where.count(fname))
+      throw InputError(file, 0, name, "missing tensor",
+                       "the checkpoint does not match " + cfg_path.string() + " (" + cfg.arch +
+                           ", " + std::to_string(cfg.n_layer) + " layers)");
+    int64_t want = 1, have = 1;
+    for (int64_t d : shape) want *= d;
+    const SafetensorsFile& f = shards[where[fname]];
+    for (int64_t d : f.shape(fname)) have *= d;
+    if (want != have)
+      throw InputError(f.path().string(), 0, name,
+                       "shape " + shape_str(f.shape(fname)) + ", expected " + shape_str(shape),
+                       "the checkpoint does not match " + cfg_path.string());
+    return true;
+  });
+  require_memory(load_memory(cfg), "the model in " + dir.string(),
+                 "check the sizes in " + cfg_path.string());
+
+  Transformer m(cfg);
   std::set<std::string> used;
   std::vector<float> tmp;
   for (const TensorInfo& t : m.params_.entries()) {
@@ -165,6 +192,15 @@ Transformer Transformer::load(const fs::path& dir) {
     } else {
       f.read_f32(fname, dst, t.numel);
     }
+    // A NaN or Inf weight makes every loss and sample NaN without an error: refuse it here.
+    for (size_t i = 0; i < t.numel; ++i)
+      if (!std::isfinite(dst[i]))
+        throw InputError(f.path().string(), 0, t.name,
+                         std::string("holds a non-finite value (") +
+                             (std::isnan(dst[i]) ? "nan" : "inf") + ") at element " +
+                             std::to_string(i) + " of " + std::to_string(t.numel),
+                         "the checkpoint is damaged or its training diverged: use an earlier "
+                         "checkpoint");
   }
   for (const auto& [n, shard] : where) {
     if (used.count(n) || ignorable(n, m.cfg_.tie_embeddings)) continue;

@@ -16,6 +16,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/token_dataset.h"
 #include "lmforge/data/tokenizer.h"
+#include "lmforge/model/memory_estimate.h"
 #include "lmforge/train/data_loader.h"
 #include "lmforge/train/evaluate.h"
 
@@ -153,6 +154,26 @@ std::string printable(std::string s) {
   return out;
 }
 
+// The loss metrics.jsonl logged for `step` (a finished run's final loss, reported again when it is
+// resumed), or NaN when the line is missing.
+double logged_loss(const fs::path& run_dir, int64_t step) {
+  const fs::path file = run_dir / "metrics.jsonl";
+  if (!fs::exists(file)) return std::nan("");
+  const std::string text = read_file(file);
+  size_t pos = 0;
+  double loss = std::nan("");
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    json j = json::parse(text.substr(pos, nl - pos), nullptr, false);
+    pos = nl + 1;
+    if (j.is_object() && j.value("step", json()).is_number_integer() &&
+        j["step"].get<int64_t>() == step && j.contains("loss") && j["loss"].is_number())
+      loss = j["loss"].get<double>();
+  }
+  return loss;
+}
+
 }  // namespace
 
 PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hooks) {
@@ -161,6 +182,21 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   TokenDataset train = TokenDataset::open(o.data_dir, "train");
   TokenDataset val = TokenDataset::open(o.data_dir, "val");
   ModelConfig mc = resolve_model(o, man);
+  // The data's own tokenizer.json is copied into every checkpoint and final/: it must be the one
+  // that made the shards, or the model's vocabulary and ids would not match its tokenizer.
+  std::optional<Tokenizer> tok;
+  if (fs::exists(o.data_dir / "tokenizer.json")) {
+    tok.emplace(Tokenizer::load(o.data_dir));
+    if (tok->content_hash() != man.tokenizer_hash || tok->vocab_size() != man.vocab_size)
+      throw InputError(
+          (o.data_dir / "tokenizer.json").string(), 0, "tokenizer",
+          "is not the tokenizer that prepared the shards: hash " +
+              tok->content_hash().substr(0, 12) + " with " + std::to_string(tok->vocab_size()) +
+              " tokens, but " + (o.data_dir / "manifest.json").string() + " says tokenizer_hash " +
+              man.tokenizer_hash.substr(0, 12) + " with vocab_size " +
+              std::to_string(man.vocab_size),
+          "put back the tokenizer the data was prepared with, or re-run lmforge prepare");
+  }
   if (!o.init_model.empty()) {
     fs::path tj = o.init_model / "tokenizer.json";
     if (!fs::exists(tj))
@@ -215,6 +251,12 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   // Checked here rather than with CLI11's excludes(): RUN/config.yaml lists both (one as 0).
   if (o.max_steps > 0 && o.max_tokens > 0)
     throw UsageError("--max-steps and --max-tokens are both set (hint: give only one)");
+  // Memory for the whole run, from the config alone: nothing is allocated or written yet.
+  require_memory(training_memory(mc, o.batch_size, T),
+                 "training this " + mc.arch + " model (L=" + std::to_string(mc.n_layer) +
+                     ", C=" + std::to_string(mc.n_embd) + ", V=" + std::to_string(mc.vocab_size) +
+                     ") with B=" + std::to_string(o.batch_size) + ", T=" + std::to_string(T),
+                 "lower --n-layer, --n-embd, --batch-size or --seq-len");
   LrSchedule sched;
   sched.decay = parse_lr_decay(o.lr_decay);
   WindowSource source(train, o.batch_size, T, o.seed);  // UsageError when the split is too small
@@ -237,8 +279,8 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   sched.lr = o.lr;
   sched.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
   sched.warmup_steps = o.warmup_steps >= 0 ? o.warmup_steps : sched.total_steps / 20;
-  std::optional<Tokenizer> tok;
-  if (o.sample_every > 0) tok = Tokenizer::load(o.data_dir);
+  if (o.sample_every > 0 && !tok) tok = Tokenizer::load(o.data_dir);
+  if (o.sample_every <= 0) tok.reset();  // no samples: the hook below stays off
   check_output(o);
   ensure_writable_dir(o.output_dir);
 
@@ -379,6 +421,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     std::fprintf(stderr, "the run already finished (step %lld); rewriting final/\n",
                  static_cast<long long>(state.step));
     res.train.steps_done = state.step;
+    res.train.last_loss = logged_loss(o.output_dir, state.step);
     if (hooks.eval) {  // summary.json reports the last evaluation: repeat it
       res.train.last_eval = hooks.eval();
       res.train.last_val_loss = res.train.last_eval.at("val_loss");

@@ -179,3 +179,24 @@ TEST(TokenDataset, ShardDisagreeingWithManifestIsAnInputError) {
   EXPECT_THROW(TokenDataset::open(d, "train"), InputError);
   fs::remove_all(d);
 }
+
+// Issue 13 item 17: an id outside the vocabulary is found when the split opens, and the error
+// names the shard file and the token index (it surfaced as an unnamed failure deep in training).
+TEST(TokenDataset, IdOutsideTheVocabularyNamesShardAndIndex) {
+  for (int width : {2, 4}) {
+    fs::path d = fresh_dir("oov" + std::to_string(width));
+    write_dataset(d, width);
+    write_shard(d / "train-00002.bin",
+                std::vector<int32_t>{20, 21, 22, 23, 24, 25, 26, 300, 28, 29, 30}, width);
+    try {
+      TokenDataset::open(d, "train");
+      FAIL() << "expected InputError";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file(), (d / "train-00002.bin").string());
+      EXPECT_EQ(e.field(), "token 7");
+      EXPECT_NE(e.message().find("id 300"), std::string::npos) << e.what();
+    }
+    EXPECT_NO_THROW(TokenDataset::open(d, "val"));
+    fs::remove_all(d);
+  }
+}

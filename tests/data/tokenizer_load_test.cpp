@@ -198,5 +198,44 @@ TEST_F(TokenizerLoad, EmptyDirectory) {
                               "directory)");
 }
 
+
+// Issue 13 item 17: a split regex that does not compile and ill-typed pre-tokenizer keys are
+// InputErrors naming the file and the field (they were a RuntimeError and a bare
+// json type_error.302, exit 1).
+TEST_F(TokenizerLoad, BadSplitRegexNamesTheField) {
+  json j = hf_json();
+  j["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       json::array({{{"type", "Split"}, {"pattern", {{"Regex", "(abc"}}}, {"behavior", "Isolated"}},
+                    {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}};
+  write_hf(j);
+  const std::string err = load_error();
+  EXPECT_EQ(err.rfind(file() + ": field 'pre_tokenizer.pretokenizers[0].pattern.Regex': ", 0), 0u)
+      << err;
+}
+
+TEST_F(TokenizerLoad, IllTypedPreTokenizerKeysNameTheField) {
+  json j = hf_json();
+  j["pre_tokenizer"]["type"] = 7;
+  write_hf(j);
+  EXPECT_EQ(load_error(), file() + ": field 'pre_tokenizer.type': expected a string, got number");
+  j = hf_json();
+  j["pre_tokenizer"]["add_prefix_space"] = "no";
+  write_hf(j);
+  EXPECT_EQ(load_error(),
+            file() + ": field 'pre_tokenizer.add_prefix_space': expected true or false, got string");
+  j = hf_json();
+  j["model"]["type"] = json::array({"BPE"});
+  write_hf(j);
+  EXPECT_EQ(load_error(), file() + ": field 'model.type': expected a string, got array");
+  j = hf_json();
+  j["added_tokens"][0]["id"] = int64_t(1) << 40;
+  write_hf(j);
+  EXPECT_EQ(load_error(), file() +
+                              ": field 'added_tokens[0]': expected {\"id\": integer >= 0, "
+                              "\"content\": string}");
+}
+
 }  // namespace
 }  // namespace lmforge

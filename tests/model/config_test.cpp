@@ -223,3 +223,27 @@ TEST(Config, Qwen2MistralAndRefusedFields) {
   other["architectures"] = {"GPTNeoXForCausalLM"};
   EXPECT_EQ(error_field(other), "model_type");
 }
+
+// Issue 13 item 17: a wrong JSON type is an InputError naming the key, never a bare
+// json type_error.302; non-finite floats and sizes whose int products overflow are refused.
+TEST(Config, WrongJsonTypesAndNonFiniteValuesNameTheKey) {
+  json g = ModelConfig::preset("tiny", 100).to_hf_json();
+  json j = g;
+  j["activation_function"] = 5;
+  EXPECT_EQ(error_field(j), "activation_function");
+  json l = ModelConfig::preset("llama-tiny", 100).to_hf_json();
+  j = l;
+  j["hidden_act"] = json::array({"silu"});
+  EXPECT_EQ(error_field(j), "hidden_act");
+  j = l;
+  j["rope_theta"] = 1e300;  // inf as a float
+  EXPECT_EQ(error_field(j), "rope_theta");
+  j = l;
+  j["eos_token_id"] = json::array({int64_t(1) << 40});
+  EXPECT_EQ(error_field(j), "eos_token_id");
+  j = l;
+  j["num_attention_heads"] = 65536;
+  j["num_key_value_heads"] = 65536;
+  j["head_dim"] = 65536;  // (NH + 2·NKV)·HS overflows int
+  EXPECT_EQ(error_field(j), "");
+}

@@ -47,6 +47,9 @@ class Shard {
   // Copies ids [start, start + n) into out, widened to int32. RuntimeError when out of range.
   void read(uint64_t start, size_t n, int32_t* out) const;
   int32_t at(uint64_t i) const;
+  // Index of the first id >= limit (an id outside a vocabulary of `limit` tokens), or count when
+  // every id is below it. Reads the whole file once.
+  uint64_t first_id_at_least(uint32_t limit) const;
 
  private:
   Shard() = default;
