@@ -45,7 +45,7 @@ void setup(CLI::App& root) {
       spec.own = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
                   "special_tokens_map.json", "vocab.json", "merges.txt", "encoder.json",
                   "vocab.bpe", "generation_config.json"};
-      spec.what = "a model directory (an earlier `lmforge export --format hf`), which is replaced";
+      spec.what = "an earlier `lmforge export --format hf` output (it would be replaced whole)";
     }
     o->output = check_output(spec, {{"--model", o->model}});
     ExportReport r = run_export(*o);

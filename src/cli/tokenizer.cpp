@@ -148,7 +148,7 @@ void run_train(const TrainArgs& a) {
                  "note: stopped at %d tokens (asked for %d): no remaining pair occurs at least "
                  "--min-frequency=%lld times in this corpus\n",
                  tok.vocab_size(), a.vocab_size, static_cast<long long>(a.min_frequency));
-  std::fprintf(stderr, "wrote %s/tokenizer.json (%d tokens, hash %s)\n", a.output.c_str(),
+  std::fprintf(stderr, "wrote %s/tokenizer.json (%d tokens, hash %s)\n", out.c_str(),
                tok.vocab_size(), tok.content_hash().c_str());
 }
 

@@ -166,13 +166,14 @@ fs::path check_output(const OutputSpec& spec, const std::vector<InputPath>& inpu
   o.path = strip_trailing_separators(o.path);
   if (o.kind == OutputSpec::Kind::kFile && given.back() == '/')
     refuse(o, "ends with '/' but names a file", "drop the trailing '/'");
+  // Overlap with an input first: it is the most telling reason when several apply.
+  check_inputs(o, inputs);
   std::error_code ec;
   const fs::file_status st = fs::symlink_status(o.path, ec);
   if (o.kind == OutputSpec::Kind::kFile)
     check_file(o, st);
   else
     check_dir(o, st);
-  check_inputs(o, inputs);
   return o.path;
 }
 
