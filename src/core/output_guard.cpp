@@ -55,14 +55,22 @@ bool is_leftover(const std::string& name) {
 
 std::string node_type(fs::file_type t) {
   switch (t) {
-    case fs::file_type::symlink: return "a symbolic link";
-    case fs::file_type::character: return "a character device";
-    case fs::file_type::block: return "a block device";
-    case fs::file_type::fifo: return "a FIFO (named pipe)";
-    case fs::file_type::socket: return "a socket";
-    case fs::file_type::directory: return "a directory";
-    case fs::file_type::regular: return "a regular file";
-    default: return "not a regular file or directory";
+    case fs::file_type::symlink:
+      return "a symbolic link";
+    case fs::file_type::character:
+      return "a character device";
+    case fs::file_type::block:
+      return "a block device";
+    case fs::file_type::fifo:
+      return "a FIFO (named pipe)";
+    case fs::file_type::socket:
+      return "a socket";
+    case fs::file_type::directory:
+      return "a directory";
+    case fs::file_type::regular:
+      return "a regular file";
+    default:
+      return "not a regular file or directory";
   }
 }
 
@@ -110,8 +118,9 @@ void check_file(const OutputSpec& o, const fs::file_status& st) {
   std::error_code ec;
   if (fs::file_size(o.path, ec) == 0 || ec || !o.same_kind) return;
   if (!o.same_kind(o.path))
-    refuse(o, "exists and is not " + (o.what.empty() ? "an earlier output" : o.what) +
-                  " written by this command; it would be overwritten",
+    refuse(o,
+           "exists and is not " + (o.what.empty() ? "an earlier output" : o.what) +
+               " written by this command; it would be overwritten",
            "choose a new file name for " + o.option + ", or remove the file first");
 }
 

@@ -39,12 +39,12 @@ class OutputGuardCli : public ::testing::Test {
     std::string text;
     for (const auto& d : lmforge::test_data::tiny_documents(60, 3)) text += d + "\n\n";
     lmforge::write_file_atomic(g_root / "corpus.txt", text);
-    ASSERT_EQ(run("tokenizer train --input " + p("corpus.txt") + " --vocab-size 300 --output " +
-                  p("tok"))
-                  .code,
-              0);
-    ASSERT_EQ(run("prepare --tokenizer " + p("tok") + " --input " + p("corpus.txt") +
-                  " --output " + p("data"))
+    ASSERT_EQ(
+        run("tokenizer train --input " + p("corpus.txt") + " --vocab-size 300 --output " + p("tok"))
+            .code,
+        0);
+    ASSERT_EQ(run("prepare --tokenizer " + p("tok") + " --input " + p("corpus.txt") + " --output " +
+                  p("data"))
                   .code,
               0);
     CliRun r = run("pretrain --data " + p("data") + " --output " + p("base") + kPretrain +

@@ -18,7 +18,8 @@ using namespace lmforge;
 namespace {
 
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lmforge-guard-" + name + "-" + std::to_string(getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("lmforge-guard-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -173,7 +174,6 @@ TEST(OutputGuard, OutputMustStayApartFromInputs) {
   msg = refusal(dir_spec(d / "runs" / "m" / "out"), {{"--init", d / "runs" / "m"}});
   EXPECT_NE(msg.find("inside the input directory --init"), std::string::npos) << msg;
   // Siblings and empty (unset) inputs are fine.
-  EXPECT_EQ(refusal(dir_spec(d / "runs" / "m2"), {{"--init", d / "runs" / "m"}, {"--x", ""}}),
-            "");
+  EXPECT_EQ(refusal(dir_spec(d / "runs" / "m2"), {{"--init", d / "runs" / "m"}, {"--x", ""}}), "");
   fs::remove_all(d);
 }
