@@ -9,6 +9,7 @@
 
 #include "cli/command.h"
 #include "lmforge/core/error.h"
+#include "lmforge/core/output_guard.h"
 #include "lmforge/demo/answer.h"
 #include "lmforge/demo/demo_data.h"
 #include "lmforge/demo/pipeline.h"
@@ -24,7 +25,11 @@ struct DemoOpts {
 };
 
 void run_demo(const DemoOpts& o) {
-  const fs::path dir = fs::absolute(o.output), corpus = fs::absolute(o.corpus);
+  // A workspace: each stage (a child lmforge) checks its own output inside it.
+  const fs::path dir = fs::absolute(check_output({"--output", o.output, OutputSpec::Kind::kDir,
+                                                  {"*"}, {}, {}, "a demo run directory"},
+                                                 {}));
+  const fs::path corpus = fs::absolute(o.corpus);
   const fs::path data = dir / "data";
   if (!fs::exists(data / "manifest.json") && !fs::exists(corpus / "general" / "bible-kjv.txt"))
     throw UsageError("no demo corpus in " + corpus.string() +
@@ -100,7 +105,10 @@ void setup(CLI::App& root) {
     print_resolved_config(*data);
     DemoDataOptions opt = *d;
     opt.corpus = *corpus;
-    opt.output = *out;
+    opt.output = check_output({"--output", *out, OutputSpec::Kind::kDir,
+                               {"manifest.json", "general", "domain", "task", "instruct", "rlhf"},
+                               {}, {}, "a data directory of an earlier `lmforge demo data`"},
+                              {{"--corpus", *corpus}});
     DemoDataSummary s = build_demo_data(opt);
     std::printf(
         "demo data in %s:\n  general  %.1f MB\n  domain   %lld train + %lld val documents, %.1f "

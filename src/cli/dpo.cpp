@@ -44,6 +44,8 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     DpoOptions o = a->o;
     finish_stage_options(o.stage, a->paths);
+    o.stage.output =
+        check_run_output(a->paths.output, {{"--init", a->paths.init}, {"--data", a->data}});
     o.data = a->data;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     DpoResult r = run_dpo(o);

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "lmforge/core/output_guard.h"
 
 namespace lmforge::cli {
 namespace {
@@ -34,6 +35,19 @@ void setup(CLI::App& root) {
   cmd->add_option("--name", o->name, "general.name in the GGUF file (default: the directory name)");
   cmd->callback([cmd, o] {
     print_resolved_config(*cmd);
+    OutputSpec spec;
+    spec.path = o->output;
+    if (o->format == "gguf") {
+      spec.kind = OutputSpec::Kind::kFile;
+      spec.same_kind = starts_with_bytes("GGUF");
+      spec.what = "a GGUF file";
+    } else {  // hf: the directory is replaced as a whole
+      spec.own = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                  "special_tokens_map.json", "vocab.json", "merges.txt", "encoder.json",
+                  "vocab.bpe", "generation_config.json"};
+      spec.what = "an earlier `lmforge export --format hf` output (it would be replaced whole)";
+    }
+    o->output = check_output(spec, {{"--model", o->model}});
     ExportReport r = run_export(*o);
     std::fprintf(stderr, "read %s%s\n", r.source.c_str(),
                  r.lora_merged ? " (LoRA adapter merged)" : "");

@@ -55,6 +55,9 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     FinetuneOptions o = a->o;
     finish_stage_options(o.stage, a->paths);
+    o.stage.output = check_run_output(
+        a->paths.output,
+        {{"--init", a->paths.init}, {"--data", a->data}, {"--val-data", a->val_data}});
     o.data = a->data;
     o.val_data = a->val_data;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);

@@ -55,6 +55,10 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     InstructOptions o = a->o;
     finish_stage_options(o.stage, a->paths);
+    o.stage.output = check_run_output(a->paths.output, {{"--init", a->paths.init},
+                                                        {"--data", a->data},
+                                                        {"--val-data", a->val_data},
+                                                        {"--heldout", a->heldout}});
     o.data = a->data;
     o.val_data = a->val_data;
     o.heldout = a->heldout;

@@ -6,6 +6,7 @@
 
 #include "cli/command.h"
 #include "lmforge/core/error.h"
+#include "lmforge/core/output_guard.h"
 #include "lmforge/serve/label_db.h"
 #include "lmforge/serve/label_server.h"
 
@@ -95,7 +96,10 @@ void setup(CLI::App& root) {
       throw UsageError(
           "lmforge label needs --model, --prompts and --db (see lmforge label --help)");
     o->l.prompts = o->prompts;
-    o->l.db = o->db;
+    o->l.db = check_output({"--db", o->db, OutputSpec::Kind::kFile, {}, {},
+                            starts_with_bytes(std::string("SQLite format 3\0", 16)),
+                            "an SQLite database"},
+                           {{"--model", o->model}, {"--prompts", o->prompts}});
     o->l.config_yaml = resolved_config_yaml(*cmd);
     print_resolved_config(*cmd);
     auto m = LoadedModel::load(o->model);
@@ -110,8 +114,11 @@ void setup(CLI::App& root) {
   ex->add_option("--output", e->output, "rankings JSONL to write (atomically)")->required();
   ex->callback([ex, e] {
     print_resolved_config(*ex);
+    const auto out = check_output({"--output", e->output, OutputSpec::Kind::kFile, {}, {},
+                                   jsonl_with_key({"responses"}), "a rankings JSONL file"},
+                                  {{"--db", e->db}});
     LabelDb db(e->db, false);
-    const auto [written, excluded] = db.export_jsonl(e->output);
+    const auto [written, excluded] = db.export_jsonl(out);
     std::fprintf(stderr,
                  "wrote %lld rankings to %s (%lld \"all bad\" rankings without a written answer "
                  "left out)\n",

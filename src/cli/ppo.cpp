@@ -75,6 +75,10 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     PpoStageOptions o = a->o;
     finish_stage_options(o.stage, a->paths);
+    o.stage.output = check_run_output(a->paths.output, {{"--init", a->paths.init},
+                                                        {"--reward", a->reward},
+                                                        {"--prompts", a->prompts},
+                                                        {"--eval-prompts", a->eval_prompts}});
     o.prompts = a->prompts;
     o.eval_prompts = a->eval_prompts;
     o.reward_model = a->reward;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "lmforge/core/output_guard.h"
 
 namespace lmforge::cli {
 namespace {
@@ -25,7 +26,13 @@ void run(const CLI::App& cmd, const PrepareArgs& a) {
   PrepareOptions o;
   o.tokenizer_dir = a.tokenizer;
   o.inputs.assign(a.inputs.begin(), a.inputs.end());
-  o.output = a.output;
+  std::vector<InputPath> named = {{"--tokenizer", a.tokenizer}};
+  for (const auto& in : a.inputs) named.push_back({"--input", in});
+  o.output = check_output({"--output", a.output, OutputSpec::Kind::kDir,
+                           {"manifest.json", "config.yaml", "train-*.bin", "val-*.bin",
+                            "tokenizer.json", "tokenizer_config.json"},
+                           {}, {}, "a data directory of an earlier `lmforge prepare`"},
+                          named);
   o.val_fraction = a.val_fraction;
   o.shard_tokens = a.shard_tokens;
   o.threads = a.threads;

@@ -90,6 +90,10 @@ void setup(CLI::App& root) {
     opts.init_model = (*s)[2];
     opts.replay_dir = (*s)[3];
     opts.general_val_dir = (*s)[4];
+    opts.output_dir = check_run_output((*s)[1], {{"--data", (*s)[0]},
+                                                 {"--init", (*s)[2]},
+                                                 {"--replay", (*s)[3]},
+                                                 {"--general-val", (*s)[4]}});
     opts.resolved_config_yaml = resolved_config_yaml(*cmd);
     PretrainResult r = run_pretrain(opts);
     if (report_interrupted(r.train, r.total_steps)) return;

@@ -10,6 +10,7 @@
 #include "cli/stage_options.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/core/output_guard.h"
 #include "lmforge/train/reward_score.h"
 #include "lmforge/train/reward_train.h"
 
@@ -46,9 +47,12 @@ void add_score(CLI::App* parent) {
     if (a->output.empty()) {
       st = score_file(rm, a->data, std::cout);
     } else {
+      OutputSpec spec{"--output", a->output, OutputSpec::Kind::kFile, {}, {},
+                       jsonl_with_key({"score", "scores"}), "a scores JSONL file"};
+      const auto out = check_output(spec, {{"--model", a->model}, {"--data", a->data}});
       std::ostringstream buf;
       st = score_file(rm, a->data, buf);
-      write_file_atomic(a->output, buf.str());
+      write_file_atomic(out, buf.str());
     }
     std::fprintf(stderr, "scored %lld responses of %lld examples, mean score %.4f",
                  static_cast<long long>(st.rows), static_cast<long long>(st.examples),
@@ -95,6 +99,9 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     RewardTrainOptions o = a->o;
     finish_stage_options(o.stage, a->paths);
+    if (!a->paths.output.empty())
+      o.stage.output =
+          check_run_output(a->paths.output, {{"--init", a->paths.init}, {"--data", a->data}});
     o.data = a->data;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     RewardTrainResult r = run_reward(o);

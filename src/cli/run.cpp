@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/core/output_guard.h"
 #include "lmforge/demo/pipeline.h"
 
 namespace lmforge::cli {
@@ -38,7 +39,10 @@ void setup(CLI::App& root) {
   cmd->add_flag("--no-report", o->no_report, "do not call `lmforge report` after each stage");
   cmd->callback([cmd, o] {
     print_resolved_config(*cmd);
-    const std::filesystem::path dir = std::filesystem::absolute(o->output);
+    // A workspace: each stage (a child lmforge) checks its own output inside it.
+    const std::filesystem::path dir = std::filesystem::absolute(check_output(
+        {"--output", o->output, OutputSpec::Kind::kDir, {"*"}, {}, {}, "a pipeline run directory"},
+        {}));
     std::map<std::string, std::string> vars = {
         {"DIR", dir.string()},
         {"DATA",

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "lmforge/core/output_guard.h"
 #include "lmforge/train/stage.h"
 
 namespace lmforge::cli {
@@ -65,6 +66,19 @@ inline void add_stage_options(CLI::App* cmd, StageOptions& o, StagePaths& p) {
 inline void finish_stage_options(StageOptions& o, const StagePaths& p) {
   o.init = p.init;
   o.output = p.output;
+}
+
+// The output check of a training stage (core/output_guard.h): --output is a new or empty
+// directory or an earlier run, apart from --init and every other input. Call before anything
+// is written; returns the path to write (without a trailing '/').
+inline std::filesystem::path check_run_output(const std::string& output,
+                                              std::vector<InputPath> inputs) {
+  OutputSpec s;
+  s.path = output;
+  s.own = run_dir_names();
+  s.proof = run_dir_proof();
+  s.what = "a run directory of an earlier lmforge training command";
+  return check_output(s, inputs);
 }
 
 // After a stage returns: when it stopped on Ctrl-C/SIGTERM, says where its checkpoint is and how

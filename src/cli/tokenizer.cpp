@@ -10,6 +10,7 @@
 
 #include "cli/command.h"
 #include "lmforge/core/error.h"
+#include "lmforge/core/output_guard.h"
 #include "lmforge/data/tokenizer_train.h"
 
 namespace lmforge::cli {
@@ -136,14 +137,20 @@ void run_train(const TrainArgs& a) {
   o.min_frequency = a.min_frequency;
   o.threads = a.threads;
   std::vector<std::filesystem::path> inputs(a.inputs.begin(), a.inputs.end());
+  std::vector<InputPath> named;
+  for (const auto& in : a.inputs) named.push_back({"--input", in});
+  const std::filesystem::path out = check_output(
+      {"--output", a.output, OutputSpec::Kind::kDir, {"tokenizer.json", "tokenizer_config.json"},
+       {}, {}, "a tokenizer directory of an earlier `lmforge tokenizer train`"},
+      named);
   Tokenizer tok = train_tokenizer(inputs, o);
-  tok.save(a.output);
+  tok.save(out);
   if (tok.vocab_size() < a.vocab_size)
     std::fprintf(stderr,
                  "note: stopped at %d tokens (asked for %d): no remaining pair occurs at least "
                  "--min-frequency=%lld times in this corpus\n",
                  tok.vocab_size(), a.vocab_size, static_cast<long long>(a.min_frequency));
-  std::fprintf(stderr, "wrote %s/tokenizer.json (%d tokens, hash %s)\n", a.output.c_str(),
+  std::fprintf(stderr, "wrote %s/tokenizer.json (%d tokens, hash %s)\n", out.c_str(),
                tok.vocab_size(), tok.content_hash().c_str());
 }
 

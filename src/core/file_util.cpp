@@ -22,6 +22,33 @@ fs::path temp_sibling(const fs::path& path) {
 [[noreturn]] void io_fail(const fs::path& path, const std::string& what) {
   throw RuntimeError("cannot " + what + " '" + path.string() + "': " + std::strerror(errno));
 }
+
+// The atomic rename replaces whatever node has the final name. Only a regular file (or, for
+// write_dir_atomic, a directory) may be replaced: renaming over a symlink, FIFO or device node
+// would destroy that node instead of writing through it.
+void refuse_non_regular(const fs::path& path, fs::file_type want) {
+  std::error_code ec;
+  const fs::file_type t = fs::symlink_status(path, ec).type();
+  if (t == fs::file_type::not_found || t == fs::file_type::none || t == want) return;
+  const char* is = t == fs::file_type::symlink     ? "a symbolic link"
+                   : t == fs::file_type::character ? "a character device"
+                   : t == fs::file_type::block     ? "a block device"
+                   : t == fs::file_type::fifo      ? "a FIFO"
+                   : t == fs::file_type::socket    ? "a socket"
+                   : t == fs::file_type::directory ? "a directory"
+                   : t == fs::file_type::regular   ? "a regular file"
+                                                   : "a special file";
+  throw UsageError("cannot write '" + path.string() + "': it exists and is " + is + ", not " +
+                   (want == fs::file_type::directory ? "a directory" : "a regular file") +
+                   " (hint: choose another path; it was left untouched)");
+}
+
+// "data/" names the directory "data": rename(2) and the temp sibling need the name itself.
+fs::path without_trailing_slash(const fs::path& path) {
+  std::string s = path.string();
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return s;
+}
 }  // namespace
 
 void fsync_dir(const fs::path& dir) {
@@ -32,10 +59,21 @@ void fsync_dir(const fs::path& dir) {
 }
 
 void write_file_atomic_with(const fs::path& path, const std::function<void(std::FILE*)>& writer) {
+  if (!path.empty() && path.string().back() == '/')
+    throw UsageError("cannot write '" + path.string() +
+                     "': the name ends with '/' but a file is written (hint: drop the '/')");
+  refuse_non_regular(path, fs::file_type::regular);
   if (!path.parent_path().empty()) fs::create_directories(path.parent_path());
   fs::path tmp = temp_sibling(path);
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) io_fail(tmp, "create");
+  // A stale temp of a killed writer with our pid is removed; O_EXCL|O_NOFOLLOW then guarantees
+  // that we write a fresh file of our own, never through a link planted under the temp name.
+  ::unlink(tmp.c_str());
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+  std::FILE* f = fd >= 0 ? ::fdopen(fd, "wb") : nullptr;
+  if (!f) {
+    if (fd >= 0) ::close(fd);
+    io_fail(tmp, "create");
+  }
   try {
     writer(f);
   } catch (...) {
@@ -49,6 +87,12 @@ void write_file_atomic_with(const fs::path& path, const std::function<void(std::
     io_fail(path, "write");
   }
   std::fclose(f);
+  try {
+    refuse_non_regular(path, fs::file_type::regular);  // again: it may have appeared meanwhile
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     io_fail(path, "rename into");
@@ -63,7 +107,9 @@ void write_file_atomic(const fs::path& path, std::string_view bytes) {
   });
 }
 
-void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::path&)>& fill) {
+void write_dir_atomic(const fs::path& dir_in, const std::function<void(const fs::path&)>& fill) {
+  const fs::path dir = without_trailing_slash(dir_in);
+  refuse_non_regular(dir, fs::file_type::directory);
   if (!dir.parent_path().empty()) fs::create_directories(dir.parent_path());
   fs::path tmp = temp_sibling(dir);
   std::error_code ec;
@@ -76,7 +122,8 @@ void write_dir_atomic(const fs::path& dir, const std::function<void(const fs::pa
   try {
     fill(tmp);
     fsync_dir(tmp);
-    if (fs::exists(dir)) {
+    refuse_non_regular(dir, fs::file_type::directory);
+    if (fs::exists(fs::symlink_status(dir))) {
       fs::rename(dir, old);
       moved_old = true;
     }

@@ -1,6 +1,8 @@
 // Checkpoint directories: model + optimizer moments + trainer state, written atomically.
 #include "lmforge/train/checkpoint.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <map>
 #include <regex>
@@ -84,7 +86,14 @@ void save_checkpoint(const fs::path& dir, const Transformer& model,
     save_safetensors(tmp / "optimizer.safetensors", tensors,
                      {{"format", "lmforge-adamw"}, {"step", std::to_string(step)}});
     if (extra) extra(tmp);
-    write_file_atomic(tmp / "trainer_state.json", trainer_state_to_json(state).dump(2) + "\n");
+    // The files of this checkpoint, so that one missing later (a deletion cut short) shows.
+    json j = trainer_state_to_json(state);
+    std::vector<std::string> files;
+    for (const auto& e : fs::directory_iterator(tmp))
+      if (e.is_regular_file()) files.push_back(e.path().filename().string());
+    std::sort(files.begin(), files.end());
+    j["files"] = files;
+    write_file_atomic(tmp / "trainer_state.json", j.dump(2) + "\n");
   });
 }
 
@@ -119,18 +128,65 @@ TrainerState read_trainer_state(const fs::path& dir) {
   return trainer_state_from_json(j, path.string());
 }
 
+namespace {
+
+// A checkpoint directory is complete when it holds every file its trainer_state.json lists
+// ("files", written last by save_checkpoint) or, for checkpoints written before that list
+// existed, the model and optimizer files every checkpoint has. A step-N that is not complete
+// is the remains of a deletion cut short (an older lmforge pruned in place).
+bool is_complete_checkpoint(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path state = dir / "trainer_state.json";
+  if (!fs::is_regular_file(state, ec)) return false;
+  std::vector<std::string> need = {"config.json", "model.safetensors", "optimizer.safetensors"};
+  const json j = json::parse(read_file(state), nullptr, /*allow_exceptions=*/false);
+  if (j.is_object() && j.contains("files") && j["files"].is_array()) {
+    need.clear();
+    for (const auto& f : j["files"])
+      if (f.is_string()) need.push_back(f.get<std::string>());
+  }
+  for (const auto& f : need)
+    if (!fs::exists(dir / f, ec)) return false;
+  return true;
+}
+
+bool is_step_name(const std::string& name, int64_t* step) {
+  static const std::regex kName("step-([0-9]+)");
+  std::smatch m;
+  if (!std::regex_match(name, m, kName)) return false;
+  if (step) *step = std::stoll(m[1].str());
+  return true;
+}
+
+// Deletes a checkpoint so that a kill at any moment leaves either the complete directory or a
+// "step-N.trash-PID" that nothing mistakes for a checkpoint and the next prune removes: the
+// rename is atomic, the recursive delete is not.
+void discard(const fs::path& dir) {
+  std::error_code ec;
+  const fs::path trash =
+      dir.parent_path() / (dir.filename().string() + ".trash-" + std::to_string(getpid()));
+  fs::remove_all(trash, ec);
+  fs::rename(dir, trash, ec);
+  if (ec) {
+    fs::remove_all(dir, ec);
+    return;
+  }
+  fsync_dir(dir.parent_path());
+  fs::remove_all(trash, ec);
+}
+
+}  // namespace
+
 std::vector<fs::path> list_checkpoints(const fs::path& run_dir) {
   std::vector<std::pair<int64_t, fs::path>> found;
   fs::path root = run_dir / "checkpoints";
   std::error_code ec;
   if (!fs::is_directory(root, ec)) return {};
-  static const std::regex kName("step-([0-9]+)");
   for (const auto& e : fs::directory_iterator(root)) {
-    std::smatch m;
-    std::string name = e.path().filename().string();
-    if (!e.is_directory() || !std::regex_match(name, m, kName)) continue;
-    if (!fs::exists(e.path() / "trainer_state.json")) continue;
-    found.emplace_back(std::stoll(m[1].str()), e.path());
+    int64_t step = 0;
+    if (!e.is_directory() || !is_step_name(e.path().filename().string(), &step)) continue;
+    if (!is_complete_checkpoint(e.path())) continue;
+    found.emplace_back(step, e.path());
   }
   std::sort(found.begin(), found.end());
   std::vector<fs::path> out;
@@ -147,16 +203,24 @@ std::optional<fs::path> find_latest_checkpoint(const fs::path& run_dir) {
 void prune_checkpoints(const fs::path& run_dir, int keep) {
   std::error_code ec;
   fs::path root = run_dir / "checkpoints";
-  if (fs::is_directory(root, ec))
+  if (fs::is_directory(root, ec)) {
+    std::vector<fs::path> stale, broken;
     for (const auto& e : fs::directory_iterator(root)) {
-      // Leftovers of a save killed half way (write_dir_atomic's temp and old names).
+      // Leftovers of a save or a prune killed half way (write_dir_atomic's temp and old names,
+      // discard()'s trash name), and step-N directories a deletion cut short.
       std::string name = e.path().filename().string();
-      if (name.find(".tmp-") != std::string::npos || name.find(".old-") != std::string::npos)
-        fs::remove_all(e.path(), ec);
+      if (name.find(".tmp-") != std::string::npos || name.find(".old-") != std::string::npos ||
+          name.find(".trash-") != std::string::npos)
+        stale.push_back(e.path());
+      else if (e.is_directory() && is_step_name(name, nullptr) && !is_complete_checkpoint(e.path()))
+        broken.push_back(e.path());
     }
+    for (const auto& p : stale) fs::remove_all(p, ec);
+    for (const auto& p : broken) discard(p);
+  }
   if (keep <= 0) return;
   auto all = list_checkpoints(run_dir);
-  for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i], ec);
+  for (size_t i = 0; i + keep < all.size(); ++i) discard(all[i]);
 }
 
 void check_resume_compatible(const json& saved, const json& now, const fs::path& checkpoint) {

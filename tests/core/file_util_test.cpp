@@ -1,5 +1,6 @@
 // Atomic writes leave either the old or the new content, never a temp file or a partial one.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <stdexcept>
@@ -65,4 +66,48 @@ TEST(Errors, InputErrorNamesFileLineFieldAndHint) {
 
 TEST(FileUtil, UnwritableDirIsUsageError) {
   EXPECT_THROW(ensure_writable_dir("/proc/lmforge-cannot-exist/x"), UsageError);
+}
+
+// The atomic rename must never replace a node that is not a regular file (issue 13: exporting to
+// a device node replaced it). FIFO and symlink made here; a device is only checked by
+// output_guard_test, never written.
+TEST(FileUtil, AtomicWriteRefusesFifoAndSymlinkAndLeavesThem) {
+  fs::path d = fresh_dir("nodes");
+  ASSERT_EQ(::mkfifo((d / "fifo").c_str(), 0600), 0);
+  EXPECT_THROW(write_file_atomic(d / "fifo", "x"), UsageError);
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(d / "fifo")));
+  write_file_atomic(d / "target", "keep");
+  fs::create_symlink(d / "target", d / "link");
+  EXPECT_THROW(write_file_atomic(d / "link", "x"), UsageError);
+  EXPECT_THROW(write_file_atomic_with(d / "link", [](std::FILE*) {}), UsageError);
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(d / "link")));
+  EXPECT_EQ(read_file(d / "target"), "keep");
+  fs::create_directories(d / "realdir");
+  fs::create_directory_symlink(d / "realdir", d / "linkdir");
+  EXPECT_THROW(write_dir_atomic(d / "linkdir", [](const fs::path&) {}), UsageError);
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(d / "linkdir")));
+  EXPECT_THROW(write_dir_atomic(d / "fifo", [](const fs::path&) {}), UsageError);
+  EXPECT_TRUE(fs::is_fifo(fs::symlink_status(d / "fifo")));
+  // Nothing half-written next to them.
+  for (const auto& e : fs::directory_iterator(d))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
+  fs::remove_all(d);
+}
+
+// "--output data/" (issue 13, item 18): the directory named with a trailing slash is written.
+TEST(FileUtil, AtomicDirAcceptsTrailingSlash) {
+  fs::path d = fresh_dir("slash");
+  write_dir_atomic(d.string() + "/data/", [](const fs::path& tmp) {
+    write_file_atomic(tmp / "a.txt", "one");
+  });
+  EXPECT_EQ(read_file(d / "data" / "a.txt"), "one");
+  write_dir_atomic(d.string() + "/data/", [](const fs::path& tmp) {
+    write_file_atomic(tmp / "b.txt", "two");
+  });
+  EXPECT_EQ(read_file(d / "data" / "b.txt"), "two");
+  EXPECT_FALSE(fs::exists(d / "data" / "a.txt"));
+  EXPECT_EQ(std::distance(fs::directory_iterator(d), fs::directory_iterator()), 1);
+  EXPECT_THROW(write_file_atomic(d.string() + "/f.txt/", "x"), UsageError);
+  EXPECT_FALSE(fs::exists(d / "f.txt"));
+  fs::remove_all(d);
 }

@@ -153,14 +153,25 @@ TEST(Pretrain, NonFiniteLossStopsAndKeepsLastGoodCheckpoint) {
 
 TEST(Checkpoint, IncompleteDirectoriesAreIgnoredAndPruned) {
   fs::path run = g_data->root / "run-ck";
-  fs::create_directories(run / "checkpoints" / "step-3");
+  // step-3: the files of a checkpoint without a "files" list (an older lmforge) and a damaged
+  // state: listed, and reading it says so.
+  for (const char* f : {"config.json", "model.safetensors", "optimizer.safetensors"})
+    write_file_atomic(run / "checkpoints" / "step-3" / f, "");
   write_file_atomic(run / "checkpoints" / "step-3" / "trainer_state.json", "{}");
   fs::create_directories(run / "checkpoints" / "step-9.tmp-123");  // killed mid-save
   write_file_atomic(run / "checkpoints" / "step-9.tmp-123" / "trainer_state.json", "{}");
   fs::create_directories(run / "checkpoints" / "step-7");  // no state file: incomplete
+  // step-8: a deletion cut short (issue 13): the state survived, a listed file did not.
+  write_file_atomic(run / "checkpoints" / "step-8" / "trainer_state.json",
+                    "{\"files\": [\"model.safetensors\", \"trainer_state.json\"]}");
+  fs::create_directories(run / "checkpoints" / "step-1.trash-55");  // a prune killed mid-delete
   EXPECT_EQ(find_latest_checkpoint(run)->filename(), "step-3");
+  EXPECT_EQ(list_checkpoints(run).size(), 1u);
   prune_checkpoints(run, 1);
   EXPECT_FALSE(fs::exists(run / "checkpoints" / "step-9.tmp-123"));
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "step-8"));
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "step-7"));
+  EXPECT_FALSE(fs::exists(run / "checkpoints" / "step-1.trash-55"));
   EXPECT_TRUE(fs::exists(run / "checkpoints" / "step-3"));
   EXPECT_THROW(read_trainer_state(run / "checkpoints" / "step-3"), InputError);
 }

@@ -1,6 +1,9 @@
 // Atomic file and directory writes: nothing half-written is ever visible under the final name.
 // A file is written to "NAME.tmp-PID", flushed, fsync'ed and renamed; a directory is built as
-// "NAME.tmp-PID/" and renamed into place once complete.
+// "NAME.tmp-PID/" and renamed into place once complete. The rename only ever replaces a regular
+// file (a directory for write_dir_atomic): a symlink, FIFO or device under the final name is
+// refused with UsageError and left untouched. "DIR/" and "DIR" name the same directory.
+// Whether an existing output may be replaced at all is the caller's check (output_guard.h).
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -9,7 +12,8 @@
 
 namespace lmforge {
 
-// Writes bytes to path atomically. Throws RuntimeError naming the path on failure.
+// Writes bytes to path atomically. Throws RuntimeError naming the path on failure, UsageError
+// when the path exists and is not a regular file.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
 // Streams into a temp file via the callback, then fsync + rename. The callback gets an open FILE*.
@@ -17,7 +21,8 @@ void write_file_atomic_with(const std::filesystem::path& path,
                             const std::function<void(std::FILE*)>& writer);
 
 // Builds a directory atomically: fill(tmp_dir) populates a fresh temporary sibling directory,
-// which then replaces `dir` (an existing `dir` is removed first). Throws on failure and cleans up.
+// which then replaces `dir` (an existing `dir` is removed first). Throws on failure and cleans up;
+// UsageError when `dir` exists and is not a directory (a symlink to one included).
 void write_dir_atomic(const std::filesystem::path& dir,
                       const std::function<void(const std::filesystem::path&)>& fill);
 

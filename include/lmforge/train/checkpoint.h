@@ -3,10 +3,13 @@
 //   optimizer.safetensors  AdamW moments per parameter: "exp_avg.<name>", "exp_avg_sq.<name>"
 //                          (f32, the parameter's arena shape), metadata {"step": t}
 //   trainer_state.json     step, tokens seen, data position, seed, elapsed seconds, the schedule,
-//                          and "config": the settings that must not change across a resume.
+//                          "config": the settings that must not change across a resume, and
+//                          "files": every file of the checkpoint (written last).
 // Each step-N directory is built with write_dir_atomic, so a directory under its final name is
 // always complete; a kill during a save leaves only a "step-N.tmp-PID" sibling that is ignored
-// (and removed by the next save).
+// (and removed by the next save). Pruning renames step-N to "step-N.trash-PID" before deleting
+// it, so a kill during a prune never leaves a partial step-N; one left by an older lmforge (a
+// file of its "files" list missing) is never resumed from and is removed by the next prune.
 // Not here: what the trainer does with the state (trainer.h), sharded multi-rank checkpoints.
 #pragma once
 #include <cstdint>
@@ -59,11 +62,13 @@ void load_optimizer_state(const std::filesystem::path& dir, AdamW& opt,
                           const std::string& prefix = "");
 TrainerState read_trainer_state(const std::filesystem::path& dir);
 
-// Newest complete RUN/checkpoints/step-N (the highest N with a trainer_state.json), if any.
+// Newest complete RUN/checkpoints/step-N (the highest N holding every file its
+// trainer_state.json lists; model, optimizer and state for checkpoints without the list), if any.
 std::optional<std::filesystem::path> find_latest_checkpoint(const std::filesystem::path& run_dir);
 // Complete checkpoint directories sorted by step, oldest first.
 std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path& run_dir);
-// Removes all but the newest `keep` checkpoints (keep <= 0 keeps all) and stale temp dirs.
+// Removes all but the newest `keep` checkpoints (keep <= 0 keeps all), stale temp and trash dirs
+// and incomplete step-N dirs; crash-safe (see above).
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
 
 // Compares a checkpoint's config with the current one; UsageError naming the first key that
