@@ -6,15 +6,19 @@
 // - log π(y|x) sums the response tokens only (prompt rendering as reward_data.h: ChatML when the
 //   tokenizer has it, the end token included in the response).
 // - Reference log-probabilities are computed once, before the first step, by the --init model and
-//   cached in RUN/ref_logprobs.json together with a fingerprint of the token rows; a resume reads
-//   them back (and recomputes them deterministically from --init if the file is missing or its
-//   fingerprint does not match the data).
+//   cached in RUN/ref_logprobs.json together with a fingerprint of the token rows and of the
+//   reference's weights (a hash of their content, not the --init path); a resume reads them back
+//   (and recomputes them deterministically from --init if the file is missing or its fingerprint
+//   does not match the data or the weights).
 // - Evaluation on the held-out rankings (--val-fraction) writes val_loss (the DPO loss),
 //   reward_accuracy (pairs whose implicit rewards β·(log π − log π_ref) are ordered right),
 //   margin (their mean gap) and kl: the mean per-token KL(π‖π_ref) over the held-out response
-//   tokens (exact over the vocabulary at each position, on the data's prefixes, not on samples).
-//   The reference model stays in memory for this. Training steps log train_accuracy,
-//   train_margin. RUN/summary.json carries reward_accuracy, margin and kl.
+//   tokens (exact over the vocabulary at each position, on the data's prefixes, not on samples),
+//   chosen_logp and chosen_logp_ref: the mean per-token log-likelihood of the best answers under
+//   the policy and the reference. The reference model stays in memory for this. Training steps
+//   log train_accuracy, train_margin, reward_best, reward_worst and chosen_logp.
+// - The loss adds --sft-coef times the best answer's per-token NLL (RPO), default 1.
+//   RUN/summary.json carries reward_accuracy, margin, kl, chosen_logp and chosen_logp_ref.
 // Not here: option parsing (src/cli/dpo.cpp), the loss itself (loss/dpo.h).
 #pragma once
 #include <cstdint>
@@ -34,6 +38,9 @@ struct DpoOptions {
   StageOptions stage;
   std::filesystem::path data;
   double beta = 0.1;
+  // Weight of the SFT term on each ranking's best answer (RPO; loss/dpo.h dpo_sft_term). 1.0 as
+  // in the RPO paper: it guards the preferred answers' likelihood, which plain DPO (0) lets fall.
+  double sft_coef = 1.0;
   std::string loss = "pairwise";  // pairwise | listwise
   double val_fraction = 0.1;
 };
