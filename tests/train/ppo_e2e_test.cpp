@@ -70,7 +70,6 @@ PpoConfig config() {
   c.ppo_epochs = 2;
   c.max_new_tokens = 8;
   c.kl_coef = 0.1;
-  c.vf_coef = 0.1;
   c.seed = 3;
   return c;
 }
