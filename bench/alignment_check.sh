@@ -19,10 +19,12 @@ LM="$BUILD/lmforge"
 PY="python3 $HERE/alignment_data.py"
 T=${THREADS:-2}
 if [ "$QUICK" = "--quick" ]; then
-  N=10; PRE=300; INS=300; SAMPLES=4; SIZE="--n-embd 64 --n-layer 2 --n-head 2"
+  N=6; PRE=200; INS=300; SAMPLES=3; SIZE="--n-embd 64 --n-layer 2 --n-head 2"
 else
   N=24; PRE=600; INS=600; SAMPLES=4; SIZE=""
 fi
+# Overrides, e.g. a less trained instruct model (INS_STEPS=150) that knows only part of its answers.
+N=${N_ENTITIES:-$N}; PRE=${PRE_STEPS:-$PRE}; INS=${INS_STEPS:-$INS}
 export OMP_WAIT_POLICY=passive
 # KEEP=1 keeps WORK and skips the stages whose output is there (to rerun alignment only, delete
 # WORK/reward WORK/dpo WORK/ppo).
@@ -63,7 +65,9 @@ answers() {  # MODEL FILE K OUT
     fi
     python3 - "$line" "$k" "${list[@]}" >> "$out" <<'PYEOF'
 import json, sys
-d = json.loads(sys.argv[1]); k = sys.argv[2]; a = [x.strip() for x in sys.argv[3:]]
+# Sampled bytes need not be valid UTF-8 (byte-level BPE): keep what decodes, mark the rest.
+clean = lambda x: x.encode("utf-8", "surrogateescape").decode("utf-8", "replace").strip()
+d = json.loads(sys.argv[1]); k = sys.argv[2]; a = [clean(x) for x in sys.argv[3:]]
 if k == "0": d["answer"] = a[0]
 else: d["answers"] = a
 print(json.dumps(d))

@@ -108,7 +108,7 @@ def rank(samples, out):
             s = json.loads(line)
             answers = []
             for a in s["answers"]:
-                a = a.strip()
+                a = a.encode("utf-8", "surrogatepass").decode("utf-8", "replace").strip()
                 if a and a not in answers:
                     answers.append(a)
             n += 1
