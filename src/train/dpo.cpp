@@ -13,6 +13,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/datasets.h"
 #include "lmforge/loss/dpo.h"
+#include "lmforge/train/reward_train.h"
 
 namespace lmforge {
 namespace fs = std::filesystem;
@@ -304,9 +305,10 @@ StageOptions dpo_default_stage_options() {
 
 DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   // ---- validate everything before writing anything ----
-  const StageOptions& o = opts.stage;
+  StageOptions o = opts.stage;
   validate_stage_options(o);
   const RankingLoss kind = parse_ranking_loss(opts.loss);
+  if (opts.min_steps < 0) throw UsageError("--min-steps must be >= 0");
   if (!(opts.beta > 0)) throw UsageError("--beta must be > 0 (typical: 0.1)");
   if (!(opts.sft_coef >= 0)) throw UsageError("--sft-coef must be >= 0 (0: plain DPO)");
   ModelConfig mc = read_init_config(o.init);
@@ -316,6 +318,12 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
       encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
   std::vector<EncodedRanking> train, val;
   split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
+  o.epochs = epochs_for_min_steps(o, int64_t(train.size()), opts.min_steps);
+  if (o.epochs != opts.stage.epochs)
+    std::fprintf(stderr,
+                 "dpo: %zu rankings make few steps per epoch; training %d epochs to reach "
+                 "--min-steps %lld\n",
+                 train.size(), o.epochs, static_cast<long long>(opts.min_steps));
   const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
   std::vector<fs::path> tok_files;
@@ -361,13 +369,15 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   Transformer& m = *run.model;
   const std::vector<std::vector<double>>& eval_ref = val.empty() ? ref_train : ref_val;
   TrainHooks hooks = test_hooks;
-  hooks.eval = [&]() { return evaluate_dpo(m, reference, eval_set, eval_ref, opts); };
+  DpoOptions eval_opts = opts;
+  eval_opts.stage = o;
+  hooks.eval = [&]() { return evaluate_dpo(m, reference, eval_set, eval_ref, eval_opts); };
   stage_start_metrics(run, [&]() {
     json j = json::object();
     for (const auto& [k, v] : hooks.eval()) j[k] = v;
     return j;
   });
-  DpoObjective objective(m, train, ref_train, opts);
+  DpoObjective objective(m, train, ref_train, eval_opts);
   DpoResult res;
   res.train = run_stage_loop(run, objective, hooks);
   const std::map<std::string, double>& ev = res.train.last_eval;

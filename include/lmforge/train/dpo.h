@@ -43,6 +43,8 @@ struct DpoOptions {
   double sft_coef = 1.0;
   std::string loss = "pairwise";  // pairwise | listwise
   double val_fraction = 0.1;
+  // Without --max-steps, at least this many steps (epochs grow to reach it; reward_train.h).
+  int64_t min_steps = 100;
 };
 
 struct DpoResult {
@@ -52,7 +54,8 @@ struct DpoResult {
 };
 
 // Defaults of `lmforge dpo`: lr 1e-5 (DPO moves a trained policy; small steps keep the KL to the
-// reference low), 1 epoch, 4 rankings per micro-batch, no weight decay.
+// reference low), 1 epoch but at least DpoOptions::min_steps steps, 4 rankings per micro-batch,
+// no weight decay, beta 0.1, sft-coef 1.
 StageOptions dpo_default_stage_options();
 
 DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks = {});
