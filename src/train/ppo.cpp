@@ -4,6 +4,7 @@
 #include "lmforge/train/ppo.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 
@@ -85,7 +86,8 @@ void check_reward_model(const fs::path& rm_dir, double min_accuracy) {
     return;
   }
   const double acc = info["reward_accuracy"].get<double>();
-  const bool held_out = info.value("val_rankings", 0) > 0;
+  const int64_t n_val = info.value("val_rankings", int64_t(0));
+  const bool held_out = n_val > 0;
   if (!held_out) {
     std::fprintf(stderr,
                  "warning: the reward model's accuracy %.3f was measured on its training "
@@ -96,6 +98,16 @@ void check_reward_model(const fs::path& rm_dir, double min_accuracy) {
   char buf[160];
   std::snprintf(buf, sizeof buf, "is %.3f on held-out rankings, below --min-reward-accuracy %.3f",
                 acc, min_accuracy);
+  // A few held-out rankings give a noisy accuracy (4 rankings are ~10 pairs): refuse only on
+  // enough evidence, warn otherwise.
+  constexpr int64_t kMinValRankings = 20;
+  if (acc < min_accuracy && n_val < kMinValRankings) {
+    std::fprintf(stderr,
+                 "warning: the reward model %s, but on only %lld held-out rankings (too few to "
+                 "refuse it; PPO may learn its mistakes)\n",
+                 buf, static_cast<long long>(n_val));
+    return;
+  }
   if (acc < min_accuracy)
     throw InputError(f.string(), 0, "reward_accuracy",
                      std::string(buf) + ": PPO would learn the reward model's mistakes",
@@ -216,8 +228,16 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward, const Train
   });
   res.start_reward = start.value("mean_reward", 0.0);
   TrainHooks hooks = test_hooks;
+  const double start_len = start.value("response_len", 0.0);
   hooks.eval = [&]() {
     PpoObjective::Eval e = obj.evaluate();
+    // A policy that games a reward model usually shows it in the length of its answers first.
+    if (start_len > 0 && std::abs(e.response_len / start_len - 1.0) > 0.5)
+      std::fprintf(stderr,
+                   "warning: held-out answers are %.1f tokens long, %.1f at the start: PPO may be "
+                   "exploiting the reward model (hint: raise --kl-coef, lower --lr, or check the "
+                   "reward model on such answers)\n",
+                   e.response_len, start_len);
     // val_loss: the negative KL-regularized objective PPO maximizes, on held-out prompts.
     return std::map<std::string, double>{{"val_loss", -(e.mean_reward - obj.kl_coef() * e.kl)},
                                          {"val_reward", e.mean_reward},

@@ -137,8 +137,9 @@ struct PpoStageOptions {
   // times `reward_word` occurs in the decoded answer). Exactly one.
   std::filesystem::path reward_model;
   std::string reward_word;
-  // A reward model whose held-out pairwise accuracy (reward_config.json) is below this is refused
-  // (PPO would optimise its mistakes); below 0.75 it is used with a warning. 0: accept any.
+  // A reward model whose held-out pairwise accuracy (reward_config.json) is below this on at
+  // least 20 held-out rankings is refused (PPO would optimise its mistakes); on fewer, or below
+  // 0.75, it is used with a warning. 0: accept any.
   double min_reward_accuracy = 0.6;
 };
 
