@@ -38,7 +38,8 @@ void setup(CLI::App& root) {
                   "as RPO adds): keeps the preferred answers likely; 0 = plain DPO");
   cmd->add_option("--min-steps", a->o.min_steps,
                   "without --max-steps, train at least this many steps (--epochs grows to reach "
-                  "it; 0: exactly --epochs)");
+                  "it; 0: exactly --epochs). Many epochs over a small ranking set can collapse "
+                  "the policy: see docs/RLHF.md");
   cmd->add_option("--loss", a->o.loss,
                   "pairwise: -log sigmoid over all K(K-1)/2 ordered pairs of a ranking; listwise: "
                   "Plackett-Luce over the whole ranking")
