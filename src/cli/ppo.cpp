@@ -76,9 +76,10 @@ void setup(CLI::App& root) {
   cmd->add_option("--kl-action", p.kl_action,
                   "when a rollout's KL exceeds --max-kl: warn, or stop (exit 1, checkpoints kept)")
       ->check(CLI::IsMember({"warn", "stop"}));
-  cmd->add_option("--whiten-rewards", p.whiten_rewards,
-                  "divide the scores by their rollout-batch standard deviation (they are always centred on "
-                  "the batch mean)");
+  cmd->add_option(
+      "--whiten-rewards", p.whiten_rewards,
+      "divide the scores by their rollout-batch standard deviation (they are always centred on "
+      "the batch mean)");
   cmd->callback([cmd, a] {
     print_resolved_config(*cmd);
     PpoStageOptions o = a->o;

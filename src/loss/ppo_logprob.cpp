@@ -62,7 +62,7 @@ void token_logprobs_backward(float* logits, const int32_t* targets, const float*
     const double dl = dlogp[i];
     for (int j = 0; j < V; ++j) {
       const double lp = double(row[j]) * inv_t - lse, p = std::exp(lp);
-      // With u = z/τ: d logp_a/d u_j = [j = a] - p_j;  d H/d u_j = -p_j (log p_j + H); d u/d z = 1/τ.
+      // u = z/τ: d logp_a/d u_j = [j = a] - p_j; d H/d u_j = -p_j (log p_j + H); du/dz = 1/τ.
       row[j] = float(inv_t * (dl * ((j == targets[i] ? 1.0 : 0.0) - p) - de * p * (lp + h)));
     }
   }

@@ -116,8 +116,8 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
   PpoPolicyLoss pg = ppo_policy_loss(lp.data(), old_logp.data(), adv.data(), nullptr, K, cfg_.clip,
                                      scale, dlp.data());
   // The critic's error on this minibatch, for metrics only (it is fit between rollouts).
-  PpoValueLoss vl = ppo_value_loss(v.data(), old_v.data(), ret.data(), nullptr, K, 0.0, 0.0f,
-                                   dv.data());
+  PpoValueLoss vl =
+      ppo_value_loss(v.data(), old_v.data(), ret.data(), nullptr, K, 0.0, 0.0f, dv.data());
 
   // Backward: dlogits from the log-prob (and entropy) head.
   std::vector<float> dlp_full(N, 0.0f), dent_full;

@@ -203,7 +203,8 @@ void PpoObjective::fit_value_head(const Rollout& ro) {
   for (size_t b0 = 0; b0 < ro.rows.size(); b0 += size_t(B_)) {
     const size_t b1 = std::min(ro.rows.size(), b0 + size_t(B_));
     std::vector<const std::vector<int32_t>*> pp, rr;
-    for (size_t b = b0; b < b1; ++b) pp.push_back(&ro.rows[b].prompt), rr.push_back(&ro.rows[b].response);
+    for (size_t b = b0; b < b1; ++b)
+      pp.push_back(&ro.rows[b].prompt), rr.push_back(&ro.rows[b].response);
     PaddedRows p = pad_rows(pp, rr);
     const float* h = policy_.forward_hidden(p.ids.data(), int(b1 - b0), p.T);
     size_t k = 0;

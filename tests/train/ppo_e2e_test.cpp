@@ -226,7 +226,9 @@ TEST(PpoEndToEnd, ConstantScoreLeavesLengthAlone) {
   ref.params().copy_from(policy.params());
   PpoConfig cfg = config();
   cfg.missing_eos_penalty = 0;  // only the score's offset is under test
-  auto constant = [](const std::vector<PpoSample>& s) { return std::vector<double>(s.size(), 2.0); };
+  auto constant = [](const std::vector<PpoSample>& s) {
+    return std::vector<double>(s.size(), 2.0);
+  };
   PpoObjective obj(policy, ref, constant, prompts(64, 24), cfg, 8, 1);
   const PpoObjective::Eval before = obj.evaluate();
   TrainerState st = state(48, 3e-3);

@@ -108,16 +108,16 @@ TEST(PpoStage, RefusesAPoorRewardModel) {
   const fs::path init = rlhf_test::write_tiny_model(dir / "m", 5);
   {
     std::ofstream f(dir / "prompts.jsonl");
-    for (int i = 0; i < 8; ++i) f << json{{"prompt", "say something " + std::to_string(i)}}.dump() << "\n";
+    for (int i = 0; i < 8; ++i)
+      f << json{{"prompt", "say something " + std::to_string(i)}}.dump() << "\n";
   }
   auto rm_config = [&](double acc, int n_val) {
     fs::create_directories(dir / "rm");
-    write_file_atomic(dir / "rm" / "reward_config.json",
-                      json{{"format", "lmforge-reward"},
-                           {"version", 1},
-                           {"reward_accuracy", acc},
-                           {"val_rankings", n_val}}
-                          .dump());
+    write_file_atomic(dir / "rm" / "reward_config.json", json{{"format", "lmforge-reward"},
+                                                              {"version", 1},
+                                                              {"reward_accuracy", acc},
+                                                              {"val_rankings", n_val}}
+                                                             .dump());
   };
   PpoStageOptions o;
   o.stage.init = init;

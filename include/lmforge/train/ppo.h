@@ -43,10 +43,10 @@ struct PpoConfig {
   int max_new_tokens = 32;   // response length cap
   double temperature = 1.0;  // sampling temperature of the rollouts (1: the policy itself)
   double gamma = 1.0, lam = 0.95;
-  double clip = 0.2;               // policy ratio clip ε
-  double value_ridge = 0.1;        // critic fit: ridge strength, relative to the features' scale
-  double entropy_coef = 0.0;       // weight of the entropy bonus
-  double kl_coef = 0.1;            // β of the per-token KL penalty (initial value when adaptive)
+  double clip = 0.2;          // policy ratio clip ε
+  double value_ridge = 0.1;   // critic fit: ridge strength, relative to the features' scale
+  double entropy_coef = 0.0;  // weight of the entropy bonus
+  double kl_coef = 0.1;       // β of the per-token KL penalty (initial value when adaptive)
   // Subtracted from the (centred, whitened) score of an answer cut at --max-new-tokens without an
   // end token (TRL's missing_eos_penalty): an unfinished answer is not a finished one.
   double missing_eos_penalty = 1.0;
