@@ -33,6 +33,13 @@ void setup(CLI::App& root) {
   cmd->add_option("--beta", a->o.beta,
                   "strength of the implicit KL constraint: implicit reward = beta·(log pi − "
                   "log pi_ref); smaller lets the policy move further from the reference");
+  cmd->add_option("--sft-coef", a->o.sft_coef,
+                  "weight of the SFT term on each ranking's best answer (its mean per-token NLL, "
+                  "as RPO adds): keeps the preferred answers likely; 0 = plain DPO");
+  cmd->add_option("--min-steps", a->o.min_steps,
+                  "without --max-steps, train at least this many steps (--epochs grows to reach "
+                  "it; 0: exactly --epochs). Many epochs over a small ranking set can collapse "
+                  "the policy: see docs/RLHF.md");
   cmd->add_option("--loss", a->o.loss,
                   "pairwise: -log sigmoid over all K(K-1)/2 ordered pairs of a ranking; listwise: "
                   "Plackett-Luce over the whole ranking")

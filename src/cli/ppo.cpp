@@ -51,8 +51,15 @@ void setup(CLI::App& root) {
   cmd->add_option("--gamma", p.gamma, "GAE discount");
   cmd->add_option("--lam", p.lam, "GAE lambda");
   cmd->add_option("--clip", p.clip, "policy ratio clip epsilon");
-  cmd->add_option("--value-clip", p.value_clip, "value clip around the rollout values (0: off)");
-  cmd->add_option("--vf-coef", p.vf_coef, "weight of the value loss");
+  cmd->add_option("--value-ridge", p.value_ridge,
+                  "critic: ridge strength of the value head's closed-form refit after each "
+                  "rollout (toward its previous weights; relative to the hidden states' scale)");
+  cmd->add_option("--missing-eos-penalty", p.missing_eos_penalty,
+                  "subtracted from the centred (whitened) score of an answer cut at "
+                  "--max-new-tokens without an end token");
+  cmd->add_option("--min-reward-accuracy", a->o.min_reward_accuracy,
+                  "refuse a reward model whose held-out pairwise accuracy (reward_config.json) is "
+                  "below this (0: accept any; below 0.75 warns)");
   cmd->add_option("--entropy-coef", p.entropy_coef, "weight of the entropy bonus");
   cmd->add_option("--kl-coef", p.kl_coef,
                   "per-token KL penalty beta against the --init model (initial value with "
@@ -69,8 +76,10 @@ void setup(CLI::App& root) {
   cmd->add_option("--kl-action", p.kl_action,
                   "when a rollout's KL exceeds --max-kl: warn, or stop (exit 1, checkpoints kept)")
       ->check(CLI::IsMember({"warn", "stop"}));
-  cmd->add_option("--whiten-rewards", p.whiten_rewards,
-                  "scale the scores by their rollout-batch standard deviation (mean kept)");
+  cmd->add_option(
+      "--whiten-rewards", p.whiten_rewards,
+      "divide the scores by their rollout-batch standard deviation (they are always centred on "
+      "the batch mean)");
   cmd->callback([cmd, a] {
     print_resolved_config(*cmd);
     PpoStageOptions o = a->o;

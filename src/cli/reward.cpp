@@ -92,6 +92,9 @@ void setup(CLI::App& root) {
   cmd->add_option("--val-fraction", a->o.val_fraction,
                   "share of the rankings held out for reward_accuracy (0: measure on training "
                   "data)");
+  cmd->add_option("--min-steps", a->o.min_steps,
+                  "without --max-steps, train at least this many steps (--epochs grows to reach "
+                  "it; 0: exactly --epochs)");
   add_score(cmd);
   cmd->callback([cmd, a] {
     if (cmd->got_subcommand("score")) return;

@@ -30,3 +30,17 @@ DpoLossResult dpo_loss(RankingLoss kind, double beta, std::span<const double> po
 }
 
 }  // namespace lmforge
+
+namespace lmforge {
+
+double dpo_sft_term(double sft_coef, double best_logp, size_t best_tokens, std::span<double> grad) {
+  if (sft_coef < 0) throw UsageError("[dpo_sft_term] sft_coef must be >= 0");
+  if (sft_coef == 0) return 0.0;
+  if (best_tokens == 0 || grad.empty())
+    throw UsageError("[dpo_sft_term] the preferred answer has no tokens");
+  const double n = double(best_tokens);
+  grad[0] += -sft_coef / n;  // d(−α·logp/n)/d logp
+  return -sft_coef * best_logp / n;
+}
+
+}  // namespace lmforge

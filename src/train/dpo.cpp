@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <span>
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/datasets.h"
 #include "lmforge/loss/dpo.h"
+#include "lmforge/train/reward_train.h"
 
 namespace lmforge {
 namespace fs = std::filesystem;
@@ -82,8 +84,23 @@ void write_dlogits(float* buf, const LmBatch& b, int V, const std::vector<double
   }
 }
 
+// FNV-1a 64 over the reference's weights (every float's bits, in arena order): the cache key is
+// what the reference IS, so retraining --init in place and resuming recomputes the cache, while
+// moving or copying it does not.
+uint64_t weights_hash(const Transformer& m) {
+  uint64_t h = 1469598103934665603ull;
+  const float* p = m.params().data();
+  const size_t n = m.params().numel();
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, p + i, sizeof bits);
+    h = (h ^ bits) * 1099511628211ull;
+  }
+  return h ^ uint64_t(n);
+}
+
 uint64_t fingerprint(const std::vector<EncodedRanking>& a, const std::vector<EncodedRanking>& b,
-                     const std::string& init) {
+                     uint64_t weights) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a 64
   auto mix = [&h](uint64_t x) {
     for (int i = 0; i < 8; ++i) {
@@ -91,7 +108,7 @@ uint64_t fingerprint(const std::vector<EncodedRanking>& a, const std::vector<Enc
       h *= 1099511628211ull;
     }
   };
-  for (char c : init) mix(uint64_t(uint8_t(c)));
+  mix(weights);
   for (const auto* set : {&a, &b}) {
     mix(set->size());
     for (const auto& r : *set) {
@@ -115,6 +132,7 @@ class DpoObjective : public Objective {
         ref_(ref),
         kind_(parse_ranking_loss(o.loss)),
         beta_(o.beta),
+        sft_coef_(o.sft_coef),
         per_micro_(o.stage.batch_size),
         order_(data.size(), o.stage.seed) {
     double toks = 0;
@@ -147,9 +165,13 @@ class DpoObjective : public Objective {
       std::span<const double> pol(logp_.data() + b.first_row[i], K);
       std::span<double> g(g_row.data() + b.first_row[i], K);
       DpoLossResult r = dpo_loss(kind_, beta_, pol, ref_[idx[i]], g);
-      loss += r.loss / n;
+      const size_t best_tokens = rs[i]->responses.front().size();
+      loss += (r.loss + dpo_sft_term(sft_coef_, pol[0], best_tokens, g)) / n;
       extra["train_accuracy"] += r.accuracy / n;
       extra["train_margin"] += r.margin / n;
+      extra["reward_best"] += r.reward_best / n;
+      extra["reward_worst"] += r.reward_worst / n;
+      extra["chosen_logp"] += pol[0] / double(best_tokens) / n;
     }
     for (double& g : g_row) g *= double(scale) / n;
     write_dlogits(model_.logits_buffer(), b, V, lse_, g_row);
@@ -169,7 +191,7 @@ class DpoObjective : public Objective {
   const std::vector<EncodedRanking>& data_;
   const std::vector<std::vector<double>>& ref_;
   RankingLoss kind_;
-  double beta_;
+  double beta_, sft_coef_;
   int per_micro_;
   ShuffledOrder order_;
   int64_t position_ = 0;
@@ -185,7 +207,7 @@ std::map<std::string, double> evaluate_dpo(Transformer& policy, Transformer& ref
   const RankingLoss kind = parse_ranking_loss(o.loss);
   const int V = policy.config().vocab_size;
   const size_t per = size_t(std::max(1, o.stage.batch_size));
-  double loss = 0, right = 0, margin = 0, kl = 0;
+  double loss = 0, right = 0, margin = 0, kl = 0, chosen = 0, chosen_ref = 0;
   int64_t pairs = 0, tokens = 0;
   std::vector<double> lse_p, lse_q, logp, unused;
   for (size_t i0 = 0; i0 < data.size(); i0 += per) {
@@ -214,6 +236,9 @@ std::map<std::string, double> evaluate_dpo(Transformer& policy, Transformer& ref
           dpo_loss(kind, o.beta, std::span<const double>(logp.data() + b.first_row[i], K),
                    ref_logp[i0 + i], g);
       const double np = double(K * (K - 1) / 2);
+      const double best_tokens = double(rs[i]->responses.front().size());
+      chosen += logp[b.first_row[i]] / best_tokens;
+      chosen_ref += ref_logp[i0 + i][0] / best_tokens;
       loss += r.loss;
       right += r.accuracy * np;
       margin += r.margin * np;
@@ -223,7 +248,11 @@ std::map<std::string, double> evaluate_dpo(Transformer& policy, Transformer& ref
   return {{"val_loss", loss / double(data.size())},
           {"reward_accuracy", right / double(pairs)},
           {"margin", margin / double(pairs)},
-          {"kl", tokens ? kl / double(tokens) : 0.0}};
+          {"kl", tokens ? kl / double(tokens) : 0.0},
+          // Mean per-token log-likelihood of the preferred answers under the policy and the
+          // reference: DPO's known failure is this falling while the margin grows.
+          {"chosen_logp", chosen / double(data.size())},
+          {"chosen_logp_ref", chosen_ref / double(data.size())}};
 }
 
 json ref_to_json(const std::vector<std::vector<double>>& v) {
@@ -276,10 +305,12 @@ StageOptions dpo_default_stage_options() {
 
 DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   // ---- validate everything before writing anything ----
-  const StageOptions& o = opts.stage;
+  StageOptions o = opts.stage;
   validate_stage_options(o);
   const RankingLoss kind = parse_ranking_loss(opts.loss);
+  if (opts.min_steps < 0) throw UsageError("--min-steps must be >= 0");
   if (!(opts.beta > 0)) throw UsageError("--beta must be > 0 (typical: 0.1)");
+  if (!(opts.sft_coef >= 0)) throw UsageError("--sft-coef must be >= 0 (0: plain DPO)");
   ModelConfig mc = read_init_config(o.init);
   Tokenizer tok = Tokenizer::load(o.init);
   ResponseRenderer renderer(tok);
@@ -287,13 +318,22 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
       encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
   std::vector<EncodedRanking> train, val;
   split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
+  o.epochs = epochs_for_min_steps(o, int64_t(train.size()), opts.min_steps);
+  if (o.epochs != opts.stage.epochs)
+    std::fprintf(stderr,
+                 "dpo: %zu rankings make few steps per epoch; training %d epochs to reach "
+                 "--min-steps %lld\n",
+                 train.size(), o.epochs, static_cast<long long>(opts.min_steps));
   const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
   std::vector<fs::path> tok_files;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(o.init / f)) tok_files.push_back(o.init / f);
-  std::fprintf(stderr, "dpo: %zu training rankings, %zu held out; rendering %s; %s loss, beta %g\n",
-               train.size(), val.size(), renderer.mode(), ranking_loss_name(kind), opts.beta);
+  std::fprintf(stderr,
+               "dpo: %zu training rankings, %zu held out; rendering %s; %s loss, beta %g, "
+               "sft-coef %g\n",
+               train.size(), val.size(), renderer.mode(), ranking_loss_name(kind), opts.beta,
+               opts.sft_coef);
   if (val.empty())
     std::fprintf(stderr, "note: --val-fraction 0: evaluation uses the training rankings\n");
 
@@ -301,12 +341,13 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   json resume_config = {{"data", opts.data.string()},
                         {"loss", ranking_loss_name(kind)},
                         {"beta", opts.beta},
+                        {"sft_coef", opts.sft_coef},
                         {"val_fraction", opts.val_fraction},
                         {"train_rankings", train.size()}};
   StageRun run = begin_stage("dpo", o, resume_config, total, tok_files);
   Transformer reference = Transformer::load(o.init);
   const int per = std::max(1, o.batch_size);
-  const uint64_t fp = fingerprint(train, val, fs::absolute(o.init).lexically_normal().string());
+  const uint64_t fp = fingerprint(train, val, weights_hash(reference));
   std::vector<std::vector<double>> ref_train, ref_val;
   const fs::path ref_file = o.output / kRefFile;
   if (!read_ref_cache(ref_file, fp, ref_train, ref_val, train.size(), val.size())) {
@@ -318,7 +359,7 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
     ref_train = response_logprobs(reference, train, per);
     ref_val = response_logprobs(reference, val, per);
     write_file_atomic(ref_file, json{{"format", kRefFormat},
-                                     {"version", 1},
+                                     {"version", 2},
                                      {"fingerprint", std::to_string(fp)},
                                      {"train", ref_to_json(ref_train)},
                                      {"val", ref_to_json(ref_val)}}
@@ -328,13 +369,15 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   Transformer& m = *run.model;
   const std::vector<std::vector<double>>& eval_ref = val.empty() ? ref_train : ref_val;
   TrainHooks hooks = test_hooks;
-  hooks.eval = [&]() { return evaluate_dpo(m, reference, eval_set, eval_ref, opts); };
+  DpoOptions eval_opts = opts;
+  eval_opts.stage = o;
+  hooks.eval = [&]() { return evaluate_dpo(m, reference, eval_set, eval_ref, eval_opts); };
   stage_start_metrics(run, [&]() {
     json j = json::object();
     for (const auto& [k, v] : hooks.eval()) j[k] = v;
     return j;
   });
-  DpoObjective objective(m, train, ref_train, opts);
+  DpoObjective objective(m, train, ref_train, eval_opts);
   DpoResult res;
   res.train = run_stage_loop(run, objective, hooks);
   const std::map<std::string, double>& ev = res.train.last_eval;
@@ -342,8 +385,18 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   json headline = {{"reward_accuracy", get("reward_accuracy")},
                    {"margin", get("margin")},
                    {"kl", get("kl")},
+                   {"chosen_logp", get("chosen_logp")},
+                   {"chosen_logp_ref", get("chosen_logp_ref")},
                    {"beta", opts.beta},
+                   {"sft_coef", opts.sft_coef},
                    {"reward_accuracy_on", val.empty() ? "train" : "val"}};
+  if (ev.count("chosen_logp") && ev.count("chosen_logp_ref") &&
+      ev.at("chosen_logp") < ev.at("chosen_logp_ref") - 0.1)
+    std::fprintf(stderr,
+                 "warning: the held-out preferred answers became less likely (%.3f -> %.3f nats "
+                 "per token): DPO is pushing the rejected answers down faster than it keeps the "
+                 "chosen ones (hint: raise --sft-coef or --beta, or lower --lr)\n",
+                 ev.at("chosen_logp_ref"), ev.at("chosen_logp"));
   res.final_dir = finish_stage(run, res.train, headline);
   if (!res.train.interrupted)
     res.summary = json::parse(read_file(o.output / "summary.json"), nullptr, false);

@@ -4,10 +4,12 @@
 #include "lmforge/train/ppo.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 
 #include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
 #include "lmforge/core/rng.h"
 #include "lmforge/data/datasets.h"
 #include "lmforge/data/tokenizer.h"
@@ -32,8 +34,12 @@ void validate(const PpoStageOptions& o) {
   if (!(c.temperature > 0)) throw UsageError("--temperature must be > 0 (PPO samples)");
   if (c.gamma < 0 || c.gamma > 1 || c.lam < 0 || c.lam > 1)
     throw UsageError("--gamma and --lam must be in [0, 1]");
-  if (!(c.clip > 0) || c.value_clip < 0 || c.vf_coef < 0 || c.entropy_coef < 0)
-    throw UsageError("--clip must be > 0; --value-clip, --vf-coef, --entropy-coef >= 0");
+  if (!(c.clip > 0) || !(c.value_ridge > 0) || !(c.entropy_coef >= 0) ||
+      !(c.missing_eos_penalty >= 0))
+    throw UsageError(
+        "--clip and --value-ridge must be > 0; --entropy-coef, --missing-eos-penalty >= 0");
+  if (!(o.min_reward_accuracy >= 0 && o.min_reward_accuracy <= 1))
+    throw UsageError("--min-reward-accuracy must be in [0, 1]");
   if (c.kl_coef < 0 || !(c.kl_target > 0) || !(c.kl_horizon > 0) || c.target_kl < 0 || c.max_kl < 0)
     throw UsageError(
         "--kl-coef, --target-kl, --max-kl must be >= 0; --kl-target, --kl-horizon > 0");
@@ -65,6 +71,55 @@ std::vector<std::vector<int32_t>> render(const fs::path& file, const Tokenizer& 
   return rows;
 }
 
+// PPO maximises whatever the reward model says, its mistakes included: a reward model that does
+// not rank held-out answers well is refused (below --min-reward-accuracy) or used with a warning.
+void check_reward_model(const fs::path& rm_dir, double min_accuracy) {
+  const fs::path f = rm_dir / "reward_config.json";
+  if (!fs::exists(f)) return;  // RewardModel::load names the missing file
+  json info = json::parse(read_file(f), nullptr, false);
+  if (!info.is_object() || !info.contains("reward_accuracy") ||
+      !info["reward_accuracy"].is_number()) {
+    std::fprintf(stderr,
+                 "warning: %s does not say how well the reward model ranks held-out answers; "
+                 "PPO will optimise its mistakes too\n",
+                 f.c_str());
+    return;
+  }
+  const double acc = info["reward_accuracy"].get<double>();
+  const int64_t n_val = info.value("val_rankings", int64_t(0));
+  const bool held_out = n_val > 0;
+  if (!held_out) {
+    std::fprintf(stderr,
+                 "warning: the reward model's accuracy %.3f was measured on its training "
+                 "rankings (--val-fraction 0), which says little about answers it never saw\n",
+                 acc);
+    return;
+  }
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "is %.3f on held-out rankings, below --min-reward-accuracy %.3f",
+                acc, min_accuracy);
+  // A few held-out rankings give a noisy accuracy (4 rankings are ~10 pairs): refuse only on
+  // enough evidence, warn otherwise.
+  constexpr int64_t kMinValRankings = 20;
+  if (acc < min_accuracy && n_val < kMinValRankings) {
+    std::fprintf(stderr,
+                 "warning: the reward model %s, but on only %lld held-out rankings (too few to "
+                 "refuse it; PPO may learn its mistakes)\n",
+                 buf, static_cast<long long>(n_val));
+    return;
+  }
+  if (acc < min_accuracy)
+    throw InputError(f.string(), 0, "reward_accuracy",
+                     std::string(buf) + ": PPO would learn the reward model's mistakes",
+                     "train the reward model longer or on more rankings (lmforge reward --epochs), "
+                     "or pass --min-reward-accuracy 0 to use it anyway");
+  if (acc < 0.75)
+    std::fprintf(stderr,
+                 "warning: the reward model ranks only %.1f%% of held-out pairs right; PPO may "
+                 "learn its mistakes (watch val_reward against the answers themselves)\n",
+                 100 * acc);
+}
+
 }  // namespace
 
 PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward, const TrainHooks& test_hooks) {
@@ -75,6 +130,7 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward, const Train
   if (!reward) {
     if (o.reward_model.empty() == o.reward_word.empty())
       throw UsageError("give exactly one of --reward RM and --reward-word WORD");
+    if (!o.reward_model.empty()) check_reward_model(o.reward_model, o.min_reward_accuracy);
     reward = o.reward_model.empty() ? word_count_reward_fn(o.reward_word, tok)
                                     : reward_model_fn(o.reward_model, tok, o.stage.init);
   }
@@ -132,8 +188,8 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward, const Train
         {"gamma", pc.gamma},
         {"lam", pc.lam},
         {"clip", pc.clip},
-        {"value_clip", pc.value_clip},
-        {"vf_coef", pc.vf_coef},
+        {"value_ridge", pc.value_ridge},
+        {"missing_eos_penalty", pc.missing_eos_penalty},
         {"entropy_coef", pc.entropy_coef},
         {"kl_coef", pc.kl_coef},
         {"adaptive_kl", pc.adaptive_kl},
@@ -172,8 +228,16 @@ PpoStageResult run_ppo(const PpoStageOptions& o, PpoRewardFn reward, const Train
   });
   res.start_reward = start.value("mean_reward", 0.0);
   TrainHooks hooks = test_hooks;
+  const double start_len = start.value("response_len", 0.0);
   hooks.eval = [&]() {
     PpoObjective::Eval e = obj.evaluate();
+    // A policy that games a reward model usually shows it in the length of its answers first.
+    if (start_len > 0 && std::abs(e.response_len / start_len - 1.0) > 0.5)
+      std::fprintf(stderr,
+                   "warning: held-out answers are %.1f tokens long, %.1f at the start: PPO may be "
+                   "exploiting the reward model (hint: raise --kl-coef, lower --lr, or check the "
+                   "reward model on such answers)\n",
+                   e.response_len, start_len);
     // val_loss: the negative KL-regularized objective PPO maximizes, on held-out prompts.
     return std::map<std::string, double>{{"val_loss", -(e.mean_reward - obj.kl_coef() * e.kl)},
                                          {"val_reward", e.mean_reward},

@@ -14,7 +14,7 @@ struct PpoObjective::Rollout {
   struct Row {
     std::vector<int32_t> prompt, response;
     // Per response token t: log-prob under the rollout policy, V(s_t) of the rollout value head,
-    // whitened advantage, return (value target).
+    // whitened advantage, return (the critic's regression target).
     std::vector<float> old_logp, old_v, adv, ret;
   };
   int64_t index = -1;
@@ -22,6 +22,7 @@ struct PpoObjective::Rollout {
   // Rollout statistics for metrics.jsonl: mean raw score, mean Σ_t (logp - logp_ref) per
   // response, mean response length.
   double reward_mean = 0, kl = 0, response_len = 0;
+  double unfinished = 0;  // share of answers cut at the token cap (no end token)
 };
 
 namespace ppo_detail {
@@ -35,12 +36,19 @@ std::vector<std::vector<int32_t>> generate(const Transformer& model,
                                            double temperature,
                                            const std::vector<int32_t>& stop_ids);
 
-// Training-forward log-probs of each response token (and, when vhead is non-null, the values
-// V(s_t) = h_t·w + b from the hidden state that predicts it), batch_size rows at a time.
+// Training-forward log-probs of each response token under softmax(logits/temperature) (and, when
+// vhead is non-null, the values V(s_t) = h_t·w + b from the hidden state that predicts it),
+// batch_size rows at a time.
 void score_tokens(Transformer& model, const std::vector<const std::vector<int32_t>*>& prompts,
                   const std::vector<const std::vector<int32_t>*>& responses, int batch_size,
-                  const float* vhead, std::vector<std::vector<float>>* logp,
+                  double temperature, const float* vhead, std::vector<std::vector<float>>* logp,
                   std::vector<std::vector<float>>* values);
+
+// Ridge regression of y on [x, 1] toward `prior` (C+1): minimises
+// mean_i (y_i − w·[x_i,1])² + ρ·|w − prior|² with ρ = ridge·tr(XᵀX/n)/(C+1), in double (Cholesky).
+// x: n rows of C. Returns prior unchanged when n == 0 or the system is not positive definite.
+std::vector<float> ridge_fit(const std::vector<float>& x, const std::vector<float>& y, int C,
+                             double ridge, const std::vector<float>& prior);
 
 // Padded (B,T) input rows prompt+response[:-1] (T = the longest), with the flat index of the
 // position that predicts each response token (row-major over rows and tokens).

@@ -1,6 +1,6 @@
 // The PPO objective's minibatch update and checkpoint state (see ppo.h): one forward of the policy
-// gives both heads (token log-probs from the logits, values from the final hidden states), and
-// one backward_from() takes both gradients.
+// gives the token log-probs (from the logits at the sampling temperature) and, for metrics, the
+// critic's values (from the final hidden states); one backward_from() takes the policy gradient.
 // Not here: rollouts and evaluation (ppo_rollout.cpp), stage setup (ppo.cpp).
 #include <algorithm>
 #include <cstdio>
@@ -33,10 +33,9 @@ PpoObjective::PpoObjective(Transformer& policy, Transformer& reference, PpoRewar
       B_(batch_size),
       accum_(grad_accum),
       kl_coef_(cfg_.kl_coef),
-      // Zero-initialized value head: V = 0 at the start, and its gradient into the trunk
-      // (dv·w) starts at zero, so the first updates do not disturb the policy through it.
-      vhead_(size_t(policy.config().n_embd) + 1, 0.0f),
-      vhead_grad_(vhead_.size(), 0.0f) {
+      // V = 0 before the first fit: with the scores centred on their batch mean, 0 is the
+      // expected return of an answer, so the first rollout's advantages carry no offset.
+      vhead_(size_t(policy.config().n_embd) + 1, 0.0f) {
   if (cfg_.rollout_batch < 1 || cfg_.rollout_batch % (B_ * accum_) != 0)
     throw UsageError("--rollout-batch " + std::to_string(cfg_.rollout_batch) +
                      " must be a multiple of --batch-size x --grad-accum (" +
@@ -51,15 +50,10 @@ int64_t PpoObjective::micro_per_rollout() const {
 }
 
 std::vector<TrainableGroup> PpoObjective::trainable() {
+  // Only the policy: the critic is fit in closed form between rollouts (fit_value_head).
   ParamArena& p = policy_.trainable_params();
   ParamArena& g = policy_.trainable_grads();
-  const size_t C = size_t(policy_.config().n_embd);
-  TrainableGroup vh{"v_head.",
-                    vhead_.data(),
-                    vhead_grad_.data(),
-                    vhead_.size(),
-                    {{"weight", {1, int64_t(C)}, 0, C, true}, {"bias", {1}, C, 1, false}}};
-  return {{"", p.data(), g.data(), p.numel(), param_segments(policy_)}, vh};
+  return {{"", p.data(), g.data(), p.numel(), param_segments(policy_)}};
 }
 
 int64_t PpoObjective::tokens_per_micro() const {
@@ -106,7 +100,7 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
 
   const float* logits = policy_.forward_logits(p.ids.data(), B_, T);  // (B,T,V)
   std::vector<float> lp_full(N), ent_full(N);
-  token_logprobs(logits, p.targets.data(), N, V, lp_full.data(), ent_full.data());
+  token_logprobs(logits, p.targets.data(), N, V, lp_full.data(), ent_full.data(), cfg_.temperature);
   const float* h = policy_.last_hidden();  // (B,T,C)
   std::vector<float> lp(K), v(K);
   double ent = 0;
@@ -121,26 +115,22 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
   std::vector<float> dlp(K), dv(K);
   PpoPolicyLoss pg = ppo_policy_loss(lp.data(), old_logp.data(), adv.data(), nullptr, K, cfg_.clip,
                                      scale, dlp.data());
-  PpoValueLoss vl = ppo_value_loss(v.data(), old_v.data(), ret.data(), nullptr, K, cfg_.value_clip,
-                                   float(scale * cfg_.vf_coef), dv.data());
+  // The critic's error on this minibatch, for metrics only (it is fit between rollouts).
+  PpoValueLoss vl =
+      ppo_value_loss(v.data(), old_v.data(), ret.data(), nullptr, K, 0.0, 0.0f, dv.data());
 
-  // Backward: dlogits from the log-prob (and entropy) head, dhidden from the value head.
+  // Backward: dlogits from the log-prob (and entropy) head.
   std::vector<float> dlp_full(N, 0.0f), dent_full;
-  std::vector<float> dhidden(N * size_t(C), 0.0f);
   if (cfg_.entropy_coef > 0) dent_full.assign(N, 0.0f);
   for (size_t k = 0; k < K; ++k) {
     const size_t at = p.at[k];
     dlp_full[at] = dlp[k];
     if (!dent_full.empty()) dent_full[at] = float(-cfg_.entropy_coef * scale / double(K));
-    for (int c = 0; c < C; ++c) {
-      dhidden[at * C + c] = dv[k] * vhead_[size_t(c)];
-      vhead_grad_[size_t(c)] += dv[k] * h[at * C + c];
-    }
-    vhead_grad_[size_t(C)] += dv[k];
   }
   token_logprobs_backward(policy_.logits_buffer(), p.targets.data(), dlp_full.data(),
-                          dent_full.empty() ? nullptr : dent_full.data(), p.mask.data(), N, V);
-  policy_.backward_from(policy_.logits_buffer(), dhidden.data());
+                          dent_full.empty() ? nullptr : dent_full.data(), p.mask.data(), N, V,
+                          cfg_.temperature);
+  policy_.backward_from(policy_.logits_buffer(), nullptr);
 
   double len = 0;
   for (const auto* r : rows) len += double(r->response.size()) / B_;
@@ -152,8 +142,8 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
   extra["approx_kl"] += pg.approx_kl;
   extra["policy_loss"] += pg.loss;
   extra["value_loss"] += vl.loss;
-  extra["value_clip_frac"] += vl.clip_frac;
   extra["response_len"] += ro_->response_len;
+  extra["unfinished"] += ro_->unfinished;
   extra["minibatch_response_len"] += len;
 
   ++pos_;
@@ -168,14 +158,14 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
                  step_kl_sum_ / accum_, cfg_.target_kl, static_cast<long long>(ro_->index));
     pos_ = (pos_ / mpr + 1) * mpr;
   }
-  return pg.loss + cfg_.vf_coef * vl.loss - cfg_.entropy_coef * ent;
+  return pg.loss - cfg_.entropy_coef * ent;
 }
 
 void PpoObjective::save_extra(const fs::path& dir) const {
   const int64_t C = policy_.config().n_embd;
   save_safetensors(dir / kValueHeadFile, {{"v_head.weight", DType::kF32, {1, C}, vhead_.data()},
                                           {"v_head.bias", DType::kF32, {1}, vhead_.data() + C}});
-  json j = {{"format", "lmforge-ppo-state"}, {"version", 1}, {"kl_coef", kl_coef_}};
+  json j = {{"format", "lmforge-ppo-state"}, {"version", 2}, {"kl_coef", kl_coef_}};
   if (ro_) {
     json rows = json::array();
     for (const auto& r : ro_->rows)
@@ -189,6 +179,7 @@ void PpoObjective::save_extra(const fs::path& dir) const {
                     {"reward_mean", ro_->reward_mean},
                     {"kl", ro_->kl},
                     {"response_len", ro_->response_len},
+                    {"unfinished", ro_->unfinished},
                     {"rows", rows}};
   }
   write_file_atomic(dir / kStateFile, j.dump());
@@ -213,6 +204,7 @@ void PpoObjective::load_extra(const fs::path& dir) {
       ro->reward_mean = r.at("reward_mean").get<double>();
       ro->kl = r.at("kl").get<double>();
       ro->response_len = r.at("response_len").get<double>();
+      ro->unfinished = r.value("unfinished", 0.0);
       for (const auto& x : r.at("rows")) {
         Rollout::Row row;
         x.at("prompt").get_to(row.prompt);

@@ -1,6 +1,7 @@
 // PPO rollouts (see ppo.h): batched sampling with the KV-cache engine, token log-probs and values
-// with the training forward, per-token rewards (KL penalty + score), GAE and whitening, the
-// adaptive KL controller, and the held-out evaluation.
+// with the training forward, per-token rewards (KL penalty + centred score, missing-EOS penalty),
+// GAE and whitening, the critic's ridge fit, the adaptive KL controller, and the held-out
+// evaluation.
 // Not here: the minibatch update and checkpoint state (ppo_objective.cpp), stage setup (ppo.cpp).
 #include <algorithm>
 #include <cmath>
@@ -102,7 +103,7 @@ PaddedRows pad_rows(const std::vector<const std::vector<int32_t>*>& prompts,
 
 void score_tokens(Transformer& model, const std::vector<const std::vector<int32_t>*>& prompts,
                   const std::vector<const std::vector<int32_t>*>& responses, int batch_size,
-                  const float* vhead, std::vector<std::vector<float>>* logp,
+                  double temperature, const float* vhead, std::vector<std::vector<float>>* logp,
                   std::vector<std::vector<float>>* values) {
   const int V = model.config().vocab_size, C = model.config().n_embd;
   const size_t n = prompts.size();
@@ -116,7 +117,7 @@ void score_tokens(Transformer& model, const std::vector<const std::vector<int32_
     const int B = int(b1 - b0);
     const float* logits = model.forward_logits(p.ids.data(), B, p.T);
     std::vector<float> lp(p.ids.size());
-    token_logprobs(logits, p.targets.data(), p.ids.size(), V, lp.data(), nullptr);
+    token_logprobs(logits, p.targets.data(), p.ids.size(), V, lp.data(), nullptr, temperature);
     const float* h = model.last_hidden();
     size_t k = 0;
     for (size_t b = b0; b < b1; ++b) {
@@ -131,6 +132,53 @@ void score_tokens(Transformer& model, const std::vector<const std::vector<int32_
       }
     }
   }
+}
+
+std::vector<float> ridge_fit(const std::vector<float>& x, const std::vector<float>& y, int C,
+                             double ridge, const std::vector<float>& prior) {
+  const size_t n = y.size(), D = size_t(C) + 1;
+  if (n == 0) return prior;
+  std::vector<double> A(D * D, 0.0), b(D, 0.0), xi(D);
+  for (size_t i = 0; i < n; ++i) {
+    for (int c = 0; c < C; ++c) xi[size_t(c)] = x[i * size_t(C) + size_t(c)];
+    xi[D - 1] = 1.0;
+    for (size_t r = 0; r < D; ++r) {
+      b[r] += xi[r] * y[i];
+      for (size_t c = 0; c <= r; ++c) A[r * D + c] += xi[r] * xi[c];
+    }
+  }
+  double tr = 0;
+  for (size_t r = 0; r < D; ++r) {
+    b[r] /= double(n);
+    for (size_t c = 0; c <= r; ++c) A[r * D + c] /= double(n);
+    tr += A[r * D + r];
+  }
+  const double rho = std::max(1e-8, ridge * tr / double(D));
+  for (size_t r = 0; r < D; ++r) {
+    A[r * D + r] += rho;
+    b[r] += rho * prior[r];
+  }
+  // Cholesky A = L·Lᵀ in the lower triangle, then two triangular solves.
+  for (size_t j = 0; j < D; ++j) {
+    double d = A[j * D + j];
+    for (size_t k = 0; k < j; ++k) d -= A[j * D + k] * A[j * D + k];
+    if (!(d > 0)) return prior;
+    A[j * D + j] = std::sqrt(d);
+    for (size_t i = j + 1; i < D; ++i) {
+      double v = A[i * D + j];
+      for (size_t k = 0; k < j; ++k) v -= A[i * D + k] * A[j * D + k];
+      A[i * D + j] = v / A[j * D + j];
+    }
+  }
+  for (size_t i = 0; i < D; ++i) {
+    for (size_t k = 0; k < i; ++k) b[i] -= A[i * D + k] * b[k];
+    b[i] /= A[i * D + i];
+  }
+  for (size_t i = D; i-- > 0;) {
+    for (size_t k = i + 1; k < D; ++k) b[i] -= A[k * D + i] * b[k];
+    b[i] /= A[i * D + i];
+  }
+  return std::vector<float>(b.begin(), b.end());
 }
 
 }  // namespace ppo_detail
@@ -148,8 +196,32 @@ std::vector<size_t> prompt_order(size_t n, uint64_t seed, int64_t epoch) {
 
 }  // namespace
 
+void PpoObjective::fit_value_head(const Rollout& ro) {
+  using namespace ppo_detail;
+  const int C = policy_.config().n_embd;
+  std::vector<float> x, y;
+  for (size_t b0 = 0; b0 < ro.rows.size(); b0 += size_t(B_)) {
+    const size_t b1 = std::min(ro.rows.size(), b0 + size_t(B_));
+    std::vector<const std::vector<int32_t>*> pp, rr;
+    for (size_t b = b0; b < b1; ++b)
+      pp.push_back(&ro.rows[b].prompt), rr.push_back(&ro.rows[b].response);
+    PaddedRows p = pad_rows(pp, rr);
+    const float* h = policy_.forward_hidden(p.ids.data(), int(b1 - b0), p.T);
+    size_t k = 0;
+    for (size_t b = b0; b < b1; ++b)
+      for (float r : ro.rows[b].ret) {
+        x.insert(x.end(), h + p.at[k] * size_t(C), h + (p.at[k] + 1) * size_t(C));
+        y.push_back(r);
+        ++k;
+      }
+  }
+  vhead_ = ridge_fit(x, y, C, cfg_.value_ridge, vhead_);
+}
+
 void PpoObjective::collect(int64_t index) {
   using namespace ppo_detail;
+  // The critic learns from the rollout just finished, seen by the policy that now samples.
+  if (ro_ && ro_->index < index) fit_value_head(*ro_);
   const size_t R = size_t(cfg_.rollout_batch), n = prompts_.train.size();
   auto ro = std::make_unique<Rollout>();
   ro->index = index;
@@ -185,13 +257,27 @@ void PpoObjective::collect(int64_t index) {
   check(scores.size() == R, "ppo", "the reward function returned the wrong number of scores");
 
   std::vector<std::vector<float>> logp, values, ref_logp;
-  score_tokens(policy_, pp, rr, B_, vhead_.data(), &logp, &values);
-  score_tokens(ref_, pp, rr, B_, nullptr, &ref_logp, nullptr);
+  score_tokens(policy_, pp, rr, B_, cfg_.temperature, vhead_.data(), &logp, &values);
+  score_tokens(ref_, pp, rr, B_, cfg_.temperature, nullptr, &ref_logp, nullptr);
 
   std::vector<float> sc(scores.begin(), scores.end());
-  double raw_mean = 0, kl_sum = 0, len_sum = 0;
+  double raw_mean = 0, kl_sum = 0, len_sum = 0, unfinished = 0;
   for (double s : scores) raw_mean += s / double(R);
-  if (cfg_.whiten_rewards) ppo_whiten(sc.data(), nullptr, R, /*shift_mean=*/false);
+  // Centre (the reward model's offset carries no information; left in, it would pay or charge
+  // per token through the value baseline and favour short or long answers), and whiten.
+  if (cfg_.whiten_rewards)
+    ppo_whiten(sc.data(), nullptr, R, /*shift_mean=*/true);
+  else
+    for (float& s : sc) s = float(s - raw_mean);
+  for (size_t j = 0; j < R; ++j) {
+    const auto& r = ro->rows[j].response;
+    const bool ended = !r.empty() && std::find(prompts_.stop_ids.begin(), prompts_.stop_ids.end(),
+                                               r.back()) != prompts_.stop_ids.end();
+    if (!ended) {
+      sc[j] -= float(cfg_.missing_eos_penalty);
+      unfinished += 1.0 / double(R);
+    }
+  }
   std::vector<float> all_adv;
   for (size_t j = 0; j < R; ++j) {
     Rollout::Row& row = ro->rows[j];
@@ -220,6 +306,7 @@ void PpoObjective::collect(int64_t index) {
   ro->reward_mean = raw_mean;
   ro->kl = kl_sum / double(R);
   ro->response_len = len_sum / double(R);
+  ro->unfinished = unfinished;
 
   if (cfg_.max_kl > 0 && ro->kl > cfg_.max_kl) {
     char msg[256];
@@ -273,8 +360,8 @@ PpoObjective::Eval PpoObjective::evaluate() {
   std::vector<const std::vector<int32_t>*> pp, rr;
   for (const auto& x : s) pp.push_back(&x.prompt), rr.push_back(&x.response);
   std::vector<std::vector<float>> lp, ref;
-  ppo_detail::score_tokens(policy_, pp, rr, B_, nullptr, &lp, nullptr);
-  ppo_detail::score_tokens(ref_, pp, rr, B_, nullptr, &ref, nullptr);
+  ppo_detail::score_tokens(policy_, pp, rr, B_, cfg_.temperature, nullptr, &lp, nullptr);
+  ppo_detail::score_tokens(ref_, pp, rr, B_, cfg_.temperature, nullptr, &ref, nullptr);
   for (size_t i = 0; i < s.size(); ++i) {
     e.mean_reward += scores[i] / double(s.size());
     e.response_len += double(s[i].response.size()) / double(s.size());

@@ -16,7 +16,10 @@ using nlohmann::json;
 
 void ScoreHead::init(uint64_t seed) {
   Rng rng(seed_for(seed, "score.weight"));
-  const double sd = 1.0 / std::sqrt(double(C_) + 1);
+  // Small (HF's initializer_range 0.02, TRL's reward head): the first scores are ~0, so the
+  // ranking loss starts at its uninformed value and the first updates mostly train the head on
+  // the instruct model's features instead of pushing random preferences into the trunk.
+  const double sd = 0.02;
   for (int c = 0; c < C_; ++c) p_[size_t(c)] = float(rng.normal() * sd);
   p_[size_t(C_)] = 0.0f;
 }

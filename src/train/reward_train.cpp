@@ -124,15 +124,23 @@ std::map<std::string, double> evaluate_rankings(Transformer& model, const ScoreH
 
 StageOptions reward_default_stage_options() {
   StageOptions o;
-  o.lr = 5e-5;
+  o.lr = 1e-4;
   o.batch_size = 4;
   return o;
 }
 
+int epochs_for_min_steps(const StageOptions& o, int64_t items_per_epoch, int64_t min_steps) {
+  if (o.max_steps > 0 || min_steps <= 0 || items_per_epoch <= 0) return o.epochs;
+  const int64_t per_step = int64_t(o.batch_size) * o.grad_accum;
+  const int64_t need = (min_steps * per_step + items_per_epoch - 1) / items_per_epoch;
+  return int(std::clamp<int64_t>(need, o.epochs, 1000));
+}
+
 RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& test_hooks) {
   // ---- validate everything before writing anything ----
-  const StageOptions& o = opts.stage;
+  StageOptions o = opts.stage;
   validate_stage_options(o);
+  if (opts.min_steps < 0) throw UsageError("--min-steps must be >= 0");
   const RankingLoss kind = parse_ranking_loss(opts.loss);
   ModelConfig mc = read_init_config(o.init);
   Tokenizer tok = Tokenizer::load(o.init);
@@ -141,6 +149,12 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
       encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
   std::vector<EncodedRanking> train, val;
   split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
+  o.epochs = epochs_for_min_steps(o, int64_t(train.size()), opts.min_steps);
+  if (o.epochs != opts.stage.epochs)
+    std::fprintf(stderr,
+                 "reward: %zu rankings make few steps per epoch; training %d epochs to reach "
+                 "--min-steps %lld\n",
+                 train.size(), o.epochs, static_cast<long long>(opts.min_steps));
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
   std::vector<fs::path> tok_files;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})

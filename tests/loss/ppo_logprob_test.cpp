@@ -96,3 +96,50 @@ TEST(PpoTokenLogprobs, PolicyLossThroughLogitsMatchesFiniteDifferences) {
     EXPECT_NEAR(g[k], (up - dn) / 2e-3, 1e-3) << "logit " << k;
   }
 }
+
+// The rollouts sample from softmax(z/τ): the head must score that distribution, at any τ.
+TEST(PpoTokenLogprobs, TemperatureScalesTheLogits) {
+  // logits (0, 2 ln 2, 2 ln 5) at τ = 2 are (0, ln 2, ln 5) at τ = 1: p = (1/8, 2/8, 5/8).
+  const std::vector<float> z = {0.0f, 2 * std::log(2.0f), 2 * std::log(5.0f)};
+  const std::vector<int32_t> t = {2};
+  float lp = 0, h = 0;
+  token_logprobs(z.data(), t.data(), 1, 3, &lp, &h, 2.0);
+  EXPECT_NEAR(lp, std::log(0.625), 1e-6);
+  EXPECT_NEAR(h, -(0.125 * std::log(0.125) + 0.25 * std::log(0.25) + 0.625 * std::log(0.625)),
+              1e-6);
+  float lp1 = 0;
+  token_logprobs(z.data(), t.data(), 1, 3, &lp1, nullptr);  // τ = 1 is another distribution
+  EXPECT_GT(std::abs(lp1 - lp), 0.1);
+}
+
+TEST(PpoTokenLogprobs, BackwardAtTemperatureMatchesFiniteDifferences) {
+  const int N = 3, V = 6;
+  const double tau = 0.7;
+  Rng rng(5);
+  std::vector<float> z(N * V), a(N), b(N);
+  std::vector<int32_t> t(N);
+  for (auto& x : z) x = float(rng.normal());
+  for (int i = 0; i < N; ++i) {
+    t[i] = int32_t(rng.below(V));
+    a[i] = float(rng.normal());
+    b[i] = float(rng.normal());
+  }
+  auto f = [&] {
+    std::vector<float> lp(N), h(N);
+    token_logprobs(z.data(), t.data(), N, V, lp.data(), h.data(), tau);
+    double s = 0;
+    for (int i = 0; i < N; ++i) s += double(a[i]) * lp[i] + double(b[i]) * h[i];
+    return s;
+  };
+  std::vector<float> g = z;
+  token_logprobs_backward(g.data(), t.data(), a.data(), b.data(), nullptr, N, V, tau);
+  for (int k = 0; k < N * V; ++k) {
+    const float z0 = z[k];
+    z[k] = z0 + 1e-3f;
+    const double up = f();
+    z[k] = z0 - 1e-3f;
+    const double dn = f();
+    z[k] = z0;
+    EXPECT_NEAR(g[k], (up - dn) / 2e-3, 2e-3) << k;
+  }
+}

@@ -172,6 +172,32 @@ TEST_F(DpoStage, RaisesPreferredRateWithBoundedKl) {
   EXPECT_DOUBLE_EQ(again.summary["kl"].get<double>(), s["kl"].get<double>());
 }
 
+// The reference cache is keyed by the reference's weights: retraining --init in place (same path,
+// new weights) and resuming recomputes it instead of reusing stale log-probs. The chosen answers'
+// log-likelihood is logged (training and held out).
+TEST_F(DpoStage, ReferenceCacheFollowsTheWeightsAndChosenLogpIsLogged) {
+  const fs::path init = *dir_ / "init-in-place";
+  fs::copy(*sft_, init, fs::copy_options::recursive);
+  DpoOptions o = options(init, *data_, *dir_ / "dpo-cache");
+  o.stage.max_steps = 3;
+  DpoResult r = run_dpo(o);
+  ASSERT_FALSE(r.train.interrupted);
+  EXPECT_TRUE(r.summary["chosen_logp"].is_number());
+  EXPECT_TRUE(r.summary["chosen_logp_ref"].is_number());
+  EXPECT_NEAR(r.summary["start"]["chosen_logp"].get<double>(),
+              r.summary["start"]["chosen_logp_ref"].get<double>(), 1e-9);
+  const std::string metrics = read_file(o.stage.output / "metrics.jsonl");
+  for (const char* k : {"\"chosen_logp\"", "\"reward_best\"", "\"reward_worst\""})
+    EXPECT_NE(metrics.find(k), std::string::npos) << k;
+  const std::string ref_before = read_file(o.stage.output / "ref_logprobs.json");
+  // "Retrain" --init in place: other weights under the same path.
+  fs::copy_file(r.final_dir / "model.safetensors", init / "model.safetensors",
+                fs::copy_options::overwrite_existing);
+  o.stage.resume = true;
+  run_dpo(o);
+  EXPECT_NE(read_file(o.stage.output / "ref_logprobs.json"), ref_before);
+}
+
 TEST_F(DpoStage, ListwiseWithLora) {
   DpoOptions o = options(*sft_, *data_, *dir_ / "dpo-listwise");
   o.loss = "listwise";

@@ -70,7 +70,6 @@ PpoConfig config() {
   c.ppo_epochs = 2;
   c.max_new_tokens = 8;
   c.kl_coef = 0.1;
-  c.vf_coef = 0.1;
   c.seed = 3;
   return c;
 }
@@ -212,5 +211,32 @@ TEST(PpoEndToEnd, TargetKlEndsEpochsEarlyAndMaxKlStops) {
     EXPECT_NE(std::string(e.what()).find("--max-kl"), std::string::npos) << e.what();
   }
   EXPECT_EQ(s2.step, 4);
+  fs::remove_all(dir);
+}
+
+// A score that carries no information (the same +2 for every answer) must not teach anything:
+// with the scores centred on their batch mean, the answers' length stays where it was. (With the
+// mean kept and a critic stuck at 0, GAE paid short answers more per token: a length bias.)
+TEST(PpoEndToEnd, ConstantScoreLeavesLengthAlone) {
+  omp_set_num_threads(1);
+  const fs::path dir = test_data::temp_dir("ppo-constant");
+  Transformer policy(tiny());
+  policy.init_weights(5);
+  Transformer ref(tiny());
+  ref.params().copy_from(policy.params());
+  PpoConfig cfg = config();
+  cfg.missing_eos_penalty = 0;  // only the score's offset is under test
+  auto constant = [](const std::vector<PpoSample>& s) {
+    return std::vector<double>(s.size(), 2.0);
+  };
+  PpoObjective obj(policy, ref, constant, prompts(64, 24), cfg, 8, 1);
+  const PpoObjective::Eval before = obj.evaluate();
+  TrainerState st = state(48, 3e-3);
+  train_loop(obj, st, loop(dir), {});
+  const PpoObjective::Eval after = obj.evaluate();
+  std::fprintf(stderr, "constant score: length %.2f -> %.2f, KL %.3f\n", before.response_len,
+               after.response_len, after.kl);
+  EXPECT_NEAR(after.response_len, before.response_len, 0.15 * before.response_len + 0.5);
+  EXPECT_LT(after.kl, 2.0);
   fs::remove_all(dir);
 }

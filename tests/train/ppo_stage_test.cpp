@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/train/optimizer.h"
 #include "lmforge/train/ppo.h"
@@ -96,5 +97,49 @@ TEST(PpoStage, RaisesPreferredRateFromSftModelWithBoundedKl) {
   EXPECT_GT(r.final_kl, 0.0);
   EXPECT_LT(r.final_kl, 10.0);
   EXPECT_TRUE(fs::exists(dir / "run" / "final" / "model.safetensors"));
+  fs::remove_all(dir);
+}
+
+// PPO refuses a reward model that ranks held-out answers poorly (on enough held-out rankings),
+// before writing anything; on a handful of held-out rankings it only warns.
+TEST(PpoStage, RefusesAPoorRewardModel) {
+  omp_set_num_threads(1);
+  const fs::path dir = test_data::temp_dir("ppo-poor-rm");
+  const fs::path init = rlhf_test::write_tiny_model(dir / "m", 5);
+  {
+    std::ofstream f(dir / "prompts.jsonl");
+    for (int i = 0; i < 8; ++i)
+      f << json{{"prompt", "say something " + std::to_string(i)}}.dump() << "\n";
+  }
+  auto rm_config = [&](double acc, int n_val) {
+    fs::create_directories(dir / "rm");
+    write_file_atomic(dir / "rm" / "reward_config.json", json{{"format", "lmforge-reward"},
+                                                              {"version", 1},
+                                                              {"reward_accuracy", acc},
+                                                              {"val_rankings", n_val}}
+                                                             .dump());
+  };
+  PpoStageOptions o;
+  o.stage.init = init;
+  o.stage.output = dir / "run";
+  o.stage.threads = 1;
+  o.prompts = dir / "prompts.jsonl";
+  o.reward_model = dir / "rm";
+  rm_config(0.52, 40);
+  try {
+    run_ppo(o);
+    FAIL() << "a reward model at 52% on 40 held-out rankings was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("reward_accuracy"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.stage.output));
+  // Few held-out rankings: not refused for its accuracy (it fails later: this directory holds
+  // no model, which is another error).
+  rm_config(0.52, 4);
+  try {
+    run_ppo(o);
+  } catch (const std::exception& e) {
+    EXPECT_EQ(std::string(e.what()).find("min-reward-accuracy"), std::string::npos) << e.what();
+  }
   fs::remove_all(dir);
 }

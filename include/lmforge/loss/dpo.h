@@ -8,6 +8,7 @@
 // The gradient is taken w.r.t. the policy log-probabilities (the reference is a constant).
 // Not here: how the log-probabilities are computed (train/dpo.h).
 #pragma once
+#include <cstddef>
 #include <span>
 
 #include "lmforge/loss/ranking.h"
@@ -25,5 +26,13 @@ struct DpoLossResult {
 // UsageError on mismatched sizes, K < 2 or beta <= 0.
 DpoLossResult dpo_loss(RankingLoss kind, double beta, std::span<const double> policy_logps,
                        std::span<const double> ref_logps, std::span<double> grad);
+
+// The SFT (negative log-likelihood) term on the preferred answer that RPO adds to DPO (Pang et
+// al. 2024, "Iterative Reasoning Preference Optimization"; TRL's rpo_alpha): returns
+// α·(−log π(y_best|x) / |y_best|), the mean per-token NLL of the best answer, and adds its
+// gradient −α/|y_best| to grad[0]. It keeps the likelihood of the preferred answers from falling
+// while DPO widens the gap (DPO's known failure on pairs the policy did not sample). α = 0: 0 and
+// grad untouched. UsageError on α < 0 or an empty best answer.
+double dpo_sft_term(double sft_coef, double best_logp, size_t best_tokens, std::span<double> grad);
 
 }  // namespace lmforge

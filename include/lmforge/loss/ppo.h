@@ -46,14 +46,18 @@ struct PpoValueLoss {
 PpoValueLoss ppo_value_loss(const float* values, const float* old_values, const float* returns,
                             const float* mask, size_t n, double clip, float scale, float* dv);
 
-// For each of N rows of logits (V): logp[i] = log softmax(row)[targets[i]] and entropy[i] =
-// -Σ p log p, both computed in double. Either output may be null.
+// For each of N rows of logits (V): logp[i] = log softmax(row/τ)[targets[i]] and entropy[i] =
+// -Σ p log p of that distribution, both computed in double. τ = `temperature`: the distribution
+// the rollouts were sampled from (the sampler divides the logits by it), so the PPO ratio and the
+// KL compare the policy that actually acted. Either output may be null.
 void token_logprobs(const float* logits, const int32_t* targets, size_t N, int V, float* logp,
-                    float* entropy);
+                    float* entropy, double temperature = 1.0);
 // Overwrites each row of `logits` (N,V) with d loss/d logits given d loss/d logp (dlogp) and
-// d loss/d entropy (dentropy, may be null): dz = dlogp·(onehot - p) - dent·p·(log p + H).
-// Rows with row_mask == 0 (row_mask may be null) become zeros, so padding adds no gradient.
+// d loss/d entropy (dentropy, may be null): dz = (dlogp·(onehot - p) - dent·p·(log p + H))/τ with
+// p = softmax(z/τ). Rows with row_mask == 0 (row_mask may be null) become zeros, so padding adds
+// no gradient.
 void token_logprobs_backward(float* logits, const int32_t* targets, const float* dlogp,
-                             const float* dentropy, const float* row_mask, size_t N, int V);
+                             const float* dentropy, const float* row_mask, size_t N, int V,
+                             double temperature = 1.0);
 
 }  // namespace lmforge

@@ -1,10 +1,14 @@
 // PPO for RLHF (`lmforge ppo`): the policy samples answers to prompts with the KV-cache engine in
 // the same process (InferenceModel borrows the policy's weights, so there is no weight sync; with
-// LoRA a merged copy is made per rollout), a reward function scores them, and the policy plus a
-// scalar value head on its final hidden states ("v_head.", a second trainable group) are trained
-// with the clipped PPO losses (loss/ppo.h) on the stored rollouts for several epochs.
+// LoRA a merged copy is made per rollout), a reward function scores them, and the policy is
+// trained with the clipped PPO loss (loss/ppo.h) on the stored rollouts for several epochs.
 // Per-token reward: -β·(logp_policy - logp_ref) against a frozen copy of the --init model, plus
-// the (optionally whitened) score on the last token; GAE gives advantages (whitened) and returns.
+// the score on the last token, centred on the batch mean (and whitened), minus a penalty when the
+// answer was cut at the token cap; log-probs are those of the sampling distribution (logits/τ).
+// The critic is a linear value head on the policy's final hidden states (detached: no gradient
+// into the trunk), refit in closed form (ridge regression toward its previous weights) on each
+// finished rollout's returns, so it learns from the first rollout on instead of creeping at the
+// policy's learning rate; GAE gives advantages (whitened) and returns.
 // One trainer step is one minibatch update; a rollout batch of R prompts serves
 // ppo_epochs·R/(B·grad_accum) steps. The objective's position counts micro-batches, the rollout
 // index is position / micro-batches per rollout, and the rollout buffer, value head and KL
@@ -39,11 +43,13 @@ struct PpoConfig {
   int max_new_tokens = 32;   // response length cap
   double temperature = 1.0;  // sampling temperature of the rollouts (1: the policy itself)
   double gamma = 1.0, lam = 0.95;
-  double clip = 0.2;               // policy ratio clip ε
-  double value_clip = 0.2;         // value clip (0: off)
-  double vf_coef = 0.1;            // weight of the value loss
-  double entropy_coef = 0.0;       // weight of the entropy bonus
-  double kl_coef = 0.05;           // β of the per-token KL penalty (initial value when adaptive)
+  double clip = 0.2;          // policy ratio clip ε
+  double value_ridge = 0.1;   // critic fit: ridge strength, relative to the features' scale
+  double entropy_coef = 0.0;  // weight of the entropy bonus
+  double kl_coef = 0.1;       // β of the per-token KL penalty (initial value when adaptive)
+  // Subtracted from the (centred, whitened) score of an answer cut at --max-new-tokens without an
+  // end token (TRL's missing_eos_penalty): an unfinished answer is not a finished one.
+  double missing_eos_penalty = 1.0;
   bool adaptive_kl = false;        // Ziegler et al.'s proportional controller toward kl_target
   double kl_target = 6.0;          // nats per response, for the adaptive controller
   double kl_horizon = 10000;       // samples over which the controller acts
@@ -51,7 +57,10 @@ struct PpoConfig {
                                    // the PPO epochs on its rollout batch (0: off)
   double max_kl = 0.0;             // > 0: rollout KL to the reference above this warns or stops
   std::string kl_action = "warn";  // warn | stop
-  bool whiten_rewards = true;      // scale the scores by their batch std (mean kept)
+  // The scores of a rollout batch are always centred (their batch mean subtracted: a ranking-
+  // trained reward model's offset is arbitrary, and an uncentred score favours short answers when
+  // positive, long ones when negative); whiten_rewards also divides them by their batch std.
+  bool whiten_rewards = true;
   uint64_t seed = 1337;
 };
 
@@ -97,6 +106,8 @@ class PpoObjective : public Objective {
 
  private:
   void collect(int64_t index);
+  // Refits the critic (the value head) on a finished rollout's returns under the current policy.
+  void fit_value_head(const Rollout& ro);
 
   Transformer& policy_;
   Transformer& ref_;
@@ -107,7 +118,7 @@ class PpoObjective : public Objective {
   int64_t pos_ = 0;
   double step_kl_sum_ = 0;  // approx KL of the current step's micro-batches (target_kl)
   double kl_coef_;
-  std::vector<float> vhead_, vhead_grad_;  // value head: weight (C), bias (1)
+  std::vector<float> vhead_;  // value head: weight (C), bias (1); fit by ridge regression
   std::unique_ptr<Rollout> ro_;
 };
 
@@ -126,6 +137,10 @@ struct PpoStageOptions {
   // times `reward_word` occurs in the decoded answer). Exactly one.
   std::filesystem::path reward_model;
   std::string reward_word;
+  // A reward model whose held-out pairwise accuracy (reward_config.json) is below this on at
+  // least 20 held-out rankings is refused (PPO would optimise its mistakes); on fewer, or below
+  // 0.75, it is used with a warning. 0: accept any.
+  double min_reward_accuracy = 0.6;
 };
 
 // Scores with a reward model written by `lmforge reward` (InputError when its tokenizer is not

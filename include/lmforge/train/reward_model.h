@@ -31,7 +31,7 @@ inline constexpr const char* kRewardConfigFile = "reward_config.json";
 class ScoreHead {
  public:
   explicit ScoreHead(int C = 0) : C_(C), p_(size_t(C) + 1, 0.0f), g_(size_t(C) + 1, 0.0f) {}
-  // w ~ N(0, 1/(C+1)) (as TRL's reward head), b = 0.
+  // w ~ N(0, 0.02²) (a small fixed init, as HF/TRL's reward head), b = 0.
   void init(uint64_t seed);
   int dim() const { return C_; }
   const float* weight() const { return p_.data(); }
