@@ -255,14 +255,20 @@ std::vector<QA> read_sentences(const std::string& fortunes, uint64_t seed, size_
     std::string l = fortunes.substr(pos, e - pos);
     pos = e + 1;
     const int n = word_count(l);
-    bool ok = n >= 3 && n <= 8 && std::isupper((unsigned char)l[0]) && l.back() == '.';
+    bool ok = n >= 3 && n <= 10 && std::isupper((unsigned char)l[0]) && l.back() == '.';
     for (char c : l)
       if ((unsigned char)c >= 0x80 || c == '\t' || c == '"' || c == '-' || c == ':') ok = false;
     if (ok && seen.insert(l).second) out.push_back({l, ""});
   }
+  // The shortest `want` of them (repeating ten words is harder than repeating four), in a seeded
+  // order that does not depend on their length.
   Rng rng(seed_for(seed, "sentences"));
   shuffle_with(out, rng);
+  std::stable_sort(out.begin(), out.end(), [](const QA& a, const QA& b) {
+    return word_count(a.item) < word_count(b.item);
+  });
   if (out.size() > want) out.resize(want);
+  shuffle_with(out, rng);
   return out;
 }
 
@@ -327,7 +333,7 @@ DemoDataSummary build_demo_data(const DemoDataOptions& opt) {
     Rng wr(seed_for(opt.seed, "wordnet"));  // synonyms stay most familiar first
     pools.words = frequent_words(counts, 1000);
     shuffle_with(pools.words, wr);
-    pools.sentences = read_sentences(fortunes, opt.seed, 2000);
+    pools.sentences = read_sentences(fortunes, opt.seed, 1000);
     progress.update(5, "wordnet");
 
     demo_detail::write_instruct_and_rlhf(pools, opt, dir, s);
