@@ -1,6 +1,7 @@
 // The supervised stage shared by finetune and instruct (see sft.h).
 #include "lmforge/train/sft.h"
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
 
@@ -33,8 +34,12 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
                      "use shorter examples or a model with a longer context");
   SftBatchSource source(spec.train, o.batch_size, spec.T, spec.pack, spec.pad_id, o.seed);
   std::optional<ReplaySftSource> replay;
-  if (spec.replay)
-    replay.emplace(source, *spec.replay, spec.replay_ratio, o.batch_size, spec.T, o.seed);
+  int replay_targets = 0;
+  if (spec.replay) {
+    replay_targets = std::max(1, int(std::lround(source.trained_targets_per_row())));
+    replay.emplace(source, *spec.replay, spec.replay_ratio, o.batch_size, spec.T, replay_targets,
+                   o.seed);
+  }
   // With replay an epoch of the examples needs more rows: the replay rows come on top.
   const int64_t rows = replay ? replay->rows_for(source.rows_per_epoch()) : source.rows_per_epoch();
   const int64_t total = stage_total_steps(o, rows);
@@ -53,8 +58,11 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
                spec.name.c_str(), spec.train.size(), static_cast<long long>(rows), spec.T,
                spec.pack ? "packed" : "padded", spec.val.size(), static_cast<long long>(total));
   if (spec.replay)
-    std::fprintf(stderr, "%s: %.0f%% of the rows are general text from %s (--replay)\n",
-                 spec.name.c_str(), 100.0 * spec.replay_ratio, spec.replay_dir.c_str());
+    std::fprintf(stderr,
+                 "%s: %.0f%% of the rows are general text from %s (--replay), each training its "
+                 "last %d tokens (the mean of an example row)\n",
+                 spec.name.c_str(), 100.0 * spec.replay_ratio, spec.replay_dir.c_str(),
+                 replay_targets);
   StageRun run = begin_stage(spec.name, o, rc, total, spec.tokenizer_files, spec.prepare);
   Transformer& m = *run.model;
 

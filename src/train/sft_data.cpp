@@ -157,6 +157,13 @@ int64_t SftBatchSource::examples_after_rows(int64_t rows) {
   return after;
 }
 
+double SftBatchSource::trained_targets_per_row() {
+  int64_t targets = 0;
+  for (const auto& e : ex_)
+    for (size_t i = 1; i < e.mask.size(); ++i) targets += e.mask[i];
+  return static_cast<double>(targets) / static_cast<double>(std::max<int64_t>(1, rows_per_epoch()));
+}
+
 int64_t SftBatchSource::rows_per_epoch() {
   if (!pack_) return static_cast<int64_t>(ex_.size());
   const int64_t saved = consumed_;

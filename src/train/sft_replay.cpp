@@ -1,6 +1,7 @@
 // Replay rows of general text between the supervised examples (see sft_replay.h).
 #include "lmforge/train/sft_replay.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "lmforge/core/error.h"
@@ -29,7 +30,7 @@ std::optional<TokenDataset> open_sft_replay(const SftReplayOptions& opt,
 }
 
 ReplaySftSource::ReplaySftSource(SftBatchSource& sft, const TokenDataset& general, double ratio,
-                                 int B, int T, uint64_t seed)
+                                 int B, int T, int targets, uint64_t seed)
     : sft_(sft),
       replay_([&general](int64_t pos, int64_t n,
                          int32_t* out) { general.read(uint64_t(pos), size_t(n), out); },
@@ -38,6 +39,7 @@ ReplaySftSource::ReplaySftSource(SftBatchSource& sft, const TokenDataset& genera
       ratio_(ratio),
       B_(B),
       T_(T),
+      targets_(std::clamp(targets, 1, T)),
       pos_(static_cast<size_t>(B) * T),
       buf_(static_cast<size_t>(T) + 1) {}
 
@@ -59,7 +61,7 @@ void ReplaySftSource::next(int32_t* ids, int32_t* targets) {
       replay_.next_batch(1, buf_.data());
       for (int t = 0; t < T_; ++t) {
         ri[t] = buf_[t];
-        rt[t] = buf_[t + 1];
+        rt[t] = t >= T_ - targets_ ? buf_[t + 1] : -1;
         rp[t] = t;
       }
     } else {

@@ -216,7 +216,8 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   for (auto& s : p20.stages) names.push_back(s.name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain", "pretrain",
-                                      "cpt", "finetune", "instruct", "reward", "dpo", "ppo"}));
+                                      "cpt", "finetune", "instruct", "rank", "reward", "dpo",
+                                      "ppo"}));
   ASSERT_TRUE(p20.simulated_ranker.has_value());
   EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
   auto steps = [](const PipelineStage& s) {
@@ -229,7 +230,31 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   EXPECT_EQ(p20.stages[4].done_when, "/d/pretrain/final/config.json");
   EXPECT_EQ(p20.stages[0].done_when, "/d/data/manifest.json");
   EXPECT_TRUE(p20.stages[7].chat);
-  EXPECT_EQ(p20.stages[8].probes, "summary");
+  // The model's own sampled answers, ranked, feed the reward model and DPO.
+  EXPECT_EQ(p20.stages[8].command, (std::vector<std::string>{"demo", "rank"}));
+  EXPECT_EQ(p20.stages[8].done_when, "/d/rankings/rankings.jsonl");
+  EXPECT_EQ(p20.stages[9].probes, "summary");
+  for (size_t i : {9, 10})
+    for (auto& [k, vs] : p20.stages[i].options)
+      if (k == "data") EXPECT_EQ(vs.at(0), "/d/rankings/rankings.jsonl");
+  // The narrow supervised stages mix general text back in.
+  for (size_t i : {6, 7}) {
+    bool replay = false;
+    for (auto& [k, vs] : p20.stages[i].options) replay |= k == "replay";
+    EXPECT_TRUE(replay) << p20.stages[i].name;
+  }
+  // A faster machine gets a wider model and more steps; a slower one fewer steps.
+  EXPECT_EQ(demo_sizing(20, 1).preset, "tiny");
+  EXPECT_EQ(demo_sizing(20, 1).width, 0);
+  EXPECT_GT(demo_sizing(20, 4).width, 0);
+  EXPECT_GT(demo_sizing(20, 4).params, demo_sizing(20, 1).params);
+  EXPECT_GT(demo_sizing(20, 4).step_scale, 1.0);
+  EXPECT_EQ(demo_sizing(20, 100).preset, "small");
+  EXPECT_LT(demo_sizing(20, 0.5).step_scale, 1.0);
+  Pipeline fast = parse_pipeline(builtin_demo_pipeline_yaml(20, 4), "demo", v);
+  bool wide = false;
+  for (auto& [k, vs] : fast.stages[4].options) wide |= k == "n-embd" && vs.at(0) == "192";
+  EXPECT_TRUE(wide);
   // The reference copy in examples/ is the same pipeline at 20 minutes.
   const std::string ex = read_file(fs::path(LMFORGE_SOURCE_DIR) / "examples/demo_pipeline.yaml");
   EXPECT_EQ(ex, builtin_demo_pipeline_yaml(20));

@@ -66,6 +66,8 @@ class SftBatchSource : public BatchSource {
   // The examples consumed after `rows` rows from the start (rows are deterministic): what a
   // resume of an interleaving source sets as position().
   int64_t examples_after_rows(int64_t rows);
+  // Mean trained (unmasked) targets per row over one epoch.
+  double trained_targets_per_row();
 
  private:
   const SftExample& example_at(int64_t k);  // the k-th example of the endless epoch stream

@@ -4,7 +4,11 @@
 // Narrow data alone pulls a small model away from general text within minutes (the demo's general
 // validation loss rose 4.0 -> 6.5 without it); a quarter of replay rows keeps it close.
 // Row k (counted over the whole run) is a replay row when floor((k+1)·r) > floor(k·r), so the
-// position (rows so far) is the whole state and a resume continues exactly.
+// position (rows so far) is the whole state and a resume continues exactly. A replay row trains
+// only its last `targets` tokens (the rest is context): a row of the stage's own examples trains
+// only their answers, often ten tokens of 128, and whole rows of text would otherwise outweigh
+// them in the mean loss ~10:1 and drown what the stage teaches. With `targets` = the mean trained
+// tokens of an example row, the share of trained tokens from replay is about the ratio.
 // Not here: pretraining's replay (train/pretrain.cpp), the examples (sft_data.h).
 #pragma once
 #include <cstdint>
@@ -33,9 +37,9 @@ std::optional<TokenDataset> open_sft_replay(const SftReplayOptions& opt,
 
 class ReplaySftSource : public BatchSource {
  public:
-  // `sft` and `general` must outlive the source.
+  // `sft` and `general` must outlive the source. targets in [1, T]: trained tokens per replay row.
   ReplaySftSource(SftBatchSource& sft, const TokenDataset& general, double ratio, int B, int T,
-                  uint64_t seed);
+                  int targets, uint64_t seed);
   void next(int32_t* ids, int32_t* targets) override;
   const int32_t* positions() const override { return pos_.data(); }
   int64_t position() const override { return rows_; }
@@ -49,7 +53,7 @@ class ReplaySftSource : public BatchSource {
   SftBatchSource& sft_;
   DataLoader replay_;
   double ratio_;
-  int B_, T_;
+  int B_, T_, targets_;
   int64_t rows_ = 0;
   std::vector<int32_t> pos_, buf_;
 };
