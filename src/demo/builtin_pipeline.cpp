@@ -74,7 +74,7 @@ stages:
     title: Instruction tuning
     what: "Teaches the model to answer chat requests (translate a word it learned, give a synonym or a first letter, pick the first or last word of a sentence, repeat it) phrased in many ways; accuracy is measured per kind on phrasings it never saw. A quarter of the rows are general text."
     command: instruct
-    options: {init: "${DIR}/finetune/final", data: "${DATA}/instruct/train.jsonl", output: "${DIR}/instruct", max-steps: @INSTRUCT@, replay: "${DIR}/shards-general", replay-ratio: 0.25}
+    options: {init: "${DIR}/finetune/final", data: "${DATA}/instruct/train.jsonl", output: "${DIR}/instruct", max-steps: @INSTRUCT@, lr: 1e-3, batch-size: 16, val-fraction: 0.03, replay: "${DIR}/shards-general", replay-ratio: 0.25}
     chat: true
   - name: rank
     title: Ranking the model's own answers
@@ -166,7 +166,9 @@ std::string builtin_demo_pipeline_yaml(double minutes, double speed) {
   replace(y, "@CPT_EVAL@", std::to_string(std::max(5, cpt / 5)));
   replace(y, "@FINETUNE@", steps(500, 10));
   replace(y, "@FINETUNE_EVAL@", steps(250, 5));
-  replace(y, "@INSTRUCT@", steps(2000, 10));
+  // A tiny model learns the short answers faster at 1e-3 with 16 rows a step (measured: 5% vs
+  // 0.8% held-out after 400-500 steps); half the steps of 8 rows at 3e-4 take the same time.
+  replace(y, "@INSTRUCT@", steps(1000, 10));
   replace(y, "@RANK@", std::to_string(std::clamp(int(std::lround(400 * f)), 40, 600)));
   replace(y, "@REWARD@", steps(300, 5));
   replace(y, "@DPO@", steps(300, 5));
