@@ -361,4 +361,24 @@ TEST(RunPipeline, RankingsOfSampledAnswersFlowIntoRewardDpoAndPpo) {
   EXPECT_NE(r.out.find("first_letter"), std::string::npos) << r.out;
   // Instruct trained with a quarter of its rows from the general text.
   EXPECT_NE(read_file(dir / "instruct" / "config.yaml").find("replay"), std::string::npos);
+
+  // Bad input to `demo rank` names the file, line and field; nothing is written.
+  write_file_atomic(g_root / "noref.jsonl", "{\"prompt\":\"a\",\"reference\":\"b\"}\n{\"prompt\":\"c\"}\n");
+  CliRun bad = run("demo rank --model " + (dir / "instruct" / "final").string() + " --prompts " +
+                   (g_root / "noref.jsonl").string() + " --output " +
+                   (g_root / "bad-rank.jsonl").string());
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("noref.jsonl:2"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("reference"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(g_root / "bad-rank.jsonl"));
+  // A replay ratio outside (0, 1) is refused before anything is written (another tokenizer's
+  // data too: tests/train/sft_replay_test.cpp).
+  write_file_atomic(g_root / "task.jsonl", "{\"prompt\":\"a\",\"completion\":\" b\"}\n");
+  CliRun other = run("finetune --init " + (dir / "instruct" / "final").string() + " --data " +
+                     (g_root / "task.jsonl").string() + " --output " +
+                     (g_root / "ft-bad").string() + " --replay " + (dir / "shards").string() +
+                     " --replay-ratio 1.5");
+  EXPECT_EQ(other.code, 2) << other.err;
+  EXPECT_NE(other.err.find("--replay-ratio"), std::string::npos) << other.err;
+  EXPECT_FALSE(fs::exists(g_root / "ft-bad"));
 }
