@@ -1,7 +1,9 @@
 // `lmforge demo`: the whole journey on built-in data (the embedded pipeline of
 // demo/builtin_pipeline.cpp run by run_pipeline), plus its helpers `demo data` (build the
-// datasets from the fetched corpus) and `demo answer` (greedy answers and held-out accuracy,
-// the runner's sample probe). Option parsing and printing only.
+// datasets from the fetched corpus), `demo answer` (greedy answers and held-out accuracy per
+// kind, the runner's sample probe) and `demo rank` (sampled answers ranked by the simulated
+// ranker). Option parsing and printing only.
+#include <array>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -9,18 +11,26 @@
 
 #include "cli/command.h"
 #include "lmforge/core/error.h"
+#include "lmforge/core/file_util.h"
 #include "lmforge/core/output_guard.h"
 #include "lmforge/demo/answer.h"
 #include "lmforge/demo/demo_data.h"
 #include "lmforge/demo/pipeline.h"
+#include "lmforge/demo/rank.h"
+#include "lmforge/train/pretrain.h"
 
 namespace lmforge::cli {
 namespace fs = std::filesystem;
 namespace {
 
+// cpu::sgemm 1024³ GFLOP/s of the reference machine (two AVX2 cores, AMD EPYC Milan, idle), the
+// machine the --minutes step counts are measured on.
+constexpr double kReferenceGflops = 100.0;
+
 struct DemoOpts {
   std::string output = "demo-run", corpus = "demo-corpus";
   double minutes = 20;
+  double speed = 0;  // 0: measure (and keep in OUTPUT/sizing.json for resumes)
   bool no_report = false, print_pipeline = false;
 };
 
@@ -35,7 +45,38 @@ void run_demo(const DemoOpts& o) {
     throw UsageError("no demo corpus in " + corpus.string() +
                      " (hint: run `scripts/fetch-corpus.sh " + o.corpus +
                      "` from the lmforge source tree first, or pass --corpus DIR)");
-  const std::string yaml = builtin_demo_pipeline_yaml(o.minutes);
+  // The sizing is measured once per run directory: a resumed run keeps its step counts.
+  const fs::path sizing_file = dir / "sizing.json";
+  double speed = o.speed;
+  if (speed <= 0 && fs::exists(sizing_file)) {
+    try {
+      speed = nlohmann::json::parse(read_file(sizing_file)).value("speed", 0.0);
+    } catch (const std::exception&) {
+      speed = 0;
+    }
+  }
+  double gflops = 0;
+  if (speed <= 0) {
+    gflops = measure_peak_gflops();
+    speed = gflops / kReferenceGflops;
+  }
+  const DemoSizing z = demo_sizing(o.minutes, speed);
+  std::printf(
+      "machine: %s%.2fx the reference (2 AVX2 cores, %.0f GFLOP/s sgemm) -> model %s, %.1fM "
+      "parameters, steps x%.2f of the 20-minute reference run\n",
+      gflops > 0 ? ("sgemm " + std::to_string(int(gflops)) + " GFLOP/s = ").c_str() : "",
+      z.speed, kReferenceGflops, z.model.c_str(), double(z.params) / 1e6, z.step_scale);
+  fs::create_directories(dir);
+  write_file_atomic(sizing_file, nlohmann::json{{"speed", z.speed},
+                                                {"measured_gflops", gflops},
+                                                {"reference_gflops", kReferenceGflops},
+                                                {"minutes", o.minutes},
+                                                {"model", z.model},
+                                                {"params", z.params},
+                                                {"step_scale", z.step_scale}}
+                                         .dump(2) +
+                                     "\n");
+  const std::string yaml = builtin_demo_pipeline_yaml(o.minutes, z.speed);
   Pipeline p =
       parse_pipeline(yaml, "<built-in demo pipeline>",
                      {{"DIR", dir.string()}, {"DATA", data.string()}, {"CORPUS", corpus.string()}});
@@ -61,6 +102,11 @@ void setup(CLI::App& root) {
   cmd->add_option("--minutes", o->minutes,
                   "about how long the demo should take on two cores; steps scale with it")
       ->check(CLI::Range(1.0, 100000.0));
+  cmd->add_option("--speed", o->speed,
+                  "this machine's speed over the reference (2 AVX2 cores) that sizes the model "
+                  "and steps (0: measure with a short sgemm at the first start, kept in "
+                  "OUTPUT/sizing.json)")
+      ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--corpus", o->corpus,
                   "the corpus fetched by scripts/fetch-corpus.sh (needed until OUTPUT/data "
                   "exists)");
@@ -69,9 +115,10 @@ void setup(CLI::App& root) {
                 "print the demo's pipeline YAML for --minutes (a start for `lmforge run` on your "
                 "own data) and exit");
   cmd->callback([cmd, o] {
-    if (!cmd->get_subcommands().empty()) return;  // `demo data` / `demo answer` ran instead
+    if (!cmd->get_subcommands().empty()) return;  // a `demo` subcommand ran instead
     if (o->print_pipeline) {
-      std::fputs(builtin_demo_pipeline_yaml(o->minutes).c_str(), stdout);
+      std::fputs(builtin_demo_pipeline_yaml(o->minutes, o->speed > 0 ? o->speed : 1.0).c_str(),
+                 stdout);
       return;
     }
     print_resolved_config(*cmd);
@@ -129,14 +176,20 @@ void setup(CLI::App& root) {
   ans->add_option("--prompt", a->prompts, "a prompt (repeatable)");
   ans->add_flag("--chat", a->chat, "render each prompt as a user turn with the chat template");
   ans->add_option("--heldout", *heldout,
-                  "chat JSONL: accuracy = answers containing the last assistant message");
-  ans->add_option("--max", a->heldout_max, "held-out examples to score (the first N)")
+                  "chat JSONL: accuracy = answers equal to the last assistant message "
+                  "(normalised), overall and per \"kind\"");
+  ans->add_option("--max", a->heldout_max,
+                  "held-out examples to score at most, taken from every kind in turn")
       ->check(CLI::PositiveNumber);
+  ans->add_option("--metric", a->metric,
+                  "exact: the normalised answer equals the reference; contains: it contains it")
+      ->check(CLI::IsMember({"exact", "contains"}));
   ans->add_option("--max-tokens", a->max_tokens, "new tokens per answer at most")
       ->check(CLI::PositiveNumber);
   ans->add_flag("--json", *json,
-                "print {\"samples\":[{\"prompt\",\"answer\"}], \"accuracy\", \"heldout\"} on "
-                "stdout");
+                "print {\"samples\":[{\"prompt\",\"answer\"}], \"accuracy\", \"heldout\", "
+                "\"by_kind\":{KIND:{\"n\",\"correct\",\"accuracy\"}}, \"heldout_answers\":[{\"kind\", "
+                "\"prompt\",\"reference\",\"answer\",\"correct\"}]} on stdout");
   ans->callback([ans, a, model, heldout, json] {
     print_resolved_config(*ans);
     AnswerOptions opt = *a;
@@ -149,14 +202,77 @@ void setup(CLI::App& root) {
       if (!opt.heldout.empty()) {
         j["accuracy"] = r.accuracy();
         j["heldout"] = r.heldout_n;
+        j["by_kind"] = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : r.by_kind())
+          j["by_kind"][k] = {{"n", v.n}, {"correct", v.correct}, {"accuracy", v.accuracy()}};
+        j["heldout_answers"] = nlohmann::ordered_json::array();
+        for (const auto& h : r.heldout)
+          j["heldout_answers"].push_back({{"kind", h.kind},
+                                          {"prompt", h.prompt},
+                                          {"reference", h.reference},
+                                          {"answer", h.answer},
+                                          {"correct", h.correct}});
       }
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       return;
     }
     for (const auto& [p, t] : r.samples) std::printf("%s\n  -> %s\n", p.c_str(), t.c_str());
-    if (!opt.heldout.empty())
+    if (!opt.heldout.empty()) {
       std::printf("held-out accuracy: %d/%d = %.3f\n", r.heldout_correct, r.heldout_n,
                   r.accuracy());
+      for (const auto& [k, v] : r.by_kind())
+        std::printf("  %-14s %d/%d = %.3f\n", k.c_str(), v.correct, v.n, v.accuracy());
+    }
+  });
+
+  CLI::App* rank = add_command(
+      *cmd, "rank",
+      "Sample several answers of a model to each prompt and rank them best to worst with the "
+      "SIMULATED RANKER (right first, with partial credit; then concise): rankings JSONL for "
+      "reward, dpo and ppo, the same format as `lmforge label export`");
+  auto ro = std::make_shared<RankOptions>();
+  auto rstr = std::make_shared<std::array<std::string, 3>>();
+  auto rjson = std::make_shared<bool>(false);
+  rank->add_option("--model", (*rstr)[0], "model directory (the instruction-tuned model)")
+      ->required();
+  rank->add_option("--prompts", (*rstr)[1],
+                   "JSONL {\"prompt\", \"reference\"} (the reference is for the ranker only)")
+      ->required();
+  rank->add_option("--output", (*rstr)[2], "rankings JSONL to write (atomically)")->required();
+  rank->add_option("--samples", ro->samples, "answers sampled per prompt")
+      ->check(CLI::Range(2, 64));
+  rank->add_option("--temperature", ro->temperature, "sampling temperature (> 0)");
+  rank->add_option("--top-k", ro->top_k, "sample from the k most likely tokens (0: all)");
+  rank->add_option("--max-tokens", ro->max_tokens, "new tokens per answer at most")
+      ->check(CLI::PositiveNumber);
+  rank->add_option("--max-prompts", ro->max_prompts, "prompts used at most (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  rank->add_option("--seed", ro->seed, "sampling seed (same seed, same rankings)");
+  rank->add_flag("--json", *rjson, "print the summary as JSON on stdout");
+  rank->callback([rank, ro, rstr, rjson] {
+    print_resolved_config(*rank);
+    RankOptions opt = *ro;
+    opt.model = (*rstr)[0];
+    opt.prompts = (*rstr)[1];
+    opt.output = check_output({"--output", (*rstr)[2], OutputSpec::Kind::kFile, {}, {},
+                               jsonl_with_key({"responses"}), "a rankings JSONL file"},
+                              {{"--model", opt.model}, {"--prompts", opt.prompts}});
+    RankSummary s = rank_sampled_answers(opt);
+    if (*rjson) {
+      nlohmann::ordered_json j = {{"prompts", s.prompts},         {"ranked", s.ranked},
+                                  {"skipped_identical", s.skipped_identical},
+                                  {"best_credit", s.best_credit}, {"any_right", s.any_right},
+                                  {"mean_credit", s.mean_credit},
+                                  {"mean_distinct", s.mean_distinct}};
+      std::printf("%s\n", j.dump().c_str());
+      return;
+    }
+    std::printf(
+        "%d of %d prompts ranked (%d had identical samples); %.1f distinct answers per prompt; "
+        "mean credit %.3f, of the best %.3f; a right answer among the samples in %.0f%%\n"
+        "rankings (SIMULATED RANKER) in %s\n",
+        s.ranked, s.prompts, s.skipped_identical, s.mean_distinct, s.mean_credit, s.best_credit,
+        100 * s.any_right, opt.output.c_str());
   });
 }
 

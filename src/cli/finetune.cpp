@@ -13,7 +13,7 @@ namespace {
 struct Args {
   FinetuneOptions o;
   StagePaths paths;
-  std::string data, val_data;
+  std::string data, val_data, replay;
 };
 
 void setup(CLI::App& root) {
@@ -51,6 +51,11 @@ void setup(CLI::App& root) {
   cmd->add_option("--eval-samples", a->o.eval_samples,
                   "validation prompts scored by generation (0: all)");
   cmd->add_option("--seq-len", a->o.seq_len, "row length T in tokens (0: the model's context)");
+  cmd->add_option("--replay", a->replay,
+                  "a `lmforge prepare` directory of general text (same tokenizer) mixed into the "
+                  "training rows so the model does not forget it (default: none)");
+  cmd->add_option("--replay-ratio", a->o.replay.ratio,
+                  "share of training rows taken from --replay, spread evenly (deterministic)");
   cmd->callback([cmd, a] {
     print_resolved_config(*cmd);
     FinetuneOptions o = a->o;
@@ -60,6 +65,7 @@ void setup(CLI::App& root) {
         {{"--init", a->paths.init}, {"--data", a->data}, {"--val-data", a->val_data}});
     o.data = a->data;
     o.val_data = a->val_data;
+    o.replay.dir = a->replay;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     SftStageResult r = run_finetune(o);
     if (report_interrupted(r.train, r.total_steps)) return;

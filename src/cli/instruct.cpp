@@ -13,7 +13,7 @@ namespace {
 struct Args {
   InstructOptions o;
   StagePaths paths;
-  std::string data, val_data, heldout;
+  std::string data, val_data, heldout, replay;
 };
 
 void setup(CLI::App& root) {
@@ -51,6 +51,11 @@ void setup(CLI::App& root) {
   cmd->add_option("--eval-max-tokens", a->o.eval_max_tokens,
                   "new tokens generated per held-out prompt (0: longest reference + 8)");
   cmd->add_option("--seq-len", a->o.seq_len, "row length T in tokens (0: the model's context)");
+  cmd->add_option("--replay", a->replay,
+                  "a `lmforge prepare` directory of general text (same tokenizer) mixed into the "
+                  "training rows so the model does not forget it (default: none)");
+  cmd->add_option("--replay-ratio", a->o.replay.ratio,
+                  "share of training rows taken from --replay, spread evenly (deterministic)");
   cmd->callback([cmd, a] {
     print_resolved_config(*cmd);
     InstructOptions o = a->o;
@@ -61,6 +66,7 @@ void setup(CLI::App& root) {
                                                         {"--heldout", a->heldout}});
     o.data = a->data;
     o.val_data = a->val_data;
+    o.replay.dir = a->replay;
     o.heldout = a->heldout;
     o.stage.resolved_config_yaml = resolved_config_yaml(*cmd);
     SftStageResult r = run_instruct(o);

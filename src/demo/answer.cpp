@@ -1,104 +1,85 @@
-// Greedy batched answers for probes (see demo/answer.h).
+// Greedy batched answers for probes, held-out accuracy per kind (see demo/answer.h).
 #include "lmforge/demo/answer.h"
 
 #include <algorithm>
-#include <memory>
 
+#include "demo/batch_generate.h"
 #include "lmforge/core/error.h"
 #include "lmforge/data/jsonl.h"
 #include "lmforge/demo/demo_data.h"
-#include "lmforge/infer/generate.h"
-#include "lmforge/infer/loaded_model.h"
 
 namespace lmforge {
-namespace {
 
-// Answers every prompt (already token ids), `batch` sequences per forward.
-std::vector<std::string> generate_all(LoadedModel& m, const std::vector<std::vector<int32_t>>& ids,
-                                      const std::vector<int32_t>& stop_ids, int max_tokens,
-                                      int batch) {
-  std::vector<std::string> out(ids.size());
-  for (size_t b = 0; b < ids.size(); b += size_t(batch)) {
-    const size_t e = std::min(ids.size(), b + size_t(batch));
-    std::vector<std::unique_ptr<Sequence>> seqs;
-    std::vector<Sequence*> ptrs;
-    // The caches of one forward call share one capacity: the longest prompt plus the answer.
-    const int n_ctx = m.model.config().n_ctx;
-    size_t longest = 1;
-    for (size_t i = b; i < e; ++i) longest = std::max(longest, ids[i].size());
-    const int capacity = std::min(n_ctx, int(longest) + max_tokens);
-    for (size_t i = b; i < e; ++i) {
-      GenerateRequest req;
-      req.prompt = ids[i];
-      // A prompt that fills the context keeps its last tokens and gets a short answer.
-      if (int(req.prompt.size()) >= capacity)
-        req.prompt.erase(req.prompt.begin(), req.prompt.end() - (capacity - 1));
-      req.max_tokens = std::max(1, std::min(max_tokens, capacity - int(req.prompt.size())));
-      req.sampling.temperature = 0.0f;
-      req.stop_ids = stop_ids;
-      req.stop = {"\n\n"};
-      seqs.push_back(
-          std::make_unique<Sequence>(*m.infer, m.tokenizer, std::move(req), nullptr, capacity));
-      ptrs.push_back(seqs.back().get());
-    }
-    while (std::any_of(ptrs.begin(), ptrs.end(), [](Sequence* s) { return !s->done(); }))
-      step(*m.infer, ptrs);
-    for (size_t i = b; i < e; ++i) out[i] = ptrs[i - b]->text();
+std::map<std::string, KindScore> AnswerResult::by_kind() const {
+  std::map<std::string, KindScore> out;
+  for (const auto& h : heldout) {
+    KindScore& k = out[h.kind];
+    ++k.n;
+    k.correct += h.correct ? 1 : 0;
   }
   return out;
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace((unsigned char)s.back())) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace((unsigned char)s[i])) ++i;
-  return s.substr(i);
+std::vector<HeldoutAnswer> read_heldout(const std::filesystem::path& file, int max) {
+  std::vector<std::string> order;  // kinds in order of first appearance
+  std::map<std::string, std::vector<HeldoutAnswer>> by_kind;
+  JsonlReader r(file);
+  nlohmann::json obj;
+  while (r.next(obj)) {
+    const auto& msgs = r.location().required_array(obj, "messages");
+    HeldoutAnswer h;
+    for (const auto& msg : msgs) {
+      const std::string role = r.location().required_string(msg, "role", "messages[].role");
+      const std::string content =
+          r.location().required_string(msg, "content", "messages[].content");
+      if (role == "user" && h.prompt.empty()) h.prompt = content;
+      if (role == "assistant") h.reference = content;
+    }
+    if (h.prompt.empty() || h.reference.empty())
+      r.location().fail("messages", "a held-out example needs a user and an assistant turn");
+    h.kind = "all";
+    if (obj.contains("kind")) {
+      if (!obj["kind"].is_string()) r.location().fail("kind", "must be a string");
+      h.kind = obj["kind"].get<std::string>();
+    }
+    if (!by_kind.count(h.kind)) order.push_back(h.kind);
+    by_kind[h.kind].push_back(std::move(h));
+  }
+  std::vector<HeldoutAnswer> out;
+  for (size_t i = 0; int(out.size()) < max; ++i) {
+    bool any = false;
+    for (const auto& k : order) {
+      const auto& v = by_kind[k];
+      if (i < v.size() && int(out.size()) < max) out.push_back(v[i]), any = true;
+    }
+    if (!any) break;
+  }
+  return out;
 }
 
-}  // namespace
-
 AnswerResult answer_prompts(const AnswerOptions& opt) {
+  if (opt.metric != "exact" && opt.metric != "contains")
+    throw UsageError("--metric must be exact or contains, got '" + opt.metric + "'");
   auto m = LoadedModel::load(opt.model);
-  std::vector<int32_t> stop_ids = m->eos_ids;
-  ChatTemplate tmpl;
-  if (opt.chat) {
-    tmpl = m->chat_template();
-    for (int32_t id : tmpl.stop_ids(m->tokenizer)) stop_ids.push_back(id);
-  }
-  auto encode = [&](const std::string& prompt) {
-    if (!opt.chat) return m->encode_prompt(prompt);
-    return tmpl.encode(m->tokenizer, {ChatMessage{"user", prompt}}, true);
-  };
+  demo_detail::PromptEncoder enc(*m, opt.chat);
   std::vector<std::vector<int32_t>> ids;
-  for (const auto& p : opt.prompts) ids.push_back(encode(p));
-  std::vector<std::string> refs;
-  if (!opt.heldout.empty()) {
-    JsonlReader r(opt.heldout);
-    nlohmann::json obj;
-    while (int(refs.size()) < opt.heldout_max && r.next(obj)) {
-      const auto& msgs = r.location().required_array(obj, "messages");
-      std::string user, ref;
-      for (const auto& msg : msgs) {
-        const std::string role = r.location().required_string(msg, "role", "messages[].role");
-        const std::string content =
-            r.location().required_string(msg, "content", "messages[].content");
-        if (role == "user" && user.empty()) user = content;
-        if (role == "assistant") ref = content;
-      }
-      if (user.empty() || ref.empty())
-        r.location().fail("messages", "a held-out example needs a user and an assistant turn");
-      ids.push_back(encode(user));
-      refs.push_back(ref);
-    }
-  }
-  std::vector<std::string> answers =
-      generate_all(*m, ids, stop_ids, opt.max_tokens, std::max(1, opt.batch));
+  for (const auto& p : opt.prompts) ids.push_back(enc.encode(p));
   AnswerResult res;
+  if (!opt.heldout.empty()) res.heldout = read_heldout(opt.heldout, opt.heldout_max);
+  for (const auto& h : res.heldout) ids.push_back(enc.encode(h.prompt));
+  SamplingParams greedy;
+  greedy.temperature = 0.0f;
+  std::vector<std::string> answers =
+      demo_detail::generate_all(*m, ids, enc.stop_ids, opt.max_tokens, opt.batch, greedy);
   for (size_t i = 0; i < opt.prompts.size(); ++i)
-    res.samples.emplace_back(opt.prompts[i], trim(answers[i]));
-  for (size_t k = 0; k < refs.size(); ++k) {
+    res.samples.emplace_back(opt.prompts[i], answers[i]);
+  for (size_t k = 0; k < res.heldout.size(); ++k) {
+    HeldoutAnswer& h = res.heldout[k];
+    h.answer = answers[opt.prompts.size() + k];
+    h.correct = opt.metric == "exact" ? exact_answer(h.answer, h.reference)
+                                      : contains_answer(h.answer, h.reference);
     ++res.heldout_n;
-    if (contains_answer(answers[opt.prompts.size() + k], refs[k])) ++res.heldout_correct;
+    res.heldout_correct += h.correct ? 1 : 0;
   }
   return res;
 }

@@ -1,8 +1,10 @@
 // The demo's pipeline, embedded in the binary (examples/demo_pipeline.yaml is the same text for
-// --minutes 20). Step counts are sized for about `minutes` on two laptop cores with the tiny
-// GPT-2 preset (~10k tokens/s: pretraining 6 min, continued pretraining 2, fine-tuning 2,
-// instruction tuning 3, reward model 1.5, DPO 1.5, PPO 2, the rest data and probes) and scale
-// linearly with `minutes`.
+// --minutes 20 on the reference machine). Step counts are sized for about `minutes` on the
+// reference machine, two AVX2 cores running the tiny GPT-2 preset at ~10k tokens/s (pretraining 6
+// min, continued pretraining 2, fine-tuning 2, instruction tuning 3, ranking 1, reward model 1,
+// DPO 1, PPO 2, the rest data and probes), and scale linearly with `minutes`. A faster machine
+// (speed > 1: its sgemm rate over the reference's) gets a wider model and the steps the rest of
+// its speed buys (demo_sizing).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -29,9 +31,9 @@ probes:
   domain_val: ${DATA}/domain/val.txt
   eval_tokens: 16384
   samples: ["The cat sat on the", "A compiler is", "English: the house\nGerman:"]
-  chat_samples: ["What is a compiler?", "Translate \"the dog\" into German.", "Give a synonym for \"happy\"."]
+  chat_samples: ["Translate \"the house\" into German.", "Give a synonym for \"begin\".", "What is the first letter of \"water\"?", "Repeat after me: The cat sat on the mat."]
   heldout: ${DATA}/instruct/heldout.jsonl
-  heldout_max: 60
+  heldout_max: 120
 stages:
   - name: data
     title: Built-in data
@@ -55,9 +57,9 @@ stages:
     options: {tokenizer: "${DIR}/tokenizer", input: "${DATA}/domain/train.txt", output: "${DIR}/shards-domain", val-fraction: 0.01}
   - name: pretrain
     title: Pretraining
-    what: "Trains a tiny GPT-2 from random weights to predict the next token of general English text."
+    what: "Trains a GPT-2 of @PARAMS@ parameters (@MODEL@) from random weights to predict the next token of general English text: @PRETRAIN@ steps of 16 x 128 tokens, @TOKENS@ tokens seen."
     command: pretrain
-    options: {data: "${DIR}/shards-general", output: "${DIR}/pretrain", preset: tiny, seq-len: 128, batch-size: 16, max-steps: @PRETRAIN@, eval-every: @PRETRAIN_EVAL@, eval-tokens: 16384, save-every: @PRETRAIN_EVAL@}
+    options: {data: "${DIR}/shards-general", output: "${DIR}/pretrain", preset: @PRESET@,@WIDTH@ seq-len: 128, batch-size: 16, max-steps: @PRETRAIN@, eval-every: @PRETRAIN_EVAL@, eval-tokens: 16384, save-every: @PRETRAIN_EVAL@}
   - name: cpt
     title: Continued pretraining
     what: "Keeps training on computing text, mixing 25% general text back in so the model does not forget it: domain loss falls, general loss should hold."
@@ -65,32 +67,38 @@ stages:
     options: {init: "${DIR}/pretrain/final", data: "${DIR}/shards-domain", replay: "${DIR}/shards-general", replay-ratio: 0.25, output: "${DIR}/cpt", seq-len: 128, batch-size: 16, max-steps: @CPT@, warmup-steps: 20, eval-every: @CPT_EVAL@, eval-tokens: 16384, save-every: @CPT_EVAL@}
   - name: finetune
     title: Task fine-tuning
-    what: "Teaches one task, English to German word and phrase translation, with loss on the German completion only."
+    what: "Teaches one task, English to German word and phrase translation, with loss on the German completion only; a quarter of the rows are general text so the model does not forget it."
     command: finetune
-    options: {init: "${DIR}/cpt/final", data: "${DATA}/task/train.jsonl", val-data: "${DATA}/task/val.jsonl", eval-metric: chrf, eval-samples: 100, output: "${DIR}/finetune", max-steps: @FINETUNE@, eval-every: @FINETUNE_EVAL@}
+    options: {init: "${DIR}/cpt/final", data: "${DATA}/task/train.jsonl", val-data: "${DATA}/task/val.jsonl", eval-metric: chrf, eval-samples: 100, output: "${DIR}/finetune", max-steps: @FINETUNE@, eval-every: @FINETUNE_EVAL@, replay: "${DIR}/shards-general", replay-ratio: 0.25}
   - name: instruct
     title: Instruction tuning
-    what: "Teaches the model to answer chat requests (define, translate, give a synonym, pick a word) phrased in many ways; accuracy is measured on phrasings it never saw."
+    what: "Teaches the model to answer chat requests (translate a word it learned, give a synonym or a first letter, pick the first or last word of a sentence, repeat it) phrased in many ways; accuracy is measured per kind on phrasings it never saw. A quarter of the rows are general text."
     command: instruct
-    options: {init: "${DIR}/finetune/final", data: "${DATA}/instruct/train.jsonl", output: "${DIR}/instruct", max-steps: @INSTRUCT@}
+    options: {init: "${DIR}/finetune/final", data: "${DATA}/instruct/train.jsonl", output: "${DIR}/instruct", max-steps: @INSTRUCT@, lr: 1e-3, batch-size: 16, val-fraction: 0.03, replay: "${DIR}/shards-general", replay-ratio: 0.25}
     chat: true
+  - name: rank
+    title: Ranking the model's own answers
+    what: "The instruction-tuned model samples 4 answers to each of @RANK@ prompts; the SIMULATED RANKER orders them best to worst (right first, partly right next, then the shorter). `lmforge label` lets people do this instead."
+    command: demo rank
+    options: {model: "${DIR}/instruct/final", prompts: "${DATA}/rlhf/rank_prompts.jsonl", samples: 4, max-prompts: @RANK@, output: "${DIR}/rankings/rankings.jsonl"}
+    probes: none
   - name: reward
     title: Reward model
-    what: "Learns to score answers the way the simulated ranker ranked them (correct and concise beats wrong or rambling)."
+    what: "Learns to score the model's own answers the way the simulated ranker ranked them (right beats partly right beats wrong; then concise)."
     command: reward
-    options: {init: "${DIR}/instruct/final", data: "${DATA}/rlhf/rankings.jsonl", output: "${DIR}/reward", max-steps: @REWARD@}
+    options: {init: "${DIR}/instruct/final", data: "${DIR}/rankings/rankings.jsonl", output: "${DIR}/reward", max-steps: @REWARD@}
     probes: summary
   - name: dpo
     title: DPO
-    what: "Aligns the instruction-tuned model directly on the rankings, without a reward model."
+    what: "Aligns the instruction-tuned model directly on the rankings of its own answers, without a reward model."
     command: dpo
-    options: {init: "${DIR}/instruct/final", data: "${DATA}/rlhf/rankings.jsonl", output: "${DIR}/dpo", max-steps: @DPO@, lr: 5e-5}
+    options: {init: "${DIR}/instruct/final", data: "${DIR}/rankings/rankings.jsonl", output: "${DIR}/dpo", max-steps: @DPO@}
     chat: true
   - name: ppo
     title: PPO (RLHF)
     what: "Samples answers, scores them with the reward model and moves the policy toward higher reward while a KL penalty keeps it near the instruction-tuned model."
     command: ppo
-    options: {init: "${DIR}/instruct/final", reward: "${DIR}/reward/final", prompts: "${DATA}/rlhf/prompts.jsonl", output: "${DIR}/ppo", max-steps: @PPO@, lr: 5e-5, kl-coef: 0.2}
+    options: {init: "${DIR}/instruct/final", reward: "${DIR}/reward/final", prompts: "${DATA}/rlhf/prompts.jsonl", output: "${DIR}/ppo", max-steps: @PPO@}
     chat: true
 )";
 
@@ -101,8 +109,37 @@ void replace(std::string& s, const std::string& key, const std::string& value) {
 
 }  // namespace
 
-std::string builtin_demo_pipeline_yaml(double minutes) {
-  const double f = std::max(0.05, minutes / 20.0);
+DemoSizing demo_sizing(double minutes, double speed) {
+  DemoSizing z;
+  z.speed = std::clamp(speed > 0 ? speed : 1.0, 0.05, 1000.0);
+  // Half of a faster machine's speed (in the exponent) goes into a wider model, the rest into
+  // more steps: cost per token grows ~ with the width's square, so the width grows ~ speed^0.25.
+  struct Size {
+    const char* preset;
+    int width;        // 0: the preset's
+    double cost;      // training FLOPs per token relative to tiny (12·L·C² + V·C with V 4096)
+    const char* name;
+  };
+  static const Size sizes[] = {{"tiny", 0, 1.0, "tiny: 4 layers, width 128"},
+                               {"tiny", 192, 1.95, "4 layers, width 192"},
+                               {"tiny", 256, 3.2, "4 layers, width 256"},
+                               {"small", 0, 9.3, "small: 6 layers, width 384"}};
+  const Size* pick = &sizes[0];
+  for (const auto& sz : sizes)
+    if (sz.cost <= std::sqrt(z.speed)) pick = &sz;
+  z.preset = pick->preset;
+  z.width = pick->width;
+  z.model = pick->name;
+  const int C = pick->width ? pick->width : (z.preset == "small" ? 384 : 128);
+  const int L = z.preset == "small" ? 6 : 4, ctx = z.preset == "small" ? 256 : 128;
+  z.params = int64_t(L) * 12 * C * C + int64_t(4096) * C + int64_t(ctx) * C;
+  z.step_scale = std::max(0.05, minutes / 20.0) * z.speed / pick->cost;
+  return z;
+}
+
+std::string builtin_demo_pipeline_yaml(double minutes, double speed) {
+  const DemoSizing z = demo_sizing(minutes, speed);
+  const double f = z.step_scale;
   auto steps = [&](double at20, int lo) {
     return std::to_string(std::max(lo, int(std::lround(at20 * f))));
   };
@@ -115,13 +152,24 @@ std::string builtin_demo_pipeline_yaml(double minutes) {
   replace(y, "@RANKER@", rule);
   const int pre = std::max(20, int(std::lround(2400 * f)));
   const int cpt = std::max(10, int(std::lround(600 * f)));
+  replace(y, "@PRESET@", z.preset);
+  replace(y, "@WIDTH@", z.width ? " n-embd: " + std::to_string(z.width) + "," : "");
+  replace(y, "@MODEL@", z.model);
+  char pbuf[32];
+  std::snprintf(pbuf, sizeof pbuf, "%.1fM", double(z.params) / 1e6);
+  replace(y, "@PARAMS@", pbuf);
+  std::snprintf(pbuf, sizeof pbuf, "%.1fM", double(pre) * 16 * 128 / 1e6);
+  replace(y, "@TOKENS@", pbuf);
   replace(y, "@PRETRAIN@", std::to_string(pre));
   replace(y, "@PRETRAIN_EVAL@", std::to_string(std::max(10, pre / 6)));
   replace(y, "@CPT@", std::to_string(cpt));
   replace(y, "@CPT_EVAL@", std::to_string(std::max(5, cpt / 5)));
   replace(y, "@FINETUNE@", steps(500, 10));
   replace(y, "@FINETUNE_EVAL@", steps(250, 5));
-  replace(y, "@INSTRUCT@", steps(2000, 10));
+  // A tiny model learns the short answers faster at 1e-3 with 16 rows a step (measured: 5% vs
+  // 0.8% held-out after 400-500 steps); half the steps of 8 rows at 3e-4 take the same time.
+  replace(y, "@INSTRUCT@", steps(1000, 10));
+  replace(y, "@RANK@", std::to_string(std::clamp(int(std::lround(400 * f)), 40, 600)));
   replace(y, "@REWARD@", steps(300, 5));
   replace(y, "@DPO@", steps(300, 5));
   replace(y, "@PPO@", steps(200, 2));

@@ -54,6 +54,10 @@ int64_t familiarity(const std::string& text, const Counts& counts) {
   return m;
 }
 
+bool plain_lower(const std::string& w) {
+  return !w.empty() && std::all_of(w.begin(), w.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+}
+
 bool plain_ascii_phrase(const std::string& s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -209,25 +213,35 @@ void read_wordnet(const fs::path& wn_dir, const Counts& counts, demo_detail::Ins
     auto it = synsets[lk.second].find(lk.first.synsets.front());
     if (it == synsets[lk.second].end() || lk.first.tagged_count <= 0) continue;
     const int64_t f = familiarity(w, counts);
-    if (f >= 5 && w.size() >= 3) cands.push_back({f, w, &it->second});
+    if (f >= 5 && w.size() >= 4 && plain_lower(w)) cands.push_back({f, w, &it->second});
   }
   std::sort(cands.begin(), cands.end(), [](const Cand& a, const Cand& b) {
     return a.score != b.score ? a.score > b.score : a.word < b.word;
   });
   for (const auto& c : cands) {
-    const std::string& d = c.s->definition;
-    if (pools.define_word.size() < 1500 && !d.empty() && word_count(d) <= 12) {
-      std::string a = d;
-      a[0] = char(std::toupper((unsigned char)a[0]));
-      pools.define_word.push_back({c.word, a + "."});
-    }
-    if (pools.synonym.size() < 1200)
-      for (const auto& syn : c.s->words)
-        if (syn != c.word && syn.find(' ') == std::string::npos && familiarity(syn, counts) >= 3) {
-          pools.synonym.push_back({c.word, syn});
-          break;
-        }
+    if (pools.synonym.size() >= 1200) break;
+    for (const auto& syn : c.s->words)
+      if (plain_lower(syn) && syn.size() >= 4 && syn != c.word && familiarity(syn, counts) >= 3) {
+        pools.synonym.push_back({c.word, syn});
+        break;
+      }
   }
+}
+
+// Frequent plain lower-case words of the general text (4 to 10 letters), most frequent first.
+std::vector<std::string> frequent_words(const Counts& counts, size_t want) {
+  std::vector<std::pair<int64_t, std::string>> v;
+  for (const auto& [w, n] : counts) {
+    if (w.size() < 4 || w.size() > 10) continue;
+    if (!plain_lower(w)) continue;
+    v.emplace_back(n, w);
+  }
+  std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
+  });
+  std::vector<std::string> out;
+  for (size_t i = 0; i < v.size() && out.size() < want; ++i) out.push_back(v[i].second);
+  return out;
 }
 
 // Short one-line sentences of the fortunes file, for the text-manipulation kinds.
@@ -241,14 +255,20 @@ std::vector<QA> read_sentences(const std::string& fortunes, uint64_t seed, size_
     std::string l = fortunes.substr(pos, e - pos);
     pos = e + 1;
     const int n = word_count(l);
-    bool ok = n >= 4 && n <= 10 && std::isupper((unsigned char)l[0]) && l.back() == '.';
+    bool ok = n >= 3 && n <= 10 && std::isupper((unsigned char)l[0]) && l.back() == '.';
     for (char c : l)
       if ((unsigned char)c >= 0x80 || c == '\t' || c == '"' || c == '-' || c == ':') ok = false;
     if (ok && seen.insert(l).second) out.push_back({l, ""});
   }
+  // The shortest `want` of them (repeating ten words is harder than repeating four), in a seeded
+  // order that does not depend on their length.
   Rng rng(seed_for(seed, "sentences"));
   shuffle_with(out, rng);
+  std::stable_sort(out.begin(), out.end(), [](const QA& a, const QA& b) {
+    return word_count(a.item) < word_count(b.item);
+  });
   if (out.size() > want) out.resize(want);
+  shuffle_with(out, rng);
   return out;
 }
 
@@ -296,26 +316,24 @@ DemoDataSummary build_demo_data(const DemoDataOptions& opt) {
     progress.update(3, "task");
 
     demo_detail::InstructPools pools;
-    for (const auto& e : domain.entries) {
-      std::string def = first_sentence(e, 20);
-      if (def.empty() || e.headword.size() > 30 || word_count(e.headword) > 3) continue;
-      pools.define_term.push_back({e.headword, def});
-    }
-    std::sort(pools.define_term.begin(), pools.define_term.end(),
-              [](const QA& a, const QA& b) { return a.item < b.item; });
-    pools.define_term.erase(std::unique(pools.define_term.begin(), pools.define_term.end(),
-                                        [](const QA& a, const QA& b) { return a.item == b.item; }),
-                            pools.define_term.end());
-    Rng tr(seed_for(opt.seed, "define-term"));
-    shuffle_with(pools.define_term, tr);
+    // Translations: the fine-tuning stage's training words and short phrases (not its example
+    // sentences), so instruction tuning asks for what an earlier stage taught.
+    // Most familiar first ("the house", "to go", "good"): the closed set is their head.
+    std::vector<Pair> words_taught;
     for (size_t i = size_t(opt.task_val); i < pairs.size(); ++i)
-      pools.translate.push_back({pairs[i].en, pairs[i].de});
-    progress.update(4, "definitions");
+      if ((pairs[i].en.rfind("the ", 0) == 0 || pairs[i].en.rfind("to ", 0) == 0) &&
+          word_count(pairs[i].en) == 2 && word_count(pairs[i].de) <= 2 &&
+          pairs[i].de.find(',') == std::string::npos)
+        words_taught.push_back(pairs[i]);
+    std::stable_sort(words_taught.begin(), words_taught.end(),
+                     [](const Pair& a, const Pair& b) { return a.score > b.score; });
+    for (const auto& p : words_taught) pools.translate.push_back({p.en, p.de});
+    progress.update(4, "translations");
     read_wordnet(wn, counts, pools);
-    Rng wr(seed_for(opt.seed, "wordnet"));
-    shuffle_with(pools.define_word, wr);
-    shuffle_with(pools.synonym, wr);
-    pools.sentences = read_sentences(fortunes, opt.seed, 2000);
+    Rng wr(seed_for(opt.seed, "wordnet"));  // synonyms stay most familiar first
+    pools.words = frequent_words(counts, 1000);
+    shuffle_with(pools.words, wr);
+    pools.sentences = read_sentences(fortunes, opt.seed, 1000);
     progress.update(5, "wordnet");
 
     demo_detail::write_instruct_and_rlhf(pools, opt, dir, s);
@@ -328,7 +346,10 @@ DemoDataSummary build_demo_data(const DemoDataOptions& opt) {
                        {"val_docs", s.domain_val_docs},
                        {"bytes", s.domain_bytes}}},
                      {"task", {{"train", s.task_train}, {"val", s.task_val}}},
-                     {"instruct", {{"train", s.instruct_train}, {"heldout", s.instruct_heldout}}},
+                     {"instruct",
+                      {{"train", s.instruct_train},
+                       {"heldout", s.instruct_heldout},
+                       {"closed_set", opt.closed_set}}},
                      {"rlhf", {{"rankings", s.rlhf_rankings}, {"prompts", s.rlhf_prompts}}},
                      {"simulated_ranker", kSimulatedRankerRule}};
     if (fs::exists(opt.corpus / "LICENSES.txt"))

@@ -16,9 +16,12 @@ struct QA {
   std::string answer;  // the reference answer
 };
 
-// Item pools per instruction kind (name -> items), each in a deterministic order.
+// Item pools the instruction kinds draw from, each in a deterministic order: translations the
+// fine-tuning stage trains on, WordNet synonyms, frequent words of the general text, and short
+// one-line sentences (item only).
 struct InstructPools {
-  std::vector<QA> define_term, define_word, translate, synonym, sentences;
+  std::vector<QA> translate, synonym, sentences;
+  std::vector<std::string> words;
 };
 
 // Writes instruct/train.jsonl, instruct/heldout.jsonl, rlhf/prompts.jsonl, rlhf/rankings.jsonl

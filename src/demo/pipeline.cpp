@@ -76,6 +76,7 @@ std::string default_done_marker(const PipelineStage& s) {
   if (s.command == std::vector<std::string>{"prepare"} ||
       s.command == std::vector<std::string>{"demo", "data"})
     return (o / "manifest.json").string();
+  if (s.command == std::vector<std::string>{"demo", "rank"}) return o.string();  // a file
   return (o / "final" / "config.json").string();
 }
 

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
 #include "demo/pipeline_state.h"
@@ -14,6 +16,8 @@ namespace lmforge::pipeline_detail {
 namespace fs = std::filesystem;
 
 namespace {
+
+const int kHeldoutSamplesPerKind = 3;
 
 void add_eval(Json& probes, const char* key, const std::string& data, const PipelineStage& s,
               const PipelineProbes& q, const ProbeRunner& r) {
@@ -49,6 +53,24 @@ void add_summary(Json& probes, const PipelineStage& s) {
   }
   for (const char* k : {"instruct_accuracy", "reward_accuracy", "mean_reward", "kl"})
     if (j.contains(k) && j[k].is_number()) probes[k] = j[k];
+}
+
+// Held-out accuracy overall and per kind, and a few answers per kind for the report's table.
+void add_heldout(Json& probes, const Json& j) {
+  probes["instruct_accuracy"] = j["accuracy"];
+  if (j.contains("by_kind") && j["by_kind"].is_object()) {
+    Json by = Json::object();
+    for (const auto& [k, v] : j["by_kind"].items())
+      if (v.contains("accuracy")) by[k] = v["accuracy"];
+    probes["instruct_accuracy_by_kind"] = by;
+  }
+  if (j.contains("heldout_answers") && j["heldout_answers"].is_array()) {
+    std::map<std::string, int> per;
+    Json rows = Json::array();
+    for (const auto& h : j["heldout_answers"])
+      if (per[h.value("kind", "all")]++ < kHeldoutSamplesPerKind) rows.push_back(h);
+    probes["heldout_answers"] = rows;
+  }
 }
 
 std::string fmt(const Json& v) {
@@ -96,14 +118,16 @@ Json measure_probes(const PipelineStage& s, const PipelineProbes& q, const Probe
     std::vector<std::string> a = {"demo", "answer", "--model", s.model, "--json"};
     if (s.chat) a.push_back("--chat");
     for (const auto& p : prompts) a.insert(a.end(), {"--prompt", p});
-    const bool want_acc = s.chat && !q.heldout.empty() && !probes.contains("instruct_accuracy");
+    // The held-out set is measured the same way on every chat stage (it replaces a stage's own
+    // summary value, which instruct measures on its validation conversations).
+    const bool want_acc = s.chat && !q.heldout.empty();
     if (want_acc)
       a.insert(a.end(), {"--heldout", q.heldout, "--max", std::to_string(q.heldout_max)});
     if (!prompts.empty() || want_acc) {
       if (auto j = r.json_of(a); j && j->is_object()) {
         if (j->contains("samples")) samples = (*j)["samples"];
         if (want_acc && j->contains("accuracy") && (*j)["accuracy"].is_number())
-          probes["instruct_accuracy"] = (*j)["accuracy"];
+          add_heldout(probes, *j);
       }
     }
   }
@@ -178,6 +202,28 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
     }
   }
   number("instruct_accuracy", "held-out instruction accuracy");
+  {
+    std::set<std::string> kinds;
+    for (const Json* p : {&prev, &cur})
+      if (p->contains("instruct_accuracy_by_kind"))
+        for (const auto& [k, v] : (*p)["instruct_accuracy_by_kind"].items()) kinds.insert(k);
+    for (const auto& k : kinds) {
+      auto at = [&](const Json& p) -> Json {
+        return p.contains("instruct_accuracy_by_kind") &&
+                       p["instruct_accuracy_by_kind"].contains(k)
+                   ? p["instruct_accuracy_by_kind"][k]
+                   : Json();
+      };
+      const Json a = at(prev), b = at(cur);
+      std::string change;
+      if (a.is_number() && b.is_number()) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%+.4g", b.get<double>() - a.get<double>());
+        change = buf;
+      }
+      rows.push_back({"  " + k, fmt(a), fmt(b), change});
+    }
+  }
   number("reward_accuracy", "reward model accuracy");
   number("mean_reward", "policy mean reward");
   number("kl", "KL to reference");

@@ -57,6 +57,17 @@ Probes parse_probes(const json& p) {
   r.reward_accuracy = number(p, "reward_accuracy");
   r.mean_reward = number(p, "mean_reward");
   r.kl = number(p, "kl");
+  if (auto it = p.find("instruct_accuracy_by_kind"); it != p.end() && it->is_object())
+    for (const auto& [k, v] : it->items())
+      if (v.is_number()) r.accuracy_by_kind.emplace_back(k, v.get<double>());
+  if (auto it = p.find("heldout_answers"); it != p.end() && it->is_array())
+    for (const auto& e : *it) {
+      if (!e.is_object()) continue;
+      Probes::HeldoutRow row{string_or_empty(e, "kind"), string_or_empty(e, "prompt"),
+                             string_or_empty(e, "reference"), string_or_empty(e, "answer"),
+                             e.value("correct", false)};
+      r.heldout_answers.push_back(std::move(row));
+    }
   return r;
 }
 

@@ -214,6 +214,7 @@ std::string render_html(const RunState& state, const std::vector<StageMetrics>& 
          h(*state.simulated_ranker) +
          "</q>. Collect human rankings with <code>lmforge label</code> to replace it.</div>";
   probes_section(o, state);
+  o += heldout_section_html(state);
   stages_section(o, state);
   curves_section(o, state, plan);
   throughput_section(o, state, metrics, plan);

@@ -64,6 +64,7 @@ std::string render_markdown(const RunState& state, const std::vector<StageMetric
   }
   if (state.stages.empty()) o += "| " + std::string(kDash) + " | | | | | | | | |\n";
 
+  o += heldout_section_markdown(state);
   o += "\n## What each stage did\n\n| # | Stage | Status | What |\n|---|---|---|---|\n";
   for (size_t i = 0; i < state.stages.size(); ++i) {
     const StageState& s = state.stages[i];

@@ -57,8 +57,15 @@ SftStageResult run_finetune(const FinetuneOptions& o, const TrainHooks& test_hoo
   if (T > mc.n_ctx || T < 2)
     throw UsageError("--seq-len must be in [2, " + std::to_string(mc.n_ctx) + "] (the context)");
 
+  std::optional<TokenDataset> replay = open_sft_replay(o.replay, tok.content_hash(), T);
+
   SftStageSpec spec;
   spec.name = "finetune";
+  if (replay) {
+    spec.replay = std::make_shared<const TokenDataset>(std::move(*replay));
+    spec.replay_dir = o.replay.dir;
+    spec.replay_ratio = o.replay.ratio;
+  }
   spec.stage = o.stage;
   spec.tok = &tok;
   spec.T = T;

@@ -151,6 +151,9 @@ SftStageResult run_instruct(const InstructOptions& o, const TrainHooks& test_hoo
   if (!o.val_data.empty()) val_chats = read_chat_jsonl(o.val_data);
   if (!o.heldout.empty()) heldout = read_chat_jsonl(o.heldout);
   check_stage_output(o.stage);
+  // The --init model's own tokenizer (before the chat markers) made the replay shards.
+  std::optional<TokenDataset> replay =
+      open_sft_replay(o.replay, Tokenizer::load(o.stage.init).content_hash(), T);
 
   // The tokenizer with the chat markers, built in a scratch directory and kept as RUN/tokenizer.
   const fs::path scratch =
@@ -168,6 +171,11 @@ SftStageResult run_instruct(const InstructOptions& o, const TrainHooks& test_hoo
 
   SftStageSpec spec;
   spec.name = "instruct";
+  if (replay) {
+    spec.replay = std::make_shared<const TokenDataset>(std::move(*replay));
+    spec.replay_dir = o.replay.dir;
+    spec.replay_ratio = o.replay.ratio;
+  }
   spec.stage = o.stage;
   spec.tok = &tok;
   spec.T = T;

@@ -1,7 +1,9 @@
 // The supervised stage shared by finetune and instruct (see sft.h).
 #include "lmforge/train/sft.h"
 
+#include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
@@ -31,18 +33,36 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
     throw InputError("", 0, "", "no training example is left after fitting to the context",
                      "use shorter examples or a model with a longer context");
   SftBatchSource source(spec.train, o.batch_size, spec.T, spec.pack, spec.pad_id, o.seed);
-  const int64_t rows = source.rows_per_epoch();
+  std::optional<ReplaySftSource> replay;
+  int replay_targets = 0;
+  if (spec.replay) {
+    replay_targets = std::max(1, int(std::lround(source.trained_targets_per_row())));
+    replay.emplace(source, *spec.replay, spec.replay_ratio, o.batch_size, spec.T, replay_targets,
+                   o.seed);
+  }
+  // With replay an epoch of the examples needs more rows: the replay rows come on top.
+  const int64_t rows = replay ? replay->rows_for(source.rows_per_epoch()) : source.rows_per_epoch();
   const int64_t total = stage_total_steps(o, rows);
   json rc = spec.resume_config;
   rc["seq_len"] = spec.T;
   rc["packing"] = spec.pack ? "pack" : "pad";
   rc["train_examples"] = spec.train.size();
   rc["val_examples"] = spec.val.size();
+  if (spec.replay) {
+    rc["replay"] = spec.replay_dir.string();
+    rc["replay_ratio"] = spec.replay_ratio;
+  }
   std::fprintf(stderr,
                "%s: %zu training examples (%lld rows of %d tokens per epoch, %s), %zu validation; "
                "%lld steps\n",
                spec.name.c_str(), spec.train.size(), static_cast<long long>(rows), spec.T,
                spec.pack ? "packed" : "padded", spec.val.size(), static_cast<long long>(total));
+  if (spec.replay)
+    std::fprintf(stderr,
+                 "%s: %.0f%% of the rows are general text from %s (--replay), each training its "
+                 "last %d tokens (the mean of an example row)\n",
+                 spec.name.c_str(), 100.0 * spec.replay_ratio, spec.replay_dir.c_str(),
+                 replay_targets);
   StageRun run = begin_stage(spec.name, o, rc, total, spec.tokenizer_files, spec.prepare);
   Transformer& m = *run.model;
 
@@ -77,7 +97,8 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
   if (evaluates) hooks.eval = measure;
   SftStageResult res;
   res.total_steps = total;
-  LanguageModelObjective objective(m, source, o.batch_size, spec.T);
+  BatchSource& batches = replay ? static_cast<BatchSource&>(*replay) : source;
+  LanguageModelObjective objective(m, batches, o.batch_size, spec.T);
   res.train = run_stage_loop(run, objective, hooks);
   res.start = run.start;
   res.last = json::object();

@@ -116,26 +116,52 @@ const SftExample& SftBatchSource::example_at(int64_t k) {
   return ex_[perm_[k % n]];
 }
 
+void SftBatchSource::next_row(int32_t* ri, int32_t* rt, int32_t* rp) {
+  int col = 0;
+  do {
+    const SftExample& e = example_at(consumed_);
+    if (col + static_cast<int>(e.ids.size()) - 1 > T_) break;  // the row is full
+    col += place_example(e, ri, rt, rp, col);
+    ++consumed_;
+  } while (pack_ && col < T_);
+  // Padding: masked targets; positions start a new (empty) document so no real token attends
+  // to it and it attends to no real token.
+  for (int t = col; t < T_; ++t) {
+    ri[t] = pad_;
+    rt[t] = -1;
+    rp[t] = t - col;
+  }
+}
+
 void SftBatchSource::next(int32_t* ids, int32_t* targets) {
-  for (int b = 0; b < B_; ++b) {
-    int32_t* ri = ids + static_cast<size_t>(b) * T_;
-    int32_t* rt = targets + static_cast<size_t>(b) * T_;
-    int32_t* rp = pos_.data() + static_cast<size_t>(b) * T_;
+  for (int b = 0; b < B_; ++b)
+    next_row(ids + static_cast<size_t>(b) * T_, targets + static_cast<size_t>(b) * T_,
+             pos_.data() + static_cast<size_t>(b) * T_);
+}
+
+int64_t SftBatchSource::examples_after_rows(int64_t rows) {
+  if (!pack_) return rows;
+  const int64_t saved = consumed_;
+  consumed_ = 0;
+  for (int64_t r = 0; r < rows; ++r) {
     int col = 0;
     do {
       const SftExample& e = example_at(consumed_);
-      if (col + static_cast<int>(e.ids.size()) - 1 > T_) break;  // the row is full
-      col += place_example(e, ri, rt, rp, col);
+      if (col + static_cast<int>(e.ids.size()) - 1 > T_) break;
+      col += static_cast<int>(e.ids.size()) - 1;
       ++consumed_;
-    } while (pack_ && col < T_);
-    // Padding: masked targets; positions start a new (empty) document so no real token attends
-    // to it and it attends to no real token.
-    for (int t = col; t < T_; ++t) {
-      ri[t] = pad_;
-      rt[t] = -1;
-      rp[t] = t - col;
-    }
+    } while (col < T_);
   }
+  const int64_t after = consumed_;
+  consumed_ = saved;
+  return after;
+}
+
+double SftBatchSource::trained_targets_per_row() {
+  int64_t targets = 0;
+  for (const auto& e : ex_)
+    for (size_t i = 1; i < e.mask.size(); ++i) targets += e.mask[i];
+  return static_cast<double>(targets) / static_cast<double>(std::max<int64_t>(1, rows_per_epoch()));
 }
 
 int64_t SftBatchSource::rows_per_epoch() {

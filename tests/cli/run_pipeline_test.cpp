@@ -1,10 +1,12 @@
 // `lmforge run PIPELINE.yaml --output DIR` as a user runs it: a 3-stage pipeline (tokenizer,
 // prepare, a very short pretrain) on a tiny corpus writes state.json with probes of the
 // pretrained model; a second invocation skips every done stage; a missing command, a failing
-// stage and an unknown ${VAR} fail clearly. Also the built-in demo pipeline parses.
+// stage and an unknown ${VAR} fail clearly. Also the built-in demo pipeline parses, and rankings
+// of a model's sampled answers (or a `label export` file) flow into reward, dpo and ppo.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -214,7 +216,8 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   for (auto& s : p20.stages) names.push_back(s.name);
   EXPECT_EQ(names,
             (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain", "pretrain",
-                                      "cpt", "finetune", "instruct", "reward", "dpo", "ppo"}));
+                                      "cpt", "finetune", "instruct", "rank", "reward", "dpo",
+                                      "ppo"}));
   ASSERT_TRUE(p20.simulated_ranker.has_value());
   EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
   auto steps = [](const PipelineStage& s) {
@@ -227,8 +230,155 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   EXPECT_EQ(p20.stages[4].done_when, "/d/pretrain/final/config.json");
   EXPECT_EQ(p20.stages[0].done_when, "/d/data/manifest.json");
   EXPECT_TRUE(p20.stages[7].chat);
-  EXPECT_EQ(p20.stages[8].probes, "summary");
+  // The model's own sampled answers, ranked, feed the reward model and DPO.
+  EXPECT_EQ(p20.stages[8].command, (std::vector<std::string>{"demo", "rank"}));
+  EXPECT_EQ(p20.stages[8].done_when, "/d/rankings/rankings.jsonl");
+  EXPECT_EQ(p20.stages[9].probes, "summary");
+  for (size_t i : {9, 10})
+    for (auto& [k, vs] : p20.stages[i].options)
+      if (k == "data") EXPECT_EQ(vs.at(0), "/d/rankings/rankings.jsonl");
+  // The narrow supervised stages mix general text back in.
+  for (size_t i : {6, 7}) {
+    bool replay = false;
+    for (auto& [k, vs] : p20.stages[i].options) replay |= k == "replay";
+    EXPECT_TRUE(replay) << p20.stages[i].name;
+  }
+  // A faster machine gets a wider model and more steps; a slower one fewer steps.
+  EXPECT_EQ(demo_sizing(20, 1).preset, "tiny");
+  EXPECT_EQ(demo_sizing(20, 1).width, 0);
+  EXPECT_GT(demo_sizing(20, 4).width, 0);
+  EXPECT_GT(demo_sizing(20, 4).params, demo_sizing(20, 1).params);
+  EXPECT_GT(demo_sizing(20, 4).step_scale, 1.0);
+  EXPECT_EQ(demo_sizing(20, 100).preset, "small");
+  EXPECT_LT(demo_sizing(20, 0.5).step_scale, 1.0);
+  Pipeline fast = parse_pipeline(builtin_demo_pipeline_yaml(20, 4), "demo", v);
+  bool wide = false;
+  for (auto& [k, vs] : fast.stages[4].options) wide |= k == "n-embd" && vs.at(0) == "192";
+  EXPECT_TRUE(wide);
   // The reference copy in examples/ is the same pipeline at 20 minutes.
   const std::string ex = read_file(fs::path(LMFORGE_SOURCE_DIR) / "examples/demo_pipeline.yaml");
   EXPECT_EQ(ex, builtin_demo_pipeline_yaml(20));
+}
+
+// The RLHF journey on the model's own answers: a tiny model is instruction-tuned (with replay of
+// the general text), `demo rank` samples several answers per prompt and ranks them with the
+// simulated ranker, and reward, dpo and ppo train from those rankings; the same stages also take
+// a file shaped like `lmforge label export`'s (extra keys "ties", "labeler", "ranking_id").
+TEST(RunPipeline, RankingsOfSampledAnswersFlowIntoRewardDpoAndPpo) {
+  std::string chats, prompts;
+  const char* words[] = {"cat", "dog", "bird", "fish", "moon", "ball", "bread", "book"};
+  for (int i = 0; i < 48; ++i) {
+    const std::string w = words[i % 8];
+    const std::string q = (i % 2 ? "First letter of " : "What letter starts ") + w + "?";
+    chats += nlohmann::json{{"messages",
+                             {{{"role", "user"}, {"content", q}},
+                              {{"role", "assistant"}, {"content", w.substr(0, 1)}}}},
+                            {"kind", "first_letter"}}
+                 .dump() +
+             "\n";
+    if (i < 12)
+      prompts += nlohmann::json{{"prompt", q}, {"reference", w.substr(0, 1)}}.dump() + "\n";
+  }
+  write_file_atomic(g_root / "chat.jsonl", chats);
+  write_file_atomic(g_root / "prompts.jsonl", prompts);
+  std::string label_export;
+  for (int i = 0; i < 6; ++i)
+    label_export +=
+        nlohmann::json{{"prompt", "First letter of " + std::string(words[i]) + "?"},
+                       {"responses", {std::string(1, words[i][0]), "x", "I do not know it"}},
+                       {"ties", {{1, 2}}},
+                       {"labeler", "ann"},
+                       {"ranking_id", i + 1}}
+            .dump() +
+        "\n";
+  write_file_atomic(g_root / "label_export.jsonl", label_export);
+  const std::string small_stage = "threads: 1, max-steps: 2";
+  std::string yaml = std::string(kPipeline);
+  yaml.replace(yaml.find("n-layer: 1, n-head: 2, n-embd: 32, n-ctx: 32"),
+               std::string("n-layer: 1, n-head: 2, n-embd: 32, n-ctx: 32").size(),
+               "n-layer: 1, n-head: 2, n-embd: 32, n-ctx: 96");
+  yaml.replace(yaml.find("probes:\n"), 8,
+               "probes:\n  heldout: ${CHAT}\n  heldout_max: 8\n  chat_samples: [\"First letter "
+               "of cat?\"]\n");
+  yaml +=
+      "  - name: instruct\n    command: instruct\n    chat: true\n    options: {init: "
+      "\"${DIR}/pretrain/final\", data: \"${CHAT}\", output: \"${DIR}/instruct\", replay: "
+      "\"${DIR}/shards\", replay-ratio: 0.25, seq-len: 95, threads: 1, max-steps: 4}\n"
+      "  - name: rank\n    command: demo rank\n    probes: none\n    options: {model: "
+      "\"${DIR}/instruct/final\", prompts: \"${PROMPTS}\", samples: 3, max-tokens: 4, output: "
+      "\"${DIR}/rankings/rankings.jsonl\"}\n"
+      "  - name: reward\n    command: reward\n    probes: summary\n    options: {init: "
+      "\"${DIR}/instruct/final\", data: \"${DIR}/rankings/rankings.jsonl\", output: "
+      "\"${DIR}/reward\", " +
+      small_stage +
+      "}\n"
+      "  - name: dpo\n    command: dpo\n    chat: true\n    options: {init: "
+      "\"${DIR}/instruct/final\", data: \"${DIR}/rankings/rankings.jsonl\", output: \"${DIR}/dpo\", " +
+      small_stage +
+      "}\n"
+      "  - name: ppo\n    command: ppo\n    chat: true\n    options: {init: "
+      "\"${DIR}/instruct/final\", reward: \"${DIR}/reward/final\", prompts: \"${PROMPTS}\", "
+      "output: \"${DIR}/ppo\", rollout-batch: 4, max-new-tokens: 4, " +
+      small_stage +
+      "}\n"
+      "  - name: reward-label\n    command: reward\n    probes: summary\n    options: {init: "
+      "\"${DIR}/instruct/final\", data: \"${LABEL}\", output: \"${DIR}/reward-label\", " +
+      small_stage +
+      "}\n"
+      "  - name: dpo-label\n    command: dpo\n    probes: none\n    options: {init: "
+      "\"${DIR}/instruct/final\", data: \"${LABEL}\", output: \"${DIR}/dpo-label\", " +
+      small_stage + "}\n";
+  write_file_atomic(g_root / "rlhf.yaml", yaml);
+  const fs::path dir = g_root / "rlhf-run";
+  CliRun r = run("run " + (g_root / "rlhf.yaml").string() + " --output " + dir.string() +
+                 " --no-report" + vars() + " --var CHAT=" + (g_root / "chat.jsonl").string() +
+                 " --var PROMPTS=" + (g_root / "prompts.jsonl").string() +
+                 " --var LABEL=" + (g_root / "label_export.jsonl").string());
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  // The rankings are of the model's own sampled answers, best first by the stated rule.
+  std::ifstream in(dir / "rankings" / "rankings.jsonl");
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    ASSERT_GE(j["responses"].size(), 2u) << line;
+    EXPECT_EQ(j["ranker"], "simulated");
+    std::vector<double> credits = j["credits"];
+    EXPECT_TRUE(std::is_sorted(credits.rbegin(), credits.rend())) << line;
+    ++n;
+  }
+  EXPECT_GT(n, 0);
+  auto st = state_of(dir);
+  for (auto& s : st["stages"]) EXPECT_EQ(s["status"], "done") << s["name"];
+  for (const char* d : {"reward", "dpo", "ppo", "reward-label", "dpo-label"})
+    EXPECT_TRUE(fs::exists(dir / d / "final" / "config.json")) << d;
+  // Chat stages are probed on the held-out set, per kind, with sample answers.
+  const auto& ins = st["stages"][3]["probes"];
+  ASSERT_TRUE(ins.contains("instruct_accuracy")) << ins.dump();
+  EXPECT_TRUE(ins["instruct_accuracy_by_kind"].contains("first_letter")) << ins.dump();
+  ASSERT_FALSE(ins["heldout_answers"].empty());
+  EXPECT_TRUE(ins["heldout_answers"][0].contains("reference"));
+  EXPECT_NE(r.out.find("first_letter"), std::string::npos) << r.out;
+  // Instruct trained with a quarter of its rows from the general text.
+  EXPECT_NE(read_file(dir / "instruct" / "config.yaml").find("replay"), std::string::npos);
+
+  // Bad input to `demo rank` names the file, line and field; nothing is written.
+  write_file_atomic(g_root / "noref.jsonl", "{\"prompt\":\"a\",\"reference\":\"b\"}\n{\"prompt\":\"c\"}\n");
+  CliRun bad = run("demo rank --model " + (dir / "instruct" / "final").string() + " --prompts " +
+                   (g_root / "noref.jsonl").string() + " --output " +
+                   (g_root / "bad-rank.jsonl").string());
+  EXPECT_EQ(bad.code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("noref.jsonl:2"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("reference"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(g_root / "bad-rank.jsonl"));
+  // A replay ratio outside (0, 1) is refused before anything is written (another tokenizer's
+  // data too: tests/train/sft_replay_test.cpp).
+  write_file_atomic(g_root / "task.jsonl", "{\"prompt\":\"a\",\"completion\":\" b\"}\n");
+  CliRun other = run("finetune --init " + (dir / "instruct" / "final").string() + " --data " +
+                     (g_root / "task.jsonl").string() + " --output " +
+                     (g_root / "ft-bad").string() + " --replay " + (dir / "shards").string() +
+                     " --replay-ratio 1.5");
+  EXPECT_EQ(other.code, 2) << other.err;
+  EXPECT_NE(other.err.find("--replay-ratio"), std::string::npos) << other.err;
+  EXPECT_FALSE(fs::exists(g_root / "ft-bad"));
 }

@@ -202,18 +202,30 @@ TEST(Instruct, PhrasingSplitIsDisjointCompleteAndSeeded) {
   EXPECT_EQ(apply_phrasing("Define {x}.", "kluge"), "Define kluge.");
 }
 
-TEST(Ranker, ContainsTheReferenceThenShorterWins) {
-  auto r = simulated_rank({"I don't know.", "der Hund, I think, probably", "die Katze", "Der Hund",
-                           "die Katze, or so they say"},
+TEST(Ranker, RightThenPartlyRightThenWrongThenShorter) {
+  auto r = simulated_rank({"I don't know.", "der Hund, I think, probably", "die Katze", "Der Hund.",
+                           "der Hunde", "die Katze, or so they say"},
                           "der hund");
-  EXPECT_EQ(r, (std::vector<std::string>{"Der Hund", "der Hund, I think, probably", "die Katze",
-                                         "I don't know.", "die Katze, or so they say"}));
+  EXPECT_EQ(r, (std::vector<std::string>{"Der Hund.", "der Hund, I think, probably", "der Hunde",
+                                         "die Katze", "I don't know.",
+                                         "die Katze, or so they say"}));
+  EXPECT_DOUBLE_EQ(answer_credit(" \"Der  HUND!\" ", "der Hund"), 1.0);
+  const double ramble = answer_credit("der Hund, I think, probably", "der Hund");
+  EXPECT_GE(ramble, 0.5);
+  EXPECT_LT(ramble, 0.9);
+  const double partly = answer_credit("der Hunde", "der Hund");
+  EXPECT_GT(partly, 0.0);
+  EXPECT_LT(partly, 0.5);
+  EXPECT_EQ(answer_credit("unterstützen", "das Wort"), 0.0);  // chance overlap is no credit
+  EXPECT_EQ(answer_credit("", "das Wort"), 0.0);
+  EXPECT_TRUE(exact_answer("  Das Haus. ", "das Haus"));
+  EXPECT_FALSE(exact_answer("Es ist das Haus.", "das Haus"));
+  EXPECT_FALSE(exact_answer("anything", "  "));
+  EXPECT_EQ(normalize_answer(" 'The  Cat.' "), "the cat");
   EXPECT_TRUE(contains_answer("  It is DAS HAUS. ", "das Haus"));
   EXPECT_FALSE(contains_answer("das Hau", "das Haus"));
-  EXPECT_FALSE(contains_answer("anything", "  "));
   EXPECT_FALSE(contains_answer("the cat", "a"));  // whole words only
   EXPECT_TRUE(contains_answer("A cat.", "a"));
-  EXPECT_TRUE(contains_answer("Er sagt: das Haus!", "das Haus"));
 }
 
 TEST(DemoData, BuildsEveryDatasetFromFixtures) {
@@ -270,8 +282,11 @@ TEST(DemoData, BuildsEveryDatasetFromFixtures) {
     EXPECT_TRUE(from_train_phrasing) << u;
   }
   EXPECT_EQ(kinds_seen.size(), instruct_kinds().size());
+  std::map<std::string, int> held_kinds;
   for (auto& j : held) {
     const std::string u = j["messages"][0]["content"];
+    ASSERT_TRUE(j.contains("kind")) << j.dump();
+    ++held_kinds[j["kind"].get<std::string>()];
     EXPECT_EQ(train_users.count(u), 0u) << "held-out prompt also in train: " << u;
     bool from_heldout_phrasing = false;
     for (const auto& k : instruct_kinds())
@@ -279,6 +294,20 @@ TEST(DemoData, BuildsEveryDatasetFromFixtures) {
         if (matches(p, u)) from_heldout_phrasing = true;
     EXPECT_TRUE(from_heldout_phrasing) << u;
   }
+
+  // Every kind is held out, in equal shares.
+  ASSERT_EQ(held_kinds.size(), instruct_kinds().size());
+  for (const auto& [k, n] : held_kinds) EXPECT_EQ(n, held_kinds.begin()->second) << k;
+
+  // Prompts for `demo rank`: every kind, each with its reference answer.
+  auto rank_prompts = read_jsonl(out / "rlhf/rank_prompts.jsonl");
+  EXPECT_EQ(rank_prompts.size(), 30u);
+  std::set<std::string> rank_kinds;
+  for (auto& j : rank_prompts) {
+    EXPECT_FALSE(j["reference"].get<std::string>().empty());
+    rank_kinds.insert(j["kind"].get<std::string>());
+  }
+  EXPECT_EQ(rank_kinds.size(), instruct_kinds().size());
 
   // Rankings: the simulated ranker's order; the reference answer is first.
   auto ranks = read_jsonl(out / "rlhf/rankings.jsonl");

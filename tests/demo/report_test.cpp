@@ -73,6 +73,34 @@ TEST(ReportState, MissingAndMistypedFieldsRenderAsDash) {
   EXPECT_TRUE(r.assets.empty());
 }
 
+TEST(ReportState, HeldoutAccuracyPerKindAndSampleAnswers) {
+  RunState s = parse_state(R"({"stages":[
+    {"name":"instruct","title":"Instruction tuning","probes":{"instruct_accuracy":0.5,
+      "instruct_accuracy_by_kind":{"translate":0.75,"repeat":0.25},
+      "heldout_answers":[{"kind":"translate","prompt":"Say \"the dog\" in German.",
+        "reference":"der Hund","answer":"der Hund","correct":true},
+        {"kind":"repeat","prompt":"Echo: Go | home.","reference":"Go | home.","answer":"Go",
+         "correct":false}]}},
+    {"name":"dpo","title":"DPO","probes":{"instruct_accuracy":0.6,
+      "instruct_accuracy_by_kind":{"translate":0.8,"repeat":0.4}}}]})",
+                           "state.json");
+  ASSERT_EQ(s.stages[0].probes.accuracy_by_kind.size(), 2u);
+  ASSERT_EQ(s.stages[0].probes.heldout_answers.size(), 2u);
+  RenderedReport r = render_report(s, {}, "now");
+  EXPECT_NE(r.md.find("## Held-out instructions"), std::string::npos) << r.md;
+  EXPECT_NE(r.md.find("| translate | 75.0% | 80.0% |"), std::string::npos) << r.md;
+  EXPECT_NE(r.md.find("| **all** | **50.0%** | **60.0%** |"), std::string::npos) << r.md;
+  EXPECT_NE(r.md.find("| translate | Say \"the dog\" in German. | der Hund | der Hund | \u2713 |"),
+            std::string::npos)
+      << r.md;
+  EXPECT_NE(r.md.find("Go \\| home."), std::string::npos) << r.md;  // a pipe stays in its cell
+  EXPECT_NE(r.html.find("id=\"heldout\""), std::string::npos);
+  EXPECT_NE(r.html.find("<td>der Hund</td>"), std::string::npos);
+  // Without per-kind probes there is no section.
+  EXPECT_EQ(render_report(parse_state("{}", "s.json"), {}, "now").md.find("## Held-out instructions"),
+            std::string::npos);
+}
+
 TEST(ReportState, EmptyObjectRenders) {
   RunState s = parse_state("{}", "state.json");
   EXPECT_TRUE(s.stages.empty());

@@ -4,11 +4,12 @@
 //   DATA/domain/    train.txt + val.txt: Jargon File and FOLDOC entries, one document each
 //   DATA/task/      train.jsonl + val.jsonl: {"prompt":"English: the house\nGerman:",
 //                   "completion":" das Haus"} pairs from FreeDict, familiar words first
-//   DATA/instruct/  train.jsonl + heldout.jsonl: {"messages":[user, assistant]} with many
-//                   phrasings per task kind; heldout uses only phrasings never used in train
-//   DATA/rlhf/      prompts.jsonl {"prompt"} and rankings.jsonl
-//   {"prompt","responses":[best..worst]}
-//                   ordered by the SIMULATED RANKER rule below (no human ranked them), README.txt
+//   DATA/instruct/  train.jsonl + heldout.jsonl: {"messages":[user, assistant], "kind"} with
+//                   many phrasings per kind; heldout uses only phrasings never used in train
+//   DATA/rlhf/      rank_prompts.jsonl and prompts.jsonl {"prompt","reference","kind"} (for
+//                   `demo rank` and PPO), rankings.jsonl {"prompt","responses":[best..worst]}
+//                   of fixed candidates (an offline alternative), ordered by the SIMULATED
+//                   RANKER rule below (no human ranked them), README.txt
 //   DATA/LICENSES.txt   the corpus's license notes (copied when present)
 //   DATA/manifest.json  counts, seed, and the ranker rule; written last (marks a complete build)
 // Everything is deterministic for a given corpus and seed. Not here: file formats of the
@@ -34,8 +35,9 @@ struct DemoDataOptions {
   int task_val = 200;
   int instruct_train = 3000;
   int instruct_heldout = 300;
-  int rlhf_rankings = 1200;
-  int rlhf_prompts = 300;
+  int closed_set = 150;     // items per knowledge kind (translate, synonym, first_letter)
+  int rlhf_rankings = 600;  // prompts the instruction-tuned model answers for ranking
+  int rlhf_prompts = 300;   // prompts for PPO
 };
 
 struct DemoDataSummary {
@@ -52,8 +54,11 @@ DemoDataSummary build_demo_data(const DemoDataOptions& opt);
 
 // The instruction kinds and their phrasings ("{x}" is the item: a term, a word, a sentence).
 struct InstructKind {
-  std::string name;                    // "define_term", "translate", ...
+  std::string name;                    // "translate", "first_word", ...
   std::vector<std::string> phrasings;  // every phrasing of the kind
+  // Knowledge kinds ask a closed set of items that training covers (held-out = new wording);
+  // skill kinds ask held-out items (sentences) never trained on.
+  bool closed_set = false;
 };
 const std::vector<InstructKind>& instruct_kinds();
 
@@ -67,14 +72,24 @@ PhrasingSplit split_phrasings(const InstructKind& kind, uint64_t seed);
 // Fills "{x}" in a phrasing.
 std::string apply_phrasing(const std::string& phrasing, const std::string& item);
 
+// Lower case, one space between words, surrounding quotes and final . ! ? removed.
+std::string normalize_answer(const std::string& s);
+
+// The held-out score: the normalised answer equals the normalised reference.
+bool exact_answer(const std::string& answer, const std::string& reference);
+
+// The simulated ranker's graded credit in [0, 1] (kSimulatedRankerRule): 1 for an exact answer,
+// else 0.9 · max(word F1, character-bigram F1) against the reference.
+double answer_credit(const std::string& answer, const std::string& reference);
+
 // The simulated ranker: orders answers best first for a reference answer by
-// kSimulatedRankerRule (contains the reference, case-insensitively, beats does not; then shorter
-// beats longer; then byte order, so the order is total and deterministic).
+// kSimulatedRankerRule (credit to 0.01 first, then the shorter answer, then byte order, so the
+// order is total and deterministic).
 std::vector<std::string> simulated_rank(std::vector<std::string> answers,
                                         const std::string& reference);
 
-// Whether `answer` contains `reference`, ignoring case and surrounding spaces; used by the
-// ranker and by the held-out instruction accuracy ("contains the answer").
+// Whether `answer` contains `reference` as whole words, ignoring case (the older, looser score;
+// kept for `demo answer --metric contains`).
 bool contains_answer(const std::string& answer, const std::string& reference);
 
 }  // namespace lmforge

@@ -103,7 +103,19 @@ struct RunPipelineOptions {
 // (its status is then "failed" in state.json).
 void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt);
 
-// The demo's pipeline YAML, sized to take about `minutes` on two cores (steps scale with it).
-std::string builtin_demo_pipeline_yaml(double minutes);
+// How the demo sizes itself: `speed` is this machine's training speed over the reference machine's
+// (two AVX2 cores; 1 = the reference). A faster machine gets a wider model (cost per token up to
+// sqrt(speed) times tiny's) and steps scaled by the rest of its speed; `minutes` scales steps.
+struct DemoSizing {
+  double speed = 1;
+  std::string preset = "tiny", model;  // model: in words, for the report
+  int width = 0;                       // n-embd override (0: the preset's)
+  int64_t params = 0;                  // parameters of the pretrained model
+  double step_scale = 1;               // steps relative to the --minutes 20 reference run
+};
+DemoSizing demo_sizing(double minutes, double speed);
+
+// The demo's pipeline YAML, sized by demo_sizing(minutes, speed).
+std::string builtin_demo_pipeline_yaml(double minutes, double speed = 1.0);
 
 }  // namespace lmforge

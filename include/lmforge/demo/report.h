@@ -31,6 +31,12 @@ struct Probes {
   std::optional<std::string> task_metric_name;
   std::optional<double> task_metric_value;
   std::optional<double> instruct_accuracy, reward_accuracy, mean_reward, kl;
+  std::vector<std::pair<std::string, double>> accuracy_by_kind;  // held-out accuracy per kind
+  struct HeldoutRow {
+    std::string kind, prompt, reference, answer;
+    bool correct = false;
+  };
+  std::vector<HeldoutRow> heldout_answers;  // a few held-out answers per kind
 };
 
 struct Sample {

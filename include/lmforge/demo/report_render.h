@@ -53,6 +53,12 @@ struct PromptAnswers {
 // Samples grouped by prompt (first-seen order), so each prompt's answers read before -> after.
 std::vector<PromptAnswers> group_samples(const RunState& state);
 
+// Held-out instructions: accuracy per kind (rows) for every chat stage (columns), then each chat
+// stage's sample answers (kind, prompt, reference, answer, right or not). Empty when no stage
+// measured per-kind accuracy. report_heldout.cpp.
+std::string heldout_section_html(const RunState& state);
+std::string heldout_section_markdown(const RunState& state);
+
 std::string render_html(const RunState& state, const std::vector<StageMetrics>& metrics,
                         const ChartPlan& plan, const std::string& generated_at);
 std::string render_markdown(const RunState& state, const std::vector<StageMetrics>& metrics,

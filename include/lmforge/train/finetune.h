@@ -22,6 +22,7 @@ struct FinetuneOptions {
   int eval_max_tokens = 0;               // 0: the longest reference completion + 8
   int eval_samples = 64;                 // validation prompts scored by generation (0: all)
   int seq_len = 0;                       // 0: the model's context
+  SftReplayOptions replay;               // general text mixed in (sft_replay.h)
 };
 
 SftStageResult run_finetune(const FinetuneOptions& opts, const TrainHooks& test_hooks = {});

@@ -24,6 +24,7 @@ struct InstructOptions {
   std::string heldout_metric = "exact";  // exact | contains
   int eval_max_tokens = 0;               // 0: the longest reference + 8
   int seq_len = 0;                       // 0: the model's context
+  SftReplayOptions replay;               // general text mixed in (sft_replay.h)
 };
 
 SftStageResult run_instruct(const InstructOptions& opts, const TrainHooks& test_hooks = {});

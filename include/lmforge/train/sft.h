@@ -9,12 +9,14 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "lmforge/data/tokenizer.h"
 #include "lmforge/train/sft_data.h"
+#include "lmforge/train/sft_replay.h"
 #include "lmforge/train/stage.h"
 
 namespace lmforge {
@@ -37,6 +39,10 @@ struct SftStageSpec {
   std::vector<int32_t> stop_ids;
   nlohmann::json resume_config = nlohmann::json::object();
   std::vector<std::filesystem::path> tokenizer_files;
+  // General text mixed in (sft_replay.h): open_sft_replay()'s result and the share of rows.
+  std::shared_ptr<const TokenDataset> replay;
+  std::filesystem::path replay_dir;
+  double replay_ratio = 0;
   std::function<void(Transformer&)> prepare;  // on a fresh start, before LoRA (see begin_stage)
 };
 

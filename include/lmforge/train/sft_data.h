@@ -60,6 +60,14 @@ class SftBatchSource : public BatchSource {
   void set_position(int64_t p) override { consumed_ = p; }
   // Rows one epoch fills (the examples count when padding): sizes --epochs in steps.
   int64_t rows_per_epoch();
+  // One row of T: ids, targets, positions (each may be written; none is null). A source that
+  // interleaves other rows (sft_replay.h) calls this instead of next().
+  void next_row(int32_t* ids, int32_t* targets, int32_t* pos);
+  // The examples consumed after `rows` rows from the start (rows are deterministic): what a
+  // resume of an interleaving source sets as position().
+  int64_t examples_after_rows(int64_t rows);
+  // Mean trained (unmasked) targets per row over one epoch.
+  double trained_targets_per_row();
 
  private:
   const SftExample& example_at(int64_t k);  // the k-th example of the endless epoch stream

@@ -1,0 +1,117 @@
+// The report's held-out instruction section, HTML and markdown (see report_render.h): accuracy
+// per kind for every chat stage side by side, then each chat stage's sample answers with the
+// reference, so a reader judges the answers at a glance. Not here: measuring (answer.cpp).
+#include <map>
+#include <set>
+
+#include "lmforge/demo/report_render.h"
+
+namespace lmforge::demo::detail {
+namespace {
+
+// The stages with per-kind accuracy, and every kind in first-seen order.
+struct Table {
+  std::vector<size_t> stages;
+  std::vector<std::string> kinds;
+};
+
+Table table_of(const RunState& state) {
+  Table t;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < state.stages.size(); ++i) {
+    const Probes& p = state.stages[i].probes;
+    if (p.accuracy_by_kind.empty()) continue;
+    t.stages.push_back(i);
+    for (const auto& [k, v] : p.accuracy_by_kind)
+      if (seen.insert(k).second) t.kinds.push_back(k);
+  }
+  return t;
+}
+
+std::optional<double> acc(const Probes& p, const std::string& kind) {
+  for (const auto& [k, v] : p.accuracy_by_kind)
+    if (k == kind) return v;
+  return std::nullopt;
+}
+
+std::string one_line(std::string s) {
+  for (char& c : s)
+    if (c == '\n' || c == '\r') c = ' ';
+  return s;
+}
+
+}  // namespace
+
+std::string heldout_section_html(const RunState& state) {
+  const Table t = table_of(state);
+  if (t.stages.empty()) return "";
+  auto h = [](const std::string& s) { return escape_html(s); };
+  std::string o =
+      "<section id=\"heldout\"><h2>Held-out instructions</h2><p>Share of held-out instructions "
+      "(phrasings never trained on) answered exactly right, per kind.</p><div "
+      "class=\"scroll\"><table><thead><tr><th>Kind</th>";
+  for (size_t i : t.stages) o += "<th>" + h(stage_label(state.stages[i], i)) + "</th>";
+  o += "</tr></thead><tbody>";
+  for (const auto& k : t.kinds) {
+    o += "<tr><th scope=\"row\">" + h(k) + "</th>";
+    for (size_t i : t.stages)
+      o += "<td class=\"num\">" + fmt_percent(acc(state.stages[i].probes, k)) + "</td>";
+    o += "</tr>";
+  }
+  o += "<tr><th scope=\"row\">all</th>";
+  for (size_t i : t.stages)
+    o += "<td class=\"num\"><strong>" + fmt_percent(state.stages[i].probes.instruct_accuracy) +
+         "</strong></td>";
+  o += "</tr></tbody></table></div>";
+  for (size_t i : t.stages) {
+    const auto& rows = state.stages[i].probes.heldout_answers;
+    if (rows.empty()) continue;
+    o += "<h3>" + h(stage_label(state.stages[i], i)) +
+         ": sample answers</h3><div class=\"scroll\"><table class=\"samples\"><thead><tr>"
+         "<th>Kind</th><th>Prompt</th><th>Reference</th><th>Answer</th><th></th></tr></thead>"
+         "<tbody>";
+    for (const auto& r : rows)
+      o += "<tr><td>" + h(r.kind) + "</td><td>" + h(r.prompt) + "</td><td>" + h(r.reference) +
+           "</td><td class=\"answer\">" + (r.answer.empty() ? std::string(kDash) : h(r.answer)) +
+           "</td><td>" + (r.correct ? "\u2713" : "\u2717") + "</td></tr>";
+    o += "</tbody></table></div>";
+  }
+  return o + "</section>";
+}
+
+std::string heldout_section_markdown(const RunState& state) {
+  const Table t = table_of(state);
+  if (t.stages.empty()) return "";
+  auto md = [](const std::string& s) { return escape_markdown(one_line(s)); };
+  std::string o =
+      "\n## Held-out instructions\n\nShare of held-out instructions (phrasings never trained "
+      "on) answered exactly right, per kind.\n\n| Kind |";
+  std::string rule = "|---|";
+  for (size_t i : t.stages) {
+    o += " " + md(stage_label(state.stages[i], i)) + " |";
+    rule += "---|";
+  }
+  o += "\n" + rule + "\n";
+  for (const auto& k : t.kinds) {
+    o += "| " + md(k) + " |";
+    for (size_t i : t.stages) o += " " + fmt_percent(acc(state.stages[i].probes, k)) + " |";
+    o += "\n";
+  }
+  o += "| **all** |";
+  for (size_t i : t.stages)
+    o += " **" + fmt_percent(state.stages[i].probes.instruct_accuracy) + "** |";
+  o += "\n";
+  for (size_t i : t.stages) {
+    const auto& rows = state.stages[i].probes.heldout_answers;
+    if (rows.empty()) continue;
+    o += "\n### " + md(stage_label(state.stages[i], i)) +
+         ": sample answers\n\n| Kind | Prompt | Reference | Answer | |\n|---|---|---|---|---|\n";
+    for (const auto& r : rows)
+      o += "| " + md(r.kind) + " | " + md(r.prompt) + " | " + md(r.reference) + " | " +
+           (r.answer.empty() ? std::string(kDash) : md(r.answer)) + " | " +
+           (r.correct ? "\u2713" : "\u2717") + " |\n";
+  }
+  return o;
+}
+
+}  // namespace lmforge::demo::detail
