@@ -72,3 +72,15 @@ struct TaskResult {
 TaskResult evaluate_task(LoadedModel& model, const Task& task, const TaskEvalOptions& opt);
 
 }  // namespace lmforge
+
+#include <nlohmann/json.hpp>
+
+namespace lmforge {
+// {"name","file","kind","rows","num_fewshot","seconds","rows_per_s","metrics":{NAME:{"value",
+// "stderr","stderr_method"}}}: what `lmforge eval --task --json` prints per task.
+nlohmann::ordered_json task_result_json(const TaskResult& r);
+// One row's details (ids, log-likelihoods, predictions / response / document counts).
+nlohmann::ordered_json row_result_json(const TaskResult& r, const RowResult& d);
+// The plain-text table of a result ("acc  0.3550 ± 0.0339" per metric).
+std::string task_result_text(const TaskResult& r);
+}  // namespace lmforge
