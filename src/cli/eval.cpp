@@ -85,11 +85,13 @@ void run_tasks(const Paths& p, TaskEvalOptions opt) {
       for (const auto& d : r.details) {
         nlohmann::ordered_json j = {{"task", r.name}};
         j.update(row_result_json(r, d));
-        rows += j.dump() + "\n";
+        rows += j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
       }
   }
   if (!p.rows.empty()) write_file_atomic(p.rows, rows);
-  if (p.json) std::printf("%s\n", nlohmann::ordered_json{{"tasks", all}}.dump().c_str());
+  if (p.json) std::printf("%s\n", nlohmann::ordered_json{{"tasks", all}}
+                              .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                              .c_str());
 }
 
 void setup(CLI::App& root) {
