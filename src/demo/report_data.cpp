@@ -8,6 +8,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/demo/report.h"
+#include "lmforge/demo/task_probes.h"
 
 namespace lmforge::demo {
 namespace fs = std::filesystem;
@@ -57,6 +58,7 @@ Probes parse_probes(const json& p) {
   r.reward_accuracy = number(p, "reward_accuracy");
   r.mean_reward = number(p, "mean_reward");
   r.kl = number(p, "kl");
+  r.benchmarks = parse_benchmarks(p);  // demo/task_probes.h
   return r;
 }
 
