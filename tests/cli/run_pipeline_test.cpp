@@ -213,8 +213,9 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   std::vector<std::string> names;
   for (auto& s : p20.stages) names.push_back(s.name);
   EXPECT_EQ(names,
-            (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain", "pretrain",
-                                      "cpt", "finetune", "instruct", "reward", "dpo", "ppo"}));
+            (std::vector<std::string>{"data", "tasks", "tokenizer", "prepare", "prepare-domain",
+                                      "pretrain", "cpt", "finetune", "instruct", "reward", "dpo",
+                                      "ppo"}));
   ASSERT_TRUE(p20.simulated_ranker.has_value());
   EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
   auto steps = [](const PipelineStage& s) {
@@ -222,12 +223,16 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
       if (k == "max-steps") return std::stoi(vs.at(0));
     return -1;
   };
-  EXPECT_EQ(steps(p20.stages[4]), 2400);
-  EXPECT_EQ(steps(p60.stages[4]), 7200);
-  EXPECT_EQ(p20.stages[4].done_when, "/d/pretrain/final/config.json");
+  EXPECT_EQ(steps(p20.stages[5]), 2400);
+  EXPECT_EQ(steps(p60.stages[5]), 7200);
+  EXPECT_EQ(p20.stages[5].done_when, "/d/pretrain/final/config.json");
   EXPECT_EQ(p20.stages[0].done_when, "/d/data/manifest.json");
-  EXPECT_TRUE(p20.stages[7].chat);
-  EXPECT_EQ(p20.stages[8].probes, "summary");
+  EXPECT_TRUE(p20.stages[8].chat);
+  EXPECT_EQ(p20.stages[9].probes, "summary");
+  // The demo's benchmark: built after the data, scored on every probed model.
+  EXPECT_EQ(p20.stages[1].done_when, "/d/tasks/manifest.json");
+  ASSERT_EQ(p20.probes.tasks.size(), 1u);
+  EXPECT_EQ(p20.probes.tasks[0].path, "/d/tasks/en_de_mc.jsonl");
   // The reference copy in examples/ is the same pipeline at 20 minutes.
   const std::string ex = read_file(fs::path(LMFORGE_SOURCE_DIR) / "examples/demo_pipeline.yaml");
   EXPECT_EQ(ex, builtin_demo_pipeline_yaml(20));
