@@ -53,6 +53,7 @@ probes:
   domain_val: ${VAL}
   eval_tokens: 256
   samples: ["a dog", "the old bird sees the"]
+  tasks: [{path: "${MC}", name: tiny-mc}]
 stages:
   - name: tokenizer
     title: Tokenizer
@@ -72,7 +73,7 @@ stages:
 
 std::string vars() {
   return " --var CORPUS=" + (g_root / "corpus").string() +
-         " --var VAL=" + (g_root / "val.txt").string();
+         " --var VAL=" + (g_root / "val.txt").string() + " --var MC=" + (g_root / "mc.jsonl").string();
 }
 
 CliRun run(const std::string& args) {
@@ -93,6 +94,9 @@ int count(const std::string& s, const std::string& needle) {
 
 TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
   write_file_atomic(g_root / "p.yaml", kPipeline);
+  write_file_atomic(g_root / "mc.jsonl",
+                    "{\"context\": \"the cat\", \"choices\": [\"sat\", \"dog\"], \"gold\": 0}\n"
+                    "{\"context\": \"a dog\", \"choices\": [\"runs\", \"the\", \"old\"], \"gold\": 0}\n");
   const fs::path dir = g_root / "run";
   CliRun r = run("run " + (g_root / "p.yaml").string() + " --output " + dir.string() +
                  " --no-report" + vars());
@@ -136,6 +140,13 @@ TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
   EXPECT_TRUE(pre["samples"][0]["answer"].is_string());
   EXPECT_NE(r.out.find("what changed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("general val loss"), std::string::npos) << r.out;
+  // probes.tasks: the benchmark's primary metric with its standard error (eval/evaluate.h).
+  ASSERT_TRUE(pr.contains("tasks")) << pr.dump();
+  EXPECT_EQ(pr["tasks"]["tiny-mc"]["metric"], "acc_norm");
+  EXPECT_EQ(pr["tasks"]["tiny-mc"]["rows"], 2);
+  EXPECT_TRUE(pr["tasks"]["tiny-mc"]["value"].is_number());
+  EXPECT_TRUE(pr["tasks"]["tiny-mc"]["stderr"].is_number());
+  EXPECT_NE(r.out.find("benchmark tiny-mc (acc_norm)"), std::string::npos) << r.out;
 
   // Second invocation: every stage is skipped, nothing is retrained, probes are kept.
   const std::string metrics = read_file(dir / "pretrain" / "metrics.jsonl");
