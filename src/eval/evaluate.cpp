@@ -57,7 +57,10 @@ void run_generation(LoadedModel& m, const Task& task, const std::vector<std::str
                     const TaskEvalOptions& opt, TaskResult& r) {
   if (opt.max_gen_tokens < 1) throw UsageError("--max-gen-tokens must be at least 1");
   const int n_ctx = m.infer->config().n_ctx;
-  const int max_prompt = std::max(1, n_ctx - opt.max_gen_tokens);
+  // The harness keeps the last max_length - max_gen_toks prompt tokens; with a small context that
+  // would leave almost no prompt, so at least half the context stays the prompt's (generation then
+  // stops at the context's end).
+  const int max_prompt = std::max(n_ctx / 2, n_ctx - opt.max_gen_tokens);
   GenerateRequest base;
   base.max_tokens = opt.max_gen_tokens;
   base.sampling.temperature = 0;  // greedy

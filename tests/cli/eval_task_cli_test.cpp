@@ -123,6 +123,24 @@ TEST_F(EvalTaskCli, GenerationExactMatchAgainstTheModelsOwnAnswers) {
   EXPECT_EQ(json::parse(b.out)["tasks"][0]["metrics"]["exact_match"]["value"], 1.0);
 }
 
+TEST_F(EvalTaskCli, ChatGenerationAndFewShotRun) {
+  const fs::path f = write("gen3.jsonl",
+                           "{\"question\": \"Q: one\", \"answer\": \"1\"}\n"
+                           "{\"question\": \"Q: two\", \"answer\": \"2\"}\n"
+                           "{\"question\": \"Q: three\", \"answer\": \"3\"}\n");
+  // Through the chat template (ChatML when the model has none), one example before each question,
+  // the default 256 new tokens on a 64-token model (the prompt keeps at least half the window).
+  CliRun a = run("--task " + f.string() + " --chat --num-fewshot 1 --json --rows " +
+                 (g_dir / "c.jsonl").string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  const json t = json::parse(a.out)["tasks"][0];
+  EXPECT_EQ(t["kind"], "generation");
+  EXPECT_EQ(t["num_fewshot"], 1);
+  EXPECT_EQ(jsonl(read_file(g_dir / "c.jsonl")).size(), 3u);
+  // Too few rows for the examples asked for: a usage error.
+  EXPECT_EQ(run("--task " + f.string() + " --num-fewshot 3").code, 2);
+}
+
 TEST_F(EvalTaskCli, PerplexityFromPerDocumentLogLikelihoods) {
   const fs::path f = write("ppl.jsonl",
                            "{\"text\": \"The cat sat on the mat.\"}\n"
