@@ -62,9 +62,10 @@ int main(int argc, char** argv) {
       q.continuations.push_back(cont);
     }
   }
-  std::printf("eval_bench: preset %s (%.1fM params, V=%d), %d questions x %d choices, context "
-              "%d-%d tokens, %d threads\n",
-              preset.c_str(), cfg.num_params() / 1e6, V, NQ, K, CTX / 2, CTX, threads);
+  std::printf(
+      "eval_bench: preset %s (%.1fM params, V=%d), %d questions x %d choices, context "
+      "%d-%d tokens, %d threads\n",
+      preset.c_str(), cfg.num_params() / 1e6, V, NQ, K, CTX / 2, CTX, threads);
 
   scorer.score(std::span(qs).first(std::min(NQ, 16)));  // warm up
   auto t0 = clk::now();
@@ -74,15 +75,17 @@ int main(int argc, char** argv) {
   double diff = 0;
   for (int q = 0; q < NQ; ++q)
     for (int c = 0; c < K; ++c)
-      diff = std::max(diff, std::fabs(scorer.score_separate(qs[q].context, qs[q].continuations[c]).ll -
-                                      shared[q][c].ll));
+      diff =
+          std::max(diff, std::fabs(scorer.score_separate(qs[q].context, qs[q].continuations[c]).ll -
+                                   shared[q][c].ll));
   const double t_sep = secs(t0, clk::now());
   std::printf("  lmforge shared context  %8.1f questions/s  (%.2f s)\n", NQ / t_shared, t_shared);
   std::printf("  lmforge per choice      %8.1f questions/s  (%.2f s)  max |ll diff| %.2g\n",
               NQ / t_sep, t_sep, diff);
 
   // The PyTorch reference on the first NT questions.
-  const fs::path dir = fs::temp_directory_path() / ("lmforge-eval-bench-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lmforge-eval-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
   m.save(dir);
   nlohmann::json jq = nlohmann::json::array();
@@ -93,9 +96,10 @@ int main(int argc, char** argv) {
   // directory inside the checkout.
   fs::path script = fs::path(__FILE__).parent_path() / "eval_bench.py";
   if (!fs::exists(script))
-    script = fs::canonical("/proc/self/exe").parent_path().parent_path() / "bench" / "eval_bench.py";
-  const std::string cmd = "/usr/bin/python3 " + script.string() + " --model " + dir.string() + " --questions " +
-                          (dir / "questions.json").string() + " --threads " +
+    script =
+        fs::canonical("/proc/self/exe").parent_path().parent_path() / "bench" / "eval_bench.py";
+  const std::string cmd = "/usr/bin/python3 " + script.string() + " --model " + dir.string() +
+                          " --questions " + (dir / "questions.json").string() + " --threads " +
                           std::to_string(threads) + " > " + (dir / "torch.json").string();
   if (std::system(cmd.c_str()) != 0) {
     std::printf("  torch reference: failed (needs /usr/bin/python3 with torch)\n");

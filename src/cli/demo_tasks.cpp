@@ -1,10 +1,11 @@
 // `lmforge demo tasks`: builds the demo's multiple-choice benchmark (demo/demo_tasks.h) from the
 // demo data. Option parsing and printing only; registered under `demo` (src/cli/demo.cpp).
+#include "lmforge/demo/demo_tasks.h"
+
 #include <cstdio>
 #include <memory>
 
 #include "cli/command.h"
-#include "lmforge/demo/demo_tasks.h"
 
 namespace lmforge::cli {
 namespace {
@@ -33,9 +34,10 @@ void setup(CLI::App& root) {
     opt.data = *data;
     opt.output = *out;
     const DemoTasksSummary s = build_demo_tasks(opt);
-    std::printf("demo tasks in %s:\n  en_de_mc          %d questions (4 choices)\n"
-                "  en_de_mc_fewshot  %d rows (few-shot pool)\n",
-                out->c_str(), s.rows, s.fewshot_rows);
+    std::printf(
+        "demo tasks in %s:\n  en_de_mc          %d questions (4 choices)\n"
+        "  en_de_mc_fewshot  %d rows (few-shot pool)\n",
+        out->c_str(), s.rows, s.fewshot_rows);
   });
 }
 

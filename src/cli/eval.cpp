@@ -41,8 +41,7 @@ void add_task_options(CLI::App* cmd, TaskEvalOptions& t, Paths& p) {
   cmd->add_option("--description", t.prompt.description, "text before the examples");
   cmd->add_option("--target-delimiter", t.prompt.target_delimiter,
                   "between a context and its continuation");
-  cmd->add_option("--fewshot-delimiter", t.prompt.fewshot_delimiter,
-                  "after each example");
+  cmd->add_option("--fewshot-delimiter", t.prompt.fewshot_delimiter, "after each example");
   cmd->add_option("--limit", t.limit, "score the first N rows of each task (0: all)");
   cmd->add_option("--max-length", t.max_length, "window in tokens (0: the model's context)");
   cmd->add_flag("--no-shared-context", p.separate,
@@ -63,7 +62,8 @@ void add_task_options(CLI::App* cmd, TaskEvalOptions& t, Paths& p) {
   cmd->add_flag("--chat", t.chat, "generation: prompt through the model's chat template");
   cmd->add_option("--bootstrap-iters", t.bootstrap_iters,
                   "perplexity: bootstrap resamples for the standard errors");
-  cmd->add_option("--rows", p.rows, "write per-row details (ids, log-likelihoods, answers) as JSONL");
+  cmd->add_option("--rows", p.rows,
+                  "write per-row details (ids, log-likelihoods, answers) as JSONL");
 }
 
 void run_tasks(const Paths& p, TaskEvalOptions opt) {
@@ -89,9 +89,10 @@ void run_tasks(const Paths& p, TaskEvalOptions opt) {
       }
   }
   if (!p.rows.empty()) write_file_atomic(p.rows, rows);
-  if (p.json) std::printf("%s\n", nlohmann::ordered_json{{"tasks", all}}
-                              .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
-                              .c_str());
+  if (p.json)
+    std::printf("%s\n", nlohmann::ordered_json{{"tasks", all}}
+                            .dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+                            .c_str());
 }
 
 void setup(CLI::App& root) {

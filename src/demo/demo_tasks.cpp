@@ -24,7 +24,8 @@ std::vector<Pair> read_pairs(const std::filesystem::path& f) {
   JsonlReader in(f);
   nlohmann::json j;
   while (in.next(j)) {
-    Pair p{in.location().required_string(j, "prompt"), in.location().required_string(j, "completion")};
+    Pair p{in.location().required_string(j, "prompt"),
+           in.location().required_string(j, "completion")};
     // The completion carries the space after "German:"; the choice is the word(s) without it
     // (the target delimiter " " puts it back when scoring).
     size_t b = 0;
@@ -54,8 +55,11 @@ std::string mc_rows(const std::vector<Pair>& pairs, int max_rows, std::mt19937_6
       if (std::find(choices.begin(), choices.end(), c) == choices.end()) choices.push_back(c);
     }
     std::shuffle(choices.begin(), choices.end(), rng);
-    const int gold = int(std::find(choices.begin(), choices.end(), pairs[i].answer) - choices.begin());
-    out += nlohmann::json{{"context", pairs[i].prompt}, {"choices", choices}, {"gold", gold}}.dump() + "\n";
+    const int gold =
+        int(std::find(choices.begin(), choices.end(), pairs[i].answer) - choices.begin());
+    out +=
+        nlohmann::json{{"context", pairs[i].prompt}, {"choices", choices}, {"gold", gold}}.dump() +
+        "\n";
     ++*count;
   }
   return out;
@@ -77,12 +81,11 @@ DemoTasksSummary build_demo_tasks(const DemoTasksOptions& opt) {
   std::filesystem::remove(opt.output / "manifest.json");
   write_file_atomic(opt.output / "en_de_mc.jsonl", rows);
   write_file_atomic(opt.output / "en_de_mc_fewshot.jsonl", shots);
-  write_file_atomic(opt.output / "manifest.json",
-                    nlohmann::json{{"en_de_mc", s.rows},
-                                   {"en_de_mc_fewshot", s.fewshot_rows},
-                                   {"seed", opt.seed}}
-                            .dump(2) +
-                        "\n");
+  write_file_atomic(
+      opt.output / "manifest.json",
+      nlohmann::json{{"en_de_mc", s.rows}, {"en_de_mc_fewshot", s.fewshot_rows}, {"seed", opt.seed}}
+              .dump(2) +
+          "\n");
   return s;
 }
 

@@ -11,7 +11,9 @@ namespace lmforge {
 namespace fs = std::filesystem;
 
 namespace {
-int line_of(const YAML::Node& n) { return n.Mark().line + 1; }
+int line_of(const YAML::Node& n) {
+  return n.Mark().line + 1;
+}
 
 std::string fmt_value(double v, const std::string& metric) {
   char buf[32];
@@ -50,12 +52,18 @@ const demo::BenchmarkScore* find(const demo::StageState& s, const std::string& t
 std::string esc(const std::string& t, bool html) {
   std::string o;
   for (char c : t) {
-    if (html && c == '<') o += "&lt;";
-    else if (html && c == '>') o += "&gt;";
-    else if (html && c == '&') o += "&amp;";
-    else if (html && c == '"') o += "&quot;";
-    else if (!html && c == '|') o += "\\|";
-    else o += c;
+    if (html && c == '<')
+      o += "&lt;";
+    else if (html && c == '>')
+      o += "&gt;";
+    else if (html && c == '&')
+      o += "&amp;";
+    else if (html && c == '"')
+      o += "&quot;";
+    else if (!html && c == '|')
+      o += "\\|";
+    else
+      o += c;
   }
   return o;
 }
@@ -98,7 +106,8 @@ std::vector<TaskProbe> parse_task_probes(const YAML::Node& node, const std::stri
       if (t.num_fewshot < 0 || t.limit < 0)
         throw InputError(file, line_of(n), field, "num_fewshot and limit must be >= 0");
     } else {
-      throw InputError(file, line_of(n), field, "expected a path or {path, name, num_fewshot, limit}");
+      throw InputError(file, line_of(n), field,
+                       "expected a path or {path, name, num_fewshot, limit}");
     }
     if (t.name.empty()) t.name = fs::path(t.path).stem().string();
     out.push_back(std::move(t));
@@ -125,8 +134,14 @@ void add_task_probes(Json& probes, const PipelineStage& s, const PipelineProbes&
       std::fprintf(stderr, "  note: task %s does not exist (skipped)\n", t.path.c_str());
       continue;
     }
-    std::vector<std::string> a = {"eval", "--model", s.model, "--task", t.path,
-                                  "--num-fewshot", std::to_string(t.num_fewshot), "--json"};
+    std::vector<std::string> a = {"eval",
+                                  "--model",
+                                  s.model,
+                                  "--task",
+                                  t.path,
+                                  "--num-fewshot",
+                                  std::to_string(t.num_fewshot),
+                                  "--json"};
     if (t.limit > 0) a.insert(a.end(), {"--limit", std::to_string(t.limit)});
     const auto j = r.json_of(a);
     if (!j || !j->contains("tasks") || (*j)["tasks"].empty()) continue;
@@ -134,7 +149,7 @@ void add_task_probes(Json& probes, const PipelineStage& s, const PipelineProbes&
     const std::string metric = res.value("primary", std::string());
     if (!res.contains("metrics") || !res["metrics"].contains(metric)) continue;
     const Json& m = res["metrics"][metric];
-    probes["tasks"][t.name] = {{"metric", metric},     {"value", m["value"]},
+    probes["tasks"][t.name] = {{"metric", metric},      {"value", m["value"]},
                                {"stderr", m["stderr"]}, {"rows", res["rows"]},
                                {"kind", res["kind"]},   {"metrics", res["metrics"]}};
   }
@@ -150,7 +165,9 @@ std::vector<std::array<std::string, 4>> task_change_rows(const Json& prev, const
       return p["tasks"][name].value("value", Json());
     };
     const Json a = value(prev), b = value(cur);
-    auto f = [&](const Json& v) { return v.is_number() ? fmt_value(v.get<double>(), metric) : "-"; };
+    auto f = [&](const Json& v) {
+      return v.is_number() ? fmt_value(v.get<double>(), metric) : "-";
+    };
     std::string change;
     if (a.is_number() && b.is_number()) {
       char buf[32];
@@ -190,7 +207,8 @@ std::string benchmarks_markdown(const RunState& st) {
       "\n## Benchmarks per stage\n\nScored by `lmforge eval --task` as lm-evaluation-harness "
       "scores them (docs/EVAL.md); value \u00b1 standard error.\n\n| Stage |";
   std::string rule = "|---|";
-  for (const auto& [task, metric] : cols) o += " " + esc(task, false) + " (" + metric + ") |", rule += "---:|";
+  for (const auto& [task, metric] : cols)
+    o += " " + esc(task, false) + " (" + metric + ") |", rule += "---:|";
   o += "\n" + rule + "\n";
   for (const auto& s : st.stages) {
     if (s.probes.benchmarks.empty()) continue;

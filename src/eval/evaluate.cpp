@@ -80,8 +80,8 @@ void run_generation(LoadedModel& m, const Task& task, const std::vector<std::str
     int cap = 1;
     for (size_t i = i0; i < i1; ++i) {
       GenerateRequest q = base;
-      q.prompt = tmpl ? tmpl->encode(m.tokenizer, {{"user", ctx[i]}}, true)
-                      : m.encode_prompt(ctx[i]);
+      q.prompt =
+          tmpl ? tmpl->encode(m.tokenizer, {{"user", ctx[i]}}, true) : m.encode_prompt(ctx[i]);
       if ((int)q.prompt.size() > max_prompt)  // the harness keeps the prompt's end
         q.prompt.erase(q.prompt.begin(), q.prompt.end() - max_prompt);
       cap = std::max(cap, std::min(n_ctx, (int)q.prompt.size() + opt.max_gen_tokens));
@@ -128,8 +128,10 @@ void run_perplexity(LoadedModel& m, const Task& task, const TaskEvalOptions& opt
         opt.bootstrap_iters, opt.bootstrap_seed);
   };
   r.metrics = {
-      {"word_perplexity", all.word_perplexity, boot(&PerplexityScores::word_perplexity), "bootstrap"},
-      {"byte_perplexity", all.byte_perplexity, boot(&PerplexityScores::byte_perplexity), "bootstrap"},
+      {"word_perplexity", all.word_perplexity, boot(&PerplexityScores::word_perplexity),
+       "bootstrap"},
+      {"byte_perplexity", all.byte_perplexity, boot(&PerplexityScores::byte_perplexity),
+       "bootstrap"},
       {"bits_per_byte", all.bits_per_byte, boot(&PerplexityScores::bits_per_byte), "bootstrap"}};
 }
 
@@ -149,8 +151,7 @@ TaskResult evaluate_task(LoadedModel& m, const Task& task, const TaskEvalOptions
   if (opt.limit > 0 && (int64_t)t.rows.size() > opt.limit) t.rows.resize((size_t)opt.limit);
   std::optional<Task> fewshot;
   if (!opt.fewshot_file.empty()) fewshot = read_task(opt.fewshot_file, t.kind);
-  const std::vector<std::string> ctx =
-      build_contexts(t, fewshot ? &*fewshot : nullptr, opt.prompt);
+  const std::vector<std::string> ctx = build_contexts(t, fewshot ? &*fewshot : nullptr, opt.prompt);
   TaskResult r;
   r.name = t.name, r.file = t.file, r.kind = t.kind;
   r.rows = (int64_t)t.rows.size();
@@ -159,9 +160,15 @@ TaskResult evaluate_task(LoadedModel& m, const Task& task, const TaskEvalOptions
   for (size_t i = 0; i < t.rows.size(); ++i) r.details[i].line = t.rows[i].line;
   const auto t0 = std::chrono::steady_clock::now();
   switch (t.kind) {
-    case TaskKind::kMultipleChoice: run_multiple_choice(m, t, ctx, opt, r); break;
-    case TaskKind::kGeneration: run_generation(m, t, ctx, opt, r); break;
-    case TaskKind::kPerplexity: run_perplexity(m, t, opt, r); break;
+    case TaskKind::kMultipleChoice:
+      run_multiple_choice(m, t, ctx, opt, r);
+      break;
+    case TaskKind::kGeneration:
+      run_generation(m, t, ctx, opt, r);
+      break;
+    case TaskKind::kPerplexity:
+      run_perplexity(m, t, opt, r);
+      break;
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;

@@ -16,7 +16,9 @@ constexpr size_t kGroupCacheBytes = size_t(256) << 20;
 // Rows of one batched forward at most (beyond this the GEMM gains nothing and logits grow).
 constexpr size_t kGroupRows = 2048;
 
-bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+bool is_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 // The first n positions of src's keys and values into dst (same capacity).
 void copy_rows(const ModelConfig& cfg, KVCache& dst, KVCache& src, int n) {
@@ -81,7 +83,8 @@ KVCache& LogLikScorer::cache(size_t i, int capacity) {
     capacity_ = std::min(max_len_, std::max(capacity, ((capacity + 63) / 64) * 64));
     for (auto& c : caches_) c = std::make_unique<KVCache>(model_.config(), capacity_);
   }
-  while (caches_.size() <= i) caches_.push_back(std::make_unique<KVCache>(model_.config(), capacity_));
+  while (caches_.size() <= i)
+    caches_.push_back(std::make_unique<KVCache>(model_.config(), capacity_));
   return *caches_[i];
 }
 
@@ -91,8 +94,8 @@ ContinuationScore LogLikScorer::score_separate(std::span<const int32_t> context,
   const size_t n = continuation.size();
   if (n == 0) return s;
   if (n > (size_t)max_len_)
-    throw UsageError("a continuation of " + std::to_string(n) + " tokens does not fit the window of " +
-                     std::to_string(max_len_));
+    throw UsageError("a continuation of " + std::to_string(n) +
+                     " tokens does not fit the window of " + std::to_string(max_len_));
   std::vector<int32_t> all(context.begin(), context.end());
   all.insert(all.end(), continuation.begin(), continuation.end());
   const size_t keep = std::min(all.size(), (size_t)max_len_ + 1);
@@ -121,7 +124,8 @@ std::vector<std::vector<ContinuationScore>> LogLikScorer::score(std::span<const 
     while (j < qs.size()) {
       const QuestionIds& q = qs[j];
       size_t longest = 0, cont_rows = 0;
-      for (const auto& c : q.continuations) longest = std::max(longest, c.size()), cont_rows += c.size();
+      for (const auto& c : q.continuations)
+        longest = std::max(longest, c.size()), cont_rows += c.size();
       const size_t need = q.context.size() + longest;
       if (need > (size_t)max_len_ || q.continuations.empty()) {
         if (j == i) {  // on its own: the plain way, choice by choice
@@ -219,7 +223,7 @@ double LogLikScorer::rolling(std::span<const int32_t> tokens, int32_t prefix) {
   size_t done = 0;
   KVCache& c = cache(0, (int)std::min(T, N));
   while (done < N) {
-    const size_t end = std::min(N, done + T);  // predicts tokens [done, end)
+    const size_t end = std::min(N, done + T);    // predicts tokens [done, end)
     const size_t start = end > T ? end - T : 0;  // its input is s[start, end)
     c.truncate(0);
     const ForwardChunk chunk{&c, std::span<const int32_t>(s).subspan(start, end - start)};

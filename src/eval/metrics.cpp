@@ -3,6 +3,8 @@
 // filter and exact match. Regexes are PCRE2 (Python's re syntax for the patterns tasks use).
 // Not here: anything that needs the model.
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include "lmforge/eval/metrics.h"
+
 #include <pcre2.h>
 
 #include <cmath>
@@ -10,12 +12,13 @@
 #include <random>
 
 #include "lmforge/core/error.h"
-#include "lmforge/eval/metrics.h"
 
 namespace lmforge {
 namespace {
 
-bool is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+bool is_space(unsigned char c) {
+  return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 std::string strip(const std::string& s) {
   size_t b = 0, e = s.size();
@@ -54,8 +57,8 @@ std::vector<std::vector<std::string>> find_all(const Regex& re, const std::strin
   const int G = re.groups();
   size_t at = 0;
   while (at <= s.size()) {
-    const int rc = pcre2_match(re.code.get(), (PCRE2_SPTR)s.data(), s.size(), at, 0, md.get(),
-                               nullptr);
+    const int rc =
+        pcre2_match(re.code.get(), (PCRE2_SPTR)s.data(), s.size(), at, 0, md.get(), nullptr);
     if (rc < 0) break;
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md.get());
     std::vector<std::string> m;
@@ -63,8 +66,9 @@ std::vector<std::vector<std::string>> find_all(const Regex& re, const std::strin
       m.push_back(s.substr(ov[0], ov[1] - ov[0]));
     } else {
       for (int g = 1; g <= G; ++g)
-        m.push_back(g < rc && ov[2 * g] != PCRE2_UNSET ? s.substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g])
-                                                       : std::string());
+        m.push_back(g < rc && ov[2 * g] != PCRE2_UNSET
+                        ? s.substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g])
+                        : std::string());
     }
     out.push_back(std::move(m));
     if (ov[1] > ov[0]) {
@@ -131,7 +135,11 @@ size_t utf8_length(const std::string& s) {
   size_t n = 0;
   for (size_t i = 0; i < s.size();) {
     const unsigned char c = (unsigned char)s[i];
-    const size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+    const size_t len = c < 0x80         ? 1
+                       : (c >> 5) == 6  ? 2
+                       : (c >> 4) == 14 ? 3
+                       : (c >> 3) == 30 ? 4
+                                        : 1;
     bool ok = i + len <= s.size();
     for (size_t k = 1; ok && k < len; ++k) ok = ((unsigned char)s[i + k] & 0xC0) == 0x80;
     i += ok ? len : 1;
@@ -181,9 +189,12 @@ double bootstrap_stderr(size_t n, const std::function<double(std::span<const siz
   return mean_stderr(reps) * std::sqrt(double(reps.size()));  // sample stddev of the replicates
 }
 
-PerplexityScores aggregate_perplexity(std::span<const DocLogLik> docs, std::span<const size_t> pick) {
+PerplexityScores aggregate_perplexity(std::span<const DocLogLik> docs,
+                                      std::span<const size_t> pick) {
   double ll = 0, words = 0, bytes = 0;
-  auto add = [&](const DocLogLik& d) { ll += d.ll, words += double(d.words), bytes += double(d.bytes); };
+  auto add = [&](const DocLogLik& d) {
+    ll += d.ll, words += double(d.words), bytes += double(d.bytes);
+  };
   if (pick.empty())
     for (const auto& d : docs) add(d);
   else

@@ -64,8 +64,8 @@ nlohmann::ordered_json row_result_json(const TaskResult& r, const RowResult& d) 
 std::string task_result_text(const TaskResult& r) {
   char buf[256];
   std::snprintf(buf, sizeof buf, "task %s (%s, %lld rows, %d-shot, %.2f s, %.1f rows/s)\n",
-                r.name.c_str(), task_kind_name(r.kind), (long long)r.rows, r.num_fewshot,
-                r.seconds, r.seconds > 0 ? double(r.rows) / r.seconds : 0.0);
+                r.name.c_str(), task_kind_name(r.kind), (long long)r.rows, r.num_fewshot, r.seconds,
+                r.seconds > 0 ? double(r.rows) / r.seconds : 0.0);
   std::string out = buf;
   for (const auto& m : r.metrics) {
     std::snprintf(buf, sizeof buf, "  %-16s %.4f ± %.4f  (%s)\n", m.name.c_str(), m.value,

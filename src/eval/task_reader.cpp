@@ -42,8 +42,8 @@ std::string required_text(const json& obj, const std::vector<std::string>& keys,
   return at.expect_string(obj[k], k);
 }
 
-void read_choices(const json& obj, const std::string& key, TaskRow& r, std::vector<std::string>& labels,
-                  const JsonlLocation& at) {
+void read_choices(const json& obj, const std::string& key, TaskRow& r,
+                  std::vector<std::string>& labels, const JsonlLocation& at) {
   const json* list = &obj[key];
   std::string path = key;
   if (list->is_object()) {  // ARC: {"text": [...], "label": ["A", ...]}
@@ -69,8 +69,8 @@ int gold_index(const json& v, const TaskRow& r, const std::vector<std::string>& 
   const int n = (int)r.choices.size();
   auto in_range = [&](int64_t i) {
     if (i < 0 || i >= n)
-      at.fail(field, "index " + std::to_string(i) + " outside 0.." + std::to_string(n - 1) +
-                         " (" + std::to_string(n) + " choices)");
+      at.fail(field, "index " + std::to_string(i) + " outside 0.." + std::to_string(n - 1) + " (" +
+                         std::to_string(n) + " choices)");
     return (int)i;
   };
   if (v.is_number_integer()) return in_range(v.get<int64_t>());
@@ -122,7 +122,8 @@ TaskRow read_row(const json& obj, TaskKind kind, const JsonlLocation& at) {
   };
   if (a.is_array()) {
     if (a.empty()) at.fail(ak, "expected at least one answer, got []");
-    for (size_t i = 0; i < a.size(); ++i) r.answers.push_back(one(a[i], ak + "[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < a.size(); ++i)
+      r.answers.push_back(one(a[i], ak + "[" + std::to_string(i) + "]"));
   } else {
     r.answers.push_back(one(a, ak));
   }
@@ -142,9 +143,12 @@ TaskKind infer_kind(const json& obj, const JsonlLocation& at) {
 
 const char* task_kind_name(TaskKind k) {
   switch (k) {
-    case TaskKind::kMultipleChoice: return "multiple_choice";
-    case TaskKind::kGeneration: return "generation";
-    case TaskKind::kPerplexity: return "perplexity";
+    case TaskKind::kMultipleChoice:
+      return "multiple_choice";
+    case TaskKind::kGeneration:
+      return "generation";
+    case TaskKind::kPerplexity:
+      return "perplexity";
   }
   return "?";
 }
@@ -167,7 +171,8 @@ Task read_task(const std::filesystem::path& file, std::optional<TaskKind> kind, 
     t.rows.push_back(read_row(obj, *kind, in.location()));
     if (limit > 0 && (int64_t)t.rows.size() >= limit) break;
   }
-  if (t.rows.empty()) throw InputError(t.file, 0, "", "no rows", "a task file holds one JSON object per line");
+  if (t.rows.empty())
+    throw InputError(t.file, 0, "", "no rows", "a task file holds one JSON object per line");
   t.kind = *kind;
   return t;
 }

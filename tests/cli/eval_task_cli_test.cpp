@@ -60,7 +60,9 @@ TEST_F(EvalTaskCli, MalformedRowExitsTwoNamingFileLineAndField) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(f.string() + ":2"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("choices[1]"), std::string::npos) << r.err;
-  r = run("--task " + write("bad2.jsonl", "{\"context\": \"a\", \"choices\": [\"x\"], \"gold\": 3}\n").string());
+  r = run(
+      "--task " +
+      write("bad2.jsonl", "{\"context\": \"a\", \"choices\": [\"x\"], \"gold\": 3}\n").string());
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find(":1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("gold"), std::string::npos) << r.err;
@@ -74,7 +76,8 @@ TEST_F(EvalTaskCli, SharedAndPerChoiceScoringAgree) {
   for (int i = 0; i < 30; ++i)
     rows += "{\"context\": \"Question " + std::to_string(i) +
             ": the cat sat on the\", \"choices\": [\"mat\", \"hat and coat\", \"Straße\", \"\"], "
-            "\"gold\": " + std::to_string(i % 4) + "}\n";
+            "\"gold\": " +
+            std::to_string(i % 4) + "}\n";
   const fs::path f = write("mc.jsonl", rows);
   CliRun a = run("--task " + f.string() + " --json --rows " + (g_dir / "a.jsonl").string());
   CliRun b = run("--task " + f.string() + " --json --no-shared-context --rows " +
@@ -108,8 +111,7 @@ TEST_F(EvalTaskCli, GenerationExactMatchAgainstTheModelsOwnAnswers) {
   // The first ASCII word of each response (or the fallback "[invalid]"): a random tiny model
   // may answer with any bytes.
   const std::string opts = " --max-gen-tokens 6 --answer-regex '[A-Za-z]+' --json";
-  CliRun a = run("--task " + f.string() + opts + " --rows " +
-                 (g_dir / "g.jsonl").string());
+  CliRun a = run("--task " + f.string() + opts + " --rows " + (g_dir / "g.jsonl").string());
   ASSERT_EQ(a.code, 0) << a.err;
   EXPECT_EQ(json::parse(a.out)["tasks"][0]["metrics"]["exact_match"]["value"], 0.0);
   const auto rows = jsonl(read_file(g_dir / "g.jsonl"));
@@ -142,18 +144,20 @@ TEST_F(EvalTaskCli, ChatGenerationAndFewShotRun) {
 }
 
 TEST_F(EvalTaskCli, PerplexityFromPerDocumentLogLikelihoods) {
-  const fs::path f = write("ppl.jsonl",
-                           "{\"text\": \"The cat sat on the mat.\"}\n"
-                           "{\"text\": \"Die Straße ist lang, und der Hund schläft.\"}\n"
-                           "{\"text\": \"A much longer document that runs over more than one window of "
-                           "sixteen tokens so that the rolling windows are used.\"}\n");
+  const fs::path f =
+      write("ppl.jsonl",
+            "{\"text\": \"The cat sat on the mat.\"}\n"
+            "{\"text\": \"Die Straße ist lang, und der Hund schläft.\"}\n"
+            "{\"text\": \"A much longer document that runs over more than one window of "
+            "sixteen tokens so that the rolling windows are used.\"}\n");
   CliRun a = run("--task " + f.string() + " --max-length 16 --json --rows " +
                  (g_dir / "p.jsonl").string());
   ASSERT_EQ(a.code, 0) << a.err;
   const json m = json::parse(a.out)["tasks"][0]["metrics"];
   double ll = 0, words = 0, bytes = 0;
   for (const auto& r : jsonl(read_file(g_dir / "p.jsonl")))
-    ll += r["ll"].get<double>(), words += r["words"].get<double>(), bytes += r["bytes"].get<double>();
+    ll += r["ll"].get<double>(), words += r["words"].get<double>(),
+        bytes += r["bytes"].get<double>();
   EXPECT_EQ(words, 6 + 8 + 21);
   EXPECT_NEAR(m["word_perplexity"]["value"].get<double>(), std::exp(-ll / words), 1e-6);
   EXPECT_NEAR(m["byte_perplexity"]["value"].get<double>(), std::exp(-ll / bytes), 1e-9);

@@ -2,6 +2,8 @@
 // (demo/task_probes.h): rows readable as a multiple-choice task with the right answer among four
 // distinct choices, deterministic for a seed; tasks: entries parsed (path or map), emitted back,
 // refused with file, line and field; benchmark scores of state.json on the report card.
+#include "lmforge/demo/demo_tasks.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,7 +11,6 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
-#include "lmforge/demo/demo_tasks.h"
 #include "lmforge/demo/task_probes.h"
 #include "lmforge/eval/task.h"
 
@@ -20,11 +21,13 @@ namespace {
 fs::path make_data() {
   const fs::path d = fs::temp_directory_path() / ("lmforge-demotasks-" + std::to_string(getpid()));
   fs::create_directories(d / "task");
-  const char* words[][2] = {{"the house", "das Haus"}, {"the dog", "der Hund"}, {"the street", "die Straße"},
-                            {"the cat", "die Katze"}, {"for", "für"},          {"the tree", "der Baum"}};
+  const char* words[][2] = {
+      {"the house", "das Haus"}, {"the dog", "der Hund"}, {"the street", "die Straße"},
+      {"the cat", "die Katze"},  {"for", "für"},          {"the tree", "der Baum"}};
   std::string rows;
   for (auto& w : words)
-    rows += std::string("{\"prompt\": \"English: ") + w[0] + "\\nGerman:\", \"completion\": \" " + w[1] + "\"}\n";
+    rows += std::string("{\"prompt\": \"English: ") + w[0] + "\\nGerman:\", \"completion\": \" " +
+            w[1] + "\"}\n";
   write_file_atomic(d / "task/val.jsonl", rows);
   write_file_atomic(d / "task/train.jsonl", rows);
   return d;
@@ -78,8 +81,10 @@ stages:
   ASSERT_EQ(again.probes.tasks.size(), 2u);
   EXPECT_EQ(again.probes.tasks[1].limit, 50);
   try {
-    parse_pipeline("probes:\n  tasks:\n    - {path: a, shots: 3}\nstages:\n  - {name: s, command: eval, probes: none}\n",
-                   "bad.yaml", {});
+    parse_pipeline(
+        "probes:\n  tasks:\n    - {path: a, shots: 3}\nstages:\n  - {name: s, command: eval, "
+        "probes: none}\n",
+        "bad.yaml", {});
     ADD_FAILURE();
   } catch (const InputError& e) {
     EXPECT_EQ(e.file(), "bad.yaml");

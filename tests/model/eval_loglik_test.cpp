@@ -52,8 +52,10 @@ TEST_P(EvalLogLik, SharedContextEqualsEachChoiceAlone) {
       const ContinuationScore alone = scorer.score_separate(qs[q].context, qs[q].continuations[c]);
       EXPECT_NEAR(shared[q][c].ll, alone.ll, 1e-5) << "question " << q << " choice " << c;
       EXPECT_EQ(shared[q][c].greedy, alone.greedy);
-      if (qs[q].continuations[c].empty()) EXPECT_EQ(shared[q][c].ll, 0.0);
-      else EXPECT_LT(shared[q][c].ll, 0.0);
+      if (qs[q].continuations[c].empty())
+        EXPECT_EQ(shared[q][c].ll, 0.0);
+      else
+        EXPECT_LT(shared[q][c].ll, 0.0);
     }
   }
 }
@@ -99,8 +101,8 @@ TEST_P(EvalLogLik, RollingWindowsAreTheHarnessWindows) {
   EXPECT_NEAR(scorer.rolling(doc, P), want, 1e-4);
   // A document that fits one window is one forward from the prefix token.
   const std::vector<int32_t> small(doc.begin(), doc.begin() + 10);
-  EXPECT_NEAR(scorer.rolling(small, P),
-              scorer.score_separate(std::vector<int32_t>{P}, small).ll, 1e-5);
+  EXPECT_NEAR(scorer.rolling(small, P), scorer.score_separate(std::vector<int32_t>{P}, small).ll,
+              1e-5);
   EXPECT_EQ(scorer.rolling({}, P), 0.0);
 }
 

@@ -45,7 +45,9 @@ TEST(EvalMetrics, NonAsciiLengthIsCodePointsNotBytes) {
   EXPECT_EQ(utf8_length("Straße"), 6u);  // 7 bytes
   EXPECT_EQ(utf8_length("für"), 3u);
   EXPECT_EQ(utf8_length("日本"), 2u);
-  EXPECT_EQ(utf8_length("\xff" "a"), 2u);  // an invalid byte counts one
+  EXPECT_EQ(utf8_length("\xff"
+                        "a"),
+            2u);  // an invalid byte counts one
   // "ü" is 1 character (2 bytes): -3/1 = -3 vs -4/2 = -2 -> choice 1. By bytes it would be
   // -1.5 vs -2 -> choice 0.
   ChoiceScore s = score_choices(std::vector<double>{-3, -4}, {"ü", "ab"}, {1});
@@ -118,7 +120,8 @@ TEST(EvalMetrics, ExactMatchNormalisation) {
 
 namespace {
 fs::path scratch(const std::string& name, const std::string& text) {
-  const fs::path p = fs::temp_directory_path() / ("lmforge-evalm-" + std::to_string(getpid()) + "-" + name);
+  const fs::path p =
+      fs::temp_directory_path() / ("lmforge-evalm-" + std::to_string(getpid()) + "-" + name);
   write_file_atomic(p, text);
   return p;
 }
@@ -142,9 +145,13 @@ TEST(EvalTask, AliasesAndGoldShapes) {
   EXPECT_EQ(t.rows[3].gold, std::vector<int>{1});
   EXPECT_EQ(t.rows[4].gold, (std::vector<int>{0, 2}));
   EXPECT_EQ(t.rows[4].line, 5);
-  EXPECT_EQ(read_task(scratch("gen.jsonl", R"({"question": "2+2?", "answer": 4})" "\n")).kind,
+  EXPECT_EQ(read_task(scratch("gen.jsonl", R"({"question": "2+2?", "answer": 4})"
+                                           "\n"))
+                .kind,
             TaskKind::kGeneration);
-  EXPECT_EQ(read_task(scratch("ppl.jsonl", R"({"text": "a doc"})" "\n")).kind,
+  EXPECT_EQ(read_task(scratch("ppl.jsonl", R"({"text": "a doc"})"
+                                           "\n"))
+                .kind,
             TaskKind::kPerplexity);
 }
 
@@ -155,7 +162,9 @@ TEST(EvalTask, MalformedRowsNameFileLineAndField) {
     const char* field;
   };
   const Bad bad[] = {
-      {"{\"context\": \"a\", \"choices\": [\"x\"], \"gold\": 0}\n{\"context\": \"b\", \"choices\": [\"x\", 3], \"gold\": 0}\n", 2, "choices[1]"},
+      {"{\"context\": \"a\", \"choices\": [\"x\"], \"gold\": 0}\n{\"context\": \"b\", \"choices\": "
+       "[\"x\", 3], \"gold\": 0}\n",
+       2, "choices[1]"},
       {"{\"context\": \"a\", \"choices\": [\"x\", \"y\"], \"gold\": 2}\n", 1, "gold"},
       {"{\"context\": \"a\", \"choices\": [\"x\", \"y\"]}\n", 1, "gold"},
       {"{\"choices\": [\"x\", \"y\"], \"gold\": 0}\n", 1, "context"},

@@ -88,5 +88,9 @@ void check_family(const std::string& arch) {
 
 }  // namespace
 
-TEST(EvalParity, Gpt2MatchesTorch) { check_family("gpt2"); }
-TEST(EvalParity, LlamaMatchesTorch) { check_family("llama"); }
+TEST(EvalParity, Gpt2MatchesTorch) {
+  check_family("gpt2");
+}
+TEST(EvalParity, LlamaMatchesTorch) {
+  check_family("llama");
+}

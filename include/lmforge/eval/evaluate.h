@@ -19,10 +19,10 @@ namespace lmforge {
 
 struct TaskEvalOptions {
   PromptOptions prompt;
-  std::string fewshot_file;     // a separate split for the examples ("" : the task itself)
-  int64_t limit = 0;            // score the first N rows (0: all)
-  int max_length = 0;           // window (0: the model's n_ctx)
-  bool shared_context = true;   // false: every choice on its own (the plain way, for checks)
+  std::string fewshot_file;    // a separate split for the examples ("" : the task itself)
+  int64_t limit = 0;           // score the first N rows (0: all)
+  int max_length = 0;          // window (0: the model's n_ctx)
+  bool shared_context = true;  // false: every choice on its own (the plain way, for checks)
   // generation
   std::vector<std::string> stop = {"\n\n"};  // the harness's default `until`: the fewshot delimiter
   int max_gen_tokens = 256;

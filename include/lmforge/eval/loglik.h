@@ -35,8 +35,8 @@ EncodedRequest encode_request(const Tokenizer& tok, const std::string& context,
 int32_t prefix_token(const Tokenizer& tok);
 
 struct ContinuationScore {
-  double ll = 0;        // Σ log p(continuation token | everything before it)
-  bool greedy = true;   // every continuation token was the argmax
+  double ll = 0;       // Σ log p(continuation token | everything before it)
+  bool greedy = true;  // every continuation token was the argmax
 };
 
 // One question: its context and the continuation of each choice, as ids.

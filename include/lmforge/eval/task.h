@@ -31,7 +31,9 @@ struct TaskRow {
   std::vector<int> gold;             // multiple choice: indices into choices (usually one)
   std::vector<std::string> answers;  // generation: accepted answers (usually one)
   // The target text of a few-shot example: the gold choice, or the first answer.
-  const std::string& target() const { return choices.empty() ? answers.at(0) : choices.at(gold.at(0)); }
+  const std::string& target() const {
+    return choices.empty() ? answers.at(0) : choices.at(gold.at(0));
+  }
 };
 
 struct Task {
@@ -49,10 +51,10 @@ Task read_task(const std::filesystem::path& file, std::optional<TaskKind> kind =
 
 struct PromptOptions {
   int num_fewshot = 0;
-  uint64_t seed = 1234;                   // the harness's default fewshot_random_seed
-  std::string target_delimiter = " ";     // between context and continuation
+  uint64_t seed = 1234;                    // the harness's default fewshot_random_seed
+  std::string target_delimiter = " ";      // between context and continuation
   std::string fewshot_delimiter = "\n\n";  // between examples, and before the question
-  std::string description;                // text before the examples
+  std::string description;                 // text before the examples
 };
 
 // The few-shot context of every row of `task`: description + K examples + row.text. The
