@@ -23,7 +23,23 @@ struct Paths {
   std::vector<std::string> tasks;
   std::string task_kind, rows;
   bool separate = false;
+  // Typed with backslash escapes (\n, \t, \\) so that newlines fit a command line.
+  std::string target_delimiter = " ", fewshot_delimiter = "\\n\\n", description;
+  std::vector<std::string> stop;  // default: the fewshot delimiter, as the harness's `until`
 };
+
+std::string unescape(const std::string& s) {
+  std::string o;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] != '\\' || i + 1 == s.size()) {
+      o += s[i];
+      continue;
+    }
+    const char c = s[++i];
+    o += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+  }
+  return o;
+}
 
 void add_task_options(CLI::App* cmd, TaskEvalOptions& t, Paths& p) {
   cmd->add_option("--task", p.tasks,
@@ -38,16 +54,16 @@ void add_task_options(CLI::App* cmd, TaskEvalOptions& t, Paths& p) {
                   "task file to draw the examples from (a separate split; default: the task "
                   "itself, never the question being scored)");
   cmd->add_option("--seed", t.prompt.seed, "seed of the few-shot draw (the harness's default)");
-  cmd->add_option("--description", t.prompt.description, "text before the examples");
-  cmd->add_option("--target-delimiter", t.prompt.target_delimiter,
-                  "between a context and its continuation");
-  cmd->add_option("--fewshot-delimiter", t.prompt.fewshot_delimiter, "after each example");
+  cmd->add_option("--description", p.description, "text before the examples (\\n: newline)");
+  cmd->add_option("--target-delimiter", p.target_delimiter,
+                  "between a context and its continuation (\\n: newline)");
+  cmd->add_option("--fewshot-delimiter", p.fewshot_delimiter, "after each example (\\n: newline)");
   cmd->add_option("--limit", t.limit, "score the first N rows of each task (0: all)");
   cmd->add_option("--max-length", t.max_length, "window in tokens (0: the model's context)");
   cmd->add_flag("--no-shared-context", p.separate,
                 "score each choice with its own forward instead of sharing the context's "
                 "(same numbers, slower; for checks)");
-  cmd->add_option("--stop", t.stop, "generation: stop strings (default: the fewshot delimiter)");
+  cmd->add_option("--stop", p.stop, "generation: stop strings (default: the fewshot delimiter)");
   cmd->add_option("--max-gen-tokens", t.max_gen_tokens, "generation: new tokens at most");
   cmd->add_option("--answer-regex", t.answer_regex,
                   "generation: extract the answer with this regex (first capture group; "
@@ -68,6 +84,12 @@ void add_task_options(CLI::App* cmd, TaskEvalOptions& t, Paths& p) {
 
 void run_tasks(const Paths& p, TaskEvalOptions opt) {
   opt.shared_context = !p.separate;
+  opt.prompt.target_delimiter = unescape(p.target_delimiter);
+  opt.prompt.fewshot_delimiter = unescape(p.fewshot_delimiter);
+  opt.prompt.description = unescape(p.description);
+  opt.stop.clear();
+  for (const auto& x : p.stop) opt.stop.push_back(unescape(x));
+  if (opt.stop.empty()) opt.stop.push_back(opt.prompt.fewshot_delimiter);
   std::optional<TaskKind> kind;
   if (!p.task_kind.empty()) kind = parse_task_kind(p.task_kind);
   std::vector<Task> tasks;
@@ -97,8 +119,10 @@ void run_tasks(const Paths& p, TaskEvalOptions opt) {
 
 void setup(CLI::App& root) {
   CLI::App* cmd = add_command(root, "eval",
-                              "Score a model on held-out text: mean loss (nats/token), "
-                              "perplexity and bits per byte");
+                              "Score a model on held-out text (--data: mean loss in nats/token, "
+                              "perplexity, bits per byte) or on benchmark tasks (--task: "
+                              "acc/acc_norm, exact_match, word/byte perplexity, as "
+                              "lm-evaluation-harness scores them; docs/EVAL.md)");
   auto o = std::make_shared<EvalOptions>();
   auto p = std::make_shared<Paths>();
   auto t = std::make_shared<TaskEvalOptions>();

@@ -103,6 +103,22 @@ TEST_F(EvalTaskCli, SharedAndPerChoiceScoringAgree) {
   EXPECT_NE(t.out.find("5 rows"), std::string::npos) << t.out;
 }
 
+TEST_F(EvalTaskCli, PromptOptionsTakeBackslashEscapes) {
+  const fs::path f = write("two.jsonl",
+                           "{\"context\": \"Q: a\", \"choices\": [\"x\", \"y\"], \"gold\": 0}\n"
+                           "{\"context\": \"Q: b\", \"choices\": [\"z\", \"w\"], \"gold\": 1}\n");
+  CliRun a = run("--task " + f.string() +
+                 " --num-fewshot 1 --description 'D\\n' --fewshot-delimiter '\\n' --rows " +
+                 (g_dir / "two-rows.jsonl").string());
+  ASSERT_EQ(a.code, 0) << a.err;
+  const auto rows = jsonl(read_file(g_dir / "two-rows.jsonl"));
+  ASSERT_EQ(rows.size(), 2u);
+  // Each row's only possible example is the other row: description, example, delimiter, question.
+  Tokenizer tok = Tokenizer::load(g_dir);
+  EXPECT_EQ(rows[0]["context_ids"].get<std::vector<int32_t>>(), tok.encode("D\nQ: b w\nQ: a"));
+  EXPECT_EQ(rows[1]["context_ids"].get<std::vector<int32_t>>(), tok.encode("D\nQ: a x\nQ: b"));
+}
+
 TEST_F(EvalTaskCli, GenerationExactMatchAgainstTheModelsOwnAnswers) {
   const fs::path f = write("gen.jsonl",
                            "{\"question\": \"The cat\", \"answer\": \"zzz-not-it\"}\n"
