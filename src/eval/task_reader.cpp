@@ -3,11 +3,10 @@
 // text itself, a list), and few-shot contexts. Every bad row is an InputError with file, line and
 // field. Not here: tokenization or scoring.
 #include <algorithm>
-#include <numeric>
-#include <random>
 
 #include "lmforge/core/error.h"
 #include "lmforge/data/jsonl.h"
+#include "lmforge/eval/python_random.h"
 #include "lmforge/eval/task.h"
 
 namespace lmforge {
@@ -192,23 +191,19 @@ std::vector<std::string> build_contexts(const Task& task, const Task* fewshot,
   if (fewshot && fewshot->kind != task.kind)
     throw UsageError("few-shot file " + fewshot->file + " is " + task_kind_name(fewshot->kind) +
                      ", the task " + task_kind_name(task.kind));
-  std::mt19937_64 rng(opt.seed);
-  std::vector<size_t> idx(pool.rows.size());
+  // One generator for the task, drawing in row order: the harness's sampler
+  // (random.Random(fewshot_random_seed).sample(docs, k)), reproduced exactly.
+  PythonRandom rng(opt.seed);
   std::vector<std::string> out;
   out.reserve(task.rows.size());
   for (size_t r = 0; r < task.rows.size(); ++r) {
     std::string ctx = opt.description;
     if (K > 0) {
-      // A partial Fisher-Yates draw of K (+1 when the pool is the task: the row itself is
-      // dropped if drawn, as the harness does) distinct examples.
-      std::iota(idx.begin(), idx.end(), size_t{0});
-      const size_t draw = (size_t)K + (same ? 1 : 0);
-      for (size_t i = 0; i < draw; ++i) {
-        std::uniform_int_distribution<size_t> pick(i, idx.size() - 1);
-        std::swap(idx[i], idx[pick(rng)]);
-      }
+      // From the task itself: K + 1 drawn and the row itself dropped if among them, as the
+      // harness does.
+      const std::vector<size_t> idx = rng.sample(pool.rows.size(), (size_t)K + (same ? 1 : 0));
       int used = 0;
-      for (size_t i = 0; i < draw && used < K; ++i) {
+      for (size_t i = 0; i < idx.size() && used < K; ++i) {
         if (same && idx[i] == r) continue;
         const TaskRow& ex = pool.rows[idx[i]];
         ctx += ex.text + opt.target_delimiter + ex.target() + opt.fewshot_delimiter;

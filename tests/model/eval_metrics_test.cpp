@@ -213,3 +213,37 @@ TEST(EvalTask, FewShotContextsAreHarnessShaped) {
   o.num_fewshot = 3;
   EXPECT_THROW(build_contexts(t, nullptr, o), UsageError);  // 3 others are needed, 2 exist
 }
+
+#include "lmforge/eval/python_random.h"
+
+// Expected values printed by CPython 3.11:
+//   r = random.Random(1234); r.sample(range(10), 3), r.sample(range(10), 3),
+//   r.sample(range(100), 6), r.sample(range(5), 5)  -> [7, 1, 0] [1, 0, 9] [12, 98, 45, 30, 2, 3]
+//   [0, 2, 3, 1, 4];  random.Random(0).sample(range(1000), 4) -> [864, 394, 776, 911]
+TEST(EvalFewShot, SampleIsCPythons) {
+  PythonRandom r(1234);
+  EXPECT_EQ(r.sample(10, 3), (std::vector<size_t>{7, 1, 0}));
+  EXPECT_EQ(r.sample(10, 3), (std::vector<size_t>{1, 0, 9}));
+  EXPECT_EQ(r.sample(100, 6), (std::vector<size_t>{12, 98, 45, 30, 2, 3}));  // the set strategy
+  EXPECT_EQ(r.sample(5, 5), (std::vector<size_t>{0, 2, 3, 1, 4}));
+  PythonRandom z(0);
+  EXPECT_EQ(z.sample(1000, 4), (std::vector<size_t>{864, 394, 776, 911}));
+}
+
+TEST(EvalFewShot, ExamplesAreTheHarnesssDraw) {
+  // A separate pool of 10 rows, seed 1234, 3 shots: rows 7, 1, 0 for the first question and
+  // 1, 0, 9 for the second, as random.Random(1234).sample(docs, 3) draws them.
+  std::string pool_rows, rows;
+  for (int i = 0; i < 10; ++i)
+    pool_rows += "{\"context\": \"P" + std::to_string(i) + "\", \"choices\": [\"c" +
+                 std::to_string(i) + "\"], \"gold\": 0}\n";
+  Task pool = read_task(scratch("pool10.jsonl", pool_rows));
+  Task t = read_task(scratch("two.jsonl",
+                             "{\"context\": \"A\", \"choices\": [\"x\"], \"gold\": 0}\n"
+                             "{\"context\": \"B\", \"choices\": [\"y\"], \"gold\": 0}\n"));
+  PromptOptions o;
+  o.num_fewshot = 3;
+  const auto ctx = build_contexts(t, &pool, o);
+  EXPECT_EQ(ctx[0], "P7 c7\n\nP1 c1\n\nP0 c0\n\nA");
+  EXPECT_EQ(ctx[1], "P1 c1\n\nP0 c0\n\nP9 c9\n\nB");
+}

@@ -60,7 +60,8 @@ struct PromptOptions {
 // The few-shot context of every row of `task`: description + K examples + row.text. The
 // examples come from `fewshot` (a separate split; may be null: then from the task itself,
 // never the row being scored). One generator seeded with `seed` draws the examples of all rows in
-// row order, so the same seed gives the same prompts. UsageError when the pool is too small.
+// row order with CPython's random.sample (eval/python_random.h), as the harness's sampler does.
+// UsageError when the pool is too small.
 std::vector<std::string> build_contexts(const Task& task, const Task* fewshot,
                                         const PromptOptions& opt);
 
