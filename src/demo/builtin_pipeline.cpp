@@ -34,12 +34,20 @@ probes:
   chat_samples: ["Translate \"the house\" into German.", "Give a synonym for \"begin\".", "What is the first letter of \"water\"?", "Repeat after me: The cat sat on the mat."]
   heldout: ${DATA}/instruct/heldout.jsonl
   heldout_max: 120
+  tasks:
+    - {path: "${DIR}/tasks/en_de_mc.jsonl", name: en-de-mc, limit: 200}
 stages:
   - name: data
     title: Built-in data
     what: "Turns the fetched Debian dictionaries and texts into the datasets of every stage: general text, computing text, English-German pairs, instructions and simulated rankings."
     command: demo data
     options: {corpus: "${CORPUS}", output: "${DATA}"}
+  - name: tasks
+    title: Benchmark task
+    what: "Builds a multiple-choice benchmark from held-out translation pairs (pick the German word among four), scored on every model the way lm-evaluation-harness scores multiple choice."
+    command: demo tasks
+    options: {data: "${DATA}", output: "${DIR}/tasks"}
+    done_when: "${DIR}/tasks/manifest.json"
   - name: tokenizer
     title: Tokenizer
     what: "Learns a byte-level BPE vocabulary of 4096 tokens from the general and computing text, so text becomes token ids."

@@ -1,6 +1,7 @@
 // Pipeline YAML: parsing with yaml-cpp, ${VAR} substitution, argument vectors and the resolved
 // YAML written next to a run (see demo/pipeline.h). Running lives in pipeline_runner.cpp.
 #include "lmforge/demo/pipeline.h"
+#include "lmforge/demo/task_probes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -126,7 +127,7 @@ Pipeline parse_pipeline(const std::string& yaml_text, const std::string& file,
     if (!pr.IsMap()) throw InputError(file, line_of(pr), "probes", "expected a mapping");
     c.known_keys(pr,
                  {"prompt", "top", "general_val", "domain_val", "eval_tokens", "samples",
-                  "chat_samples", "heldout", "heldout_max"},
+                  "chat_samples", "heldout", "heldout_max", "tasks"},
                  "probes.");
     PipelineProbes& q = p.probes;
     if (pr["prompt"]) q.prompt = c.str(pr["prompt"], "probes.prompt");
@@ -138,6 +139,7 @@ Pipeline parse_pipeline(const std::string& yaml_text, const std::string& file,
     if (pr["heldout_max"]) q.heldout_max = int(c.integer(pr["heldout_max"], "probes.heldout_max"));
     if (pr["samples"]) q.samples = c.str_list(pr["samples"], "probes.samples");
     if (pr["chat_samples"]) q.chat_samples = c.str_list(pr["chat_samples"], "probes.chat_samples");
+    if (pr["tasks"]) q.tasks = parse_task_probes(pr["tasks"], file, vars);  // demo/task_probes.h
   }
   const YAML::Node st = root["stages"];
   if (!st || !st.IsSequence() || st.size() == 0)
@@ -248,6 +250,7 @@ std::string pipeline_yaml(const Pipeline& p) {
   if (!q.heldout.empty())
     e << YAML::Key << "heldout" << YAML::Value << q.heldout << YAML::Key << "heldout_max"
       << YAML::Value << q.heldout_max;
+  emit_task_probes(e, q.tasks);  // demo/task_probes.h
   e << YAML::EndMap << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
   for (const auto& s : p.stages) {
     std::string cmd;

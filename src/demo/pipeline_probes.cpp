@@ -11,6 +11,7 @@
 
 #include "demo/pipeline_state.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/demo/task_probes.h"
 
 namespace lmforge::pipeline_detail {
 namespace fs = std::filesystem;
@@ -114,6 +115,7 @@ Json measure_probes(const PipelineStage& s, const PipelineProbes& q, const Probe
     }
     add_eval(probes, "general_val_loss", q.general_val, s, q, r);
     add_eval(probes, "domain_val_loss", q.domain_val, s, q, r);
+    add_task_probes(probes, s, q, r);  // benchmark tasks (demo/task_probes.h)
     const auto& prompts = s.chat ? q.chat_samples : q.samples;
     std::vector<std::string> a = {"demo", "answer", "--model", s.model, "--json"};
     if (s.chat) a.push_back("--chat");
@@ -227,6 +229,7 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
   number("reward_accuracy", "reward model accuracy");
   number("mean_reward", "policy mean reward");
   number("kl", "KL to reference");
+  for (auto& t : task_change_rows(prev, cur)) rows.push_back({t[0], t[1], t[2], t[3]});
   if (rows.empty()) return "";
   size_t w0 = 5, w1 = prev_name.size(), w2 = name.size();
   for (const auto& r : rows) {

@@ -8,6 +8,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/demo/report.h"
+#include "lmforge/demo/task_probes.h"
 
 namespace lmforge::demo {
 namespace fs = std::filesystem;
@@ -68,6 +69,7 @@ Probes parse_probes(const json& p) {
                              e.value("correct", false)};
       r.heldout_answers.push_back(std::move(row));
     }
+  r.benchmarks = parse_benchmarks(p);  // demo/task_probes.h
   return r;
 }
 

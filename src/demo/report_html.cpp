@@ -6,6 +6,7 @@
 
 #include "lmforge/demo/report.h"
 #include "lmforge/demo/report_render.h"
+#include "lmforge/demo/task_probes.h"
 
 namespace lmforge::demo::detail {
 namespace {
@@ -215,6 +216,7 @@ std::string render_html(const RunState& state, const std::vector<StageMetrics>& 
          "</q>. Collect human rankings with <code>lmforge label</code> to replace it.</div>";
   probes_section(o, state);
   o += heldout_section_html(state);
+  o += benchmarks_html(state);  // demo/task_probes.h ("" without tasks)
   stages_section(o, state);
   curves_section(o, state, plan);
   throughput_section(o, state, metrics, plan);

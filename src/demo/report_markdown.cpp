@@ -7,6 +7,7 @@
 
 #include "lmforge/demo/report.h"
 #include "lmforge/demo/report_render.h"
+#include "lmforge/demo/task_probes.h"
 
 namespace lmforge::demo::detail {
 namespace {
@@ -65,6 +66,7 @@ std::string render_markdown(const RunState& state, const std::vector<StageMetric
   if (state.stages.empty()) o += "| " + std::string(kDash) + " | | | | | | | | |\n";
 
   o += heldout_section_markdown(state);
+  o += benchmarks_markdown(state);  // demo/task_probes.h ("" without tasks)
   o += "\n## What each stage did\n\n| # | Stage | Status | What |\n|---|---|---|---|\n";
   for (size_t i = 0; i < state.stages.size(); ++i) {
     const StageState& s = state.stages[i];

@@ -55,6 +55,7 @@ probes:
   domain_val: ${VAL}
   eval_tokens: 256
   samples: ["a dog", "the old bird sees the"]
+  tasks: [{path: "${MC}", name: tiny-mc}]
 stages:
   - name: tokenizer
     title: Tokenizer
@@ -74,7 +75,7 @@ stages:
 
 std::string vars() {
   return " --var CORPUS=" + (g_root / "corpus").string() +
-         " --var VAL=" + (g_root / "val.txt").string();
+         " --var VAL=" + (g_root / "val.txt").string() + " --var MC=" + (g_root / "mc.jsonl").string();
 }
 
 CliRun run(const std::string& args) {
@@ -95,6 +96,9 @@ int count(const std::string& s, const std::string& needle) {
 
 TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
   write_file_atomic(g_root / "p.yaml", kPipeline);
+  write_file_atomic(g_root / "mc.jsonl",
+                    "{\"context\": \"the cat\", \"choices\": [\"sat\", \"dog\"], \"gold\": 0}\n"
+                    "{\"context\": \"a dog\", \"choices\": [\"runs\", \"the\", \"old\"], \"gold\": 0}\n");
   const fs::path dir = g_root / "run";
   CliRun r = run("run " + (g_root / "p.yaml").string() + " --output " + dir.string() +
                  " --no-report" + vars());
@@ -138,6 +142,13 @@ TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
   EXPECT_TRUE(pre["samples"][0]["answer"].is_string());
   EXPECT_NE(r.out.find("what changed"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("general val loss"), std::string::npos) << r.out;
+  // probes.tasks: the benchmark's primary metric with its standard error (eval/evaluate.h).
+  ASSERT_TRUE(pr.contains("tasks")) << pr.dump();
+  EXPECT_EQ(pr["tasks"]["tiny-mc"]["metric"], "acc_norm");
+  EXPECT_EQ(pr["tasks"]["tiny-mc"]["rows"], 2);
+  EXPECT_TRUE(pr["tasks"]["tiny-mc"]["value"].is_number());
+  EXPECT_TRUE(pr["tasks"]["tiny-mc"]["stderr"].is_number());
+  EXPECT_NE(r.out.find("benchmark tiny-mc (acc_norm)"), std::string::npos) << r.out;
 
   // Second invocation: every stage is skipped, nothing is retrained, probes are kept.
   const std::string metrics = read_file(dir / "pretrain" / "metrics.jsonl");
@@ -215,8 +226,9 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   std::vector<std::string> names;
   for (auto& s : p20.stages) names.push_back(s.name);
   EXPECT_EQ(names,
-            (std::vector<std::string>{"data", "tokenizer", "prepare", "prepare-domain", "pretrain",
-                                      "cpt", "finetune", "instruct", "rank", "reward", "dpo",
+            (std::vector<std::string>{"data", "tasks", "tokenizer", "prepare", "prepare-domain",
+                                      "pretrain", "cpt", "finetune", "instruct", "rank", "reward",
+                                      "dpo",
                                       "ppo"}));
   ASSERT_TRUE(p20.simulated_ranker.has_value());
   EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
@@ -225,20 +237,20 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
       if (k == "max-steps") return std::stoi(vs.at(0));
     return -1;
   };
-  EXPECT_EQ(steps(p20.stages[4]), 2400);
-  EXPECT_EQ(steps(p60.stages[4]), 7200);
-  EXPECT_EQ(p20.stages[4].done_when, "/d/pretrain/final/config.json");
+  EXPECT_EQ(steps(p20.stages[5]), 2400);
+  EXPECT_EQ(steps(p60.stages[5]), 7200);
+  EXPECT_EQ(p20.stages[5].done_when, "/d/pretrain/final/config.json");
   EXPECT_EQ(p20.stages[0].done_when, "/d/data/manifest.json");
-  EXPECT_TRUE(p20.stages[7].chat);
+  EXPECT_TRUE(p20.stages[8].chat);
   // The model's own sampled answers, ranked, feed the reward model and DPO.
-  EXPECT_EQ(p20.stages[8].command, (std::vector<std::string>{"demo", "rank"}));
-  EXPECT_EQ(p20.stages[8].done_when, "/d/rankings/rankings.jsonl");
-  EXPECT_EQ(p20.stages[9].probes, "summary");
-  for (size_t i : {9, 10})
+  EXPECT_EQ(p20.stages[9].command, (std::vector<std::string>{"demo", "rank"}));
+  EXPECT_EQ(p20.stages[9].done_when, "/d/rankings/rankings.jsonl");
+  EXPECT_EQ(p20.stages[10].probes, "summary");
+  for (size_t i : {10, 11})
     for (auto& [k, vs] : p20.stages[i].options)
       if (k == "data") EXPECT_EQ(vs.at(0), "/d/rankings/rankings.jsonl");
   // The narrow supervised stages mix general text back in.
-  for (size_t i : {6, 7}) {
+  for (size_t i : {7, 8}) {
     bool replay = false;
     for (auto& [k, vs] : p20.stages[i].options) replay |= k == "replay";
     EXPECT_TRUE(replay) << p20.stages[i].name;
@@ -253,8 +265,12 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   EXPECT_LT(demo_sizing(20, 0.5).step_scale, 1.0);
   Pipeline fast = parse_pipeline(builtin_demo_pipeline_yaml(20, 4), "demo", v);
   bool wide = false;
-  for (auto& [k, vs] : fast.stages[4].options) wide |= k == "n-embd" && vs.at(0) == "192";
+  for (auto& [k, vs] : fast.stages[5].options) wide |= k == "n-embd" && vs.at(0) == "192";
   EXPECT_TRUE(wide);
+  // The demo's benchmark: built after the data, scored on every probed model.
+  EXPECT_EQ(p20.stages[1].done_when, "/d/tasks/manifest.json");
+  ASSERT_EQ(p20.probes.tasks.size(), 1u);
+  EXPECT_EQ(p20.probes.tasks[0].path, "/d/tasks/en_de_mc.jsonl");
   // The reference copy in examples/ is the same pipeline at 20 minutes.
   const std::string ex = read_file(fs::path(LMFORGE_SOURCE_DIR) / "examples/demo_pipeline.yaml");
   EXPECT_EQ(ex, builtin_demo_pipeline_yaml(20));

@@ -19,6 +19,9 @@
 //     chat_samples: [PROMPT, ...]           chat answers, for stages with `chat: true`
 //     heldout: FILE.jsonl                   chat stages: held-out instruction accuracy (contains
 //     heldout_max: 60                       the reference answer) when summary.json lacks it
+//     tasks:                                benchmark tasks scored by `lmforge eval --task` on
+//       - PATH                              every probed model (demo/task_probes.h): a path, or
+//       - {path: P, name: N, num_fewshot: K, limit: N}
 //   stages:
 //     - name: pretrain                      id: DIR/state.json's stage name
 //       title: Pretraining
@@ -57,6 +60,13 @@ struct PipelineStage {
   int line = 0;           // where the stage starts in the YAML, for errors
 };
 
+// A benchmark task of the `tasks:` probe list (scored with `lmforge eval --task`).
+struct TaskProbe {
+  std::string path, name;  // name: the file's stem unless given
+  int num_fewshot = 0;
+  int64_t limit = 0;  // rows scored (0: all)
+};
+
 struct PipelineProbes {
   std::string prompt = "The cat sat on the";
   int top = 5;
@@ -64,6 +74,7 @@ struct PipelineProbes {
   int64_t eval_tokens = 16384;
   int heldout_max = 60;
   std::vector<std::string> samples, chat_samples;
+  std::vector<TaskProbe> tasks;
 };
 
 struct Pipeline {

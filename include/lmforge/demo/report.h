@@ -24,6 +24,13 @@ struct NextWord {
   std::optional<double> prob;
 };
 
+// A benchmark task's primary score on a stage's model (state.json probes.tasks, task_probes.h).
+struct BenchmarkScore {
+  std::string task, metric;
+  std::optional<double> value, stderr_;
+  int64_t rows = 0;
+};
+
 // Probes measured on a stage's resulting model; every field is optional.
 struct Probes {
   std::vector<NextWord> next_word;  // top-5 after "The cat sat on the"
@@ -37,6 +44,7 @@ struct Probes {
     bool correct = false;
   };
   std::vector<HeldoutRow> heldout_answers;  // a few held-out answers per kind
+  std::vector<BenchmarkScore> benchmarks;
 };
 
 struct Sample {
