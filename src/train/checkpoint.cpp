@@ -22,6 +22,7 @@ json trainer_state_to_json(const TrainerState& s) {
   j["data_position"] = s.data_position;
   j["seed"] = s.seed;
   j["elapsed_s"] = s.elapsed_s;
+  j["ranks"] = s.ranks;
   j["schedule"] = {{"lr", s.schedule.lr},
                    {"min_lr", s.schedule.min_lr},
                    {"warmup_steps", s.schedule.warmup_steps},
@@ -46,6 +47,7 @@ TrainerState trainer_state_from_json(const json& j, const std::string& file) {
     s.data_position = field(j, "data_position").get<int64_t>();
     s.seed = field(j, "seed").get<uint64_t>();
     s.elapsed_s = field(j, "elapsed_s").get<double>();
+    s.ranks = j.contains("ranks") ? j["ranks"].get<int>() : 1;  // absent before data parallelism
     const json& sc = field(j, "schedule");
     s.schedule.lr = field(sc, "lr").get<double>();
     s.schedule.min_lr = field(sc, "min_lr").get<double>();

@@ -11,6 +11,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/rng.h"
+#include "lmforge/dist/stats.h"
 #include "lmforge/infer/engine.h"
 #include "lmforge/infer/sampler.h"
 #include "lmforge/loss/ppo.h"
@@ -159,14 +160,17 @@ void PpoObjective::collect(int64_t index) {
   std::optional<std::vector<size_t>> order;
   int64_t order_epoch = -1;
   for (size_t j = 0; j < R; ++j) {
-    const int64_t g = index * int64_t(R) + int64_t(j);  // sample number over the whole run
+    // Sample number over the whole run; with N ranks a rollout is N·R prompts and this rank
+    // answers its R of them (dist).
+    const int64_t slot = int64_t(comm().rank()) * int64_t(R) + int64_t(j);
+    const int64_t g = index * int64_t(R) * comm().size() + slot;
     const int64_t epoch = g / int64_t(n);
     if (epoch != order_epoch) order = prompt_order(n, cfg_.seed, order_epoch = epoch);
     ro->rows[j].prompt = prompts_.train[(*order)[size_t(g % int64_t(n))]];
     pp[j] = &ro->rows[j].prompt;
     // The rollout's draws depend only on (seed, rollout index, row): a resumed run repeats them.
     seeds[j] =
-        seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(j));
+        seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(slot));
   }
   std::vector<std::vector<int32_t>> resp;
   if (policy_.has_lora()) {
@@ -191,7 +195,7 @@ void PpoObjective::collect(int64_t index) {
   std::vector<float> sc(scores.begin(), scores.end());
   double raw_mean = 0, kl_sum = 0, len_sum = 0;
   for (double s : scores) raw_mean += s / double(R);
-  if (cfg_.whiten_rewards) ppo_whiten(sc.data(), nullptr, R, /*shift_mean=*/false);
+  if (cfg_.whiten_rewards) whiten_over_ranks(comm(), sc.data(), R, /*shift_mean=*/false);
   std::vector<float> all_adv;
   for (size_t j = 0; j < R; ++j) {
     Rollout::Row& row = ro->rows[j];
@@ -213,7 +217,14 @@ void PpoObjective::collect(int64_t index) {
     ppo_gae(rew.data(), row.old_v.data(), L, cfg_.gamma, cfg_.lam, row.adv.data(), row.ret.data());
     all_adv.insert(all_adv.end(), row.adv.begin(), row.adv.end());
   }
-  ppo_whiten(all_adv.data(), nullptr, all_adv.size(), /*shift_mean=*/true);
+  whiten_over_ranks(comm(), all_adv.data(), all_adv.size(), /*shift_mean=*/true);
+  if (comm().size() > 1) {  // the rollout's statistics over every rank's answers (dist)
+    double sums[3] = {raw_mean, kl_sum, len_sum};
+    comm().all_reduce(sums, 3);
+    raw_mean = sums[0] / comm().size();
+    kl_sum = sums[1] / comm().size();
+    len_sum = sums[2] / comm().size();
+  }
   size_t k = 0;
   for (auto& row : ro->rows)
     for (auto& a : row.adv) a = all_adv[k++];

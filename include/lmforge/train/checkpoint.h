@@ -3,11 +3,15 @@
 //   optimizer.safetensors  AdamW moments per parameter: "exp_avg.<name>", "exp_avg_sq.<name>"
 //                          (f32, the parameter's arena shape), metadata {"step": t}
 //   trainer_state.json     step, tokens seen, data position, seed, elapsed seconds, the schedule,
-//                          and "config": the settings that must not change across a resume.
+//                          the number of ranks that wrote it ("ranks", absent: 1), and
+//                          "config": the settings that must not change across a resume.
+// A data-parallel job's checkpoint is written by rank 0 alone: every rank holds the same weights
+// and the same global data position, and a sharded (ZeRO-1) AdamW state is gathered first, so the
+// layout is the single-process one.
 // Each step-N directory is built with write_dir_atomic, so a directory under its final name is
 // always complete; a kill during a save leaves only a "step-N.tmp-PID" sibling that is ignored
 // (and removed by the next save).
-// Not here: what the trainer does with the state (trainer.h), sharded multi-rank checkpoints.
+// Not here: what the trainer does with the state (trainer.h).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -31,6 +35,7 @@ struct TrainerState {
   int64_t data_position = 0;  // DataLoader::position(): windows consumed
   uint64_t seed = 0;
   double elapsed_s = 0;  // training wall time so far (excludes time between runs)
+  int ranks = 1;         // data-parallel ranks of the job that wrote it
   LrSchedule schedule;
   nlohmann::json config;  // resume-compatibility settings (compared key by key)
 };
