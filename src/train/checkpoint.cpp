@@ -161,6 +161,16 @@ void prune_checkpoints(const fs::path& run_dir, int keep) {
   for (size_t i = 0; i + keep < all.size(); ++i) fs::remove_all(all[i], ec);
 }
 
+void check_resume_ranks(int saved, int now, const fs::path& checkpoint) {
+  if (saved == now) return;
+  throw UsageError("--resume: " + checkpoint.string() + " was written by a job of " +
+                   std::to_string(saved) + " rank(s) and this job has " + std::to_string(now) +
+                   "; the global batch (batch x grad-accum x ranks) would change (hint: relaunch "
+                   "with mpirun -np " + std::to_string(saved) +
+                   " (or without mpirun for 1), or start a new --output with --init from this "
+                   "checkpoint's weights)");
+}
+
 void check_resume_compatible(const json& saved, const json& now, const fs::path& checkpoint) {
   for (auto it = now.begin(); it != now.end(); ++it) {
     std::string was = saved.contains(it.key()) ? saved[it.key()].dump() : "(absent)";

@@ -295,6 +295,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   if (ckpt) {
     TrainerState saved = read_trainer_state(*ckpt);
     check_resume_compatible(saved.config, cfg_json, *ckpt);
+    check_resume_ranks(saved.ranks, ranks, *ckpt);
     state = saved;
     model.emplace(Transformer::load(*ckpt));
     std::fprintf(stderr, "resuming from %s (step %lld)\n", ckpt->c_str(),

@@ -119,6 +119,7 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   if (ckpt) {
     TrainerState saved = read_trainer_state(*ckpt);
     check_resume_compatible(saved.config, resume_config, *ckpt);
+    check_resume_ranks(saved.ranks, o.comm ? o.comm->size() : 1, *ckpt);
     run.state = saved;
     run.model.emplace(Transformer::load(*ckpt));
     if (LoraAdapters::present(*ckpt)) run.model->load_lora(*ckpt);

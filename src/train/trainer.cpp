@@ -132,13 +132,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
   if (cfg.resume_from) {
     // Every rank reads the same global data position, so the step is exact only with the same
     // number of ranks (the global batch is batch x grad-accum x ranks).
-    if (state.ranks != ranks)
-      throw UsageError("--resume: " + cfg.resume_from->string() + " was written by a job of " +
-                       std::to_string(state.ranks) + " rank(s) and this job has " +
-                       std::to_string(ranks) +
-                       "; the global batch (batch x grad-accum x ranks) would change (hint: "
-                       "relaunch with mpirun -np " + std::to_string(state.ranks) +
-                       ", or start a new --output from this checkpoint's weights with --init)");
+    check_resume_ranks(state.ranks, ranks, *cfg.resume_from);
     opt.load_state(*cfg.resume_from);
     obj.load_extra(*cfg.resume_from);
   }

@@ -90,12 +90,21 @@ void expect_same_training(const fs::path& a, const fs::path& b, size_t n_steps) 
   }
   Transformer ma = Transformer::load(a / "final"), mb = Transformer::load(b / "final");
   ASSERT_EQ(ma.params().numel(), mb.params().numel());
-  double dmax = 0;
-  for (size_t i = 0; i < ma.params().numel(); ++i)
-    dmax = std::max(dmax, double(std::abs(ma.params().data()[i] - mb.params().data()[i])));
+  double dmax = 0, d2 = 0, n2 = 0;
+  for (size_t i = 0; i < ma.params().numel(); ++i) {
+    const double x = ma.params().data()[i], y = mb.params().data()[i];
+    dmax = std::max(dmax, std::abs(x - y));
+    d2 += (x - y) * (x - y);
+    n2 += x * x;
+  }
+  // Every weight within 1e-5. The gradients differ only in the order of float sums (8 rows in
+  // one process, 4 + 4 over two), but AdamW divides by sqrt(v), which magnifies that rounding on
+  // near-zero gradients by up to lr per step: at lr 3e-3 the largest weight difference after 50
+  // steps was 2.3e-5 (losses still within 5e-8), hence lr <= 2e-3 in these runs.
   EXPECT_LE(dmax, 1e-5);
-  std::printf("[ info ] %s vs %s: worst loss difference %.2e relative, weights %.2e\n",
-              a.filename().c_str(), b.filename().c_str(), worst, dmax);
+  std::printf("[ info ] %s vs %s: worst loss difference %.2e relative; weights: largest "
+              "difference %.2e, %.2e relative (L2)\n",
+              a.filename().c_str(), b.filename().c_str(), worst, dmax, std::sqrt(d2 / n2));
 }
 
 class MpiTrain : public ::testing::Test {
@@ -128,7 +137,7 @@ class MpiTrain : public ::testing::Test {
   }
   static std::string pretrain(const fs::path& out, int batch, int steps) {
     return "pretrain --data " + (g_root / "data").string() + " --output " + out.string() +
-           " --n-layer 2 --n-head 2 --n-embd 32 --n-ctx 32 --lr 3e-3 --warmup-steps 4"
+           " --n-layer 2 --n-head 2 --n-embd 32 --n-ctx 32 --lr 1e-3 --warmup-steps 4"
            " --peak-gflops 100 --threads 1 --eval-tokens 256 --eval-every 0 --batch-size " +
            std::to_string(batch) + " --max-steps " + std::to_string(steps);
   }
@@ -152,7 +161,7 @@ TEST_F(MpiTrain, PretrainTwoRanksEqualOneRankWithTwiceTheBatch) {
   // Rank 0 alone wrote: one metrics line per step.
   EXPECT_EQ(metric_lines(two).size(), 50u);
   // Resuming with another rank count is refused, naming both counts.
-  CliRun r4 = run_np(0, pretrain(two, 4, 60) + " --grad-accum 2 --resume");
+  CliRun r4 = run_np(0, pretrain(two, 4, 50) + " --grad-accum 2 --resume");
   EXPECT_EQ(r4.code, 2) << r4.err;
   EXPECT_NE(r4.err.find("2 rank(s) and this job has 1"), std::string::npos) << r4.err;
 }

@@ -71,6 +71,10 @@ std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path&
 // Removes all but the newest `keep` checkpoints (keep <= 0 keeps all) and stale temp dirs.
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
 
+// UsageError when a checkpoint written by `saved` ranks is resumed by a job of `now` ranks: the
+// global batch (batch x grad-accum x ranks) and so the data position would change meaning.
+void check_resume_ranks(int saved, int now, const std::filesystem::path& checkpoint);
+
 // Compares a checkpoint's config with the current one; UsageError naming the first key that
 // differs (so a resume never silently changes the run).
 void check_resume_compatible(const nlohmann::json& saved, const nlohmann::json& now,
