@@ -33,7 +33,6 @@ for ns in "$A" "$B"; do
 done
 ip -n "$A" link set "v$A" up
 ip -n "$B" link set "v$B" up
-ip netns exec "$A" ping -c 1 -W 2 10.77.0.2 >/dev/null || skip "the veth link does not carry packets"
 
 # Data: a small synthetic corpus through lmforge's own tokenizer and prepare.
 for i in $(seq 1 400); do
