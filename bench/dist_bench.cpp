@@ -35,15 +35,20 @@ int main(int argc, char** argv) {
   bool shard = false, model = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--batch" && i + 1 < argc) batch = std::atoi(argv[++i]);
-    else if (a == "--steps" && i + 1 < argc) steps = std::atoi(argv[++i]);
-    else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--shard") shard = true;
-    else if (a == "--no-model") model = false;
+    if (a == "--batch" && i + 1 < argc)
+      batch = std::atoi(argv[++i]);
+    else if (a == "--steps" && i + 1 < argc)
+      steps = std::atoi(argv[++i]);
+    else if (a == "--threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
+    else if (a == "--shard")
+      shard = true;
+    else if (a == "--no-model")
+      model = false;
   }
   const LaunchInfo li = detect_launch();
-  std::unique_ptr<Comm> comm = li.launched && li.size > 1 ? make_mpi_comm(&argc, &argv)
-                                                           : make_single_process_comm();
+  std::unique_ptr<Comm> comm =
+      li.launched && li.size > 1 ? make_mpi_comm(&argc, &argv) : make_single_process_comm();
   const int N = comm->size();
   const bool root = comm->is_root();
   omp_set_num_threads(threads);
@@ -82,7 +87,8 @@ int main(int argc, char** argv) {
   m.init_weights(1);
   std::mt19937 rng(7 + comm->rank());
   std::vector<int32_t> ids(size_t(batch) * T), tg(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) ids[i] = int32_t(rng() % 8192), tg[i] = int32_t(rng() % 8192);
+  for (size_t i = 0; i < ids.size(); ++i)
+    ids[i] = int32_t(rng() % 8192), tg[i] = int32_t(rng() % 8192);
   ParamArena& p = m.trainable_params();
   ParamArena& gr = m.trainable_grads();
   std::vector<TrainableGroup> groups = {{"", p.data(), gr.data(), p.numel(), param_segments(m)}};
@@ -106,14 +112,16 @@ int main(int argc, char** argv) {
   comm->all_reduce(v, 3, ReduceOp::kMax);
   const double tok_s = double(batch) * T * N / v[2];
   if (root) {
-    std::printf("small step, %d rank(s) x %d thread(s) x batch %d (T=%d): compute %.1f ms, "
-                "all-reduce + update %.1f ms, step %.1f ms, %.0f tokens/s; gradient %.1f MiB\n",
-                N, threads, batch, T, v[0] * 1e3, v[1] * 1e3, v[2] * 1e3, tok_s,
-                double(p.numel()) * 4 / (1 << 20));
-    std::printf("{\"ranks\": %d, \"threads\": %d, \"batch\": %d, \"shard\": %s, \"compute_ms\": %.2f, "
-                "\"sync_ms\": %.2f, \"step_ms\": %.2f, \"tokens_per_s\": %.1f, \"params\": %zu}\n",
-                N, threads, batch, shard ? "true" : "false", v[0] * 1e3, v[1] * 1e3, v[2] * 1e3,
-                tok_s, p.numel());
+    std::printf(
+        "small step, %d rank(s) x %d thread(s) x batch %d (T=%d): compute %.1f ms, "
+        "all-reduce + update %.1f ms, step %.1f ms, %.0f tokens/s; gradient %.1f MiB\n",
+        N, threads, batch, T, v[0] * 1e3, v[1] * 1e3, v[2] * 1e3, tok_s,
+        double(p.numel()) * 4 / (1 << 20));
+    std::printf(
+        "{\"ranks\": %d, \"threads\": %d, \"batch\": %d, \"shard\": %s, \"compute_ms\": %.2f, "
+        "\"sync_ms\": %.2f, \"step_ms\": %.2f, \"tokens_per_s\": %.1f, \"params\": %zu}\n",
+        N, threads, batch, shard ? "true" : "false", v[0] * 1e3, v[1] * 1e3, v[2] * 1e3, tok_s,
+        p.numel());
   }
   return 0;
 }

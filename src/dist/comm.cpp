@@ -44,7 +44,9 @@ int env_int(const char* name, int fallback) {
 
 }  // namespace
 
-std::unique_ptr<Comm> make_single_process_comm() { return std::make_unique<SingleProcessComm>(); }
+std::unique_ptr<Comm> make_single_process_comm() {
+  return std::make_unique<SingleProcessComm>();
+}
 
 LaunchInfo detect_launch() {
   LaunchInfo li;

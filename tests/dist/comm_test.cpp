@@ -1,12 +1,13 @@
 // The communicator seam in one process: shard ranges tile any array, the single-process
 // collectives leave data as it is, and DataParallelOptimizer with one rank (replicated or asked to
 // shard) is exactly clip_grad_norm + AdamW, also through gather_state.
+#include "lmforge/dist/comm.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
 
-#include "lmforge/dist/comm.h"
 #include "lmforge/train/data_parallel.h"
 #include "lmforge/train/trainer.h"
 
@@ -71,8 +72,8 @@ TEST(Comm, OneRankOptimizerIsPlainAdamW) {
     std::vector<TrainableGroup> groups = {{"", p2.data(), g2.data(), n, segs}};
     DataParallelOptimizer dp(groups, cfg, *comm, shard);
     for (int step = 0; step < 3; ++step) {
-      double n1 = clip_grad_norm(std::vector<TrainableGroup>{{"", p1.data(), g1.data(), n, segs}},
-                                 0.5);
+      double n1 =
+          clip_grad_norm(std::vector<TrainableGroup>{{"", p1.data(), g1.data(), n, segs}}, 0.5);
       ref.update(p1.data(), g1.data(), 1e-2f);
       double n2 = dp.reduce_and_clip(0.5);
       dp.update(1e-2f);

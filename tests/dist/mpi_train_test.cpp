@@ -39,7 +39,9 @@ std::string mpirun(int np) {
   return "mpirun --allow-run-as-root --oversubscribe --bind-to none -np " + std::to_string(np) +
          " ";
 }
-bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
+bool have_mpirun() {
+  return std::system("command -v mpirun >/dev/null 2>&1") == 0;
+}
 
 CliRun run_np(int np, const std::string& args) {
   fs::path o = g_root / "stdout.txt", e = g_root / "stderr.txt";
@@ -102,9 +104,10 @@ void expect_same_training(const fs::path& a, const fs::path& b, size_t n_steps) 
   // near-zero gradients by up to lr per step: at lr 3e-3 the largest weight difference after 50
   // steps was 2.3e-5 (losses still within 5e-8), hence lr <= 2e-3 in these runs.
   EXPECT_LE(dmax, 1e-5);
-  std::printf("[ info ] %s vs %s: worst loss difference %.2e relative; weights: largest "
-              "difference %.2e, %.2e relative (L2)\n",
-              a.filename().c_str(), b.filename().c_str(), worst, dmax, std::sqrt(d2 / n2));
+  std::printf(
+      "[ info ] %s vs %s: worst loss difference %.2e relative; weights: largest "
+      "difference %.2e, %.2e relative (L2)\n",
+      a.filename().c_str(), b.filename().c_str(), worst, dmax, std::sqrt(d2 / n2));
 }
 
 class MpiTrain : public ::testing::Test {
@@ -291,8 +294,8 @@ TEST_F(MpiTrain, BadInputOnOneRankFailsTheJobWithItsMessage) {
               nope.string());
   fs::path e = g_root / "bad.err";
   std::string cmd = "mpirun --allow-run-as-root --oversubscribe --bind-to none -np 1 " +
-                    std::string(LMFORGE_BINARY) + " " + good + " : -np 1 " + LMFORGE_BINARY +
-                    " " + bad + " >/dev/null 2>" + e.string();
+                    std::string(LMFORGE_BINARY) + " " + good + " : -np 1 " + LMFORGE_BINARY + " " +
+                    bad + " >/dev/null 2>" + e.string();
   int st = std::system(cmd.c_str());
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0);
   std::string err = read_file(e);
@@ -301,8 +304,8 @@ TEST_F(MpiTrain, BadInputOnOneRankFailsTheJobWithItsMessage) {
 }
 
 TEST_F(MpiTrain, OtherCommandsRefuseToRunOnSeveralRanks) {
-  CliRun r = run_np(2, "eval --model " + (g_root / "base").string() + " --data " +
-                           (g_root / "data").string());
+  CliRun r = run_np(
+      2, "eval --model " + (g_root / "base").string() + " --data " + (g_root / "data").string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("does not run data-parallel"), std::string::npos) << r.err;
 }

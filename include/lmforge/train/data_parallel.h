@@ -51,8 +51,8 @@ class DataParallelOptimizer {
  private:
   struct Group {
     TrainableGroup g;
-    ShardRange range;           // this rank's range (the whole group when replicated)
-    std::unique_ptr<AdamW> opt;  // over the range
+    ShardRange range;               // this rank's range (the whole group when replicated)
+    std::unique_ptr<AdamW> opt;     // over the range
     std::vector<float> grad_shard;  // reduced gradients of the range (sharded only)
   };
   Comm& comm_;

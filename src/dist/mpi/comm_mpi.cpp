@@ -15,11 +15,15 @@
 
 namespace lmforge {
 
-bool mpi_built() { return true; }
+bool mpi_built() {
+  return true;
+}
 
 namespace {
 
-MPI_Op op_of(ReduceOp op) { return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM; }
+MPI_Op op_of(ReduceOp op) {
+  return op == ReduceOp::kMax ? MPI_MAX : MPI_SUM;
+}
 
 class MpiComm : public Comm {
  public:
@@ -80,8 +84,8 @@ class MpiComm : public Comm {
  private:
   static constexpr size_t kMaxCount = size_t{1} << 30;
   static int count(size_t n) {
-    check(n <= size_t(INT_MAX), "comm", "a message of " + std::to_string(n) +
-                                            " elements exceeds MPI's int count");
+    check(n <= size_t(INT_MAX), "comm",
+          "a message of " + std::to_string(n) + " elements exceeds MPI's int count");
     return int(n);
   }
   std::vector<int> shard_counts(size_t n) const {

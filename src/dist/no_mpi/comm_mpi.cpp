@@ -5,7 +5,9 @@
 
 namespace lmforge {
 
-bool mpi_built() { return false; }
+bool mpi_built() {
+  return false;
+}
 
 std::unique_ptr<Comm> make_mpi_comm(int*, char***) {
   throw UsageError(
