@@ -182,18 +182,15 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
         loss += obj.micro_step(1.0f / static_cast<float>(cfg.grad_accum), extra);
       loss /= cfg.grad_accum;
       for (auto& [k, v] : extra) v /= cfg.grad_accum;
-      // Over the ranks, in one message: the loss and stage metrics (averaged) and whether any
-      // rank was asked to stop (so all stop after the same step).
-      bool stop = interrupt_requested();
+      // The loss and stage metrics averaged over the ranks, in one message.
       if (ranks > 1) {
-        std::vector<double> packed{loss, stop ? 1.0 : 0.0, double(extra.size())};
+        std::vector<double> packed{loss, double(extra.size())};
         for (const auto& [k, v] : extra) packed.push_back(v);
         comm.all_reduce(packed.data(), packed.size());
-        check(packed[2] == double(extra.size()) * ranks, "train",
+        check(packed[1] == double(extra.size()) * ranks, "train",
               "ranks reported different stage metrics");
         loss = packed[0] / ranks;
-        stop = packed[1] > 0;
-        size_t i = 3;
+        size_t i = 2;
         for (auto& [k, v] : extra) v = packed[i++] / ranks;
       }
       double grad_norm = opt.reduce_and_clip(cfg.grad_clip);
@@ -252,6 +249,10 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
         progress->update(step, "loss " + fmt("%.4f", loss) + " | lr " + fmt("%.2e", lr) + " | " +
                                    Progress::format_count(m.tokens_per_s) + " tok/s");
 
+      // Whether any rank was asked to stop, so that all stop (and save) after the same step.
+      double stop_flag[1] = {interrupt_requested() ? 1.0 : 0.0};
+      if (ranks > 1) comm.all_reduce(stop_flag, 1, ReduceOp::kMax);
+      const bool stop = stop_flag[0] > 0;
       if (last || stop || (cfg.save_every > 0 && step % cfg.save_every == 0)) save();
       if (stop && !last) {
         result.interrupted = true;

@@ -13,7 +13,8 @@
 // 1 rank x N·B sees, and the position (hence a checkpoint) is the same on every rank. Gradients
 // are summed with all-reduce in buckets and divided by N (micro_step weights its loss so that the
 // average over ranks is the global micro-batch's loss, see LanguageModelObjective); the loss,
-// stage metrics and the Ctrl-C flag are averaged (or or-ed) over ranks in one all-reduce per step.
+// stage metrics are averaged over ranks in one all-reduce per step, and a Ctrl-C on any rank
+// stops every rank after the same step (one more scalar all-reduce).
 // With shard_optimizer (ZeRO-1) gradients are reduce-scattered, each rank clips with the global
 // norm and updates its range of the AdamW state and parameters, then the parameters are
 // all-gathered. Rank 0 alone writes metrics.jsonl, the progress bar, samples and checkpoints
