@@ -217,7 +217,7 @@ size_t lines_in(const fs::path& f) {
 }
 
 TEST_F(MpiTrain, SigintToMpirunThenResumeIsBitwiseIdentical) {
-  const int steps = 120;
+  const int steps = 500;  // long enough that the signal lands mid-run on a quiet machine
   const fs::path full = g_root / "sig-full", part = g_root / "sig-part";
   CliRun r = run_np(2, pretrain(full, 4, steps) + " --shard-optimizer");
   ASSERT_EQ(r.code, 0) << r.err;
