@@ -180,8 +180,10 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
   RewardTrainResult res;
   res.train = run_stage_loop(run, objective, hooks);
   if (res.train.interrupted) return res;
-  if (!writes_files(o)) {  // data parallel: rank 0 writes final/ (dist)
+  if (!writes_files(o)) {  // data parallel: rank 0 writes final/, the others read its summary
     o.comm->barrier();
+    res.final_dir = o.output / "final";
+    res.summary = json::parse(read_file(o.output / "summary.json"));
     return res;
   }
 
