@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 
+#include "lmforge/dist/comm.h"
+
 namespace lmforge::cli {
 
 using CommandSetup = std::function<void(CLI::App& root)>;
@@ -34,5 +36,9 @@ std::string resolved_config_yaml(const CLI::App& command);
 
 // Prints the resolved configuration to stderr under a header line.
 void print_resolved_config(const CLI::App& command);
+
+// The communicator of this process (dist/comm.h), created once by main() before the commands
+// run: MPI's world under mpirun, else one process. Training commands pass it to the library.
+lmforge::Comm& process_comm();
 
 }  // namespace lmforge::cli

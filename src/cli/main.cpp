@@ -1,15 +1,22 @@
 // lmforge entry point: builds the subcommands from the registry and maps errors to exit codes
 // (0 success, 1 runtime failure, 2 bad usage or bad input). Library code never exits.
+// Under mpirun it also creates the MPI communicator (dist/comm.h) before any command runs: rank 0
+// keeps stdout/stderr, the other ranks' go to /dev/null except their error messages, and an
+// error on any rank ends the whole job with that rank's message and exit code (MPI_Abort).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "lmforge/core/error.h"
+#include "lmforge/dist/comm.h"
 
 namespace {
 // How idle OpenMP threads wait between parallel regions. libgomp reads its settings once, before
@@ -55,10 +62,76 @@ void choose_openmp_wait(char** argv) {
     setenv("OMP_WAIT_POLICY", "passive", 1);
   execv("/proc/self/exe", argv);  // returns only on failure: then carry on with the default
 }
+
+// Set once in main() before any command runs, then only read (process_comm()).
+std::unique_ptr<lmforge::Comm> g_comm;
+int g_error_fd = 2;  // where this rank's error messages go (stderr, kept on every rank)
+
+// The commands that train data-parallel; any other refuses to run on more than one rank (each
+// rank would repeat the whole work and write the same files).
+const std::set<std::string> kParallelCommands = {"pretrain", "finetune", "instruct",
+                                                 "reward",   "dpo",      "ppo"};
+
+std::string first_command(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (argv[i][0] != '-') return argv[i];
+  return "";
+}
+
+// Creates the communicator; returns an exit code (>= 0) when this process must not go on.
+int start_ranks(int* argc, char*** argv) {
+  const lmforge::LaunchInfo li = lmforge::detect_launch();
+  if (!li.launched || li.size <= 1) {
+    g_comm = lmforge::make_single_process_comm();
+    return -1;
+  }
+  if (!lmforge::mpi_built()) {
+    std::fprintf(stderr,
+                 "error: launched as one of %d ranks (%s is set) but this lmforge was built "
+                 "without MPI (-DLMFORGE_MPI=OFF) (hint: install libopenmpi-dev and rebuild with "
+                 "-DLMFORGE_MPI=ON, or run without mpirun)\n",
+                 li.size, li.variable.c_str());
+    return 2;
+  }
+  const std::string cmd = first_command(*argc, *argv);
+  if (!cmd.empty() && !kParallelCommands.count(cmd)) {
+    if (li.rank == 0)
+      std::fprintf(stderr,
+                   "error: '%s' does not run data-parallel; under mpirun only pretrain, finetune, "
+                   "instruct, reward, dpo and ppo do (hint: run it without mpirun)\n",
+                   cmd.c_str());
+    return 2;
+  }
+  g_comm = lmforge::make_mpi_comm(argc, argv);
+  if (g_comm->rank() != 0) {  // rank 0 alone logs; the others keep a handle for their errors
+    g_error_fd = dup(2);
+    const int null_fd = open("/dev/null", O_WRONLY);
+    if (null_fd >= 0) {
+      dup2(null_fd, 1);
+      dup2(null_fd, 2);
+      close(null_fd);
+    }
+  }
+  return -1;
+}
+
+// Prints this rank's error and returns its exit code; on a multi-rank job ends every rank.
+int fail(int code, const char* what) {
+  const int ranks = g_comm ? g_comm->size() : 1;
+  if (ranks > 1)
+    dprintf(g_error_fd, "error (rank %d of %d): %s\n", g_comm->rank(), ranks, what);
+  else
+    dprintf(g_error_fd, "error: %s\n", what);
+  if (ranks > 1) g_comm->abort(code);
+  return code;
+}
 }  // namespace
+
+lmforge::Comm& lmforge::cli::process_comm() { return *g_comm; }
 
 int main(int argc, char** argv) {
   choose_openmp_wait(argv);
+  if (int code = start_ranks(&argc, &argv); code >= 0) return code;
   CLI::App app{
       "lmforge: create your own language model end to end (tokenizer, pretraining, fine-tuning,\n"
       "instruction tuning, RLHF), then use, measure, serve and export it.\n"
@@ -81,16 +154,14 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     app.exit(e);
+    if (g_comm->size() > 1) g_comm->abort(2);
     return 2;
   } catch (const lmforge::InputError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+    return fail(2, e.what());
   } catch (const lmforge::UsageError& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 2;
+    return fail(2, e.what());
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "error: %s\n", e.what());
-    return 1;
+    return fail(1, e.what());
   }
   return 0;
 }

@@ -76,7 +76,12 @@ void setup(CLI::App& root) {
   cmd->add_option("--sample-every", o->sample_every,
                   "print a greedy sample from a fixed prompt every N steps (0: never)");
   cmd->add_option("--seed", o->seed, "seed for initialization and data order");
-  cmd->add_option("--threads", o->threads, "CPU threads (0: OpenMP's default)");
+  cmd->add_option("--threads", o->threads,
+                  "CPU threads per rank (0: OpenMP's default; under mpirun the cores / ranks on "
+                  "the machine)");
+  cmd->add_flag("--shard-optimizer", o->shard_optimizer,
+                "under mpirun: ZeRO-1, each rank keeps 1/N of the AdamW state (reduce-scatter, "
+                "update, all-gather)");
   cmd->add_flag("--resume", o->resume,
                 "continue from the newest complete checkpoint in --output (bitwise identical "
                 "to an uninterrupted run with the same settings and threads)");
@@ -95,6 +100,7 @@ void setup(CLI::App& root) {
                                                  {"--replay", (*s)[3]},
                                                  {"--general-val", (*s)[4]}});
     opts.resolved_config_yaml = resolved_config_yaml(*cmd);
+    opts.comm = &process_comm();
     PretrainResult r = run_pretrain(opts);
     if (report_interrupted(r.train, r.total_steps)) return;
     std::fprintf(stderr, "done: %lld steps, loss %.4f", static_cast<long long>(r.train.steps_done),

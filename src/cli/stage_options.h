@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/command.h"
 #include "lmforge/core/output_guard.h"
 #include "lmforge/train/stage.h"
 
@@ -47,7 +48,12 @@ inline void add_stage_options(CLI::App* cmd, StageOptions& o, StagePaths& p) {
   cmd->add_option("--keep-checkpoints", o.keep_checkpoints,
                   "newest checkpoints to keep (0: keep all)");
   cmd->add_option("--seed", o.seed, "seed for data order, adapters and validation split");
-  cmd->add_option("--threads", o.threads, "CPU threads (0: OpenMP's default)");
+  cmd->add_option("--threads", o.threads,
+                  "CPU threads per rank (0: OpenMP's default; under mpirun the cores / ranks on "
+                  "the machine)");
+  cmd->add_flag("--shard-optimizer", o.shard_optimizer,
+                "under mpirun: ZeRO-1, each rank keeps 1/N of the AdamW state (reduce-scatter, "
+                "update, all-gather)");
   cmd->add_flag("--resume", o.resume,
                 "continue from the newest complete checkpoint in --output (same settings)");
   cmd->add_option("--lora-rank", o.lora_rank,
@@ -66,6 +72,7 @@ inline void add_stage_options(CLI::App* cmd, StageOptions& o, StagePaths& p) {
 inline void finish_stage_options(StageOptions& o, const StagePaths& p) {
   o.init = p.init;
   o.output = p.output;
+  o.comm = &process_comm();
 }
 
 // The output check of a training stage (core/output_guard.h): --output is a new or empty

@@ -24,6 +24,7 @@ json trainer_state_to_json(const TrainerState& s) {
   j["data_position"] = s.data_position;
   j["seed"] = s.seed;
   j["elapsed_s"] = s.elapsed_s;
+  j["ranks"] = s.ranks;
   j["schedule"] = {{"lr", s.schedule.lr},
                    {"min_lr", s.schedule.min_lr},
                    {"warmup_steps", s.schedule.warmup_steps},
@@ -48,6 +49,7 @@ TrainerState trainer_state_from_json(const json& j, const std::string& file) {
     s.data_position = field(j, "data_position").get<int64_t>();
     s.seed = field(j, "seed").get<uint64_t>();
     s.elapsed_s = field(j, "elapsed_s").get<double>();
+    s.ranks = j.contains("ranks") ? j["ranks"].get<int>() : 1;  // absent before data parallelism
     const json& sc = field(j, "schedule");
     s.schedule.lr = field(sc, "lr").get<double>();
     s.schedule.min_lr = field(sc, "min_lr").get<double>();
@@ -221,6 +223,16 @@ void prune_checkpoints(const fs::path& run_dir, int keep) {
   if (keep <= 0) return;
   auto all = list_checkpoints(run_dir);
   for (size_t i = 0; i + keep < all.size(); ++i) discard(all[i]);
+}
+
+void check_resume_ranks(int saved, int now, const fs::path& checkpoint) {
+  if (saved == now) return;
+  throw UsageError("--resume: " + checkpoint.string() + " was written by a job of " +
+                   std::to_string(saved) + " rank(s) and this job has " + std::to_string(now) +
+                   "; the global batch (batch x grad-accum x ranks) would change (hint: relaunch "
+                   "with mpirun -np " + std::to_string(saved) +
+                   " (or without mpirun for 1), or start a new --output with --init from this "
+                   "checkpoint's weights)");
 }
 
 void check_resume_compatible(const json& saved, const json& now, const fs::path& checkpoint) {

@@ -149,10 +149,12 @@ class DpoObjective : public Objective {
   double micro_step(float scale, std::map<std::string, double>& extra) override {
     std::vector<const EncodedRanking*> rs;
     std::vector<size_t> idx;
+    position_ += items_before(per_micro_);  // data parallel: this rank's slice (dist)
     for (int i = 0; i < per_micro_; ++i) {
       idx.push_back(order_.at(position_++));
       rs.push_back(&data_[idx.back()]);
     }
+    position_ += items_after(per_micro_);
     LmBatch b = make_lm_batch(rs);
     const int V = model_.config().vocab_size;
     const float* logits = model_.forward_logits(b.ids.data(), b.B, b.T);
@@ -358,13 +360,14 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
                    ref_file.c_str());
     ref_train = response_logprobs(reference, train, per);
     ref_val = response_logprobs(reference, val, per);
-    write_file_atomic(ref_file, json{{"format", kRefFormat},
-                                     {"version", 2},
-                                     {"fingerprint", std::to_string(fp)},
-                                     {"train", ref_to_json(ref_train)},
-                                     {"val", ref_to_json(ref_val)}}
-                                        .dump() +
-                                    "\n");
+    if (writes_files(o))  // data parallel: rank 0 writes (dist)
+      write_file_atomic(ref_file, json{{"format", kRefFormat},
+                                       {"version", 2},
+                                       {"fingerprint", std::to_string(fp)},
+                                       {"train", ref_to_json(ref_train)},
+                                       {"val", ref_to_json(ref_val)}}
+                                          .dump() +
+                                      "\n");
   }
   Transformer& m = *run.model;
   const std::vector<std::vector<double>>& eval_ref = val.empty() ? ref_train : ref_val;

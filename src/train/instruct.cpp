@@ -232,11 +232,13 @@ SftStageResult run_instruct(const InstructOptions& o, const TrainHooks& test_hoo
                  spec.gen_prompts.size(), spec.eval_max_tokens);
 
   // ---- from here on we write ----
-  ensure_writable_dir(o.stage.output);
-  write_dir_atomic(o.stage.output / "tokenizer", [&](const fs::path& tmp) {
-    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-      fs::copy_file(scratch / f, tmp / f);
-  });
+  if (writes_files(o.stage)) {  // data parallel: rank 0 writes
+    ensure_writable_dir(o.stage.output);
+    write_dir_atomic(o.stage.output / "tokenizer", [&](const fs::path& tmp) {
+      for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+        fs::copy_file(scratch / f, tmp / f);
+    });
+  }
   fs::remove_all(scratch);
   spec.tokenizer_files = {o.stage.output / "tokenizer" / "tokenizer.json",
                           o.stage.output / "tokenizer" / "tokenizer_config.json"};

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "lmforge/dist/comm.h"
 #include "lmforge/model/transformer.h"
 #include "lmforge/train/ppo.h"
 
@@ -47,8 +48,10 @@ void score_tokens(Transformer& model, const std::vector<const std::vector<int32_
 // Ridge regression of y on [x, 1] toward `prior` (C+1): minimises
 // mean_i (y_i − w·[x_i,1])² + ρ·|w − prior|² with ρ = ridge·tr(XᵀX/n)/(C+1), in double (Cholesky).
 // x: n rows of C. Returns prior unchanged when n == 0 or the system is not positive definite.
+// comm: data parallel, the normal equations are summed over every rank's rows (same head on all).
 std::vector<float> ridge_fit(const std::vector<float>& x, const std::vector<float>& y, int C,
-                             double ridge, const std::vector<float>& prior);
+                             double ridge, const std::vector<float>& prior,
+                             Comm* comm = nullptr);
 
 // Padded (B,T) input rows prompt+response[:-1] (T = the longest), with the flat index of the
 // position that predicts each response token (row-major over rows and tokens).

@@ -148,6 +148,10 @@ double PpoObjective::micro_step(float scale, std::map<std::string, double>& extr
 
   ++pos_;
   step_kl_sum_ += pg.approx_kl;
+  if (pos_ % accum_ == 0 && cfg_.target_kl > 0 && comm().size() > 1) {  // every rank decides alike
+    comm().all_reduce(&step_kl_sum_, 1);
+    step_kl_sum_ /= comm().size();
+  }
   if (pos_ % accum_ == 0 && cfg_.target_kl > 0 && pos_ % mpr != 0 &&
       step_kl_sum_ / accum_ > 1.5 * cfg_.target_kl) {
     // The policy moved too far from the one that sampled this batch: skip its remaining epochs

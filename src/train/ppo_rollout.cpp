@@ -12,6 +12,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/rng.h"
+#include "lmforge/dist/stats.h"
 #include "lmforge/infer/engine.h"
 #include "lmforge/infer/sampler.h"
 #include "lmforge/loss/ppo.h"
@@ -135,17 +136,24 @@ void score_tokens(Transformer& model, const std::vector<const std::vector<int32_
 }
 
 std::vector<float> ridge_fit(const std::vector<float>& x, const std::vector<float>& y, int C,
-                             double ridge, const std::vector<float>& prior) {
-  const size_t n = y.size(), D = size_t(C) + 1;
+                             double ridge, const std::vector<float>& prior, Comm* comm) {
+  const size_t D = size_t(C) + 1;
+  double n = double(y.size());
+  if (comm && comm->size() > 1) comm->all_reduce(&n, 1);
   if (n == 0) return prior;
   std::vector<double> A(D * D, 0.0), b(D, 0.0), xi(D);
-  for (size_t i = 0; i < n; ++i) {
+  for (size_t i = 0; i < y.size(); ++i) {
     for (int c = 0; c < C; ++c) xi[size_t(c)] = x[i * size_t(C) + size_t(c)];
     xi[D - 1] = 1.0;
     for (size_t r = 0; r < D; ++r) {
       b[r] += xi[r] * y[i];
       for (size_t c = 0; c <= r; ++c) A[r * D + c] += xi[r] * xi[c];
     }
+  }
+  // Data parallel: the normal equations of every rank's rows, so every rank fits the same head.
+  if (comm && comm->size() > 1) {
+    comm->all_reduce(A.data(), A.size());
+    comm->all_reduce(b.data(), b.size());
   }
   double tr = 0;
   for (size_t r = 0; r < D; ++r) {
@@ -215,7 +223,7 @@ void PpoObjective::fit_value_head(const Rollout& ro) {
         ++k;
       }
   }
-  vhead_ = ridge_fit(x, y, C, cfg_.value_ridge, vhead_);
+  vhead_ = ridge_fit(x, y, C, cfg_.value_ridge, vhead_, &comm());
 }
 
 void PpoObjective::collect(int64_t index) {
@@ -231,14 +239,17 @@ void PpoObjective::collect(int64_t index) {
   std::optional<std::vector<size_t>> order;
   int64_t order_epoch = -1;
   for (size_t j = 0; j < R; ++j) {
-    const int64_t g = index * int64_t(R) + int64_t(j);  // sample number over the whole run
+    // Sample number over the whole run; with N ranks a rollout is N·R prompts and this rank
+    // answers its R of them (dist).
+    const int64_t slot = int64_t(comm().rank()) * int64_t(R) + int64_t(j);
+    const int64_t g = index * int64_t(R) * comm().size() + slot;
     const int64_t epoch = g / int64_t(n);
     if (epoch != order_epoch) order = prompt_order(n, cfg_.seed, order_epoch = epoch);
     ro->rows[j].prompt = prompts_.train[(*order)[size_t(g % int64_t(n))]];
     pp[j] = &ro->rows[j].prompt;
     // The rollout's draws depend only on (seed, rollout index, row): a resumed run repeats them.
     seeds[j] =
-        seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(j));
+        seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(slot));
   }
   std::vector<std::vector<int32_t>> resp;
   if (policy_.has_lora()) {
@@ -264,11 +275,18 @@ void PpoObjective::collect(int64_t index) {
   double raw_mean = 0, kl_sum = 0, len_sum = 0, unfinished = 0;
   for (double s : scores) raw_mean += s / double(R);
   // Centre (the reward model's offset carries no information; left in, it would pay or charge
-  // per token through the value baseline and favour short or long answers), and whiten.
-  if (cfg_.whiten_rewards)
-    ppo_whiten(sc.data(), nullptr, R, /*shift_mean=*/true);
-  else
-    for (float& s : sc) s = float(s - raw_mean);
+  // per token through the value baseline and favour short or long answers), and whiten; both
+  // over every rank's answers when data parallel (dist).
+  if (cfg_.whiten_rewards) {
+    whiten_over_ranks(comm(), sc.data(), R, /*shift_mean=*/true);
+  } else {
+    double mean = raw_mean;
+    if (comm().size() > 1) {
+      comm().all_reduce(&mean, 1);
+      mean /= comm().size();
+    }
+    for (float& s : sc) s = float(s - mean);
+  }
   for (size_t j = 0; j < R; ++j) {
     const auto& r = ro->rows[j].response;
     const bool ended = !r.empty() && std::find(prompts_.stop_ids.begin(), prompts_.stop_ids.end(),
@@ -299,7 +317,15 @@ void PpoObjective::collect(int64_t index) {
     ppo_gae(rew.data(), row.old_v.data(), L, cfg_.gamma, cfg_.lam, row.adv.data(), row.ret.data());
     all_adv.insert(all_adv.end(), row.adv.begin(), row.adv.end());
   }
-  ppo_whiten(all_adv.data(), nullptr, all_adv.size(), /*shift_mean=*/true);
+  whiten_over_ranks(comm(), all_adv.data(), all_adv.size(), /*shift_mean=*/true);
+  if (comm().size() > 1) {  // the rollout's statistics over every rank's answers (dist)
+    double sums[4] = {raw_mean, kl_sum, len_sum, unfinished};
+    comm().all_reduce(sums, 4);
+    raw_mean = sums[0] / comm().size();
+    kl_sum = sums[1] / comm().size();
+    len_sum = sums[2] / comm().size();
+    unfinished = sums[3] / comm().size();
+  }
   size_t k = 0;
   for (auto& row : ro->rows)
     for (auto& a : row.adv) a = all_adv[k++];

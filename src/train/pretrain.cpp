@@ -261,7 +261,9 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   sched.decay = parse_lr_decay(o.lr_decay);
   WindowSource source(train, o.batch_size, T, o.seed);  // UsageError when the split is too small
   if (general_train) source.add_replay(*general_train, o.replay_ratio, o.seed);
-  const int64_t tokens_per_step = int64_t(o.batch_size) * T * o.grad_accum;
+  const int ranks = o.comm ? o.comm->size() : 1;
+  const bool root = !o.comm || o.comm->is_root();
+  const int64_t tokens_per_step = int64_t(o.batch_size) * T * o.grad_accum * ranks;
   if (o.max_steps > 0)
     sched.total_steps = o.max_steps;
   else if (o.max_tokens > 0)
@@ -273,8 +275,8 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
         general_train
             ? static_cast<int64_t>(std::ceil(source.windows_per_epoch() / (1.0 - o.replay_ratio)))
             : source.windows_per_epoch();
-    sched.total_steps = std::max<int64_t>(
-        1, (rows + o.batch_size * o.grad_accum - 1) / (o.batch_size * o.grad_accum));
+    const int64_t per_step = int64_t(o.batch_size) * o.grad_accum * ranks;  // the global batch
+    sched.total_steps = std::max<int64_t>(1, (rows + per_step - 1) / per_step);
   }
   sched.lr = o.lr;
   sched.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
@@ -282,10 +284,12 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   if (o.sample_every > 0 && !tok) tok = Tokenizer::load(o.data_dir);
   if (o.sample_every <= 0) tok.reset();  // no samples: the hook below stays off
   check_output(o);
-  ensure_writable_dir(o.output_dir);
+  if (o.comm) o.comm->barrier();  // every rank checked the output before rank 0 writes into it
+  if (root) ensure_writable_dir(o.output_dir);
 
-  // ---- from here on we write ----
+  // ---- from here on we write (rank 0 alone when data parallel) ----
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  else if (ranks > 1) omp_set_num_threads(default_threads_per_rank(*o.comm));
   PretrainResult res;
   res.model = mc;
   res.total_steps = sched.total_steps;
@@ -318,7 +322,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
       "# measured: fp32 GEMM peak %.1f GFLOP/s%s; model %s, %lld parameters; %lld steps\n",
       res.peak_gflops, o.peak_gflops > 0 ? " (given)" : " (cpu::sgemm 1024^3)", mc.arch.c_str(),
       static_cast<long long>(mc.num_params()), static_cast<long long>(sched.total_steps));
-  write_file_atomic(o.output_dir / "config.yaml", yaml + note);
+  if (root) write_file_atomic(o.output_dir / "config.yaml", yaml + note);
 
   AdamWConfig ac;
   ac.beta1 = static_cast<float>(o.beta1);
@@ -333,6 +337,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   if (ckpt) {
     TrainerState saved = read_trainer_state(*ckpt);
     check_resume_compatible(saved.config, cfg_json, *ckpt);
+    check_resume_ranks(saved.ranks, ranks, *ckpt);
     state = saved;
     model.emplace(Transformer::load(*ckpt));
     std::fprintf(stderr, "resuming from %s (step %lld)\n", ckpt->c_str(),
@@ -360,6 +365,8 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   lc.peak_flops = res.peak_gflops * 1e9;
   lc.run_dir = o.output_dir;
   lc.label = "pretrain";
+  lc.comm = o.comm;
+  lc.shard_optimizer = o.shard_optimizer;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(o.data_dir / f)) lc.tokenizer_files.push_back(o.data_dir / f);
 
@@ -409,7 +416,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
       if (!start.is_object()) start = json::object();
     } else if (state.step == 0) {
       for (auto& [k, v] : hooks.eval()) start[k] = v;
-      write_file_atomic(start_file, start.dump(2) + "\n");
+      if (root) write_file_atomic(start_file, start.dump(2) + "\n");
     }
     std::string line = "start (step 0):";
     for (auto& [k, v] : start.items())
@@ -430,7 +437,10 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     LanguageModelObjective objective(m, source, o.batch_size, T);
     res.train = train_loop(objective, state, lc, hooks);
   }
-  if (!res.train.interrupted) {
+  if (!res.train.interrupted && !root) {  // rank 0 writes final/; wait so it can be read after
+    res.final_dir = o.output_dir / "final";
+    o.comm->barrier();
+  } else if (!res.train.interrupted) {
     res.final_dir = o.output_dir / "final";
     write_dir_atomic(res.final_dir, [&](const fs::path& tmp) {
       m.save(tmp);
@@ -445,6 +455,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
       if (k != "val_loss") summary[k] = v;
     if (!start.empty()) summary["start"] = start;
     write_file_atomic(o.output_dir / "summary.json", summary.dump(2) + "\n");
+    if (o.comm) o.comm->barrier();
   }
   return res;
 }

@@ -47,7 +47,9 @@ class RewardObjective : public Objective {
   }
   double micro_step(float scale, std::map<std::string, double>& extra) override {
     std::vector<const EncodedRanking*> rs;
+    position_ += items_before(per_micro_);  // data parallel: this rank's slice (dist)
     for (int i = 0; i < per_micro_; ++i) rs.push_back(&data_[order_.at(position_++)]);
+    position_ += items_after(per_micro_);
     PaddedRankings b = pad_rankings(rs);
     const float* h = model_.forward_hidden(b.ids.data(), b.B, b.T);
     std::vector<double> scores(size_t(b.B)), dscores(size_t(b.B));
@@ -192,6 +194,12 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
   RewardTrainResult res;
   res.train = run_stage_loop(run, objective, hooks);
   if (res.train.interrupted) return res;
+  if (!writes_files(o)) {  // data parallel: rank 0 writes final/, the others read its summary
+    o.comm->barrier();
+    res.final_dir = o.output / "final";
+    res.summary = json::parse(read_file(o.output / "summary.json"));
+    return res;
+  }
 
   // ---- final/: a self-contained reward model directory ----
   const std::map<std::string, double>& ev = res.train.last_eval;
@@ -230,6 +238,7 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
   if (!run.start.empty()) summary["start"] = run.start;
   write_file_atomic(o.output / "summary.json", summary.dump(2) + "\n");
   res.summary = summary;
+  if (o.comm) o.comm->barrier();
   return res;
 }
 

@@ -51,7 +51,7 @@ ModelConfig read_init_config(const fs::path& init) {
 
 int64_t stage_total_steps(const StageOptions& o, int64_t items_per_epoch) {
   if (o.max_steps > 0) return o.max_steps;
-  const int64_t per_step = int64_t(o.batch_size) * o.grad_accum;
+  const int64_t per_step = int64_t(o.batch_size) * o.grad_accum * (o.comm ? o.comm->size() : 1);
   return std::max<int64_t>(1, (int64_t(o.epochs) * items_per_epoch + per_step - 1) / per_step);
 }
 
@@ -77,8 +77,11 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
                      int64_t total_steps, std::vector<fs::path> tokenizer_files,
                      const std::function<void(Transformer&)>& prepare) {
   check_stage_output(o);
-  ensure_writable_dir(o.output);
+  const bool root = writes_files(o);
+  if (o.comm) o.comm->barrier();  // every rank checked --output before rank 0 writes into it
+  if (root) ensure_writable_dir(o.output);
   if (o.threads > 0) omp_set_num_threads(o.threads);
+  else if (o.comm && o.comm->size() > 1) omp_set_num_threads(default_threads_per_rank(*o.comm));
   StageRun run;
   run.name = name;
   run.opts = o;
@@ -107,7 +110,7 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   std::snprintf(note, sizeof note, "# %s: %lld steps%s\n", name.c_str(),
                 static_cast<long long>(total_steps),
                 o.lora_rank > 0 ? ", LoRA adapters train (base frozen)" : ", all weights train");
-  write_file_atomic(o.output / "config.yaml", o.resolved_config_yaml + note);
+  if (root) write_file_atomic(o.output / "config.yaml", o.resolved_config_yaml + note);
 
   run.state.seed = o.seed;
   run.state.schedule = sched;
@@ -116,6 +119,7 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   if (ckpt) {
     TrainerState saved = read_trainer_state(*ckpt);
     check_resume_compatible(saved.config, resume_config, *ckpt);
+    check_resume_ranks(saved.ranks, o.comm ? o.comm->size() : 1, *ckpt);
     run.state = saved;
     run.model.emplace(Transformer::load(*ckpt));
     if (LoraAdapters::present(*ckpt)) run.model->load_lora(*ckpt);
@@ -162,13 +166,16 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   lc.run_dir = o.output;
   lc.label = name;
   lc.tokenizer_files = run.tokenizer_files;
+  lc.comm = o.comm;
+  lc.shard_optimizer = o.shard_optimizer;
   return run;
 }
 
 const json& stage_start_metrics(StageRun& run, const std::function<json()>& measure) {
   if (run.start.empty() && run.state.step == 0) {
     run.start = measure();
-    write_file_atomic(run.opts.output / "start.json", run.start.dump(2) + "\n");
+    if (writes_files(run.opts))
+      write_file_atomic(run.opts.output / "start.json", run.start.dump(2) + "\n");
   }
   std::string line = "start (step 0):";
   for (const auto& [k, v] : run.start.items())
@@ -202,6 +209,10 @@ Transformer merged_copy(const Transformer& model) {
 
 fs::path finish_stage(StageRun& run, const TrainResult& result, const json& headline) {
   if (result.interrupted) return {};
+  if (!writes_files(run.opts)) {  // rank 0 writes; the others wait so they can read what it wrote
+    run.opts.comm->barrier();
+    return run.opts.output / "final";
+  }
   const StageOptions& o = run.opts;
   Transformer& m = *run.model;
   auto copy_tokenizer = [&](const fs::path& dir) {
@@ -252,6 +263,7 @@ fs::path finish_stage(StageRun& run, const TrainResult& result, const json& head
   if (!run.start.empty()) summary["start"] = run.start;
   for (const auto& [k, v] : headline.items()) summary[k] = v;
   write_file_atomic(o.output / "summary.json", summary.dump(2) + "\n");
+  if (o.comm) o.comm->barrier();
   return final_dir;
 }
 

@@ -1,16 +1,23 @@
 // The one training loop (see trainer.h for its contract and why a resume is exact).
 #include "lmforge/train/trainer.h"
 
+#include <omp.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "lmforge/backend/kernels.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/core/progress.h"
+#include "lmforge/train/data_parallel.h"
 
 namespace lmforge {
 namespace fs = std::filesystem;
@@ -35,6 +42,16 @@ double clip_grad_norm(const std::vector<TrainableGroup>& groups, double max_norm
   return norm;
 }
 
+Comm& Objective::comm() const {
+  static const std::unique_ptr<Comm> kSingle = make_single_process_comm();  // stateless
+  return comm_ ? *comm_ : *kSingle;
+}
+
+int default_threads_per_rank(const Comm& comm) {
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return std::max(1, cores / std::max(1, comm.local_size()));
+}
+
 LanguageModelObjective::LanguageModelObjective(Transformer& model, BatchSource& data,
                                                int batch_size, int seq_len)
     : model_(model),
@@ -51,10 +68,33 @@ std::vector<TrainableGroup> LanguageModelObjective::trainable() {
 }
 
 double LanguageModelObjective::micro_step(float scale, std::map<std::string, double>&) {
+  const int R = comm().size(), r = comm().rank();
+  if (R == 1) {
+    data_.next(ids_.data(), targets_.data());
+    double loss = model_.forward(ids_.data(), targets_.data(), B_, T_, data_.positions());
+    model_.backward(scale);
+    return loss;
+  }
+  // This rank's B rows of the global micro-batch of R·B rows; the other ranks' rows are read and
+  // dropped (cheap next to a forward), so every source shards without knowing about ranks.
+  skip_ids_.resize(ids_.size());
+  skip_targets_.resize(ids_.size());
+  for (int q = 0; q < r; ++q) data_.next(skip_ids_.data(), skip_targets_.data());
   data_.next(ids_.data(), targets_.data());
-  double loss = model_.forward(ids_.data(), targets_.data(), B_, T_, data_.positions());
-  model_.backward(scale);
-  return loss;
+  const int32_t* p = data_.positions();
+  if (p) pos_.assign(p, p + ids_.size());  // the next() calls below overwrite the source's
+  for (int q = r + 1; q < R; ++q) data_.next(skip_ids_.data(), skip_targets_.data());
+  // The loss is the mean over the global micro-batch's unmasked tokens (as one rank with R·B
+  // rows computes it): forward() averages over this rank's n tokens, so its loss and gradient
+  // are weighted by n·R / n_global; the trainer's average over ranks then divides by R.
+  double n[1] = {0};
+  for (int32_t t : targets_) n[0] += t >= 0;
+  const double n_local = n[0];
+  comm().all_reduce(n, 1);
+  const double w = n[0] > 0 ? n_local * R / n[0] : 0.0;
+  double loss = model_.forward(ids_.data(), targets_.data(), B_, T_, p ? pos_.data() : nullptr);
+  model_.backward(static_cast<float>(scale * w));
+  return loss * w;
 }
 
 double LanguageModelObjective::flops_per_micro() const {
@@ -78,36 +118,55 @@ fs::path checkpoint_dir(const fs::path& run, int64_t step) {
 TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfig& cfg,
                        const TrainHooks& hooks) {
   using clock = std::chrono::steady_clock;
+  std::unique_ptr<Comm> single;
+  if (!cfg.comm) single = make_single_process_comm();
+  Comm& comm = cfg.comm ? *cfg.comm : *single;
+  const int ranks = comm.size();
+  const bool root = comm.is_root();
+  obj.set_comm(comm);
   const int64_t total = state.schedule.total_steps;
-  const int64_t tokens_per_step = obj.tokens_per_micro() * cfg.grad_accum;
-  const double flops_per_step = obj.flops_per_micro() * cfg.grad_accum;
+  const int64_t tokens_per_step = obj.tokens_per_micro() * cfg.grad_accum * ranks;
+  const double flops_per_step = obj.flops_per_micro() * cfg.grad_accum * ranks;
   std::vector<TrainableGroup> groups = obj.trainable();
-  std::vector<AdamW> opts;
-  opts.reserve(groups.size());
-  for (const auto& g : groups) opts.emplace_back(cfg.adamw, g.segments, g.numel);
+  DataParallelOptimizer opt(groups, cfg.adamw, comm, cfg.shard_optimizer);
   if (cfg.resume_from) {
-    for (size_t i = 0; i < groups.size(); ++i)
-      load_optimizer_state(*cfg.resume_from, opts[i], groups[i].prefix);
+    // Every rank reads the same global data position, so the step is exact only with the same
+    // number of ranks (the global batch is batch x grad-accum x ranks).
+    check_resume_ranks(state.ranks, ranks, *cfg.resume_from);
+    opt.load_state(*cfg.resume_from);
     obj.load_extra(*cfg.resume_from);
   }
+  state.ranks = ranks;
   obj.set_position(state.data_position);
-  for (auto& o : opts) o.set_step(state.step);
+  opt.set_step(state.step);
 
-  MetricsLog metrics(cfg.run_dir / "metrics.jsonl", state.step);
+  std::optional<MetricsLog> metrics;
+  if (root) metrics.emplace(cfg.run_dir / "metrics.jsonl", state.step);
   TrainResult result;
   result.steps_done = state.step;
   auto save = [&]() {
     fs::path dir = checkpoint_dir(cfg.run_dir, state.step);
-    std::vector<OptimizerGroup> og;
-    for (size_t i = 0; i < groups.size(); ++i) og.push_back({groups[i].prefix, &opts[i]});
-    save_checkpoint(dir, obj.model(), og, state, cfg.tokenizer_files,
-                    [&](const fs::path& tmp) { obj.save_extra(tmp); });
-    prune_checkpoints(cfg.run_dir, cfg.keep_checkpoints);
+    std::vector<std::unique_ptr<AdamW>> full = opt.gather_state();  // collective
+    if (root) {
+      std::vector<OptimizerGroup> og;
+      for (size_t i = 0; i < groups.size(); ++i) og.push_back({groups[i].prefix, full[i].get()});
+      save_checkpoint(dir, obj.model(), og, state, cfg.tokenizer_files,
+                      [&](const fs::path& tmp) { obj.save_extra(tmp); });
+      prune_checkpoints(cfg.run_dir, cfg.keep_checkpoints);
+    }
     result.last_checkpoint = dir;
   };
 
-  Progress progress(cfg.label, total, "steps");
-  progress.update(state.step);
+  std::optional<Progress> progress;
+  if (root) {
+    progress.emplace(cfg.label, total, "steps");
+    progress->update(state.step);
+    if (ranks > 1)
+      progress->note(std::to_string(ranks) + " ranks (" + comm.name() + "), " +
+                     std::to_string(omp_get_max_threads()) + " thread(s) each; AdamW state " +
+                     (cfg.shard_optimizer ? "sharded (ZeRO-1), " : "replicated, ") +
+                     Progress::format_count(double(opt.state_bytes())) + "B per rank");
+  }
   install_interrupt_handlers();
   const double elapsed0 = state.elapsed_s;
   const auto t_run = clock::now();
@@ -123,7 +182,18 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
         loss += obj.micro_step(1.0f / static_cast<float>(cfg.grad_accum), extra);
       loss /= cfg.grad_accum;
       for (auto& [k, v] : extra) v /= cfg.grad_accum;
-      double grad_norm = clip_grad_norm(groups, cfg.grad_clip);
+      // The loss and stage metrics averaged over the ranks, in one message.
+      if (ranks > 1) {
+        std::vector<double> packed{loss, double(extra.size())};
+        for (const auto& [k, v] : extra) packed.push_back(v);
+        comm.all_reduce(packed.data(), packed.size());
+        check(packed[1] == double(extra.size()) * ranks, "train",
+              "ranks reported different stage metrics");
+        loss = packed[0] / ranks;
+        size_t i = 2;
+        for (auto& [k, v] : extra) v = packed[i++] / ranks;
+      }
+      double grad_norm = opt.reduce_and_clip(cfg.grad_clip);
       if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
         std::string last = result.last_checkpoint.empty()
                                ? (find_latest_checkpoint(cfg.run_dir)
@@ -137,8 +207,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
             " (hint: lower --lr, raise --warmup-steps or set --grad-clip)");
       }
       const double lr = state.schedule.at(step);
-      for (size_t i = 0; i < groups.size(); ++i)
-        opts[i].update(groups[i].params, groups[i].grads, static_cast<float>(lr));
+      opt.update(static_cast<float>(lr));
       state.step = step;
       state.data_position = obj.position();
       state.tokens_seen += tokens_per_step;
@@ -151,11 +220,14 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
       m.lr = lr;
       m.grad_norm = grad_norm;
       m.tokens_per_s = step_s > 0 ? static_cast<double>(tokens_per_step) / step_s : 0;
-      m.mfu = cfg.peak_flops > 0 && step_s > 0 ? flops_per_step / step_s / cfg.peak_flops : 0;
+      m.mfu = cfg.peak_flops > 0 && step_s > 0
+                  ? flops_per_step / step_s / (cfg.peak_flops * ranks)
+                  : 0;
       m.extra = extra;
       m.elapsed_s = state.elapsed_s;
       const bool last = step == total;
-      if (hooks.eval && ((cfg.eval_every > 0 && step % cfg.eval_every == 0) || last)) {
+      // Evaluation and samples run on rank 0 alone (the weights are the same everywhere).
+      if (root && hooks.eval && ((cfg.eval_every > 0 && step % cfg.eval_every == 0) || last)) {
         std::map<std::string, double> ev = hooks.eval();
         std::string line = "step " + std::to_string(step) + ":";
         for (const auto& [k, v] : ev) {
@@ -165,23 +237,28 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
         }
         result.last_val_loss = m.val_loss;
         result.last_eval = ev;
-        progress.note(line);
+        progress->note(line);
       }
-      metrics.append(m);
+      if (metrics) metrics->append(m);
       result.last_loss = loss;
       result.steps_done = step;
       if (hooks.on_step) hooks.on_step(m);
-      if (hooks.sample && cfg.sample_every > 0 && step % cfg.sample_every == 0)
-        progress.note("sample @ step " + std::to_string(step) + ": " + hooks.sample());
-      progress.update(step, "loss " + fmt("%.4f", loss) + " | lr " + fmt("%.2e", lr) + " | " +
-                                Progress::format_count(m.tokens_per_s) + " tok/s");
+      if (root && hooks.sample && cfg.sample_every > 0 && step % cfg.sample_every == 0)
+        progress->note("sample @ step " + std::to_string(step) + ": " + hooks.sample());
+      if (progress)
+        progress->update(step, "loss " + fmt("%.4f", loss) + " | lr " + fmt("%.2e", lr) + " | " +
+                                   Progress::format_count(m.tokens_per_s) + " tok/s");
 
-      const bool stop = interrupt_requested();
+      // Whether any rank was asked to stop, so that all stop (and save) after the same step.
+      double stop_flag[1] = {interrupt_requested() ? 1.0 : 0.0};
+      if (ranks > 1) comm.all_reduce(stop_flag, 1, ReduceOp::kMax);
+      const bool stop = stop_flag[0] > 0;
       if (last || stop || (cfg.save_every > 0 && step % cfg.save_every == 0)) save();
       if (stop && !last) {
         result.interrupted = true;
-        progress.note("interrupted: saved " + result.last_checkpoint.string() +
-                      " (continue with --resume)");
+        if (progress)
+          progress->note("interrupted: saved " + result.last_checkpoint.string() +
+                         " (continue with --resume)");
         break;
       }
     }
@@ -190,7 +267,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
     throw;
   }
   restore_interrupt_handlers();
-  progress.finish("loss " + fmt("%.4f", result.last_loss));
+  if (progress) progress->finish("loss " + fmt("%.4f", result.last_loss));
   return result;
 }
 

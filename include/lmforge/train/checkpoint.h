@@ -3,14 +3,18 @@
 //   optimizer.safetensors  AdamW moments per parameter: "exp_avg.<name>", "exp_avg_sq.<name>"
 //                          (f32, the parameter's arena shape), metadata {"step": t}
 //   trainer_state.json     step, tokens seen, data position, seed, elapsed seconds, the schedule,
+//                          the number of ranks that wrote it ("ranks", absent: 1),
 //                          "config": the settings that must not change across a resume, and
 //                          "files": every file of the checkpoint (written last).
+// A data-parallel job's checkpoint is written by rank 0 alone: every rank holds the same weights
+// and the same global data position, and a sharded (ZeRO-1) AdamW state is gathered first, so the
+// layout is the single-process one.
 // Each step-N directory is built with write_dir_atomic, so a directory under its final name is
 // always complete; a kill during a save leaves only a "step-N.tmp-PID" sibling that is ignored
 // (and removed by the next save). Pruning renames step-N to "step-N.trash-PID" before deleting
 // it, so a kill during a prune never leaves a partial step-N; one left by an older lmforge (a
 // file of its "files" list missing) is never resumed from and is removed by the next prune.
-// Not here: what the trainer does with the state (trainer.h), sharded multi-rank checkpoints.
+// Not here: what the trainer does with the state (trainer.h).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -34,6 +38,7 @@ struct TrainerState {
   int64_t data_position = 0;  // DataLoader::position(): windows consumed
   uint64_t seed = 0;
   double elapsed_s = 0;  // training wall time so far (excludes time between runs)
+  int ranks = 1;         // data-parallel ranks of the job that wrote it
   LrSchedule schedule;
   nlohmann::json config;  // resume-compatibility settings (compared key by key)
 };
@@ -70,6 +75,10 @@ std::vector<std::filesystem::path> list_checkpoints(const std::filesystem::path&
 // Removes all but the newest `keep` checkpoints (keep <= 0 keeps all), stale temp and trash dirs
 // and incomplete step-N dirs; crash-safe (see above).
 void prune_checkpoints(const std::filesystem::path& run_dir, int keep);
+
+// UsageError when a checkpoint written by `saved` ranks is resumed by a job of `now` ranks: the
+// global batch (batch x grad-accum x ranks) and so the data position would change meaning.
+void check_resume_ranks(int saved, int now, const std::filesystem::path& checkpoint);
 
 // Compares a checkpoint's config with the current one; UsageError naming the first key that
 // differs (so a resume never silently changes the run).

@@ -6,7 +6,8 @@
 // window k of epoch e is a pure function of (seed, e, k): the loader's whole state is one integer,
 // the number of windows consumed, and resuming from it is exact. Memory is O(1) for any corpus.
 // Not here: document-aware packing or masking (pretraining streams concatenated documents
-// separated by <|endoftext|>), multi-rank sharding (rank r would take every R-th window).
+// separated by <|endoftext|>). Multi-rank sharding lives in the trainer (LanguageModelObjective
+// reads the whole global micro-batch and keeps its slice), so the loader knows nothing of ranks.
 #pragma once
 #include <cstdint>
 #include <functional>

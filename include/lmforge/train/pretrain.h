@@ -45,6 +45,8 @@ struct PretrainOptions {
   bool resume = false;
   double peak_gflops = 0;            // 0: measure with a 1024³ sgemm at start
   std::string resolved_config_yaml;  // saved as RUN/config.yaml
+  Comm* comm = nullptr;              // data-parallel ranks (null: one process); rank 0 writes
+  bool shard_optimizer = false;      // ZeRO-1 (--shard-optimizer)
 };
 
 struct PretrainResult {

@@ -40,7 +40,12 @@ struct StageOptions {
   std::string lora_targets;          // empty: attn_q,attn_v (llama) or attn_qkv (gpt2)
   bool merge = false;                // with LoRA: final/ is the merged model
   std::string resolved_config_yaml;  // saved as RUN/config.yaml
+  Comm* comm = nullptr;              // data-parallel ranks (null: one process); rank 0 writes
+  bool shard_optimizer = false;      // ZeRO-1 (--shard-optimizer)
 };
+
+// True on the rank that writes files (rank 0, or the only process).
+inline bool writes_files(const StageOptions& o) { return !o.comm || o.comm->is_root(); }
 
 // UsageError on out-of-range numbers, a missing --init/--output, --merge without --lora-rank.
 void validate_stage_options(const StageOptions& o);
@@ -49,7 +54,8 @@ void validate_stage_options(const StageOptions& o);
 // also when the directory lacks tokenizer.json, which every stage needs).
 ModelConfig read_init_config(const std::filesystem::path& init);
 
-// Optimizer steps: --max-steps when set, else ceil(epochs · items / (batch_size · grad_accum)).
+// Optimizer steps: --max-steps when set, else ceil(epochs · items / global batch), the global
+// batch being batch_size · grad_accum · ranks.
 int64_t stage_total_steps(const StageOptions& o, int64_t items_per_epoch);
 LrSchedule stage_schedule(const StageOptions& o, int64_t total_steps);
 

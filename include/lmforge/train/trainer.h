@@ -7,7 +7,19 @@
 // Determinism: a step depends only on (weights, optimizer state, objective position, step), all
 // of which a checkpoint restores, so a resumed run repeats the uninterrupted one bit for bit (with
 // the same thread count: the kernels' reductions are deterministic per thread count).
-// Not here: option parsing and setup (pretrain.h and each stage), multi-rank all-reduce (dist/).
+// Data parallelism (N ranks, dist/comm.h): the global batch is batch x grad_accum x N. Each
+// objective's position counts items of the global batch, and rank r reads its own slice of every
+// micro-batch (rows r·B .. r·B+B-1 of the global micro-batch), so N ranks x B see exactly the rows
+// 1 rank x N·B sees, and the position (hence a checkpoint) is the same on every rank. Gradients
+// are summed with all-reduce in buckets and divided by N (micro_step weights its loss so that the
+// average over ranks is the global micro-batch's loss, see LanguageModelObjective); the loss,
+// stage metrics are averaged over ranks in one all-reduce per step, and a Ctrl-C on any rank
+// stops every rank after the same step (one more scalar all-reduce).
+// With shard_optimizer (ZeRO-1) gradients are reduce-scattered, each rank clips with the global
+// norm and updates its range of the AdamW state and parameters, then the parameters are
+// all-gathered. Rank 0 alone writes metrics.jsonl, the progress bar, samples and checkpoints
+// (the sharded AdamW state is gathered for it, so a checkpoint has the single-process layout).
+// Not here: option parsing and setup (pretrain.h and each stage), the collectives (dist/).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -18,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "lmforge/dist/comm.h"
 #include "lmforge/model/transformer.h"
 #include "lmforge/train/checkpoint.h"
 #include "lmforge/train/metrics.h"
@@ -77,6 +90,23 @@ class Objective {
   // on resume.
   virtual void save_extra(const std::filesystem::path& /*dir*/) const {}
   virtual void load_extra(const std::filesystem::path& /*dir*/) {}
+
+  // The ranks of a data-parallel job; the loop sets it before the first step (default: one
+  // process). Objectives read their slice of each global micro-batch with items_before/after.
+  void set_comm(Comm& comm) { comm_ = &comm; }
+  Comm& comm() const;
+
+ protected:
+  // With `per_rank` items per rank in a micro-batch: the items of ranks before this one (skip
+  // them before reading this rank's) and after it (skip them after), so the position advances by
+  // the whole global micro-batch on every rank.
+  int64_t items_before(int64_t per_rank) const { return comm().rank() * per_rank; }
+  int64_t items_after(int64_t per_rank) const {
+    return (comm().size() - 1 - comm().rank()) * per_rank;
+  }
+
+ private:
+  Comm* comm_ = nullptr;
 };
 
 // Masked next-token cross-entropy over a BatchSource (pretraining, continued pretraining, SFT,
@@ -97,7 +127,7 @@ class LanguageModelObjective : public Objective {
   Transformer& model_;
   BatchSource& data_;
   int B_, T_;
-  std::vector<int32_t> ids_, targets_;
+  std::vector<int32_t> ids_, targets_, pos_, skip_ids_, skip_targets_;
 };
 
 struct TrainLoopConfig {
@@ -113,6 +143,8 @@ struct TrainLoopConfig {
   std::vector<std::filesystem::path> tokenizer_files;  // copied into every checkpoint
   std::optional<std::filesystem::path> resume_from;    // a checkpoint: optimizer state + extras
   std::string label = "train";                         // progress label
+  Comm* comm = nullptr;          // the job's ranks (dist/comm.h); null: one process
+  bool shard_optimizer = false;  // ZeRO-1: each rank keeps 1/N of the AdamW state
 };
 
 struct TrainHooks {
@@ -144,5 +176,8 @@ std::vector<ParamSegment> param_segments(const Transformer& model);
 // Global L2 norm over every group's gradient (accumulated in double); when max_norm > 0 and the
 // norm exceeds it, scales every group to norm max_norm. Returns the norm before clipping.
 double clip_grad_norm(const std::vector<TrainableGroup>& groups, double max_norm);
+
+// Threads per rank when --threads is 0: the machine's cores shared by the ranks on it.
+int default_threads_per_rank(const Comm& comm);
 
 }  // namespace lmforge
