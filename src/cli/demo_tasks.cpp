@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "lmforge/core/output_guard.h"
 
 namespace lmforge::cli {
 namespace {
@@ -32,7 +33,10 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     DemoTasksOptions opt = *o;
     opt.data = *data;
-    opt.output = *out;
+    opt.output = check_output({"--output", *out, OutputSpec::Kind::kDir,
+                               {"manifest.json", "en_de_mc.jsonl", "en_de_mc_fewshot.jsonl"}, {},
+                               {}, "a task directory of an earlier `lmforge demo tasks`"},
+                              {{"--data", *data}});
     const DemoTasksSummary s = build_demo_tasks(opt);
     std::printf(
         "demo tasks in %s:\n  en_de_mc          %d questions (4 choices)\n"

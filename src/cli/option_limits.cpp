@@ -92,6 +92,17 @@ const std::map<std::string, Limit>& table() {
       // sampling (generate, chat, label, ppo rollouts)
       {"--temperature", reals(0, 100)},
       {"ppo --temperature", reals(0, 100, true)},  // PPO samples: 0 has no log-probs
+      {"ppo --value-ridge", reals(0, 1e6, true)},
+      {"ppo --missing-eos-penalty", reals(0, 1e6)},
+      {"ppo --min-reward-accuracy", reals(0, 1)},
+      {"dpo --sft-coef", reals(0, 1e6)},
+      {"--min-steps", ints(0, kBig)},
+      {"eval --num-fewshot", ints(0, 1 << 16)},
+      {"eval --limit", ints(0, kBig)},
+      {"eval --max-length", ints(0, kTok)},
+      {"eval --max-gen-tokens", ints(1, kTok)},
+      {"eval --group-select", ints(-(1 << 16), 1 << 16)},  // -1: the last match
+      {"eval --bootstrap-iters", ints(0, 1 << 24)},
       {"--top-k", ints(0, 1 << 24)},
       {"--top-p", reals(0, 1, true)},
       {"--min-p", reals(0, 1)},

@@ -10,6 +10,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/lora.h"
+#include "lmforge/model/memory_estimate.h"
 #include "lmforge/train/checkpoint.h"
 
 namespace lmforge {
@@ -73,10 +74,25 @@ void check_stage_output(const StageOptions& o) {
                        f + ") (hint: pass --resume to continue it, or choose a new --output)");
 }
 
+// Memory for the whole stage, from --init's config.json alone, before anything is allocated or
+// written. Rows are at most the model's context, so B x n_ctx bounds a micro-batch. With LoRA the
+// base is frozen: no base gradients or AdamW moments (the adapters are small beside them).
+void require_stage_memory(const std::string& name, const StageOptions& o) {
+  const ModelConfig cfg = read_init_config(o.init);
+  MemoryEstimate need = o.lora_rank > 0 ? load_memory(cfg) : training_memory(cfg, o.batch_size, cfg.n_ctx);
+  if (o.lora_rank > 0)
+    need.parts.push_back({"activations", activation_floats(cfg, double(o.batch_size) * cfg.n_ctx) * sizeof(float)});
+  require_memory(need,
+                 name + " of the model in " + o.init.string() + " with --batch-size " +
+                     std::to_string(o.batch_size) + " (rows up to n_ctx=" + std::to_string(cfg.n_ctx) + ")",
+                 "lower --batch-size (raise --grad-accum to keep the batch), or use --lora-rank");
+}
+
 StageRun begin_stage(const std::string& name, const StageOptions& o, json resume_config,
                      int64_t total_steps, std::vector<fs::path> tokenizer_files,
                      const std::function<void(Transformer&)>& prepare) {
   check_stage_output(o);
+  require_stage_memory(name, o);
   const bool root = writes_files(o);
   if (o.comm) o.comm->barrier();  // every rank checked --output before rank 0 writes into it
   if (root) ensure_writable_dir(o.output);

@@ -9,6 +9,14 @@
 
 #include "cli/command.h"
 #include "cli/option_limits.h"
+#include "lmforge/dist/comm.h"
+
+// main.cpp (not linked here) owns the process's communicator; the commands' callbacks, which
+// would ask for it, never run in this test.
+lmforge::Comm& lmforge::cli::process_comm() {
+  static const std::unique_ptr<lmforge::Comm> single = lmforge::make_single_process_comm();
+  return *single;
+}
 
 using namespace lmforge::cli;
 

@@ -248,7 +248,9 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   EXPECT_EQ(p20.stages[10].probes, "summary");
   for (size_t i : {10, 11})
     for (auto& [k, vs] : p20.stages[i].options)
-      if (k == "data") EXPECT_EQ(vs.at(0), "/d/rankings/rankings.jsonl");
+      if (k == "data") {
+        EXPECT_EQ(vs.at(0), "/d/rankings/rankings.jsonl");
+      }
   // The narrow supervised stages mix general text back in.
   for (size_t i : {7, 8}) {
     bool replay = false;

@@ -118,6 +118,25 @@ TEST(Stage, InitMustBeAModelDirectory) {
   fs::remove_all(root);
 }
 
+TEST(Stage, RefusesAModelThatCannotFitBeforeWritingAnything) {
+  fs::path root = test_data::temp_dir("stage-memory");
+  write_model(root / "init");
+  json cfg = json::parse(read_file(root / "init" / "config.json"));
+  cfg["n_layer"] = 65536;  // ~3 TB of parameters with n_embd 2048
+  cfg["n_embd"] = 2048;
+  cfg["n_inner"] = 8192;
+  write_file_atomic(root / "init" / "config.json", cfg.dump());
+  StageOptions o = base_options(root);
+  try {
+    begin_stage("test", o, json::object(), 12, {});
+    ADD_FAILURE() << "a model of 65536 layers was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("available"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(o.output));
+  fs::remove_all(root);
+}
+
 TEST(Stage, LoraTrainsAdaptersOnlyAndMergeMatches) {
   fs::path root = test_data::temp_dir("stage-lora");
   write_model(root / "init");

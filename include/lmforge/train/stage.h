@@ -62,6 +62,10 @@ LrSchedule stage_schedule(const StageOptions& o, int64_t total_steps);
 // Refuses a directory that already holds a run unless --resume (UsageError with a hint).
 void check_stage_output(const StageOptions& o);
 
+// Refuses (UsageError with the estimate and the machine's memory) a stage whose model, gradients,
+// optimizer state and one micro-batch of activations would not fit; reads only config.json.
+void require_stage_memory(const std::string& name, const StageOptions& o);
+
 // A started stage: the model to train, the trainer state (resumed or fresh) and the loop
 // configuration filled from the options.
 struct StageRun {
