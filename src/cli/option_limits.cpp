@@ -118,7 +118,8 @@ const std::map<std::string, Limit>& table() {
       {"--port", ints(0, 65535)},
       {"--parallel", ints(1, 256)},
       {"--cache-slots", ints(0, 4096)},
-      {"serve --threads", ints(1, 1024)},
+      {"serve --threads", ints(1, 4096)},  // connections served at once
+      {"label --threads", ints(1, 4096)},
       {"--samples", ints(2, 16)},
       // demo
       {"--minutes", reals(1, 100000)},
@@ -210,9 +211,11 @@ std::string check_value(const std::string& s, const Limit& l) {
   return "";
 }
 
-CLI::Validator number_validator(const Limit& l) {
-  CLI::Validator v([l](std::string& s) { return check_value(s, l); }, describe(l),
-                   kNumberValidator);
+// documented: whether --help shows the range (not for the fallback of an option outside the
+// table, whose own CLI::Range, if any, already says it; the type's whole range says nothing).
+CLI::Validator number_validator(const Limit& l, bool documented = true) {
+  CLI::Validator v([l](std::string& s) { return check_value(s, l); },
+                   documented ? describe(l) : std::string(), kNumberValidator);
   v.non_modifying();
   return v;
 }
@@ -238,7 +241,8 @@ void for_each_numeric(CLI::App& app, F&& fn) {
 void attach_option_limits(CLI::App& root) {
   for_each_numeric(root, [](CLI::App& app, CLI::Option& opt) {
     Limit l;
-    if (const Limit* t = find_limit(app, opt)) {
+    const Limit* t = find_limit(app, opt);
+    if (t) {
       l = *t;
     } else if (base_type(opt) == "FLOAT") {
       l = reals(-std::numeric_limits<long double>::max(), std::numeric_limits<long double>::max());
@@ -247,7 +251,15 @@ void attach_option_limits(CLI::App& root) {
     } else {
       l = ints(-kI64 - 1, kI64);
     }
-    opt.check(number_validator(l));
+    // An option with a CLI::Range of its own shows that range in --help already (the table's
+    // must agree with it); one without shows the table's.
+    bool own_range = true;
+    try {
+      opt.get_validator(0);
+    } catch (const CLI::OptionNotFound&) {
+      own_range = false;
+    }
+    opt.check(number_validator(l, t != nullptr && !own_range));
   });
 }
 

@@ -400,8 +400,13 @@ TEST(ExportHf, CliRefusesBadOptions) {
   EXPECT_EQ(run_cli("export --model " + dir.string() + " --format hf --dtype q8_0 --output " +
                     (dir / "o").string()),
             2);
+  // Not inside the model directory: an output inside an input directory is refused (FILES.md).
+  const fs::path gguf = dir.parent_path() / "cli-q8_0.gguf";
   EXPECT_EQ(run_cli("export --model " + dir.string() + " --format gguf --dtype q8_0 --output " +
                     (dir / "o.gguf").string()),
+            2);
+  EXPECT_EQ(run_cli("export --model " + dir.string() + " --format gguf --dtype q8_0 --output " +
+                    gguf.string()),
             0);
-  EXPECT_TRUE(GgufFile::open(dir / "o.gguf").has_tensor("blk.1.attn_v.bias"));
+  EXPECT_TRUE(GgufFile::open(gguf).has_tensor("blk.1.attn_v.bias"));
 }
