@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/http_options.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/output_guard.h"
 #include "lmforge/serve/label_db.h"
@@ -74,22 +75,11 @@ void setup(CLI::App& root) {
   cmd->add_option("--host", o->l.host, "address to listen on");
   cmd->add_option("--port", o->l.port, "TCP port (0: any free port, printed at start)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--max-body-bytes", o->l.max_body_bytes,
-                  "largest request body accepted, counted after decompression; larger ones are "
-                  "answered 413")
-      ->check(CLI::Range(size_t{1024}, size_t{1} << 30));
+  add_http_limit_options(*cmd, o->l);
   cmd->add_option("--max-answer-bytes", o->l.max_answer_bytes,
                   "longest answer a labeler may write (bytes, UTF-8); a longer one is refused "
                   "(400) and not stored")
       ->check(CLI::Range(size_t{1}, size_t{1} << 24));
-  cmd->add_option("--request-timeout", o->l.request_timeout_s,
-                  "seconds a client has to send a whole request (head and body); a slower one is "
-                  "answered 408 and disconnected")
-      ->check(CLI::Range(1, 3600));
-  cmd->add_option("--threads", o->l.threads,
-                  "connections served at once, a thread each (started on demand, ended when "
-                  "idle); more wait for one to finish")
-      ->check(CLI::Range(1, 4096));
   cmd->callback([cmd, o] {
     if (!cmd->get_subcommands().empty()) return;  // `label export` / `label stats` ran
     if (o->model.empty() || o->prompts.empty() || o->db.empty())

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/http_options.h"
 #include "lmforge/core/error.h"
 #include "lmforge/serve/openai_server.h"
 
@@ -53,14 +54,7 @@ void setup(CLI::App& root) {
           "", "");
   cmd->add_option("--api-key-file", o->api_key_file,
                   "read the API key from the first line of this file (instead of --api-key)");
-  cmd->add_option("--max-body-bytes", o->s.max_body_bytes,
-                  "largest request body accepted, counted after decompression (gzip, deflate, "
-                  "br); larger ones are answered 413")
-      ->check(CLI::Range(size_t{1024}, size_t{1} << 30));
-  cmd->add_option("--request-timeout", o->s.request_timeout_s,
-                  "seconds a client has to send a whole request (head and body); a slower one is "
-                  "answered 408 and disconnected")
-      ->check(CLI::Range(1, 3600));
+  add_http_limit_options(*cmd, o->s);
   cmd->add_option("--parallel", o->s.parallel,
                   "sequences generated together in one batch; more requests wait in a queue")
       ->check(CLI::Range(1, 256));
@@ -72,10 +66,6 @@ void setup(CLI::App& root) {
                       "Default: 2 x --parallel; 0 disables prefix reuse")
           ->check(CLI::Range(0, 4096))
           ->default_str("2 x --parallel");
-  cmd->add_option("--threads", o->s.threads,
-                  "connections served at once, a thread each (started on demand, ended when "
-                  "idle); more wait for one to finish")
-      ->check(CLI::Range(1, 4096));
   cmd->callback([cmd, o, cache_slots] {
     if (cache_slots->count() == 0) {
       o->s.cache_slots = 2 * o->s.parallel;

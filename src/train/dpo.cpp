@@ -320,12 +320,7 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
       encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
   std::vector<EncodedRanking> train, val;
   split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
-  o.epochs = epochs_for_min_steps(o, int64_t(train.size()), opts.min_steps);
-  if (o.epochs != opts.stage.epochs)
-    std::fprintf(stderr,
-                 "dpo: %zu rankings make few steps per epoch; training %d epochs to reach "
-                 "--min-steps %lld\n",
-                 train.size(), o.epochs, static_cast<long long>(opts.min_steps));
+  apply_min_steps("dpo", o, int64_t(train.size()), opts.min_steps);
   const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
   std::vector<fs::path> tok_files;

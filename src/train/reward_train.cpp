@@ -138,6 +138,18 @@ int epochs_for_min_steps(const StageOptions& o, int64_t items_per_epoch, int64_t
   return int(std::clamp<int64_t>(need, o.epochs, 1000));
 }
 
+void apply_min_steps(const char* stage, StageOptions& o, int64_t items_per_epoch,
+                     int64_t min_steps) {
+  const int before = o.epochs;
+  o.epochs = epochs_for_min_steps(o, items_per_epoch, min_steps);
+  if (o.epochs != before)
+    std::fprintf(stderr,
+                 "%s: %lld rankings make few steps per epoch; training %d epochs to reach "
+                 "--min-steps %lld\n",
+                 stage, static_cast<long long>(items_per_epoch), o.epochs,
+                 static_cast<long long>(min_steps));
+}
+
 RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& test_hooks) {
   // ---- validate everything before writing anything ----
   StageOptions o = opts.stage;
@@ -151,12 +163,7 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
       encode_rankings(opts.data, read_rankings_jsonl(opts.data), renderer, mc.n_ctx);
   std::vector<EncodedRanking> train, val;
   split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
-  o.epochs = epochs_for_min_steps(o, int64_t(train.size()), opts.min_steps);
-  if (o.epochs != opts.stage.epochs)
-    std::fprintf(stderr,
-                 "reward: %zu rankings make few steps per epoch; training %d epochs to reach "
-                 "--min-steps %lld\n",
-                 train.size(), o.epochs, static_cast<long long>(opts.min_steps));
+  apply_min_steps("reward", o, int64_t(train.size()), opts.min_steps);
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
   std::vector<fs::path> tok_files;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})

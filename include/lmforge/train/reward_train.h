@@ -45,6 +45,10 @@ StageOptions reward_default_stage_options();
 // The epochs that make at least min_steps optimizer steps over items_per_epoch examples (never
 // fewer than o.epochs, at most 1000); o.epochs when --max-steps is set or min_steps is 0.
 int epochs_for_min_steps(const StageOptions& o, int64_t items_per_epoch, int64_t min_steps);
+// Sets o.epochs to epochs_for_min_steps and says so on stderr when it grew ("STAGE: N rankings
+// make few steps per epoch; ..."); shared by the ranking stages (reward, DPO).
+void apply_min_steps(const char* stage, StageOptions& o, int64_t items_per_epoch,
+                     int64_t min_steps);
 
 RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& test_hooks = {});
 
