@@ -3,7 +3,10 @@
 // OpenBLAS's cblas_sgemm otherwise. Not a general BLAS: row-major only, no complex, no batching.
 #include <cblas.h>
 
+#include <string>
+
 #include "gemm_avx2.h"
+#include "lmforge/backend/isa.h"
 #include "lmforge/backend/kernels.h"
 
 namespace lmforge::cpu {
@@ -26,3 +29,12 @@ void sgemm_blas(bool trans_a, bool trans_b, int M, int N, int K, float alpha, co
 }
 
 }  // namespace lmforge::cpu
+
+namespace lmforge::backend {
+
+std::string gemm_name(Precision p) {
+  (void)p;  // bf16 is emulated through the fp32 GEMM until a bf16 GEMM is wired in
+  return cpu::gemm_avx2_enabled() ? "lmforge avx2" : "openblas";
+}
+
+}  // namespace lmforge::backend
