@@ -111,3 +111,11 @@ LMFORGE_KERNELS(float)
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc);
 }  // namespace lmforge::cpu
+
+#include "lmforge/backend/isa.h"
+
+namespace lmforge::cpu {
+// The same at a given precision: bf16 rounds A and B to bfloat16 and accumulates in fp32.
+void gemm(backend::Precision p, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+          const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc);
+}  // namespace lmforge::cpu

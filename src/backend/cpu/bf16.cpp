@@ -1,4 +1,5 @@
-// Bulk float <-> bfloat16 conversion (scalar reference loops; vectorized paths are dispatched here).
+// Bulk float <-> bfloat16 conversion (scalar reference loops; vectorized paths are dispatched
+// here).
 #include "lmforge/backend/bf16.h"
 
 namespace lmforge::cpu {
