@@ -124,10 +124,16 @@ std::shared_ptr<const Entry> create(const Key& k, float alpha, float beta) {
     ops.append_sum(beta);
     attr.set_post_ops(ops);
   }
-  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine());
-  auto e = std::make_shared<Entry>(Entry{pd, dnnl::matmul(pd), a_md, b_md, c_md,
+  try {
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_md, c_md), attr, engine());
+    return std::make_shared<Entry>(Entry{pd, dnnl::matmul(pd), a_md, b_md, c_md,
                                          pd.scratchpad_desc(), pd.scratchpad_desc().get_size()});
-  return e;
+  } catch (const dnnl::error& e) {  // e.g. no bf16 matmul at avx2 in oneDNN 2.6
+    throw RuntimeError(std::string("[gemm_onednn] ") + onednn_name() + " has no " +
+                       (in == dt::bf16 ? "bf16" : "fp32") + " matmul at " +
+                       backend::isa_name(onednn_isa()) + " for M=" + std::to_string(k.M) +
+                       " N=" + std::to_string(k.N) + " K=" + std::to_string(k.K) + ": " + e.what());
+  }
 }
 
 std::shared_ptr<const Entry> lookup(const Key& k, float alpha, float beta) {
