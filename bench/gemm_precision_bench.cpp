@@ -8,7 +8,7 @@
 // "onednn impl" column names oneDNN's kernel); OpenBLAS picks its own kernel (OPENBLAS_CORETYPE).
 // Not a test, but a path whose result strays from our kernel's (normwise relative error above
 // 1e-5 for fp32, 1e-2 for bf16) stops the run, so a broken path cannot post a fast number.
-// Usage: gemm_precision_bench [reps=3] [threads=1,2] [shapes=all|head|tiny|small]
+// Usage: gemm_precision_bench [reps=3] [threads=1,2] [shapes=all|head|few|tiny|small]
 #include <cblas.h>
 #include <omp.h>
 
@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
@@ -52,7 +53,15 @@ void onednn_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float
   cpu::gemm_onednn(Precision::bf16, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+// With one thread every library computes on the calling thread, so its CPU time is measured
+// (descheduling on a shared machine then costs nothing); with more, wall time.
+bool g_cpu_clock = false;
 double now() {
+  if (g_cpu_clock) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+  }
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
@@ -118,6 +127,12 @@ int main(int argc, char** argv) {
     cases.push_back({"head 1024x768x768 nt", false, true, 1024, 768, 768, 0.0f});
     cases.push_back({"head 1024x768x768 nn", false, false, 1024, 768, 768, 0.0f});
   }
+  if (which == "all" || which == "few")  // few rows: prefill of short prompts, batched decode
+    for (int M : {1, 4, 16, 64}) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "few %dx2304x768 nt", M);
+      cases.push_back({buf, false, true, M, 2304, 768, 0.0f});
+    }
   if (which == "all" || which == "tiny") add_model(cases, "tiny", 2048, 128, 512, 4096);
   if (which == "all" || which == "small") add_model(cases, "small", 2048, 384, 1536, 8192);
 
@@ -138,7 +153,9 @@ int main(int argc, char** argv) {
   for (int t : threads) {
     omp_set_num_threads(t);
     openblas_set_num_threads(t);
-    std::printf("\n%d thread(s), GFLOP/s (bf16 columns include converting A and B)\n", t);
+    g_cpu_clock = t == 1;
+    std::printf("\n%d thread(s), GFLOP/s by %s (bf16 columns include converting A and B)\n", t,
+                g_cpu_clock ? "thread CPU time" : "wall time");
     std::printf("%-36s %7s %7s %7s %7s %7s | %6s %6s %6s | %s\n", "shape", "avx2", "blas", "dnnl32",
                 "dnnl16", "emu16", "16/b32", "d32/a", "cvt%", "onednn impl fp32 / bf16");
     double total[5] = {0, 0, 0, 0, 0};
@@ -192,5 +209,21 @@ int main(int argc, char** argv) {
   std::printf(
       "(16/b32: oneDNN bf16 speed over the best fp32 library; d32/a: oneDNN fp32 over our "
       "AVX2 kernel; cvt%%: share of the bf16 call spent converting A and B)\n");
+  // What a shape seen for the first time costs on top of the call: creating the primitive
+  // descriptor and primitive (JIT), on the calling thread (its CPU time, averaged over 8 shapes).
+  g_cpu_clock = true;
+  for (Precision p : {Precision::fp32, Precision::bf16}) {
+    const double t0 = now();
+    std::string impl_name;
+    for (int M = 991; M < 999; M++) {
+      try {
+        impl_name = cpu::onednn_impl(p, false, true, M, 768, 768);
+      } catch (const std::exception&) {
+        impl_name = "none";
+      }
+    }
+    std::printf("oneDNN %s primitive for a new shape (Mx768x768, %s): %.2f ms CPU\n",
+                backend::precision_name(p), impl_name.c_str(), (now() - t0) / 8 * 1e3);
+  }
   return 0;
 }

@@ -450,6 +450,21 @@ TEST(Gemm, ConcurrentCallsFromThreads) {
   }
 }
 
+// More shapes than the primitive cache holds (1024): the least recently used are dropped and
+// made again, and every result stays right.
+TEST(Gemm, PrimitiveCacheEviction) {
+  std::mt19937_64 rng(9);
+  for (int round = 0; round < 2; round++)
+    for (int M = 1; M <= 1100; M++) {
+      const bool check = M % 97 == 1 || M == 1100;
+      Problem p(rng, false, true, M, 3, 2, 1.0f, 0.0f, 1);
+      run_gemm(Precision::fp32, p);
+      if (check) {
+        EXPECT_EQ(count_outside(p, reference(p, false), true), 0u) << "M=" << M;
+      }
+    }
+}
+
 // ---------------------------------------------------------------- fresh processes
 
 // Run in a child with LMFORGE_ISA / LMFORGE_GEMM set: oneDNN capped at the process's level.

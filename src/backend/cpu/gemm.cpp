@@ -26,11 +26,16 @@ namespace {
 using backend::Isa;
 using backend::Precision;
 
-// The fp32 GEMM per active ISA level (avx2, avx512, avx512_bf16, amx_bf16), from
-// bench/gemm_bench on the 2-core Zen 5 (docs/KERNELS.md, "fp32 GEMM per ISA"): at avx2 our kernel
-// is ahead of oneDNN's avx2 matmul and runs on OpenMP's threads, unlike OpenBLAS's pthreads pool;
-// from avx512 up oneDNN's AVX-512 kernels are ahead of ours.
-constexpr Fp32Gemm kFp32Default[] = {Fp32Gemm::avx2, Fp32Gemm::onednn, Fp32Gemm::onednn,
+// The fp32 GEMM per active ISA level (avx2, avx512, avx512_bf16, amx_bf16): oneDNN at every
+// level, from bench/gemm_precision_bench and bench/gemm_bench on the 2-core Zen 5 with each level
+// forced (docs/KERNELS.md, "fp32 GEMM per ISA", 2026-12-02). Alone, one thread, CPU time: at avx2
+// oneDNN's jit sgemm was 7% ahead of our kernel over the 30 "tiny"/"small" training shapes and
+// 1.5-10x ahead at 1-64 rows; from avx512 up oneDNN and OpenBLAS were level (~2x our AVX2 kernel).
+// In context (MLP block fwd+bwd, 2 threads) oneDNN was 1.12x ours at avx2 and 1.5-2x OpenBLAS at
+// avx512+: it runs on OpenMP's threads (Debian builds it with the OpenMP runtime) where
+// OpenBLAS's pthreads pool contends with them, and it honours LMFORGE_ISA (OpenBLAS picks its own
+// kernel). Our AVX2 kernel stays as LMFORGE_GEMM=avx2 and as the fallback under a test's IsaCap.
+constexpr Fp32Gemm kFp32Default[] = {Fp32Gemm::onednn, Fp32Gemm::onednn, Fp32Gemm::onednn,
                                      Fp32Gemm::onednn};
 
 // LMFORGE_GEMM, read once; unset or unknown (noted on stderr) -> nullptr.

@@ -13,13 +13,14 @@
 // - The scratchpad is ours (scratchpad_mode::user, a per-thread buffer), and each thread has its
 //   own stream: primitives are immutable and shared, so calls from several threads (the server)
 //   never share mutable state.
-// - The cache is cleared when it exceeds kMaxEntries (variable prompt lengths would otherwise
-//   grow it without bound); entries are shared_ptrs, so a call in flight keeps its primitive.
+// - The cache keeps the kMaxEntries most recently used primitives (variable prompt lengths would
+//   otherwise grow it without bound); entries are shared_ptrs, so a call in flight keeps its own.
 // Not here: the choice of when to use oneDNN (gemm.cpp), weight pre-reordering, batched matmul.
 #include "gemm_onednn.h"
 
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <oneapi/dnnl/dnnl.hpp>
@@ -36,7 +37,10 @@ using backend::Precision;
 using dims = dnnl::memory::dims;
 using dt = dnnl::memory::data_type;
 
-constexpr size_t kMaxEntries = 512;
+// A training run uses ~15 GEMM shapes per model width; inference adds one set per new prompt
+// length (prefill). Creating a primitive costs ~1 ms (bench/gemm_precision_bench), so the least
+// recently used ones are dropped beyond this many, keeping the steady shapes.
+constexpr size_t kMaxEntries = 1024;
 
 // Our level for oneDNN's, and back: a oneDNN ISA value is a bit set that includes every lower
 // level's bits.
@@ -136,18 +140,42 @@ std::shared_ptr<const Entry> create(const Key& k, float alpha, float beta) {
   }
 }
 
-std::shared_ptr<const Entry> lookup(const Key& k, float alpha, float beta) {
-  static std::mutex mu;
-  static std::unordered_map<Key, std::shared_ptr<const Entry>, KeyHash> cache;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    auto it = cache.find(k);
-    if (it != cache.end()) return it->second;
+// Least recently used entries go first when the cache is full. The map holds each entry and its
+// place in the recency list; both change under one mutex (a hit costs a lookup and a splice).
+class PrimitiveCache {
+ public:
+  std::shared_ptr<const Entry> find(const Key& k) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(k);
+    if (it == map_.end()) return nullptr;
+    order_.splice(order_.begin(), order_, it->second.second);
+    return it->second.first;
   }
-  auto e = create(k, alpha, beta);  // outside the lock: creation JIT-compiles kernels
-  std::lock_guard<std::mutex> lock(mu);
-  if (cache.size() >= kMaxEntries) cache.clear();
-  return cache.emplace(k, e).first->second;  // another thread's entry wins a race: same thing
+  std::shared_ptr<const Entry> insert(const Key& k, std::shared_ptr<const Entry> e) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = map_.find(k);
+    if (it != map_.end()) return it->second.first;  // another thread's entry won a race
+    if (map_.size() >= kMaxEntries) {
+      map_.erase(order_.back());
+      order_.pop_back();
+    }
+    order_.push_front(k);
+    map_.emplace(k, std::make_pair(e, order_.begin()));
+    return e;
+  }
+
+ private:
+  std::mutex mu_;
+  std::list<Key> order_;  // most recently used first
+  std::unordered_map<Key, std::pair<std::shared_ptr<const Entry>, std::list<Key>::iterator>,
+                     KeyHash>
+      map_;
+};
+
+std::shared_ptr<const Entry> lookup(const Key& k, float alpha, float beta) {
+  static PrimitiveCache cache;
+  if (auto e = cache.find(k)) return e;
+  return cache.insert(k, create(k, alpha, beta));  // created outside the lock (JIT, ~1 ms)
 }
 
 // A per-thread byte buffer that only grows, 64-byte aligned.
