@@ -83,8 +83,13 @@ Isa cpu_isa() {
   return isa;
 }
 
-Isa active_isa() {
+Isa process_isa() {
   static const Isa env = env_capped(cpu_isa());
+  return env;
+}
+
+Isa active_isa() {
+  const Isa env = process_isa();
   const int cap = g_test_cap.load(std::memory_order_relaxed);
   return cap < int(env) ? Isa(cap) : env;
 }

@@ -36,6 +36,13 @@ namespace cpu {
 void convert_to_bf16(bf16_t* dst, const float* src, size_t n);
 // dst[i] = bf16_to_float(src[i]).
 void convert_from_bf16(float* dst, const bf16_t* src, size_t n);
+// A rows × cols matrix with leading dimension ld_src (>= cols) into a dense one (ld = cols).
+void convert_to_bf16(bf16_t* dst, const float* src, size_t rows, size_t cols, size_t ld_src);
+// dst[i] = round_to_bf16(src[i]): bf16 values kept in floats (the emulated bf16 GEMM's inputs).
+void round_floats_to_bf16(float* dst, const float* src, size_t n);
+void round_floats_to_bf16(float* dst, const float* src, size_t rows, size_t cols, size_t ld_src);
+// All paths give the same bits as float_to_bf16 / round_to_bf16, denormals included (the
+// AVX512_BF16 instruction flushes denormal inputs to zero; those lanes are redone exactly).
 }  // namespace cpu
 
 }  // namespace lmforge
