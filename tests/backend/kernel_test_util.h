@@ -11,9 +11,12 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include "lmforge/backend/isa.h"
 
 namespace lmforge::test {
 
@@ -179,5 +182,29 @@ std::vector<R> take_rows(const R* x, int T, size_t width, const Doc& d) {
   const R* src = x + ((size_t)d.b * T + d.t0) * width;
   return std::vector<R>(src, src + (size_t)d.len * width);
 }
+
+// A test run once per ISA path of the CPU kernels (GetParam()): the body runs under
+// backend::IsaCap(GetParam()), so the dispatchers take that path. A path above what this process
+// may use (the CPU, or LMFORGE_ISA) is skipped with the reason printed, never silently.
+class IsaPaths : public ::testing::TestWithParam<backend::Isa> {
+ protected:
+  void SetUp() override {
+    backend::Isa want = GetParam(), have = backend::active_isa();
+    if (have < want)
+      GTEST_SKIP() << "the " << backend::isa_name(want) << " path needs a CPU with it; this one "
+                   << "runs at most " << backend::isa_name(have) << " (CPU or LMFORGE_ISA)";
+    cap_.emplace(want);
+  }
+  void TearDown() override { cap_.reset(); }
+
+ private:
+  std::optional<backend::IsaCap> cap_;
+};
+inline std::string isa_param_name(const ::testing::TestParamInfo<backend::Isa>& info) {
+  return backend::isa_name(info.param);
+}
+// INSTANTIATE_TEST_SUITE_P(Isa, Fixture, LMFORGE_KERNEL_ISAS) for kernels with AVX-512 twins.
+#define LMFORGE_KERNEL_ISAS \
+  ::testing::Values(backend::Isa::avx2, backend::Isa::avx512), test::isa_param_name
 
 }  // namespace lmforge::test
