@@ -6,9 +6,11 @@
 
 namespace lmforge {
 namespace {
+class GeluIsa : public test::IsaPaths {};    // each test once per ISA path
+class SwiGluIsa : public test::IsaPaths {};  // each test once per ISA path
 using test::Pair;
 
-TEST(Gelu, RefVsCpu) {
+TEST_P(GeluIsa, RefVsCpu) {
   std::mt19937_64 rng(1);
   for (size_t n : {1, 31, 33, 257, 100003}) {
     Pair inp(n), out(n), dout(n), dinp(n);
@@ -35,7 +37,7 @@ TEST(Gelu, RefMatchesFormula) {
               1e-15);
 }
 
-TEST(SwiGlu, RefVsCpu) {
+TEST_P(SwiGluIsa, RefVsCpu) {
   std::mt19937_64 rng(2);
   for (int N : {1, 31, 257})
     for (int FF : {1, 33, 257}) {
@@ -74,6 +76,9 @@ TEST(Activations, GradientCheck) {
   ref::swiglu_backward(dgu.data(), r2.data(), gu.data(), N, FF);
   EXPECT_LT(test::grad_check_error({gu.data()}, {gu.size()}, {dgu.data()}, swiglu_loss), 1e-6);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, GeluIsa, LMFORGE_KERNEL_ISAS);
+INSTANTIATE_TEST_SUITE_P(Isa, SwiGluIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

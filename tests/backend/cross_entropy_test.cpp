@@ -7,6 +7,7 @@
 
 namespace lmforge {
 namespace {
+class CrossEntropyIsa : public test::IsaPaths {};  // each test once per ISA path
 using test::Pair;
 
 std::vector<int32_t> targets_for(std::mt19937_64& rng, int N, int V, double mask_frac) {
@@ -17,7 +18,7 @@ std::vector<int32_t> targets_for(std::mt19937_64& rng, int N, int V, double mask
   return t;
 }
 
-TEST(CrossEntropy, RefVsCpuForwardBackwardFused) {
+TEST_P(CrossEntropyIsa, RefVsCpuForwardBackwardFused) {
   std::mt19937_64 rng(1);
   for (int V : {1, 37, 1000, 8191})
     for (int N : {1, 31, 33})
@@ -102,6 +103,8 @@ TEST(CrossEntropy, TargetOutOfRangeThrows) {
   EXPECT_THROW(cpu::cross_entropy_fused(logits.data(), losses.data(), tg.data(), 1.0f, 2, 5),
                RuntimeError);
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, CrossEntropyIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

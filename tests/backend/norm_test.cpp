@@ -6,12 +6,15 @@
 
 namespace lmforge {
 namespace {
+class LayerNormIsa : public test::IsaPaths {};  // each test once per ISA path
+class RmsNormIsa : public test::IsaPaths {};    // each test once per ISA path
+class NormsIsa : public test::IsaPaths {};      // each test once per ISA path
 using test::Pair;
 
 const int kNs[] = {1, 31, 33, 257};
 const int kCs[] = {1, 31, 33, 257};
 
-TEST(LayerNorm, RefVsCpu) {
+TEST_P(LayerNormIsa, RefVsCpu) {
   std::mt19937_64 rng(1);
   for (int N : kNs)
     for (int C : kCs) {
@@ -49,7 +52,7 @@ TEST(LayerNorm, RefVsCpu) {
     }
 }
 
-TEST(RmsNorm, RefVsCpu) {
+TEST_P(RmsNormIsa, RefVsCpu) {
   std::mt19937_64 rng(2);
   for (int N : kNs)
     for (int C : kCs) {
@@ -111,7 +114,7 @@ TEST(RmsNorm, GradientCheck) {
             1e-6);
 }
 
-TEST(Norms, CpuBackwardAccumulatesTwice) {
+TEST_P(NormsIsa, CpuBackwardAccumulatesTwice) {
   std::mt19937_64 rng(5);
   int N = 33, C = 31;
   Pair inp(N * C), w(C), b(C), out(N * C), mean(N), rstd(N), dout(N * C);
@@ -133,6 +136,10 @@ TEST(Norms, CpuBackwardAccumulatesTwice) {
     EXPECT_NEAR(b2[c], 2 * b1[c], 1e-4) << "dbias " << c;
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Isa, LayerNormIsa, LMFORGE_KERNEL_ISAS);
+INSTANTIATE_TEST_SUITE_P(Isa, RmsNormIsa, LMFORGE_KERNEL_ISAS);
+INSTANTIATE_TEST_SUITE_P(Isa, NormsIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

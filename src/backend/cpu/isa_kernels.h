@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lmforge/backend/isa.h"
 #include "lmforge/backend/kernels.h"
 #include "lmforge/backend/kernels_infer.h"
 
@@ -40,3 +41,10 @@ LMFORGE_ISA_EXTRA_KERNELS
 void linear_rows_bf16_dp(float* out, const float* xr, const bf16_t* xb, const bf16_t* weight,
                          const float* bias, int N, int IC, int OC);
 }  // namespace lmforge::cpu::avx512
+
+namespace lmforge::cpu {
+// The dispatchers' test: true when the AVX-512 twin may run (CPU, LMFORGE_ISA and IsaCap).
+inline bool use_avx512() {
+  return backend::isa_at_least(backend::Isa::avx512);
+}
+}  // namespace lmforge::cpu
