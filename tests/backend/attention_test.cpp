@@ -297,6 +297,69 @@ TEST(Attention, CpuRejectsMalformedPos) {
       cpu::attention_forward(out.data(), lse.data(), qkv.data(), 1, T, NH, NKV, HS, ok.data()));
 }
 
+// Finite differences through this path's own float forward (plain and packed rows, GQA, T not a
+// multiple of the blocks), against its backward; then the same inputs run twice give the same
+// bits (no dependence on scheduling at a fixed thread count).
+TEST_P(AttentionIsa, CpuDirectionalGradientAndRepeatable) {
+  std::mt19937_64 rng(31);
+  for (Cfg c : {Cfg{2, 37, 4, 2, 32}, Cfg{1, 70, 3, 1, 16}, Cfg{1, 1, 2, 2, 64}})
+    for (bool packed : {false, true}) {
+      SCOPED_TRACE(name(c) + (packed ? " packed" : ""));
+      auto [B, T, NH, NKV, HS] = c;
+      const size_t QKV = (size_t)(NH + 2 * NKV) * HS, O = (size_t)B * T * NH * HS;
+      std::vector<int32_t> pos = test::mixed_pos(rng, B, T);
+      const int32_t* p = packed ? pos.data() : nullptr;
+      std::vector<float> qkv(B * T * QKV), dout(O), out(O), lse((size_t)B * NH * T),
+          dqkv(qkv.size());
+      for (auto* v : {&qkv, &dout})
+        for (auto& x : *v) x = (float)std::normal_distribution<double>(0.0, 1.0)(rng);
+      cpu::attention_forward(out.data(), lse.data(), qkv.data(), B, T, NH, NKV, HS, p);
+      cpu::attention_backward(dqkv.data(), dout.data(), qkv.data(), out.data(), lse.data(), B, T,
+                              NH, NKV, HS, p);
+      auto loss = [&] {
+        std::vector<float> o(O), l(lse.size());
+        cpu::attention_forward(o.data(), l.data(), qkv.data(), B, T, NH, NKV, HS, p);
+        double s = 0.0;
+        for (size_t i = 0; i < O; i++) s += (double)dout[i] * o[i];
+        return s;
+      };
+      EXPECT_LT(test::directional_grad_error({&qkv}, {&dqkv}, loss, 7), 2e-3);
+      std::vector<float> out2(O), lse2(lse.size()), dqkv2(dqkv.size());
+      cpu::attention_forward(out2.data(), lse2.data(), qkv.data(), B, T, NH, NKV, HS, p);
+      cpu::attention_backward(dqkv2.data(), dout.data(), qkv.data(), out2.data(), lse2.data(), B, T,
+                              NH, NKV, HS, p);
+      EXPECT_TRUE(out == out2 && lse == lse2 && dqkv == dqkv2) << "a repeated call differs";
+    }
+}
+
+// The AVX-512 path against the AVX2 path on the same inputs: equal to float rounding.
+TEST(Attention, Avx512MatchesAvx2) {
+  if (backend::active_isa() < backend::Isa::avx512)
+    GTEST_SKIP() << "no AVX-512 on this CPU (or LMFORGE_ISA caps it): one path only";
+  std::mt19937_64 rng(32);
+  const int B = 2, T = 100, NH = 6, NKV = 2, HS = 64;
+  const size_t QKV = (size_t)(NH + 2 * NKV) * HS, O = (size_t)B * T * NH * HS;
+  std::vector<float> qkv(B * T * QKV), dout(O);
+  for (auto* v : {&qkv, &dout})
+    for (auto& x : *v) x = (float)std::normal_distribution<double>(0.0, 1.5)(rng);
+  std::vector<float> out[2], lse[2], dqkv[2];
+  for (int k = 0; k < 2; k++) {
+    backend::IsaCap cap(k == 0 ? backend::Isa::avx2 : backend::Isa::avx512);
+    out[k].resize(O), lse[k].resize((size_t)B * NH * T), dqkv[k].resize(qkv.size());
+    cpu::attention_forward(out[k].data(), lse[k].data(), qkv.data(), B, T, NH, NKV, HS);
+    cpu::attention_backward(dqkv[k].data(), dout.data(), qkv.data(), out[k].data(), lse[k].data(),
+                            B, T, NH, NKV, HS);
+  }
+  auto close = [](const std::vector<float>& a, const std::vector<float>& b, double tol) {
+    for (size_t i = 0; i < a.size(); i++)
+      if (!(std::abs(a[i] - b[i]) <= tol * (1.0 + std::abs(b[i])))) return false;
+    return true;
+  };
+  EXPECT_TRUE(close(out[1], out[0], 1e-5));
+  EXPECT_TRUE(close(lse[1], lse[0], 1e-6));
+  EXPECT_TRUE(close(dqkv[1], dqkv[0], 1e-4));
+}
+
 INSTANTIATE_TEST_SUITE_P(Isa, AttentionIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace

@@ -183,6 +183,38 @@ std::vector<R> take_rows(const R* x, int T, size_t width, const Doc& d) {
   return std::vector<R>(src, src + (size_t)d.len * width);
 }
 
+// Finite differences on the float kernel itself (the path under test, not the oracle): the
+// directional derivative of loss along a random direction u, (loss(x+h·u) − loss(x−h·u)) / 2h,
+// against Σ grad·u from the kernel's backward; returns |fd − an| / max(|fd|, |an|). xs are the
+// float inputs (restored afterwards), grads their gradients. With h = 1e-2 the float rounding of
+// the forward leaves ~1e-7·|loss|/h and truncation O(h²): a few 1e-4, while a wrong or missing
+// gradient term is O(1).
+inline double directional_grad_error(std::vector<std::vector<float>*> xs,
+                                     std::vector<const std::vector<float>*> grads,
+                                     const std::function<double()>& loss, uint64_t seed,
+                                     double h = 1e-2) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> dist(0.0, 1.0);
+  std::vector<std::vector<double>> u(xs.size());
+  std::vector<std::vector<float>> saved(xs.size());
+  double an = 0.0;
+  for (size_t k = 0; k < xs.size(); k++) {
+    saved[k] = *xs[k];
+    for (size_t i = 0; i < xs[k]->size(); i++) {
+      u[k].push_back(dist(rng));
+      an += u[k][i] * (*grads[k])[i];
+    }
+  }
+  auto shifted = [&](double t) {
+    for (size_t k = 0; k < xs.size(); k++)
+      for (size_t i = 0; i < xs[k]->size(); i++) (*xs[k])[i] = (float)(saved[k][i] + t * u[k][i]);
+    return loss();
+  };
+  double fd = (shifted(h) - shifted(-h)) / (2 * h);
+  for (size_t k = 0; k < xs.size(); k++) *xs[k] = saved[k];
+  return std::abs(fd - an) / std::max(std::abs(fd), std::abs(an));
+}
+
 // A test run once per ISA path of the CPU kernels (GetParam()): the body runs under
 // backend::IsaCap(GetParam()), so the dispatchers take that path. A path above what this process
 // may use (the CPU, or LMFORGE_ISA) is skipped with the reason printed, never silently.
