@@ -14,6 +14,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "lmforge/backend/isa.h"
@@ -26,7 +27,7 @@ constexpr size_t kGuard = 64;
 template <typename T>
 class Guarded {
  public:
-  explicit Guarded(size_t n = 0) : n_(n), buf_(n + 2 * kGuard, std::nan("")) {}
+  explicit Guarded(size_t n = 0) : n_(n), buf_(n + 2 * kGuard, guard_value()) {}
   T* data() { return buf_.data() + kGuard; }
   const T* data() const { return buf_.data() + kGuard; }
   size_t size() const { return n_; }
@@ -34,7 +35,7 @@ class Guarded {
   const T& operator[](size_t i) const { return data()[i]; }
   // True when every guard element is still the NaN it started as (bitwise).
   bool guards_intact() const {
-    T nan = std::nan("");
+    T nan = guard_value();
     for (size_t i = 0; i < kGuard; i++) {
       if (std::memcmp(&buf_[i], &nan, sizeof(T)) != 0) return false;
       if (std::memcmp(&buf_[kGuard + n_ + i], &nan, sizeof(T)) != 0) return false;
@@ -42,6 +43,14 @@ class Guarded {
     return true;
   }
   std::vector<T> vec() const { return std::vector<T>(data(), data() + n_); }
+  // NaN in the buffer's type: a float/double NaN, or for bf16 storage (uint16_t) the bf16 quiet
+  // NaN 0x7fc0, which a kernel widening it reads as a NaN too.
+  static T guard_value() {
+    if constexpr (std::is_floating_point_v<T>)
+      return std::nan("");
+    else
+      return T(0x7fc0);
+  }
 
  private:
   size_t n_;

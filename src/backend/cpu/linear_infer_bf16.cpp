@@ -32,7 +32,7 @@ inline __m256 widen8(const bf16_t* p) {
 
 struct DotAvx2 {
   template <int RO, int RN>
-  static void dot(float* res, const bf16_t* w, const float* xr, const bf16_t*, int IC) {
+  static void dot(float* res, const bf16_t* w, const float* xr, size_t ldx, const bf16_t*, int IC) {
     __m256 acc[RN][RO];
     for (int n = 0; n < RN; n++)
       for (int r = 0; r < RO; r++) acc[n][r] = _mm256_setzero_ps();
@@ -41,15 +41,14 @@ struct DotAvx2 {
       __m256 wv[RO];
       for (int r = 0; r < RO; r++) wv[r] = widen8(w + (size_t)r * IC + i);
       for (int n = 0; n < RN; n++) {
-        __m256 xv = _mm256_loadu_ps(xr + (size_t)n * IC + i);
+        __m256 xv = _mm256_loadu_ps(xr + n * ldx + i);
         for (int r = 0; r < RO; r++) acc[n][r] = _mm256_fmadd_ps(wv[r], xv, acc[n][r]);
       }
     }
     for (int n = 0; n < RN; n++)
       for (int r = 0; r < RO; r++) {
         float s = hsum8(acc[n][r]);
-        for (int i = IC8; i < IC; i++)
-          s += xr[(size_t)n * IC + i] * bf16_to_float(w[(size_t)r * IC + i]);
+        for (int i = IC8; i < IC; i++) s += xr[n * ldx + i] * bf16_to_float(w[(size_t)r * IC + i]);
         res[n * RO + r] = s;
       }
   }
@@ -62,9 +61,9 @@ namespace avx2 {
 void linear_rows_bf16(float* out, const float* xr, const bf16_t* xb, const bf16_t* weight,
                       const float* bias, int N, int IC, int OC) {
   if (N == 1)
-    bf16_rows<DotAvx2, 8, 1>(out, xr, xb, weight, bias, N, IC, OC);
+    bf16_rows<DotAvx2, 8, 1>(out, xr, IC, xb, weight, bias, N, IC, OC);
   else
-    bf16_rows<DotAvx2, 4, 2>(out, xr, xb, weight, bias, N, IC, OC);
+    bf16_rows<DotAvx2, 4, 2>(out, xr, IC, xb, weight, bias, N, IC, OC);
 }
 }  // namespace avx2
 
