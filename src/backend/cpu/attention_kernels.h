@@ -68,21 +68,34 @@ inline int imax(int a, int b) {
   return a > b ? a : b;
 }
 
-// s[jj] = scale · q·k_jj for the whole (padded) block: kBk/kLanes register accumulators (8 ymm
-// or 4 zmm). kT holds the block transposed: element (d, jj) at kT[d·ld + jj]. Each score is the
-// same sum over d in the same order at either width.
+// s[r·kBk + jj] = scale · q_r·k_jj for R query rows against the whole (padded) block, kBk/kLanes
+// register accumulators per row. kT holds the block transposed: element (d, jj) at kT[d·ld + jj].
+// Each score is the same sum over d in the same order whatever R and the width.
+// R > 1 shares each loaded key vector between rows and gives the FMA units independent chains:
+// at 16 lanes one row has only 4 accumulators, fewer than the FMA latency × issue width, so the
+// AVX-512 build scores kScoreRows = 4 rows per pass (16 zmm accumulators of 32). The AVX2 build
+// keeps one row (8 ymm accumulators of 16).
 static_assert(kBk % 16 == 0);
 constexpr int kAcc = kBk / kLanes;
-inline void scores(float* s, const float* q, const float* kT, size_t ld, int HS, float scale) {
-  vf acc[kAcc] = {};
+constexpr int kScoreRows = kLanes == 16 ? 4 : 1;
+static_assert(kRows % kScoreRows == 0 && kBq % kScoreRows == 0);
+template <int R>
+inline void scores_rows(float* s, const float* const* q, const float* kT, size_t ld, int HS,
+                        float scale) {
+  vf acc[R][kAcc] = {};
   for (int d = 0; d < HS; d++) {
-    vf qd = vf{} + q[d] * scale;
     const float* kd = kT + (size_t)d * ld;
+    vf qd[R];
+    for (int r = 0; r < R; r++) qd[r] = vf{} + q[r][d] * scale;
 #pragma GCC unroll 8
-    for (int u = 0; u < kAcc; u++) acc[u] += qd * at(kd + kLanes * u);
+    for (int u = 0; u < kAcc; u++) {
+      vf k = at(kd + kLanes * u);
+      for (int r = 0; r < R; r++) acc[r][u] += qd[r] * k;
+    }
   }
+  for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-  for (int u = 0; u < kAcc; u++) at(s + kLanes * u) = acc[u];
+    for (int u = 0; u < kAcc; u++) at(s + (size_t)r * kBk + kLanes * u) = acc[r][u];
 }
 
 // acc[0:HS] = corr·acc + Σ_{jj<n} w[jj]·rows[jj·stride + 0:HS] (P·V in the forward, dS·K for
@@ -140,7 +153,7 @@ void forward_blocks(float* out, float* lse, const float* qkv, const float* kT_al
   {
     // Per-thread scratch with new[] (no std:: container instances in an ISA build: isa_kernels.h).
     float* acc = new float[(size_t)kBq * HS];
-    float* s = new float[kBk];
+    float* s = new float[(size_t)kScoreRows * kBk];
     float* m = new float[kBq];
     float* l = new float[kBq];
     int start[kBq] = {};  // document start of each query row of the block (kPacked)
@@ -170,23 +183,32 @@ void forward_blocks(float* out, float* lse, const float* qkv, const float* kT_al
             if (lo >= nj) break;  // this row's document (and every later row's) starts later
             lo = imax(lo, 0);
           }
-          scores(s, base + (size_t)i * qkv_dim + (size_t)h * HS, kT, T_pad, HS, scale);
+          // Scores of kScoreRows rows at once (rows past i1 repeat the last one, unused), then
+          // row by row from s_r.
+          const int ibeg = imax(i0, j0);
+          float* s_r = s + (size_t)((i - ibeg) % kScoreRows) * kBk;
+          if ((i - ibeg) % kScoreRows == 0) {
+            const float* qs[kScoreRows];
+            for (int u = 0; u < kScoreRows; u++)
+              qs[u] = base + (size_t)imin(i + u, i1 - 1) * qkv_dim + (size_t)h * HS;
+            scores_rows<kScoreRows>(s, qs, kT, T_pad, HS, scale);
+          }
           float bmax = -INFINITY;
 #pragma omp simd reduction(max : bmax)
-          for (int jj = lo; jj < valid; jj++) bmax = s[jj] > bmax ? s[jj] : bmax;
+          for (int jj = lo; jj < valid; jj++) bmax = s_r[jj] > bmax ? s_r[jj] : bmax;
           float m_new = m[r] < bmax ? bmax : m[r];
           float corr = exp_approx(m[r] - m_new);  // 0 on the first block (m = −inf)
           float* a = acc + (size_t)r * HS;
           float lsum = 0.0f;
 #pragma omp simd reduction(+ : lsum)
           for (int jj = lo; jj < valid; jj++) {
-            s[jj] = exp_approx(s[jj] - m_new);
-            lsum += s[jj];
+            s_r[jj] = exp_approx(s_r[jj] - m_new);
+            lsum += s_r[jj];
           }
           l[r] = l[r] * corr + lsum;
           m[r] = m_new;
-          accumulate_rows(a, corr, s + lo, valid - lo, vbase + (size_t)(j0 + lo) * qkv_dim, qkv_dim,
-                          HS);
+          accumulate_rows(a, corr, s_r + lo, valid - lo, vbase + (size_t)(j0 + lo) * qkv_dim,
+                          qkv_dim, HS);
         }
       }
       for (int i = i0; i < i1; i++) {
@@ -255,18 +277,24 @@ void backward_blocks(float* dqkv, const float* dout, const float* qkv, const flo
             const float* q[kRows];
             const float* dO[kRows];
             int vmin = kPacked ? kBk : 0, vmax = 0;  // keys [vmin, vmax) of the block in use
+            for (int r = 0; r < kRows; r++) {  // rows past the end: any valid row, zero weights
+              int ir = imin(i + r, iend - 1);
+              q[r] = base + (size_t)ir * qkv_dim + (size_t)h * HS;
+              dO[r] = dout + ((size_t)b * T + ir) * out_dim + (size_t)h * HS;
+            }
+            for (int r = 0; r < kRows; r += kScoreRows) {
+              if (i + r >= iend) break;
+              scores_rows<kScoreRows>(p + r * kBk, q + r, kT, kBk, HS, scale);
+              scores_rows<kScoreRows>(ds + r * kBk, dO + r, vT, kBk, HS, 1.0f);  // dp = dO·v
+            }
             for (int r = 0; r < kRows; r++) {
               float* pr = p + r * kBk;
               float* dsr = ds + r * kBk;
-              if (i + r >= iend) {  // past the end: zero weights, any valid row pointer
+              if (i + r >= iend) {
                 for (int jj = 0; jj < kBk; jj++) pr[jj] = dsr[jj] = 0.0f;
-                q[r] = q[0];
-                dO[r] = dO[0];
                 continue;
               }
               int ir = i + r;
-              q[r] = base + (size_t)ir * qkv_dim + (size_t)h * HS;
-              dO[r] = dout + ((size_t)b * T + ir) * out_dim + (size_t)h * HS;
               float* dq = dbase + (size_t)ir * qkv_dim + (size_t)h * HS;
               int valid = imin(nj, ir - j0 + 1), lo = 0;  // keys [lo, valid) of the block
               if constexpr (kPacked) {
@@ -274,8 +302,6 @@ void backward_blocks(float* dqkv, const float* dout, const float* qkv, const flo
                 vmin = imin(vmin, lo);
               }
               vmax = imax(vmax, valid);
-              scores(pr, q[r], kT, kBk, HS, scale);
-              scores(dsr, dO[r], vT, kBk, HS, 1.0f);  // dp_jj = dO·v_jj, in ds for now
               float li = lse_h[ir], Di = D_h[ir];
 #pragma omp simd
               for (int jj = 0; jj < kBk; jj++) {
