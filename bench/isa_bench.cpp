@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   const bool decode_only = argc > 3 && std::string(argv[3]) == "decode";
   const bool small = cfg != "tiny";
   const int B = small ? 8 : 16, T = small ? 256 : 128, C = small ? 384 : 128, NH = small ? 6 : 4,
-            V = small ? 8192 : 4096, HS = C / NH, NKV = NH, L = small ? 6 : 4;
+            V = small ? 8192 : 4096, HS = C / NH, NKV = NH;
   const int N = B * T, QKV = (NH + 2 * NKV) * HS;
   const std::vector<Isa> isas{Isa::avx2, Isa::avx512};
   std::printf("isa_bench %s (B=%d T=%d C=%d NH=%d HS=%d V=%d), %d threads, cpu isa %s%s\n",
@@ -163,18 +163,6 @@ int main(int argc, char** argv) {
         [&] { cpu::cross_entropy_fused(work.data(), losses.data(), targets.data(), 1.0f, N, V); },
         [&] { std::memcpy(work.data(), logits.data(), logits.size() * 4); });
   }
-  if (!decode_only) {  // AdamW over the model's parameter count (~12·L·C² + V·C), residual add
-    const size_t n = (size_t)12 * L * C * C + (size_t)V * C;
-    auto p = randn(n), g = randn(n), m = randn(n, 0.1f), v = randn(n, 0.1f);
-    for (auto& x : v) x = x * x;
-    bench("adamw_update", 20.0 * n, [&] {
-      cpu::adamw_update(p.data(), g.data(), m.data(), v.data(), n, 1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f,
-                        10);
-    });
-    bench("add_inplace (N*C)", 12.0 * N * C,
-          [&] { cpu::add_inplace(p.data(), g.data(), (size_t)N * C); });
-  }
-
   // Decode linears: fp32 weights (linear_rows_forward, the AVX2 kernel) against bf16 weights on
   // each ISA path, for GPT-2 124M's decode step: 12 layers × (qkv 768->2304, proj 768->768, fc
   // 768->3072, fc_proj 3072->768) with distinct weights (340 MB fp32, 170 MB bf16: far past the

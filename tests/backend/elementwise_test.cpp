@@ -6,11 +6,9 @@
 
 namespace lmforge {
 namespace {
-class ElementwiseIsa : public test::IsaPaths {};  // each test once per ISA path
-class AdamWIsa : public test::IsaPaths {};        // each test once per ISA path
 using test::Pair;
 
-TEST_P(ElementwiseIsa, AddScaleSumSquares) {
+TEST(Elementwise, AddScaleSumSquares) {
   std::mt19937_64 rng(1);
   for (size_t n : {1, 31, 33, 257, 100003}) {
     Pair acc(n), x(n);
@@ -28,14 +26,14 @@ TEST_P(ElementwiseIsa, AddScaleSumSquares) {
   }
 }
 
-TEST_P(ElementwiseIsa, SumSquaresAccumulatesInDouble) {
+TEST(Elementwise, SumSquaresAccumulatesInDouble) {
   // 2^25 ones: a single float accumulator stops growing at 2^24.
   size_t n = (size_t)1 << 25;
   std::vector<float> x(n, 1.0f);
   EXPECT_EQ(cpu::sum_squares(x.data(), n), (double)n);
 }
 
-TEST_P(AdamWIsa, MatchesTorchSemanticsOverSteps) {
+TEST(AdamW, MatchesTorchSemanticsOverSteps) {
   std::mt19937_64 rng(2);
   size_t n = 1037;
   double lr = 1e-2, b1 = 0.9, b2 = 0.95, eps = 1e-8, wd = 0.1;
@@ -64,9 +62,6 @@ TEST_P(AdamWIsa, MatchesTorchSemanticsOverSteps) {
     test::expect_close(v, 1e-9, 1e-5, "v");
   }
 }
-
-INSTANTIATE_TEST_SUITE_P(Isa, ElementwiseIsa, LMFORGE_KERNEL_ISAS);
-INSTANTIATE_TEST_SUITE_P(Isa, AdamWIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge
