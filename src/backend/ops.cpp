@@ -231,6 +231,12 @@ void linear_rows_forward(float* out, const float* inp, const float* weight, cons
   cpu::linear_rows_forward(out, inp, weight, bias, N, IC, OC);
 }
 
+void linear_rows_forward_bf16(float* out, const float* inp, const bf16_t* weight, const float* bias,
+                              int N, int IC, int OC) {
+  Timed t("linear_rows_forward_bf16");
+  cpu::linear_rows_forward_bf16(out, inp, weight, bias, N, IC, OC);
+}
+
 bool packed_linear_available() {
   return cpu::packed_linear_available();
 }

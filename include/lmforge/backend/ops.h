@@ -21,6 +21,10 @@ LMFORGE_INFER_KERNELS(float)
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
           const float* B, int ldb, float beta, float* C, int ldc);
 
+// linear_rows_forward on a bf16 copy of the weight (kernels_infer.h): decode at --precision bf16.
+void linear_rows_forward_bf16(float* out, const float* inp, const bf16_t* weight, const float* bias,
+                              int N, int IC, int OC);
+
 // Inference weights packed once into the fp32 GEMM's layout (kernels_infer.h): where available,
 // batched decode steps stop repacking weights on every call.
 bool packed_linear_available();
