@@ -26,10 +26,13 @@ inline float bf16_to_float(bf16_t h) {
 }
 
 // f rounded to the nearest bf16 value, as a float (what a bf16 matmul sees of its input).
-inline float round_to_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
+inline float round_to_bf16(float f) {
+  return bf16_to_float(float_to_bf16(f));
+}
 
 namespace cpu {
-// dst[i] = float_to_bf16(src[i]) for n elements (AVX512_BF16 / AVX-512 / AVX2 by run-time dispatch).
+// dst[i] = float_to_bf16(src[i]) for n elements (AVX512_BF16 / AVX-512 / AVX2 by run-time
+// dispatch).
 void convert_to_bf16(bf16_t* dst, const float* src, size_t n);
 // dst[i] = bf16_to_float(src[i]).
 void convert_from_bf16(float* dst, const bf16_t* src, size_t n);
