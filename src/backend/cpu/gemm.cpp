@@ -12,7 +12,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <vector>
 
 #include "gemm_avx2.h"
 #include "gemm_dispatch.h"
