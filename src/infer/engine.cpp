@@ -10,7 +10,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lmforge/backend/kernels.h"
+#include "lmforge/backend/ops.h"
 #include "lmforge/backend/kernels_infer.h"
 #include "lmforge/core/error.h"
 
@@ -29,11 +29,11 @@ constexpr int kRowsGemv = 16;
 void linear(float* out, const float* inp, const float* w, const float* wp, const float* b, int N,
             int IC, int OC) {
   if (N == 1 || (N <= kRowsGemv && !wp))
-    cpu::linear_rows_forward(out, inp, w, b, N, IC, OC);
+    ops::linear_rows_forward(out, inp, w, b, N, IC, OC);
   else if (wp)
-    cpu::linear_packed_forward(out, inp, wp, b, N, IC, OC);
+    ops::linear_packed_forward(out, inp, wp, b, N, IC, OC);
   else
-    cpu::linear_forward(out, inp, w, b, N, IC, OC);
+    ops::linear_forward(out, inp, w, b, N, IC, OC);
 }
 }  // namespace
 
@@ -97,9 +97,9 @@ InferenceModel::InferenceModel(const Transformer& model) : cfg_(model.config()) 
 }
 
 const float* InferenceModel::pack(const float* w, int IC, int OC) {
-  if (!cpu::packed_linear_available()) return nullptr;
-  packed_.push_back(alloc_aligned_floats(cpu::packed_weight_floats(IC, OC)));
-  cpu::pack_weight(packed_.back().get(), w, IC, OC);
+  if (!ops::packed_linear_available()) return nullptr;
+  packed_.push_back(alloc_aligned_floats(ops::packed_weight_floats(IC, OC)));
+  ops::pack_weight(packed_.back().get(), w, IC, OC);
   return packed_.back().get();
 }
 
@@ -156,16 +156,16 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
   float *x = x_.get(), *h = h_.get(), *ln = ln_.get(), *qkv = qkv_.get(), *att = att_.get();
   float *fc = fc_.get(), *act = act_.get(), *mean = mean_.get(), *rstd = rstd_.get();
 
-  cpu::embedding_forward(x, ids_.data(), wte_, nullptr, 1, N, C);  // (N,C)
+  ops::embedding_forward(x, ids_.data(), wte_, nullptr, 1, N, C);  // (N,C)
   if (wpe_)
-    for (int r = 0; r < N; ++r) cpu::add_inplace(x + (size_t)r * C, wpe_ + (size_t)pos_[r] * C, C);
+    for (int r = 0; r < N; ++r) ops::add_inplace(x + (size_t)r * C, wpe_ + (size_t)pos_[r] * C, C);
 
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const Layer& w = layers_[l];
     if (llama)
-      cpu::rmsnorm_forward(ln, rstd, x, w.norm1_w, N, C, eps);  // (N,C)
+      ops::rmsnorm_forward(ln, rstd, x, w.norm1_w, N, C, eps);  // (N,C)
     else
-      cpu::layernorm_forward(ln, mean, rstd, x, w.norm1_w, w.norm1_b, N, C, eps);
+      ops::layernorm_forward(ln, mean, rstd, x, w.norm1_w, w.norm1_b, N, C, eps);
     linear(qkv, ln, w.qkv_w, w.qkv_p, w.qkv_b, N, C, QKV);  // (N,QKV)
     // Per chunk: RoPE at the chunk's offset, then its k and v rows into the cache.
     kptr_.assign(N, nullptr);
@@ -174,7 +174,7 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     for (const ForwardChunk& c : chunks) {
       const int n = (int)c.tokens.size(), p0 = c.cache->size();
       float* q0 = qkv + (size_t)row * QKV;
-      if (llama) cpu::rope_forward(q0, 1, n, NH, NKV, HS, cfg_.rope_theta, p0);
+      if (llama) ops::rope_forward(q0, 1, n, NH, NKV, HS, cfg_.rope_theta, p0);
       float *kc = c.cache->k(l), *vc = c.cache->v(l);
       const int maxT = c.cache->capacity();
       for (int t = 0; t < n; ++t) {
@@ -189,23 +189,23 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
       }
       row += n;
     }
-    cpu::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
+    ops::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
                                   NKV, HS, chunks[0].cache->capacity());  // (N,A)
     linear(h, att, w.o_w, w.o_p, w.o_b, N, A, C);                         // (N,C)
-    cpu::add_inplace(h, x, (size_t)N * C);                                // residual
+    ops::add_inplace(h, x, (size_t)N * C);                                // residual
     if (llama)
-      cpu::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
+      ops::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
     else
-      cpu::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
+      ops::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
     if (llama) {
       linear(fc, ln, w.up_w, w.up_p, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
-      cpu::swiglu_forward(act, fc, N, FF);           // (N,FF)
+      ops::swiglu_forward(act, fc, N, FF);           // (N,FF)
     } else {
       linear(fc, ln, w.up_w, w.up_p, w.up_b, N, C, FF);  // (N,FF)
-      cpu::gelu_forward(act, fc, (size_t)N * FF);
+      ops::gelu_forward(act, fc, (size_t)N * FF);
     }
     linear(x, act, w.down_w, w.down_p, w.down_b, N, FF, C);  // (N,C) next residual stream
-    cpu::add_inplace(x, h, (size_t)N * C);
+    ops::add_inplace(x, h, (size_t)N * C);
   }
   for (const ForwardChunk& c : chunks) {
     auto& toks = c.cache->mutable_tokens();
@@ -223,9 +223,9 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     fin = last_.get();
   }
   if (llama)
-    cpu::rmsnorm_forward(ln, rstd, fin, normf_w_, R, C, eps);
+    ops::rmsnorm_forward(ln, rstd, fin, normf_w_, R, C, eps);
   else
-    cpu::layernorm_forward(ln, mean, rstd, fin, normf_w_, normf_b_, R, C, eps);
+    ops::layernorm_forward(ln, mean, rstd, fin, normf_w_, normf_b_, R, C, eps);
   linear(logits_.get(), ln, lm_head_, lm_head_p_, nullptr, R, C, V);  // (R,V)
   return logits_.get();
 }
