@@ -10,8 +10,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lmforge/backend/ops.h"
 #include "lmforge/backend/bf16.h"
+#include "lmforge/backend/ops.h"
 #include "lmforge/core/error.h"
 
 namespace lmforge {
@@ -214,7 +214,7 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     }
     ops::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
                                   NKV, HS, chunks[0].cache->capacity());  // (N,A)
-    linear(h, att, w.o, w.o_b, N, A, C);                         // (N,C)
+    linear(h, att, w.o, w.o_b, N, A, C);                                  // (N,C)
     ops::add_inplace(h, x, (size_t)N * C);                                // residual
     if (llama)
       ops::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
@@ -222,7 +222,7 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
       ops::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
     if (llama) {
       linear(fc, ln, w.up, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
-      ops::swiglu_forward(act, fc, N, FF);           // (N,FF)
+      ops::swiglu_forward(act, fc, N, FF);         // (N,FF)
     } else {
       linear(fc, ln, w.up, w.up_b, N, C, FF);  // (N,FF)
       ops::gelu_forward(act, fc, (size_t)N * FF);

@@ -22,7 +22,9 @@ Isa cpu_isa();
 // (avx2|avx512|avx512_bf16|amx_bf16) and by a test's IsaCap. Asking for more than the CPU has is
 // capped at the CPU's level (with a one-time note on stderr), never an illegal instruction.
 Isa active_isa();
-inline bool isa_at_least(Isa level) { return active_isa() >= level; }
+inline bool isa_at_least(Isa level) {
+  return active_isa() >= level;
+}
 // cpu_isa() capped by LMFORGE_ISA only (not by IsaCap): the level fixed for the process, e.g. the
 // cap given to oneDNN, which accepts one cap per process.
 Isa process_isa();
