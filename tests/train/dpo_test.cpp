@@ -207,6 +207,7 @@ TEST_F(DpoStage, ListwiseWithLora) {
   o.stage.lora_targets = "attn_qkv,ffn_up";
   o.stage.merge = true;
   o.stage.lr = 5e-3;
+  o.keep_last = true;  // all 30 steps (selection is WritesTheBestHeldOutStepAndStopsEarly's)
   DpoResult r = run_dpo(o);
   EXPECT_EQ(r.summary["steps"], 30);
   EXPECT_GT(r.summary["reward_accuracy"].get<double>(),
