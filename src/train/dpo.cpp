@@ -400,17 +400,18 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   if (select) finish_best_weights(best, res.train, "dpo");
   const std::map<std::string, double>& ev = res.train.last_eval;
   auto get = [&ev](const char* k) { return ev.count(k) ? json(ev.at(k)) : json(nullptr); };
-  json headline = {{"reward_accuracy", get("reward_accuracy")},
-                   {"margin", get("margin")},
-                   {"kl", get("kl")},
-                   {"chosen_logp", get("chosen_logp")},
-                   {"chosen_logp_ref", get("chosen_logp_ref")},
-                   {"beta", opts.beta},
-                   {"sft_coef", opts.sft_coef},
-                   {"reward_accuracy_on", val.empty() ? "train" : "val"},
-                   {"val_objective", get("val_objective")},
-                   {"best_step", select && best.has_best() ? json(best.best_step()) : json(nullptr)},
-                   {"stopped_early", res.train.stopped_early}};
+  json headline = {
+      {"reward_accuracy", get("reward_accuracy")},
+      {"margin", get("margin")},
+      {"kl", get("kl")},
+      {"chosen_logp", get("chosen_logp")},
+      {"chosen_logp_ref", get("chosen_logp_ref")},
+      {"beta", opts.beta},
+      {"sft_coef", opts.sft_coef},
+      {"reward_accuracy_on", val.empty() ? "train" : "val"},
+      {"val_objective", get("val_objective")},
+      {"best_step", select && best.has_best() ? json(best.best_step()) : json(nullptr)},
+      {"stopped_early", res.train.stopped_early}};
   if (ev.count("chosen_logp") && ev.count("chosen_logp_ref") &&
       ev.at("chosen_logp") < ev.at("chosen_logp_ref") - 0.1)
     std::fprintf(stderr,

@@ -10,8 +10,8 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/datasets.h"
 #include "lmforge/loss/ranking.h"
-#include "lmforge/train/early_stop.h"
 #include "lmforge/model/lora.h"
+#include "lmforge/train/early_stop.h"
 #include "lmforge/train/reward_data.h"
 #include "lmforge/train/reward_model.h"
 
@@ -206,10 +206,10 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
   sc.tie_metric = "val_loss";
   sc.patience = opts.early_stop_patience;
   TrainableGroup hg = head.group();
-  BestWeights best(o.output / "best_weights.bin", sc,
-                   {{m.trainable_params().data(), m.trainable_params().numel()},
-                    {hg.params, hg.numel}},
-                   writes_files(o));
+  BestWeights best(
+      o.output / "best_weights.bin", sc,
+      {{m.trainable_params().data(), m.trainable_params().numel()}, {hg.params, hg.numel}},
+      writes_files(o));
   if (select) {
     std::map<std::string, double> start;
     for (const auto& [k, v] : run.start.items())

@@ -103,8 +103,7 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
   if (gen && !spec.val.empty()) sc.tie_metric = "val_loss";
   sc.patience = spec.early_stop_patience;
   BestWeights best(o.output / "best_weights.bin", sc,
-                   {{m.trainable_params().data(), m.trainable_params().numel()}},
-                   writes_files(o));
+                   {{m.trainable_params().data(), m.trainable_params().numel()}}, writes_files(o));
   if (evaluates && spec.select_best && o.eval_every == 0 && spec.auto_evals > 0)
     run.loop.eval_every = selection_eval_every(total, spec.auto_evals);
   const bool select = (gen || !spec.val.empty()) && spec.select_best && run.loop.eval_every > 0;
