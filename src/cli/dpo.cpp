@@ -40,6 +40,14 @@ void setup(CLI::App& root) {
                   "without --max-steps, train at least this many steps (--epochs grows to reach "
                   "it; 0: exactly --epochs). Many epochs over a small ranking set can collapse "
                   "the policy: see docs/RLHF.md");
+  cmd->add_option("--early-stop-patience", a->o.early_stop_patience,
+                  "stop after this many held-out evaluations without a lower held-out objective "
+                  "(DPO loss + sft-coef x the preferred answers' NLL); the best evaluation's "
+                  "weights, the --init model's included, are the ones written (0: never stop "
+                  "early, still keep the best)");
+  cmd->add_flag("--keep-last", a->o.keep_last,
+                "write the last step's weights even when an earlier held-out evaluation was "
+                "better (no selection, no early stop)");
   cmd->add_option("--loss", a->o.loss,
                   "pairwise: -log sigmoid over all K(K-1)/2 ordered pairs of a ranking; listwise: "
                   "Plackett-Luce over the whole ranking")

@@ -56,6 +56,13 @@ void setup(CLI::App& root) {
                   "training rows so the model does not forget it (default: none)");
   cmd->add_option("--replay-ratio", a->o.replay.ratio,
                   "share of training rows taken from --replay, spread evenly (deterministic)");
+  cmd->add_option("--early-stop-patience", a->o.early_stop_patience,
+                  "stop after this many evaluations without a better instruct_accuracy on the "
+                  "validation conversations (val_loss with --heldout, which stays a test set); "
+                  "0: never stop early");
+  cmd->add_flag("--keep-last", a->o.keep_last,
+                "write the last step's weights; by default the stage evaluates 5 times (or every "
+                "--eval-every steps) and writes the best evaluation's weights");
   cmd->callback([cmd, a] {
     print_resolved_config(*cmd);
     InstructOptions o = a->o;

@@ -97,6 +97,7 @@ const std::map<std::string, Limit>& table() {
       {"ppo --min-reward-accuracy", reals(0, 1)},
       {"dpo --sft-coef", reals(0, 1e6)},
       {"--min-steps", ints(0, kBig)},
+      {"--early-stop-patience", ints(0, 1000000)},
       {"eval --num-fewshot", ints(0, 1 << 16)},
       {"eval --limit", ints(0, kBig)},
       {"eval --max-length", ints(0, kTok)},

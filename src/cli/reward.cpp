@@ -95,6 +95,13 @@ void setup(CLI::App& root) {
   cmd->add_option("--min-steps", a->o.min_steps,
                   "without --max-steps, train at least this many steps (--epochs grows to reach "
                   "it; 0: exactly --epochs)");
+  cmd->add_option("--early-stop-patience", a->o.early_stop_patience,
+                  "stop after this many held-out evaluations without a better held-out "
+                  "reward_accuracy; the best evaluation's weights are the ones written (0: never "
+                  "stop early, still keep the best)");
+  cmd->add_flag("--keep-last", a->o.keep_last,
+                "write the last step's weights even when an earlier held-out evaluation was "
+                "better (no selection, no early stop)");
   add_score(cmd);
   cmd->callback([cmd, a] {
     if (cmd->got_subcommand("score")) return;

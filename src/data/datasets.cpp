@@ -121,6 +121,21 @@ std::vector<RankingExample> read_rankings_jsonl(const fs::path& path) {
         } else {
           at.fail("responses", "missing", std::string("expected ") + kRankingsSchema);
         }
+        if (obj.contains("ties")) {
+          const json& ts = at.required_array(obj, "ties");
+          for (const json& g : ts) {
+            if (!g.is_array() || g.size() < 2)
+              at.fail("ties", "each tie is an array of at least 2 response indices");
+            std::vector<size_t> group;
+            for (const json& k : g) {
+              if (!k.is_number_unsigned() || k.get<size_t>() >= ex.responses.size() ||
+                  (!group.empty() && k.get<size_t>() != group.back() + 1))
+                at.fail("ties", "indices must be consecutive positions of \"responses\" (0-based)");
+              group.push_back(k.get<size_t>());
+            }
+            ex.ties.push_back(std::move(group));
+          }
+        }
         return ex;
       });
 }

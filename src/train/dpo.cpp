@@ -13,6 +13,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/datasets.h"
 #include "lmforge/loss/dpo.h"
+#include "lmforge/train/early_stop.h"
 #include "lmforge/train/reward_train.h"
 
 namespace lmforge {
@@ -254,7 +255,9 @@ std::map<std::string, double> evaluate_dpo(Transformer& policy, Transformer& ref
           // Mean per-token log-likelihood of the preferred answers under the policy and the
           // reference: DPO's known failure is this falling while the margin grows.
           {"chosen_logp", chosen / double(data.size())},
-          {"chosen_logp_ref", chosen_ref / double(data.size())}};
+          {"chosen_logp_ref", chosen_ref / double(data.size())},
+          // What training lowers, on held-out rankings: the selection measure.
+          {"val_objective", (loss - o.sft_coef * chosen) / double(data.size())}};
 }
 
 json ref_to_json(const std::vector<std::vector<double>>& v) {
@@ -323,6 +326,9 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
   apply_min_steps("dpo", o, int64_t(train.size()), opts.min_steps);
   const std::vector<EncodedRanking>& eval_set = val.empty() ? train : val;
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
+  // Selection needs held-out rankings and more than the final evaluation.
+  const bool select = !val.empty() && !opts.keep_last;
+  if (select && o.eval_every == 0) o.eval_every = selection_eval_every(total);
   std::vector<fs::path> tok_files;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(o.init / f)) tok_files.push_back(o.init / f);
@@ -332,7 +338,9 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
                train.size(), val.size(), renderer.mode(), ranking_loss_name(kind), opts.beta,
                opts.sft_coef);
   if (val.empty())
-    std::fprintf(stderr, "note: --val-fraction 0: evaluation uses the training rankings\n");
+    std::fprintf(stderr,
+                 "note: --val-fraction 0: evaluation uses the training rankings (no held-out "
+                 "selection of the best step)\n");
 
   // ---- from here on we write ----
   json resume_config = {{"data", opts.data.string()},
@@ -375,19 +383,35 @@ DpoResult run_dpo(const DpoOptions& opts, const TrainHooks& test_hooks) {
     for (const auto& [k, v] : hooks.eval()) j[k] = v;
     return j;
   });
+  EarlyStopConfig sc;
+  sc.metric = "val_objective";
+  sc.patience = opts.early_stop_patience;
+  BestWeights best(o.output / "best_weights.bin", sc,
+                   {{m.trainable_params().data(), m.trainable_params().numel()}}, writes_files(o));
+  if (select) {
+    std::map<std::string, double> start;
+    for (const auto& [k, v] : run.start.items())
+      if (v.is_number()) start[k] = v.get<double>();
+    attach_best_weights(best, hooks, run.resumed_from.has_value(), start);
+  }
   DpoObjective objective(m, train, ref_train, eval_opts);
   DpoResult res;
   res.train = run_stage_loop(run, objective, hooks);
+  if (select) finish_best_weights(best, res.train, "dpo");
   const std::map<std::string, double>& ev = res.train.last_eval;
   auto get = [&ev](const char* k) { return ev.count(k) ? json(ev.at(k)) : json(nullptr); };
-  json headline = {{"reward_accuracy", get("reward_accuracy")},
-                   {"margin", get("margin")},
-                   {"kl", get("kl")},
-                   {"chosen_logp", get("chosen_logp")},
-                   {"chosen_logp_ref", get("chosen_logp_ref")},
-                   {"beta", opts.beta},
-                   {"sft_coef", opts.sft_coef},
-                   {"reward_accuracy_on", val.empty() ? "train" : "val"}};
+  json headline = {
+      {"reward_accuracy", get("reward_accuracy")},
+      {"margin", get("margin")},
+      {"kl", get("kl")},
+      {"chosen_logp", get("chosen_logp")},
+      {"chosen_logp_ref", get("chosen_logp_ref")},
+      {"beta", opts.beta},
+      {"sft_coef", opts.sft_coef},
+      {"reward_accuracy_on", val.empty() ? "train" : "val"},
+      {"val_objective", get("val_objective")},
+      {"best_step", select && best.has_best() ? json(best.best_step()) : json(nullptr)},
+      {"stopped_early", res.train.stopped_early}};
   if (ev.count("chosen_logp") && ev.count("chosen_logp_ref") &&
       ev.at("chosen_logp") < ev.at("chosen_logp_ref") - 0.1)
     std::fprintf(stderr,

@@ -213,6 +213,10 @@ SftStageResult run_instruct(const InstructOptions& o, const TrainHooks& test_hoo
   }
   size_t longest = 0;
   for (const auto& r : spec.gen_refs) longest = std::max(longest, tok.encode(r).size());
+  spec.select_best = !o.keep_last;
+  spec.early_stop_patience = o.early_stop_patience;
+  spec.auto_evals = 5;
+  spec.select_on_generation = o.heldout.empty();  // the validation conversations: not a test set
   spec.metric = o.heldout_metric;
   spec.headline = "instruct_accuracy";
   spec.eval_max_tokens = o.eval_max_tokens > 0 ? o.eval_max_tokens : int(longest) + 8;

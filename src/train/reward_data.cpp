@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 
 #include "lmforge/core/error.h"
@@ -84,7 +85,25 @@ std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
                                             const ResponseRenderer& renderer, int n_ctx) {
   std::vector<EncodedRanking> out;
   out.reserve(examples.size());
-  for (const RankingExample& ex : examples) {
+  int64_t untied = 0, all_tied = 0;
+  for (const RankingExample& ex_in : examples) {
+    // Tied answers carry no order among themselves: keep the first of each tie group, so no
+    // loss or accuracy pair is made of two answers the ranker could not tell apart.
+    RankingExample ex = ex_in;
+    if (!ex.ties.empty()) {
+      std::vector<bool> drop(ex.responses.size(), false);
+      for (const auto& g : ex.ties)
+        for (size_t i = 1; i < g.size(); ++i) drop[g[i]] = true;
+      std::vector<std::string> kept;
+      for (size_t k = 0; k < ex.responses.size(); ++k)
+        if (!drop[k]) kept.push_back(ex.responses[k]);
+      untied += int64_t(ex.responses.size() - kept.size());
+      ex.responses = std::move(kept);
+      if (ex.responses.size() < 2) {
+        ++all_tied;
+        continue;
+      }
+    }
     const auto field = [](size_t k) { return "responses[" + std::to_string(k) + "]"; };
     if (ex.responses.size() < 2)
       throw InputError(file.string(), ex.line, "responses",
@@ -119,6 +138,14 @@ std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
     }
     out.push_back(std::move(r));
   }
+  if (untied)
+    std::fprintf(stderr,
+                 "%s: %lld tied answer(s) set aside (one of each tie is kept); %lld ranking(s) "
+                 "were all ties and are skipped\n",
+                 file.c_str(), static_cast<long long>(untied), static_cast<long long>(all_tied));
+  if (out.empty())
+    throw InputError(file.string(), 0, "ties", "every ranking is all ties: nothing to learn",
+                     "rank the answers (ties only where they are truly equal)");
   return out;
 }
 

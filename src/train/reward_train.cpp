@@ -11,6 +11,7 @@
 #include "lmforge/data/datasets.h"
 #include "lmforge/loss/ranking.h"
 #include "lmforge/model/lora.h"
+#include "lmforge/train/early_stop.h"
 #include "lmforge/train/reward_data.h"
 #include "lmforge/train/reward_model.h"
 
@@ -165,6 +166,8 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
   split_rankings(std::move(all), opts.val_fraction, o.seed, train, val);
   apply_min_steps("reward", o, int64_t(train.size()), opts.min_steps);
   const int64_t total = stage_total_steps(o, int64_t(train.size()));
+  const bool select = !val.empty() && !opts.keep_last;
+  if (select && o.eval_every == 0) o.eval_every = selection_eval_every(total);
   std::vector<fs::path> tok_files;
   for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
     if (fs::exists(o.init / f)) tok_files.push_back(o.init / f);
@@ -197,9 +200,26 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
                 {"reward_accuracy", ev["reward_accuracy"]},
                 {"margin", ev["margin"]}};
   });
+  EarlyStopConfig sc;
+  sc.metric = "reward_accuracy";
+  sc.higher_is_better = true;
+  sc.tie_metric = "val_loss";
+  sc.patience = opts.early_stop_patience;
+  TrainableGroup hg = head.group();
+  BestWeights best(
+      o.output / "best_weights.bin", sc,
+      {{m.trainable_params().data(), m.trainable_params().numel()}, {hg.params, hg.numel}},
+      writes_files(o));
+  if (select) {
+    std::map<std::string, double> start;
+    for (const auto& [k, v] : run.start.items())
+      if (v.is_number()) start[k] = v.get<double>();
+    attach_best_weights(best, hooks, run.resumed_from.has_value(), start);
+  }
   RewardObjective objective(m, head, train, o.batch_size, kind, o.seed);
   RewardTrainResult res;
   res.train = run_stage_loop(run, objective, hooks);
+  if (select) finish_best_weights(best, res.train, "reward");
   if (res.train.interrupted) return res;
   if (!writes_files(o)) {  // data parallel: rank 0 writes final/, the others read its summary
     o.comm->barrier();
@@ -241,7 +261,9 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
                   {"val_loss", ev.count("val_loss") ? json(ev.at("val_loss")) : json(nullptr)},
                   {"reward_accuracy", acc},
                   {"margin", margin},
-                  {"reward_accuracy_on", val.empty() ? "train" : "val"}};
+                  {"reward_accuracy_on", val.empty() ? "train" : "val"},
+                  {"best_step", select && best.has_best() ? json(best.best_step()) : json(nullptr)},
+                  {"stopped_early", res.train.stopped_early}};
   if (!run.start.empty()) summary["start"] = run.start;
   write_file_atomic(o.output / "summary.json", summary.dump(2) + "\n");
   res.summary = summary;

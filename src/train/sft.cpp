@@ -7,6 +7,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/train/early_stop.h"
 #include "lmforge/train/sft_eval.h"
 #include "lmforge/train/task_metrics.h"
 
@@ -95,11 +96,29 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
 
   TrainHooks hooks = test_hooks;
   if (evaluates) hooks.eval = measure;
+  EarlyStopConfig sc;
+  const bool gen = !spec.gen_prompts.empty() && spec.select_on_generation;
+  sc.metric = gen ? key : "val_loss";
+  sc.higher_is_better = gen;
+  if (gen && !spec.val.empty()) sc.tie_metric = "val_loss";
+  sc.patience = spec.early_stop_patience;
+  BestWeights best(o.output / "best_weights.bin", sc,
+                   {{m.trainable_params().data(), m.trainable_params().numel()}}, writes_files(o));
+  if (evaluates && spec.select_best && o.eval_every == 0 && spec.auto_evals > 0)
+    run.loop.eval_every = selection_eval_every(total, spec.auto_evals);
+  const bool select = (gen || !spec.val.empty()) && spec.select_best && run.loop.eval_every > 0;
+  if (select) {
+    std::map<std::string, double> start;
+    for (const auto& [k, v] : run.start.items())
+      if (v.is_number()) start[k] = v.get<double>();
+    attach_best_weights(best, hooks, run.resumed_from.has_value(), start);
+  }
   SftStageResult res;
   res.total_steps = total;
   BatchSource& batches = replay ? static_cast<BatchSource&>(*replay) : source;
   LanguageModelObjective objective(m, batches, o.batch_size, spec.T);
   res.train = run_stage_loop(run, objective, hooks);
+  if (select) finish_best_weights(best, res.train, spec.name);
   res.start = run.start;
   res.last = json::object();
   for (auto& [k, v] : res.train.last_eval) res.last[k] = v;
@@ -117,6 +136,10 @@ SftStageResult run_sft_stage(SftStageSpec spec, const TrainHooks& test_hooks) {
     headline["eval_metric"] = key;
   }
   if (res.last.contains("token_accuracy")) headline["token_accuracy"] = res.last["token_accuracy"];
+  if (select && best.has_best()) {
+    headline["best_step"] = best.best_step();
+    headline["stopped_early"] = res.train.stopped_early;
+  }
   res.final_dir = finish_stage(run, res.train, headline);
   if (!res.final_dir.empty()) res.summary = json::parse(read_file(o.output / "summary.json"));
   return res;

@@ -225,7 +225,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
                   : 0;
       m.extra = extra;
       m.elapsed_s = state.elapsed_s;
-      const bool last = step == total;
+      bool last = step == total, early = false;
       // Evaluation and samples run on rank 0 alone (the weights are the same everywhere).
       if (root && hooks.eval && ((cfg.eval_every > 0 && step % cfg.eval_every == 0) || last)) {
         std::map<std::string, double> ev = hooks.eval();
@@ -238,6 +238,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
         result.last_val_loss = m.val_loss;
         result.last_eval = ev;
         progress->note(line);
+        early = hooks.stop_after_eval && hooks.stop_after_eval(step, ev);
       }
       if (metrics) metrics->append(m);
       result.last_loss = loss;
@@ -250,9 +251,15 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
                                    Progress::format_count(m.tokens_per_s) + " tok/s");
 
       // Whether any rank was asked to stop, so that all stop (and save) after the same step.
-      double stop_flag[1] = {interrupt_requested() ? 1.0 : 0.0};
-      if (ranks > 1) comm.all_reduce(stop_flag, 1, ReduceOp::kMax);
+      double stop_flag[2] = {interrupt_requested() ? 1.0 : 0.0, early ? 1.0 : 0.0};
+      if (ranks > 1) comm.all_reduce(stop_flag, 2, ReduceOp::kMax);
       const bool stop = stop_flag[0] > 0;
+      if (stop_flag[1] > 0 && !last) {  // early stop: this step becomes the last
+        last = true;
+        result.stopped_early = true;
+        state.schedule.total_steps = step;
+        if (progress) progress->note("early stop after step " + std::to_string(step));
+      }
       if (last || stop || (cfg.save_every > 0 && step % cfg.save_every == 0)) save();
       if (stop && !last) {
         result.interrupted = true;
@@ -261,6 +268,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
                          " (continue with --resume)");
         break;
       }
+      if (result.stopped_early) break;
     }
   } catch (...) {
     restore_interrupt_handlers();

@@ -269,6 +269,17 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   bool wide = false;
   for (auto& [k, vs] : fast.stages[5].options) wide |= k == "n-embd" && vs.at(0) == "192";
   EXPECT_TRUE(wide);
+  // Instruction tuning's rate follows the width: 3e-3 at 128 (measured faster than 1e-3),
+  // smaller for wider models, never below 1e-3.
+  auto instruct_lr = [](const Pipeline& p) {
+    for (auto& s : p.stages)
+      for (auto& [k, vs] : s.options)
+        if (s.name == "instruct" && k == "lr") return vs.at(0);
+    return std::string();
+  };
+  EXPECT_EQ(instruct_lr(p20), "3e-3");
+  EXPECT_EQ(instruct_lr(fast), "2e-3");
+  EXPECT_EQ(instruct_lr(parse_pipeline(builtin_demo_pipeline_yaml(20, 100), "demo", v)), "1e-3");
   // The demo's benchmark: built after the data, scored on every probed model.
   EXPECT_EQ(p20.stages[1].done_when, "/d/tasks/manifest.json");
   ASSERT_EQ(p20.probes.tasks.size(), 1u);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
@@ -206,12 +207,55 @@ TEST_F(DpoStage, ListwiseWithLora) {
   o.stage.lora_targets = "attn_qkv,ffn_up";
   o.stage.merge = true;
   o.stage.lr = 5e-3;
+  o.keep_last = true;  // all 30 steps (selection is WritesTheBestHeldOutStepAndStopsEarly's)
   DpoResult r = run_dpo(o);
   EXPECT_EQ(r.summary["steps"], 30);
   EXPECT_GT(r.summary["reward_accuracy"].get<double>(),
             r.summary["start"]["reward_accuracy"].get<double>());
   EXPECT_TRUE(fs::exists(o.stage.output / "adapter" / "adapter_config.json"));
   EXPECT_TRUE(fs::exists(r.final_dir / "model.safetensors"));
+}
+
+// Held-out selection (train/early_stop.h): many epochs over a few rankings at a high learning
+// rate overfit them (the held-out objective, DPO loss + the preferred answers' NLL, ends above
+// where it started: --keep-last shows it); by default the stage writes the weights of its best
+// held-out evaluation (the --init model is one candidate) and stops once `patience` evaluations
+// bring nothing better.
+TEST_F(DpoStage, WritesTheBestHeldOutStepAndStopsEarly) {
+  const fs::path few = rlhf_test::write_rankings(*dir_ / "few.jsonl", 24, 5);
+  auto opts = [&](const char* out) {
+    DpoOptions o = options(*sft_, few, *dir_ / out);
+    o.val_fraction = 0.35;
+    o.stage.epochs = 40;
+    o.stage.lr = 1e-2;
+    o.stage.eval_every = 4;
+    return o;
+  };
+  DpoOptions last = opts("dpo-keep-last");
+  last.keep_last = true;
+  DpoResult l = run_dpo(last);
+  const double start = l.summary["start"]["val_objective"].get<double>();
+  const double end_last = l.summary["val_objective"].get<double>();
+  std::fprintf(stderr, "held-out objective: start %.3f, last step %.3f\n", start, end_last);
+  ASSERT_GT(end_last, start);  // the scenario overfits
+  EXPECT_TRUE(l.summary["best_step"].is_null());
+
+  DpoOptions sel = opts("dpo-select");
+  DpoResult s = run_dpo(sel);
+  const double chosen = s.summary["val_objective"].get<double>();
+  std::fprintf(stderr, "selected: step %lld of %lld, objective %.3f\n",
+               static_cast<long long>(s.summary["best_step"].get<int64_t>()),
+               static_cast<long long>(s.train.steps_done), chosen);
+  EXPECT_LE(chosen, start);
+  EXPECT_LT(chosen, end_last);
+  EXPECT_TRUE(s.summary["stopped_early"].get<bool>());
+  EXPECT_LT(s.train.steps_done, l.train.steps_done);
+  // final/ holds exactly the best evaluation's weights.
+  const std::string bytes = read_file(sel.stage.output / "best_weights.bin");
+  const size_t nl = bytes.find('\n');
+  Transformer fin = Transformer::load(s.final_dir);
+  ASSERT_EQ(bytes.size() - nl - 1, fin.params().numel() * sizeof(float));
+  EXPECT_EQ(std::memcmp(bytes.data() + nl + 1, fin.params().data(), bytes.size() - nl - 1), 0);
 }
 
 TEST_F(DpoStage, BadBeta) {

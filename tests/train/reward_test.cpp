@@ -226,5 +226,39 @@ TEST(ResponseRenderer, ChatModeUsesChatML) {
   EXPECT_EQ(rr.response_ids("ok").back(), *tok.special_id("<|im_end|>"));
 }
 
+// Answers a ranker tied ("ties", as `label export` and `demo rank` write) carry no order among
+// themselves: only the first of a tie group is trained on, a ranking that is all ties is skipped,
+// and malformed ties name the line and field.
+TEST(EncodeRankings, TiedAnswersAreSetAside) {
+  const fs::path dir = test_data::temp_dir("ties");
+  fs::create_directories(dir);
+  const fs::path f = dir / "r.jsonl";
+  {
+    std::ofstream o(f);
+    o << R"({"prompt": "p1", "responses": ["a", "b", "c", "d"], "ties": [[1, 2]]})" << "\n"
+      << R"({"prompt": "p2", "responses": ["x", "y"], "ties": [[0, 1]]})" << "\n"
+      << R"({"prompt": "p3", "responses": ["u", "v"]})" << "\n";
+  }
+  Tokenizer tok = rlhf_test::world_tokenizer();
+  ResponseRenderer rr(tok);
+  std::vector<EncodedRanking> rs = encode_rankings(f, read_rankings_jsonl(f), rr, 64);
+  ASSERT_EQ(rs.size(), 2u);  // p2 was all ties
+  ASSERT_EQ(rs[0].rows(), 3u);
+  EXPECT_EQ(rs[0].responses[1], rr.response_ids("b"));
+  EXPECT_EQ(rs[0].responses[2], rr.response_ids("d"));
+  EXPECT_EQ(rs[1].rows(), 2u);
+  {
+    std::ofstream o(f);
+    o << R"({"prompt": "p", "responses": ["a", "b", "c"], "ties": [[0, 2]]})" << "\n";
+  }
+  try {
+    read_rankings_jsonl(f);
+    ADD_FAILURE() << "non-consecutive tie accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("ties"), std::string::npos) << e.what();
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace lmforge

@@ -43,6 +43,9 @@ struct ChatExample {
 struct RankingExample {
   std::string prompt;
   std::vector<std::string> responses;  // best first; {"chosen","rejected"} -> {chosen, rejected}
+  // "ties": groups of indices into responses that the ranker could not tell apart (as `label
+  // export` and `demo rank` write them); each group is consecutive in the order.
+  std::vector<std::vector<size_t>> ties;
   int64_t line = 0;
 };
 

@@ -19,6 +19,10 @@
 //   log train_accuracy, train_margin, reward_best, reward_worst and chosen_logp.
 // - The loss adds --sft-coef times the best answer's per-token NLL (RPO), default 1.
 //   RUN/summary.json carries reward_accuracy, margin, kl, chosen_logp and chosen_logp_ref.
+// - Held-out selection (early_stop.h): the weights with the lowest held-out objective
+//   (val_objective = val_loss + sft_coef·(−chosen_logp)) are the ones written, the --init
+//   model included, so a run that only made the held-out preferences worse changes nothing;
+//   summary.json says which step ("best_step") and whether training stopped early.
 // Not here: option parsing (src/cli/dpo.cpp), the loss itself (loss/dpo.h).
 #pragma once
 #include <cstdint>
@@ -48,6 +52,13 @@ struct DpoOptions {
   // model's own samples took held-out correctness 100% -> 45% (the policy collapsed onto answers
   // that were "best" for many prompts), while the 9 steps of one epoch kept 98%.
   int64_t min_steps = 0;
+  // Model selection on the held-out rankings (early_stop.h): the held-out objective (val_loss
+  // plus sft_coef times the preferred answers' per-token NLL, the quantity training lowers) is
+  // measured about ten times (unless --eval-every says otherwise, counting step 0), the
+  // best weights are kept, and after `early_stop_patience` evaluations without improvement
+  // training stops (0: never early). keep_last: write the last step's weights instead.
+  int early_stop_patience = 3;
+  bool keep_last = false;
 };
 
 struct DpoResult {

@@ -25,6 +25,11 @@ struct InstructOptions {
   int eval_max_tokens = 0;               // 0: the longest reference + 8
   int seq_len = 0;                       // 0: the model's context
   SftReplayOptions replay;               // general text mixed in (sft_replay.h)
+  // Held-out selection (sft.h, early_stop.h): instruct_accuracy on the validation conversations
+  // (or --heldout) measured 5 times over the run unless --eval-every says otherwise; the best
+  // evaluation's weights are written. keep_last: the last step's instead.
+  bool keep_last = false;
+  int early_stop_patience = 0;
 };
 
 SftStageResult run_instruct(const InstructOptions& opts, const TrainHooks& test_hooks = {});

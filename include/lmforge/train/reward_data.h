@@ -62,7 +62,10 @@ PaddedRankings pad_rankings(const std::vector<const EncodedRanking*>& rs);
 // Encodes every ranking of `file` (already read with read_rankings_jsonl). InputError naming
 // file:line and the field for two identical responses in one ranking (after trimming white space:
 // a ranking between equal answers teaches nothing and usually means a labeling bug) and for a
-// prompt + response longer than n_ctx tokens (hint: shorten or drop the example).
+// prompt + response longer than n_ctx tokens (hint: shorten or drop the example). Of answers the
+// ranking marks as tied ("ties") only the first is kept (their order is unknown: a pair of them
+// would teach noise); a ranking left with one answer is skipped, with a note on stderr.
+// (A file of nothing but ties is an InputError.)
 std::vector<EncodedRanking> encode_rankings(const std::filesystem::path& file,
                                             const std::vector<RankingExample>& examples,
                                             const ResponseRenderer& renderer, int n_ctx);

@@ -29,6 +29,12 @@ struct RewardTrainOptions {
   // Without --max-steps, at least this many steps: --epochs grows to as many passes as reach it
   // (a few hundred rankings make a few dozen steps per epoch, far too few to learn them).
   int64_t min_steps = 150;
+  // Model selection on the held-out rankings (early_stop.h): reward_accuracy (ties: the lower
+  // val_loss) is measured about ten times (unless --eval-every says otherwise), the best weights
+  // and head are the ones written, and after `early_stop_patience` evaluations without
+  // improvement training stops (0: never early). keep_last: write the last step's instead.
+  int early_stop_patience = 4;
+  bool keep_last = false;
 };
 
 struct RewardTrainResult {

@@ -44,6 +44,15 @@ struct SftStageSpec {
   std::filesystem::path replay_dir;
   double replay_ratio = 0;
   std::function<void(Transformer&)> prepare;  // on a fresh start, before LoRA (see begin_stage)
+  // Held-out selection (early_stop.h) when the stage evaluates during training (--eval-every):
+  // the weights of the best evaluation (the generation metric, ties broken by val_loss; val_loss
+  // alone without generation prompts) are written; patience > 0 also stops early.
+  bool select_best = false;
+  int early_stop_patience = 0;
+  int auto_evals = 0;  // with select_best and --eval-every 0: evaluations over the run (0: none)
+  // false: select on val_loss even with generation prompts (they are a test set: choosing the
+  // step by them would bias the score they report)
+  bool select_on_generation = true;
 };
 
 struct SftStageResult {

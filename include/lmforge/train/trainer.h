@@ -153,11 +153,16 @@ struct TrainHooks {
   std::function<std::map<std::string, double>()> eval;
   std::function<std::string()> sample;              // a short text sample; null: none
   std::function<void(const StepMetrics&)> on_step;  // after each step's metrics (tests)
+  // Called on rank 0 right after each evaluation with the step and its values: true ends
+  // training after this step, saved as the last one (its checkpoint's schedule ends there, so a
+  // resume finds the run finished). Early stopping on a held-out measure (early_stop.h).
+  std::function<bool(int64_t step, const std::map<std::string, double>& eval)> stop_after_eval;
 };
 
 struct TrainResult {
   int64_t steps_done = 0;  // state.step at return
   bool interrupted = false;
+  bool stopped_early = false;  // stop_after_eval ended the run before the planned last step
   double last_loss = 0;
   std::optional<double> last_val_loss;
   std::map<std::string, double> last_eval;  // the last eval hook's values
