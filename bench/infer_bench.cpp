@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "lmforge/backend/isa.h"
 #include "lmforge/core/arena.h"
 #include "lmforge/infer/engine.h"
 #include "lmforge/model/config.h"
@@ -47,6 +48,10 @@ int main(int argc, char** argv) {
   const int G = argc > 4 ? std::atoi(argv[4]) : 64;
   const int S = argc > 5 ? std::atoi(argv[5]) : 8;
   const int repeat = argc > 6 ? std::max(1, std::atoi(argv[6])) : 3;
+  // LMFORGE_PRECISION=fp32|bf16|auto chooses the precision, as the commands' --precision does.
+  if (const char* p = std::getenv("LMFORGE_PRECISION"))
+    lmforge::backend::set_precision(lmforge::backend::resolve_precision(p));
+  std::printf("%s\n", lmforge::backend::backend_summary().c_str());
   ModelConfig cfg = ModelConfig::preset(preset, V);
   Transformer model(cfg);
   model.init_weights(1);
