@@ -35,7 +35,8 @@ struct Peak {
   PeakKernel kernel = PeakKernel::fma_ymm;
   bool from_cache = false;  // read from the cache file (not measured by this process)
   double per_thread() const { return threads > 0 ? flops / threads : 0; }
-  std::string describe() const;  // "fp32 peak 398.2 GFLOP/s (vfmadd231ps zmm, 2 threads)"
+  // "fp32 peak 398.2 GFLOP/s (vfmadd231ps zmm, avx512_bf16, 2 threads, cached)"
+  std::string describe() const;
 };
 
 // Measures now, never cached: the best of several short rounds (< 0.5 s in all) on

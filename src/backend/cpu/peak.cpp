@@ -103,9 +103,9 @@ PeakKernel peak_kernel(Precision p) {
 
 std::string Peak::describe() const {
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%s peak %.1f GFLOP/s (%s, %s, %d threads%s)",
+  std::snprintf(buf, sizeof buf, "%s peak %.1f GFLOP/s (%s, %s, %d thread%s%s)",
                 precision_name(precision), flops / 1e9, peak_kernel_name(kernel), isa_name(isa),
-                threads, from_cache ? ", cached" : "");
+                threads, threads == 1 ? "" : "s", from_cache ? ", cached" : "");
   return buf;
 }
 
