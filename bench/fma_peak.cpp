@@ -61,8 +61,9 @@ int main() {
       bf16_below = p.flops;
     }
   }
-  std::printf("(*) the clock implied if the core issues 2 such instructions per cycle "
-              "(1 tdpbf16ps per 16 cycles)\n\n");
+  std::printf(
+      "(*) the clock implied if the core issues 2 such instructions per cycle "
+      "(1 tdpbf16ps per 16 cycles)\n\n");
   std::printf("mfu divides by (backend::machine_peak, cache %s):\n",
               peak_cache_file().empty() ? "off: no HOME" : peak_cache_file().c_str());
   for (Precision p : {Precision::fp32, Precision::bf16})

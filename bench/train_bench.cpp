@@ -66,13 +66,14 @@ double gemm_gflops(F&& gemm, int reps) {
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--config small|tiny] [--steps N (10)] [--warmup N (2)]\n"
-               "          [--precision fp32|bf16|auto (fp32)] | --check-bf16\n"
-               "Trains lmforge's GPT-2 on random tokens and prints tokens/s, MFU and memory.\n"
-               "--check-bf16: exit 0 when this CPU has bf16 instructions (AVX512_BF16 or AMX-BF16,\n"
-               "as lmforge detects them, LMFORGE_ISA included), 3 when bf16 would be emulated.\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s [--config small|tiny] [--steps N (10)] [--warmup N (2)]\n"
+      "          [--precision fp32|bf16|auto (fp32)] | --check-bf16\n"
+      "Trains lmforge's GPT-2 on random tokens and prints tokens/s, MFU and memory.\n"
+      "--check-bf16: exit 0 when this CPU has bf16 instructions (AVX512_BF16 or AMX-BF16,\n"
+      "as lmforge detects them, LMFORGE_ISA included), 3 when bf16 would be emulated.\n",
+      argv0);
   return 2;
 }
 
@@ -202,9 +203,9 @@ int main(int argc, char** argv) {
         "\"cblas_gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_kernel\": \"%s\", \"mfu\": %.4f, "
         "\"peak_rss_mib\": %.1f, \"start_rss_mib\": %.1f, "
         "\"theory_mib\": %.1f, \"activation_mib\": %.1f, \"last_loss\": %.4f}\n",
-        bc->name, backend::precision_name(prec), summary.c_str(), tps, step_s * 1e3, N, fpt,
-        gflops, own, blas, peak.flops / 1e9, backend::peak_kernel_name(peak.kernel), mfu,
-        rss_train, rss_start, theory_mib, act_mib, loss);
+        bc->name, backend::precision_name(prec), summary.c_str(), tps, step_s * 1e3, N, fpt, gflops,
+        own, blas, peak.flops / 1e9, backend::peak_kernel_name(peak.kernel), mfu, rss_train,
+        rss_start, theory_mib, act_mib, loss);
     return 0;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "train_bench: %s\n", e.what());
