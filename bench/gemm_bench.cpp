@@ -2,19 +2,25 @@
 // the linear-layer shapes of the "small" config (N = B·T = 2048, C = 384, V = 8192), forward and
 // both backward GEMMs. Prints GFLOP/s for each and the ratio ours/BLAS. Not a test: it checks
 // only that the two agree to a loose tolerance so a broken kernel cannot post a fast number.
-// The last line times a GPT-2 MLP forward+backward (GEMMs interleaved with OpenMP LayerNorm
-// and GELU kernels, as in training) with each GEMM: it shows what the GEMM costs in context,
-// where OpenBLAS's own thread pool competes with OpenMP's for the same cores.
+// The last lines time a GPT-2 MLP forward+backward (GEMMs interleaved with OpenMP LayerNorm
+// and GELU kernels, as in training) with each GEMM path (ours, OpenBLAS, oneDNN fp32, oneDNN
+// bf16 where native, emulated bf16): what the GEMM costs in context, where OpenBLAS's own thread
+// pool competes with OpenMP's for the same cores. bench/gemm_precision_bench compares the paths
+// shape by shape.
 // Usage: gemm_bench [reps]   (OMP_NUM_THREADS / OPENBLAS_NUM_THREADS control the threads)
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "backend/cpu/gemm_avx2.h"
+#include "backend/cpu/gemm_dispatch.h"
+#include "backend/cpu/gemm_onednn.h"
+#include "lmforge/backend/isa.h"
 #include "lmforge/backend/kernels.h"
 
 namespace {
@@ -124,15 +130,46 @@ int main(int argc, char** argv) {
     lmforge::cpu::layernorm_backward(dx.data(), dlw.data(), dlb.data(), dln.data(), x.data(),
                                      lw.data(), mean.data(), rstd.data(), Nrows, C);
   };
-  double t_mlp[2] = {1e30, 1e30};
+  // Every GEMM path in turn, interleaved, first round discarded (warm-up). Wall time and the
+  // process's CPU time (a library whose threads spin while waiting shows it there).
+  using lmforge::backend::Precision;
+  std::vector<std::pair<const char*, Fn>> paths = {
+      {"ours avx2", lmforge::cpu::sgemm_avx2},
+      {"openblas", lmforge::cpu::sgemm_blas},
+      {"onednn fp32",
+       [](bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+          const float* B, int ldb, float beta, float* C, int ldc) {
+         lmforge::cpu::gemm_onednn(Precision::fp32, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                                   ldc);
+       }},
+      {"onednn bf16",
+       [](bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+          const float* B, int ldb, float beta, float* C, int ldc) {
+         lmforge::cpu::gemm_onednn(Precision::bf16, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                                   ldc);
+       }},
+      {"emulated bf16", lmforge::cpu::gemm_bf16_emulated}};
+  if (!lmforge::backend::native_bf16()) paths.erase(paths.begin() + 3);  // oneDNN bf16: native only
+  const int n_paths = int(paths.size());
+  double t_mlp[5] = {1e30, 1e30, 1e30, 1e30, 1e30}, c_mlp[5] = {1e30, 1e30, 1e30, 1e30, 1e30};
+  auto cpu_now = [] {
+    timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+  };
   for (int r = 0; r < reps + 1; r++)
-    for (int k = 0; k < 2; k++) {  // interleaved, first round discarded (warm-up)
+    for (int k = 0; k < n_paths; k++) {
       auto t0 = std::chrono::steady_clock::now();
-      mlp(k == 0 ? lmforge::cpu::sgemm_avx2 : lmforge::cpu::sgemm_blas);
+      const double c0 = cpu_now();
+      mlp(paths[k].second);
       double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (r > 0) t_mlp[k] = std::min(t_mlp[k], s);
+      if (r > 0) t_mlp[k] = std::min(t_mlp[k], s), c_mlp[k] = std::min(c_mlp[k], cpu_now() - c0);
     }
-  std::printf("MLP block fwd+bwd in context: ours %.1f ms, blas %.1f ms, ratio %.2f\n",
-              t_mlp[0] * 1e3, t_mlp[1] * 1e3, t_mlp[1] / t_mlp[0]);
+  std::printf(
+      "MLP block fwd+bwd in context (ms, wall / process CPU; ratio = ours avx2 wall / "
+      "this wall):\n");
+  for (int k = 0; k < n_paths; k++)
+    std::printf("  %-14s %7.1f / %7.1f  %5.2f\n", paths[k].first, t_mlp[k] * 1e3, c_mlp[k] * 1e3,
+                t_mlp[0] / t_mlp[k]);
   return 0;
 }

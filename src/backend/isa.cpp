@@ -59,7 +59,8 @@ Isa env_capped(Isa cpu) {
   if (!want) {
     static std::once_flag warned;
     std::call_once(warned, [env] {
-      std::fprintf(stderr, "lmforge: ignoring LMFORGE_ISA=%s (use avx2, avx512, avx512_bf16 or amx_bf16)\n",
+      std::fprintf(stderr,
+                   "lmforge: ignoring LMFORGE_ISA=%s (use avx2, avx512, avx512_bf16 or amx_bf16)\n",
                    env);
     });
     return cpu;
@@ -82,18 +83,27 @@ Isa cpu_isa() {
   return isa;
 }
 
-Isa active_isa() {
+Isa process_isa() {
   static const Isa env = env_capped(cpu_isa());
+  return env;
+}
+
+Isa active_isa() {
+  const Isa env = process_isa();
   const int cap = g_test_cap.load(std::memory_order_relaxed);
   return cap < int(env) ? Isa(cap) : env;
 }
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-    case Isa::avx512_bf16: return "avx512_bf16";
-    case Isa::amx_bf16: return "amx_bf16";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx512_bf16:
+      return "avx512_bf16";
+    case Isa::amx_bf16:
+      return "amx_bf16";
   }
   return "?";
 }
@@ -105,7 +115,9 @@ std::optional<Isa> parse_isa(std::string_view name) {
 }
 
 IsaCap::IsaCap(Isa cap) : previous_(g_test_cap.exchange(int(cap))) {}
-IsaCap::~IsaCap() { g_test_cap.store(previous_); }
+IsaCap::~IsaCap() {
+  g_test_cap.store(previous_);
+}
 
 Precision resolve_precision(std::string_view name) {
   if (name == "auto") return native_bf16() ? Precision::bf16 : Precision::fp32;
@@ -114,15 +126,27 @@ Precision resolve_precision(std::string_view name) {
   throw UsageError("--precision: '" + std::string(name) + "' is not one of auto, bf16, fp32");
 }
 
-const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
+const char* precision_name(Precision p) {
+  return p == Precision::bf16 ? "bf16" : "fp32";
+}
 
-bool native_bf16() { return isa_at_least(Isa::avx512_bf16); }
+bool native_bf16() {
+  return isa_at_least(Isa::avx512_bf16);
+}
 
-void set_precision(Precision p) { g_precision.store(int(p)); }
-Precision precision() { return Precision(g_precision.load(std::memory_order_relaxed)); }
+void set_precision(Precision p) {
+  g_precision.store(int(p));
+}
+Precision precision() {
+  return Precision(g_precision.load(std::memory_order_relaxed));
+}
 
-PrecisionScope::PrecisionScope(Precision p) : previous_(precision()) { set_precision(p); }
-PrecisionScope::~PrecisionScope() { set_precision(previous_); }
+PrecisionScope::PrecisionScope(Precision p) : previous_(precision()) {
+  set_precision(p);
+}
+PrecisionScope::~PrecisionScope() {
+  set_precision(previous_);
+}
 
 std::string backend_summary() {
   const Precision p = precision();

@@ -93,7 +93,8 @@ void build_commands(CLI::App& root) {
   auto r = registry();
   std::stable_sort(r.begin(), r.end(), [](auto& a, auto& b) { return a.first < b.first; });
   for (auto& [order, setup] : r) setup(root);
-  attach_option_limits(root);  // after every option exists
+  attach_option_limits(root);      // after every option exists
+  attach_precision_options(root);  // --precision on the commands that run a model
 }
 
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description) {

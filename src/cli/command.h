@@ -19,6 +19,10 @@ bool register_command(int order, CommandSetup setup);
 // Runs every registered builder on root, in order.
 void build_commands(CLI::App& root);
 
+// Adds --precision auto|bf16|fp32 to every command that runs a model (cli/precision_option.cpp)
+// and applies its default (LMFORGE_PRECISION, else auto) before parsing.
+void attach_precision_options(CLI::App& root);
+
 // Adds a subcommand with lmforge's conventions: `--config FILE.yaml` (keys are the long option
 // names; flags given on the command line override it), unknown config keys are errors, and
 // defaults are shown in --help.

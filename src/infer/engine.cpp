@@ -10,31 +10,15 @@
 #include <algorithm>
 #include <cstring>
 
-#include "lmforge/backend/kernels.h"
-#include "lmforge/backend/kernels_infer.h"
+#include "lmforge/backend/ops.h"
+#include "lmforge/backend/bf16.h"
 #include "lmforge/core/error.h"
 
 namespace lmforge {
 namespace {
-// Which matmul a step's rows take. One row (a single stream's decode step) streams the weights
-// with the few-row kernel: memory-bound, at the bandwidth bound. More rows take the weights packed
-// once at load (wp), so no step repacks them: bench/infer_bench ("small", 2 threads), 8 batched
-// streams ~1,100 -> ~1,400 tok/s against the few-row kernel, and prompts +30% against the GEMM that
-// packs on every call. Without packed weights (no AVX2), up to kRowsGemv rows take the few-row
-// kernel, where the per-call packing of the GEMM costs more than the rows' arithmetic (8 streams:
-// 795 tok/s with the GEMM, ~1,500 with the few-row kernel; equal at 16 rows).
+// Rows up to which a step takes the few-row kernel (see InferenceModel::linear).
 constexpr int kRowsGemv = 16;
 
-// wp: the same weight packed (InferenceModel::pack), or null.
-void linear(float* out, const float* inp, const float* w, const float* wp, const float* b, int N,
-            int IC, int OC) {
-  if (N == 1 || (N <= kRowsGemv && !wp))
-    cpu::linear_rows_forward(out, inp, w, b, N, IC, OC);
-  else if (wp)
-    cpu::linear_packed_forward(out, inp, wp, b, N, IC, OC);
-  else
-    cpu::linear_forward(out, inp, w, b, N, IC, OC);
-}
 }  // namespace
 
 KVCache::KVCache(const ModelConfig& cfg, int max_tokens) : max_t_(max_tokens) {
@@ -55,7 +39,8 @@ int KVCache::common_prefix(std::span<const int32_t> ids) const {
   return (int)n;
 }
 
-InferenceModel::InferenceModel(const Transformer& model) : cfg_(model.config()) {
+InferenceModel::InferenceModel(const Transformer& model)
+    : cfg_(model.config()), precision_(backend::precision()) {
   const ParamArena& a = model.params();
   auto opt = [&](const std::string& n) -> const float* { return a.has(n) ? a.get(n) : nullptr; };
   const bool llama = cfg_.is_llama();
@@ -63,44 +48,82 @@ InferenceModel::InferenceModel(const Transformer& model) : cfg_(model.config()) 
   wpe_ = llama ? nullptr : a.get("transformer.wpe.weight");
   normf_w_ = a.get(llama ? "model.norm.weight" : "transformer.ln_f.weight");
   normf_b_ = llama ? nullptr : a.get("transformer.ln_f.bias");
-  lm_head_ = cfg_.tie_embeddings ? wte_ : a.get("lm_head.weight");
+  const float* lm_head = cfg_.tie_embeddings ? wte_ : a.get("lm_head.weight");
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const std::string p = layer_prefix(cfg_, l);
     Layer L{};
+    const float *qkv_w, *o_w, *up_w, *down_w;
     if (!llama) {
-      L = {a.get(p + "ln_1.weight"),        a.get(p + "ln_1.bias"),
-           a.get(p + "attn.c_attn.weight"), a.get(p + "attn.c_attn.bias"),
-           a.get(p + "attn.c_proj.weight"), a.get(p + "attn.c_proj.bias"),
-           a.get(p + "ln_2.weight"),        a.get(p + "ln_2.bias"),
-           a.get(p + "mlp.c_fc.weight"),    a.get(p + "mlp.c_fc.bias"),
-           a.get(p + "mlp.c_proj.weight"),  a.get(p + "mlp.c_proj.bias")};
+      L.norm1_w = a.get(p + "ln_1.weight");
+      L.norm1_b = a.get(p + "ln_1.bias");
+      qkv_w = a.get(p + "attn.c_attn.weight");
+      L.qkv_b = a.get(p + "attn.c_attn.bias");
+      o_w = a.get(p + "attn.c_proj.weight");
+      L.o_b = a.get(p + "attn.c_proj.bias");
+      L.norm2_w = a.get(p + "ln_2.weight");
+      L.norm2_b = a.get(p + "ln_2.bias");
+      up_w = a.get(p + "mlp.c_fc.weight");
+      L.up_b = a.get(p + "mlp.c_fc.bias");
+      down_w = a.get(p + "mlp.c_proj.weight");
+      L.down_b = a.get(p + "mlp.c_proj.bias");
     } else {
       L.norm1_w = a.get(p + "input_layernorm.weight");
-      L.qkv_w = a.get(p + "self_attn.q_proj.weight");  // first rows of the packed (QKV, C)
+      qkv_w = a.get(p + "self_attn.q_proj.weight");  // first rows of the packed (QKV, C)
       L.qkv_b = opt(p + "self_attn.q_proj.bias");
-      L.o_w = a.get(p + "self_attn.o_proj.weight");
+      o_w = a.get(p + "self_attn.o_proj.weight");
       L.o_b = opt(p + "self_attn.o_proj.bias");
       L.norm2_w = a.get(p + "post_attention_layernorm.weight");
-      L.up_w = a.get(p + "mlp.gate_proj.weight");  // first rows of the packed (2FF, C)
+      up_w = a.get(p + "mlp.gate_proj.weight");  // first rows of the packed (2FF, C)
       L.up_b = opt(p + "mlp.gate_proj.bias");
-      L.down_w = a.get(p + "mlp.down_proj.weight");
+      down_w = a.get(p + "mlp.down_proj.weight");
       L.down_b = opt(p + "mlp.down_proj.bias");
     }
     const int C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
-    L.qkv_p = pack(L.qkv_w, C, QKV);
-    L.o_p = pack(L.o_w, A, C);
-    L.up_p = pack(L.up_w, C, llama ? 2 * FF : FF);
-    L.down_p = pack(L.down_w, FF, C);
+    L.qkv = prepare(qkv_w, C, QKV);
+    L.o = prepare(o_w, A, C);
+    L.up = prepare(up_w, C, llama ? 2 * FF : FF);
+    L.down = prepare(down_w, FF, C);
     layers_.push_back(L);
   }
-  lm_head_p_ = pack(lm_head_, cfg_.n_embd, cfg_.vocab_size);
+  lm_head_ = prepare(lm_head, cfg_.n_embd, cfg_.vocab_size);
 }
 
-const float* InferenceModel::pack(const float* w, int IC, int OC) {
-  if (!cpu::packed_linear_available()) return nullptr;
-  packed_.push_back(alloc_aligned_floats(cpu::packed_weight_floats(IC, OC)));
-  cpu::pack_weight(packed_.back().get(), w, IC, OC);
-  return packed_.back().get();
+InferenceModel::Weight InferenceModel::prepare(const float* w, int IC, int OC) {
+  Weight out{w, nullptr, nullptr};
+  if (precision_ == backend::Precision::bf16) {
+    bf16_.emplace_back(size_t(IC) * OC);
+    cpu::convert_to_bf16(bf16_.back().data(), w, size_t(IC) * OC);
+    out.bf16 = bf16_.back().data();
+  } else if (ops::packed_linear_available()) {
+    packed_.push_back(alloc_aligned_floats(ops::packed_weight_floats(IC, OC)));
+    ops::pack_weight(packed_.back().get(), w, IC, OC);
+    out.packed = packed_.back().get();
+  }
+  return out;
+}
+
+// Which matmul a step's rows take. fp32: one row (a single stream's decode step) streams the
+// weights with the few-row kernel: memory-bound, at the bandwidth bound. More rows take the
+// weights packed once at load, so no step repacks them: bench/infer_bench ("small", 2 threads),
+// 8 batched streams ~1,100 -> ~1,400 tok/s against the few-row kernel, and prompts +30% against
+// the GEMM that packs on every call. Without packed weights (no AVX2), up to kRowsGemv rows take
+// the few-row kernel, where the per-call packing of the GEMM costs more than the rows' arithmetic
+// (8 streams: 795 tok/s with the GEMM, ~1,500 with the few-row kernel; equal at 16 rows).
+// bf16: up to kRowsGemv rows read the bf16 copy with the few-row bf16 kernel (half the bytes of
+// fp32), more rows (prompts) take the bf16 GEMM; both round the activations and the weights to
+// bf16 and accumulate in fp32, as training at --precision bf16 does.
+void InferenceModel::linear(float* out, const float* inp, const Weight& w, const float* b, int N,
+                            int IC, int OC) const {
+  if (w.bf16 && N <= kRowsGemv)
+    ops::linear_rows_forward_bf16(out, inp, w.bf16, b, N, IC, OC);
+  else if (w.bf16)
+    ops::linear_forward(out, inp, w.w, b, N, IC, OC);  // the bf16 GEMM (process precision)
+  else if (N == 1 || (N <= kRowsGemv && !w.packed))
+    ops::linear_rows_forward(out, inp, w.w, b, N, IC, OC);
+  else if (w.packed)
+    ops::linear_packed_forward(out, inp, w.packed, b, N, IC, OC);
+  else
+    ops::linear_forward(out, inp, w.w, b, N, IC, OC);
 }
 
 void InferenceModel::ensure(int N, int R) {
@@ -156,17 +179,17 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
   float *x = x_.get(), *h = h_.get(), *ln = ln_.get(), *qkv = qkv_.get(), *att = att_.get();
   float *fc = fc_.get(), *act = act_.get(), *mean = mean_.get(), *rstd = rstd_.get();
 
-  cpu::embedding_forward(x, ids_.data(), wte_, nullptr, 1, N, C);  // (N,C)
+  ops::embedding_forward(x, ids_.data(), wte_, nullptr, 1, N, C);  // (N,C)
   if (wpe_)
-    for (int r = 0; r < N; ++r) cpu::add_inplace(x + (size_t)r * C, wpe_ + (size_t)pos_[r] * C, C);
+    for (int r = 0; r < N; ++r) ops::add_inplace(x + (size_t)r * C, wpe_ + (size_t)pos_[r] * C, C);
 
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const Layer& w = layers_[l];
     if (llama)
-      cpu::rmsnorm_forward(ln, rstd, x, w.norm1_w, N, C, eps);  // (N,C)
+      ops::rmsnorm_forward(ln, rstd, x, w.norm1_w, N, C, eps);  // (N,C)
     else
-      cpu::layernorm_forward(ln, mean, rstd, x, w.norm1_w, w.norm1_b, N, C, eps);
-    linear(qkv, ln, w.qkv_w, w.qkv_p, w.qkv_b, N, C, QKV);  // (N,QKV)
+      ops::layernorm_forward(ln, mean, rstd, x, w.norm1_w, w.norm1_b, N, C, eps);
+    linear(qkv, ln, w.qkv, w.qkv_b, N, C, QKV);  // (N,QKV)
     // Per chunk: RoPE at the chunk's offset, then its k and v rows into the cache.
     kptr_.assign(N, nullptr);
     vptr_.assign(N, nullptr);
@@ -174,7 +197,7 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     for (const ForwardChunk& c : chunks) {
       const int n = (int)c.tokens.size(), p0 = c.cache->size();
       float* q0 = qkv + (size_t)row * QKV;
-      if (llama) cpu::rope_forward(q0, 1, n, NH, NKV, HS, cfg_.rope_theta, p0);
+      if (llama) ops::rope_forward(q0, 1, n, NH, NKV, HS, cfg_.rope_theta, p0);
       float *kc = c.cache->k(l), *vc = c.cache->v(l);
       const int maxT = c.cache->capacity();
       for (int t = 0; t < n; ++t) {
@@ -189,23 +212,23 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
       }
       row += n;
     }
-    cpu::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
+    ops::attention_cached_forward(att, qkv, QKV, kptr_.data(), vptr_.data(), pos_.data(), N, NH,
                                   NKV, HS, chunks[0].cache->capacity());  // (N,A)
-    linear(h, att, w.o_w, w.o_p, w.o_b, N, A, C);                         // (N,C)
-    cpu::add_inplace(h, x, (size_t)N * C);                                // residual
+    linear(h, att, w.o, w.o_b, N, A, C);                         // (N,C)
+    ops::add_inplace(h, x, (size_t)N * C);                                // residual
     if (llama)
-      cpu::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
+      ops::rmsnorm_forward(ln, rstd, h, w.norm2_w, N, C, eps);
     else
-      cpu::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
+      ops::layernorm_forward(ln, mean, rstd, h, w.norm2_w, w.norm2_b, N, C, eps);
     if (llama) {
-      linear(fc, ln, w.up_w, w.up_p, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
-      cpu::swiglu_forward(act, fc, N, FF);           // (N,FF)
+      linear(fc, ln, w.up, w.up_b, N, C, 2 * FF);  // (N,2FF) [gate|up]
+      ops::swiglu_forward(act, fc, N, FF);           // (N,FF)
     } else {
-      linear(fc, ln, w.up_w, w.up_p, w.up_b, N, C, FF);  // (N,FF)
-      cpu::gelu_forward(act, fc, (size_t)N * FF);
+      linear(fc, ln, w.up, w.up_b, N, C, FF);  // (N,FF)
+      ops::gelu_forward(act, fc, (size_t)N * FF);
     }
-    linear(x, act, w.down_w, w.down_p, w.down_b, N, FF, C);  // (N,C) next residual stream
-    cpu::add_inplace(x, h, (size_t)N * C);
+    linear(x, act, w.down, w.down_b, N, FF, C);  // (N,C) next residual stream
+    ops::add_inplace(x, h, (size_t)N * C);
   }
   for (const ForwardChunk& c : chunks) {
     auto& toks = c.cache->mutable_tokens();
@@ -223,10 +246,10 @@ const float* InferenceModel::forward(std::span<const ForwardChunk> chunks, bool 
     fin = last_.get();
   }
   if (llama)
-    cpu::rmsnorm_forward(ln, rstd, fin, normf_w_, R, C, eps);
+    ops::rmsnorm_forward(ln, rstd, fin, normf_w_, R, C, eps);
   else
-    cpu::layernorm_forward(ln, mean, rstd, fin, normf_w_, normf_b_, R, C, eps);
-  linear(logits_.get(), ln, lm_head_, lm_head_p_, nullptr, R, C, V);  // (R,V)
+    ops::layernorm_forward(ln, mean, rstd, fin, normf_w_, normf_b_, R, C, eps);
+  linear(logits_.get(), ln, lm_head_, nullptr, R, C, V);  // (R,V)
   return logits_.get();
 }
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "lmforge/backend/kernels.h"
+#include "lmforge/backend/ops.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/rng.h"
@@ -159,10 +159,10 @@ void LoraAdapters::forward(LoraSite site, int layer, float* out, const float* in
   for (const auto& a : adapters_) {
     if (a.site != site || a.layer != layer) continue;
     h.assign(size_t(N) * r, 0.0f);
-    cpu::sgemm(false, true, N, r, a.in, 1.0f, inp, a.in, params_.get(a.a_name), a.in, 0.0f,
-               h.data(), r);  // h (N,r) = inp·Aᵀ
-    cpu::sgemm(false, true, N, a.out, r, scaling(), h.data(), r, params_.get(a.b_name), r, 1.0f,
-               out + a.col0, W);  // out[:, slice] += s·h·Bᵀ
+    ops::gemm(false, true, N, r, a.in, 1.0f, inp, a.in, params_.get(a.a_name), a.in, 0.0f, h.data(),
+              r);  // h (N,r) = inp·Aᵀ
+    ops::gemm(false, true, N, a.out, r, scaling(), h.data(), r, params_.get(a.b_name), r, 1.0f,
+              out + a.col0, W);  // out[:, slice] += s·h·Bᵀ
   }
 }
 
@@ -177,15 +177,15 @@ void LoraAdapters::backward(LoraSite site, int layer, float* dinp, const float* 
     const float* d = dout + a.col0;  // (N, out) with row stride W
     h.assign(size_t(N) * r, 0.0f);
     g.assign(size_t(N) * r, 0.0f);
-    cpu::sgemm(false, true, N, r, a.in, 1.0f, inp, a.in, A, a.in, 0.0f, h.data(),
-               r);  // recompute h
-    cpu::sgemm(true, false, a.out, r, N, scaling(), d, W, h.data(), r, 1.0f, grads_.get(a.b_name),
-               r);  // dB += s·dᵀ·h
-    cpu::sgemm(false, false, N, r, a.out, scaling(), d, W, B, r, 0.0f, g.data(), r);  // g = s·d·B
-    cpu::sgemm(true, false, r, a.in, N, 1.0f, g.data(), r, inp, a.in, 1.0f, grads_.get(a.a_name),
-               a.in);  // dA += gᵀ·inp
+    ops::gemm(false, true, N, r, a.in, 1.0f, inp, a.in, A, a.in, 0.0f, h.data(),
+              r);  // recompute h
+    ops::gemm(true, false, a.out, r, N, scaling(), d, W, h.data(), r, 1.0f, grads_.get(a.b_name),
+              r);  // dB += s·dᵀ·h
+    ops::gemm(false, false, N, r, a.out, scaling(), d, W, B, r, 0.0f, g.data(), r);  // g = s·d·B
+    ops::gemm(true, false, r, a.in, N, 1.0f, g.data(), r, inp, a.in, 1.0f, grads_.get(a.a_name),
+              a.in);  // dA += gᵀ·inp
     if (dinp)
-      cpu::sgemm(false, false, N, a.in, r, 1.0f, g.data(), r, A, a.in, 1.0f, dinp, a.in);  // += g·A
+      ops::gemm(false, false, N, a.in, r, 1.0f, g.data(), r, A, a.in, 1.0f, dinp, a.in);  // += g·A
   }
 }
 
@@ -198,8 +198,10 @@ void LoraAdapters::merge_into(ParamArena& params) const {
     check(params.info(name).shape == std::vector<int64_t>{a.out, a.in}, "lora",
           name + " is not (" + std::to_string(a.out) + ", " + std::to_string(a.in) + ")");
     float* w = params.get(name);
-    cpu::sgemm(false, false, a.out, a.in, r, scaling(), params_.get(a.b_name), r,
-               params_.get(a.a_name), a.in, 1.0f, w, a.in);  // W += s·B·A
+    // The merge is a weight edit, not a training matmul: always fp32.
+    backend::PrecisionScope fp32(backend::Precision::fp32);
+    ops::gemm(false, false, a.out, a.in, r, scaling(), params_.get(a.b_name), r,
+              params_.get(a.a_name), a.in, 1.0f, w, a.in);  // W += s·B·A
   }
 }
 

@@ -1,4 +1,4 @@
-// Transformer forward and backward over the cpu kernels (include/lmforge/backend/kernels.h).
+// Transformer forward and backward over the kernel seam (include/lmforge/backend/ops.h).
 // One code path for both families; the differences are four switches on the config:
 //   positions: learned table (GPT-2) | RoPE on q and k (Llama)
 //   norm:      LayerNorm with bias   | RMSNorm
@@ -9,60 +9,19 @@
 #include "lmforge/model/transformer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <string>
 #include <vector>
 
-#include "lmforge/backend/kernels.h"
+#include "lmforge/backend/ops.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/rng.h"
 #include "lmforge/model/param_layout.h"
 
 namespace lmforge {
 
-// ---- optional per-op timing (LMFORGE_PROFILE=1) ------------------------------------------------
-// Wall time per op kind summed over all calls, printed to stderr at exit; a lap timer costs two
-// clock reads per op when enabled and one branch otherwise. For finding where a step's time goes
-// (docs/PERF_NOTES.md), not a metric of the trainer. Not thread-safe when enabled: profile one
-// model in one thread (the trainer, the benches).
-namespace {
-struct OpProfile {
-  bool on = [] {
-    const char* e = std::getenv("LMFORGE_PROFILE");
-    return e && *e && std::string(e) != "0";
-  }();
-  std::map<std::string, std::pair<double, long>> acc;
-  std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now();
-  void start() {
-    if (on) last = std::chrono::steady_clock::now();
-  }
-  void lap(const char* name) {
-    if (!on) return;
-    auto now = std::chrono::steady_clock::now();
-    auto& a = acc[name];
-    a.first += std::chrono::duration<double>(now - last).count();
-    a.second++;
-    last = now;
-  }
-  ~OpProfile() {
-    if (!on || acc.empty()) return;
-    double total = 0;
-    for (auto& [k, v] : acc) total += v.first;
-    std::vector<std::pair<double, std::string>> rows;
-    for (auto& [k, v] : acc) rows.push_back({v.first, k});
-    std::sort(rows.rbegin(), rows.rend());
-    std::fprintf(stderr, "LMFORGE_PROFILE: %.3f s in model ops\n", total);
-    for (auto& [t, k] : rows)
-      std::fprintf(stderr, "  %-22s %9.1f ms %5.1f%%  (%ld calls)\n", k.c_str(), 1e3 * t,
-                   100 * t / total, acc[k].second);
-  }
-};
-OpProfile g_prof;
-}  // namespace
 
 std::string layer_prefix(const ModelConfig& cfg, int l) {
   return (cfg.is_llama() ? "model.layers." : "transformer.h.") + std::to_string(l) + ".";
@@ -289,64 +248,51 @@ void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* p
   B_ = B;
   T_ = T;
 
-  g_prof.start();
-  cpu::embedding_forward(act_.layers.empty() ? act_.x_out : act_.layers[0].x, ids, p_.wte, p_.wpe,
+  ops::profile_label("embed");
+  ops::embedding_forward(act_.layers.empty() ? act_.x_out : act_.layers[0].x, ids, p_.wte, p_.wpe,
                          B, T, C, pos);  // (B,T,C)
-  g_prof.lap("embedding_fwd");
   for (int l = 0; l < cfg_.n_layer; ++l) {
     const LayerPtrs& w = p_.layers[l];
     LayerActs& a = act_.layers[l];
     float* x_next = l + 1 < cfg_.n_layer ? act_.layers[l + 1].x : act_.x_out;
+    ops::profile_label("attn");
     if (llama)
-      cpu::rmsnorm_forward(a.ln1, a.ln1_rstd, a.x, w.norm1_w, N, C, eps);  // (B,T,C)
+      ops::rmsnorm_forward(a.ln1, a.ln1_rstd, a.x, w.norm1_w, N, C, eps);  // (B,T,C)
     else
-      cpu::layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.x, w.norm1_w, w.norm1_b, N, C, eps);
-    g_prof.lap("norm_fwd");
-    cpu::linear_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, QKV);  // (B,T,QKV)
+      ops::layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.x, w.norm1_w, w.norm1_b, N, C, eps);
+    ops::linear_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, QKV);  // (B,T,QKV)
     if (lora_) lora_->forward(LoraSite::kQKV, l, a.qkv, a.ln1, N);
-    g_prof.lap("linear_fwd_qkv");
-    if (llama) cpu::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
-    g_prof.lap("rope");
-    cpu::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS, pos);  // (B,T,A), lse (B,NH,T)
-    g_prof.lap("attention_fwd");
-    cpu::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);  // (B,T,C)
+    if (llama) ops::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
+    ops::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS, pos);  // (B,T,A), lse (B,NH,T)
+    ops::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);  // (B,T,C)
     if (lora_) lora_->forward(LoraSite::kO, l, a.h, a.att, N);
-    g_prof.lap("linear_fwd_o");
-    cpu::add_inplace(a.h, a.x, size_t(N) * C);  // residual
-    g_prof.lap("residual");
+    ops::add_inplace(a.h, a.x, size_t(N) * C);  // residual
+    ops::profile_label("mlp");
     if (llama)
-      cpu::rmsnorm_forward(a.ln2, a.ln2_rstd, a.h, w.norm2_w, N, C, eps);  // (B,T,C)
+      ops::rmsnorm_forward(a.ln2, a.ln2_rstd, a.h, w.norm2_w, N, C, eps);  // (B,T,C)
     else
-      cpu::layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.h, w.norm2_w, w.norm2_b, N, C, eps);
-    g_prof.lap("norm_fwd");
+      ops::layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.h, w.norm2_w, w.norm2_b, N, C, eps);
     if (llama) {
-      cpu::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, 2 * FF);  // (B,T,2FF) [gate|up]
+      ops::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, 2 * FF);  // (B,T,2FF) [gate|up]
       if (lora_) lora_->forward(LoraSite::kUp, l, a.fc, a.ln2, N);
-      g_prof.lap("linear_fwd_up");
-      cpu::swiglu_forward(a.act, a.fc, N, FF);  // (B,T,FF)
-      g_prof.lap("act_fwd");
+      ops::swiglu_forward(a.act, a.fc, N, FF);  // (B,T,FF)
     } else {
-      cpu::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, FF);  // (B,T,FF)
+      ops::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, FF);  // (B,T,FF)
       if (lora_) lora_->forward(LoraSite::kUp, l, a.fc, a.ln2, N);
-      g_prof.lap("linear_fwd_up");
-      cpu::gelu_forward(a.act, a.fc, size_t(N) * FF);  // (B,T,FF)
-      g_prof.lap("act_fwd");
+      ops::gelu_forward(a.act, a.fc, size_t(N) * FF);  // (B,T,FF)
     }
-    cpu::linear_forward(x_next, a.act, w.down_w, w.down_b, N, FF, C);  // (B,T,C)
+    ops::linear_forward(x_next, a.act, w.down_w, w.down_b, N, FF, C);  // (B,T,C)
     if (lora_) lora_->forward(LoraSite::kDown, l, x_next, a.act, N);
-    g_prof.lap("linear_fwd_down");
-    cpu::add_inplace(x_next, a.h, size_t(N) * C);  // residual
-    g_prof.lap("residual");
+    ops::add_inplace(x_next, a.h, size_t(N) * C);  // residual
   }
+  ops::profile_label("head");
   if (llama)
-    cpu::rmsnorm_forward(act_.lnf, act_.lnf_rstd, act_.x_out, p_.normf_w, N, C, eps);
+    ops::rmsnorm_forward(act_.lnf, act_.lnf_rstd, act_.x_out, p_.normf_w, N, C, eps);
   else
-    cpu::layernorm_forward(act_.lnf, act_.lnf_mean, act_.lnf_rstd, act_.x_out, p_.normf_w,
+    ops::layernorm_forward(act_.lnf, act_.lnf_mean, act_.lnf_rstd, act_.x_out, p_.normf_w,
                            p_.normf_b, N, C, eps);
-  g_prof.lap("norm_fwd");
   if (!head) return;
-  cpu::linear_forward(act_.logits, act_.lnf, p_.lm_head, nullptr, N, C, V);  // (B,T,V)
-  g_prof.lap("lm_head_fwd");
+  ops::linear_forward(act_.logits, act_.lnf, p_.lm_head, nullptr, N, C, V);  // (B,T,V)
 }
 
 const float* Transformer::forward_logits(const int32_t* ids, int B, int T, const int32_t* pos) {
@@ -381,9 +327,8 @@ float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, in
   // The fused kernel turns logits into dlogits of the mean loss in the same pass; backward()
   // rescales them only when a loss_scale other than 1 is asked for.
   const float dloss = n > 0 ? 1.0f / float(n) : 0.0f;
-  g_prof.start();
-  cpu::cross_entropy_fused(act_.logits, act_.losses, targets, dloss, N, V);
-  g_prof.lap("cross_entropy_fused");
+  ops::profile_label("loss");
+  ops::cross_entropy_fused(act_.logits, act_.losses, targets, dloss, N, V);
   double sum = 0.0;
   for (int i = 0; i < N; ++i) sum += act_.losses[i];
   state_ = State::kLoss;
@@ -398,7 +343,7 @@ void Transformer::backward(float loss_scale) {
   check(state_ == State::kLoss, "transformer", "backward() needs a forward() with targets first");
   float* dlogits = act_.logits;  // overwritten by cross_entropy_fused
   if (loss_scale != 1.0f)
-    cpu::scale_inplace(dlogits, loss_scale, size_t(B_) * T_ * cfg_.vocab_size);
+    ops::scale_inplace(dlogits, loss_scale, size_t(B_) * T_ * cfg_.vocab_size);
   state_ = State::kLogits;
   backward_from(dlogits, nullptr);
 }
@@ -414,22 +359,20 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
   const int QKV = cfg_.qkv_dim(), A = cfg_.attn_dim();
   const bool llama = cfg_.is_llama();
   const int32_t* pos = pos_.empty() ? nullptr : pos_.data();
-  g_prof.start();
+  ops::profile_label("head");
   if (dlogits)
-    cpu::linear_backward(act_.dln, g_.lm_head, nullptr, dlogits, act_.lnf, p_.lm_head, N, C,
+    ops::linear_backward(act_.dln, g_.lm_head, nullptr, dlogits, act_.lnf, p_.lm_head, N, C,
                          V);  // dln (B,T,C)
   else
     std::fill(act_.dln, act_.dln + size_t(N) * C, 0.0f);
-  if (dhidden) cpu::add_inplace(act_.dln, dhidden, size_t(N) * C);
-  g_prof.lap("lm_head_bwd");
+  if (dhidden) ops::add_inplace(act_.dln, dhidden, size_t(N) * C);
   std::fill(act_.dres, act_.dres + size_t(N) * C, 0.0f);  // norms accumulate into dinp
   if (llama)
-    cpu::rmsnorm_backward(act_.dres, g_.normf_w, act_.dln, act_.x_out, p_.normf_w, act_.lnf_rstd, N,
+    ops::rmsnorm_backward(act_.dres, g_.normf_w, act_.dln, act_.x_out, p_.normf_w, act_.lnf_rstd, N,
                           C);
   else
-    cpu::layernorm_backward(act_.dres, g_.normf_w, g_.normf_b, act_.dln, act_.x_out, p_.normf_w,
+    ops::layernorm_backward(act_.dres, g_.normf_w, g_.normf_b, act_.dln, act_.x_out, p_.normf_w,
                             act_.lnf_mean, act_.lnf_rstd, N, C);
-  g_prof.lap("norm_bwd");
 
   // dres holds d loss / d x_{l+1}; the residual adds pass it through unchanged, so it flows
   // down the layers in one buffer while each branch's gradient is added to it by the norms.
@@ -437,51 +380,41 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
     const LayerPtrs& w = p_.layers[l];
     const LayerPtrs& gw = g_.layers[l];
     const LayerActs& a = act_.layers[l];
-    cpu::linear_backward(act_.dact, gw.down_w, gw.down_b, act_.dres, a.act, w.down_w, N, FF,
+    ops::profile_label("mlp");
+    ops::linear_backward(act_.dact, gw.down_w, gw.down_b, act_.dres, a.act, w.down_w, N, FF,
                          C);  // dact (B,T,FF)
     if (lora_) lora_->backward(LoraSite::kDown, l, act_.dact, act_.dres, a.act, N);
-    g_prof.lap("linear_bwd_down");
     if (llama) {
-      cpu::swiglu_backward(act_.dfc, act_.dact, a.fc, N, FF);  // dfc (B,T,2FF)
-      g_prof.lap("act_bwd");
-      cpu::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, 2 * FF);
+      ops::swiglu_backward(act_.dfc, act_.dact, a.fc, N, FF);  // dfc (B,T,2FF)
+      ops::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, 2 * FF);
       if (lora_) lora_->backward(LoraSite::kUp, l, act_.dln, act_.dfc, a.ln2, N);
-      g_prof.lap("linear_bwd_up");
-      cpu::rmsnorm_backward(act_.dres, gw.norm2_w, act_.dln, a.h, w.norm2_w, a.ln2_rstd, N, C);
-      g_prof.lap("norm_bwd");
+      ops::rmsnorm_backward(act_.dres, gw.norm2_w, act_.dln, a.h, w.norm2_w, a.ln2_rstd, N, C);
     } else {
-      cpu::gelu_backward(act_.dfc, a.fc, act_.dact, size_t(N) * FF);  // dfc (B,T,FF)
-      g_prof.lap("act_bwd");
-      cpu::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, FF);
+      ops::gelu_backward(act_.dfc, a.fc, act_.dact, size_t(N) * FF);  // dfc (B,T,FF)
+      ops::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, FF);
       if (lora_) lora_->backward(LoraSite::kUp, l, act_.dln, act_.dfc, a.ln2, N);
-      g_prof.lap("linear_bwd_up");
-      cpu::layernorm_backward(act_.dres, gw.norm2_w, gw.norm2_b, act_.dln, a.h, w.norm2_w,
+      ops::layernorm_backward(act_.dres, gw.norm2_w, gw.norm2_b, act_.dln, a.h, w.norm2_w,
                               a.ln2_mean, a.ln2_rstd, N, C);
-      g_prof.lap("norm_bwd");
     }
     // dres is now d loss / d h.
-    cpu::linear_backward(act_.datt, gw.o_w, gw.o_b, act_.dres, a.att, w.o_w, N, A,
+    ops::profile_label("attn");
+    ops::linear_backward(act_.datt, gw.o_w, gw.o_b, act_.dres, a.att, w.o_w, N, A,
                          C);  // datt (B,T,A)
     if (lora_) lora_->backward(LoraSite::kO, l, act_.datt, act_.dres, a.att, N);
-    g_prof.lap("linear_bwd_o");
-    cpu::attention_backward(act_.dqkv, act_.datt, a.qkv, a.att, a.lse, B, T, NH, NKV, HS,
+    ops::attention_backward(act_.dqkv, act_.datt, a.qkv, a.att, a.lse, B, T, NH, NKV, HS,
                             pos);  // dqkv (B,T,QKV)
-    g_prof.lap("attention_bwd");
-    if (llama) cpu::rope_backward(act_.dqkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
-    g_prof.lap("rope");
-    cpu::linear_backward(act_.dln, gw.qkv_w, gw.qkv_b, act_.dqkv, a.ln1, w.qkv_w, N, C, QKV);
+    if (llama) ops::rope_backward(act_.dqkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
+    ops::linear_backward(act_.dln, gw.qkv_w, gw.qkv_b, act_.dqkv, a.ln1, w.qkv_w, N, C, QKV);
     if (lora_) lora_->backward(LoraSite::kQKV, l, act_.dln, act_.dqkv, a.ln1, N);
-    g_prof.lap("linear_bwd_qkv");
     if (llama)
-      cpu::rmsnorm_backward(act_.dres, gw.norm1_w, act_.dln, a.x, w.norm1_w, a.ln1_rstd, N, C);
+      ops::rmsnorm_backward(act_.dres, gw.norm1_w, act_.dln, a.x, w.norm1_w, a.ln1_rstd, N, C);
     else
-      cpu::layernorm_backward(act_.dres, gw.norm1_w, gw.norm1_b, act_.dln, a.x, w.norm1_w,
+      ops::layernorm_backward(act_.dres, gw.norm1_w, gw.norm1_b, act_.dln, a.x, w.norm1_w,
                               a.ln1_mean, a.ln1_rstd, N, C);
-    g_prof.lap("norm_bwd");
     // dres is now d loss / d x_l.
   }
-  if (g_.wte) cpu::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C, pos);
-  g_prof.lap("embedding_bwd");
+  ops::profile_label("embed");
+  if (g_.wte) ops::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C, pos);
 }
 
 // ---- LoRA ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "lmforge/backend/isa.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/infer/scheduler.h"
@@ -239,7 +240,9 @@ class Api {
                           {"active", sched_.active()},
                           {"queued", sched_.queued()},
                           {"cancelled", sched_.cancelled_total()},
-                          {"prefix_cache", cache}}),
+                          {"prefix_cache", cache},
+                          {"precision", backend::precision_name(backend::precision())},
+                          {"backend", backend::backend_summary()}}),
                     "application/json");
   }
 
@@ -561,6 +564,7 @@ void serve_openai(LoadedModel& model, const ServeOptions& opts) {
                "each, %d pooled for prefix reuse: %.1f MiB at most with the active ones)\n",
                model.name.c_str(), opts.host.c_str(), port, opts.parallel, mib, c.slots,
                mib * (opts.parallel + c.slots));
+  std::fprintf(stderr, "lmforge serve: %s\n", backend::backend_summary().c_str());
   std::fflush(stderr);
   install_interrupt_handlers();
   std::atomic<bool> stopped{false};

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "lmforge/backend/kernels.h"
+#include "lmforge/backend/ops.h"
 #include "lmforge/train/checkpoint.h"
 
 namespace lmforge {
@@ -53,15 +53,15 @@ double DataParallelOptimizer::reduce_and_clip(double max_norm) {
       for (size_t at = 0; at < x.g.numel; at += kGradBucketFloats)
         comm_.all_reduce(grads + at, std::min(kGradBucketFloats, x.g.numel - at));
     }
-    if (N > 1) cpu::scale_inplace(mine, inv_n, x.range.size());
-    ss += cpu::sum_squares(mine, x.range.size());
+    if (N > 1) ops::scale_inplace(mine, inv_n, x.range.size());
+    ss += ops::sum_squares(mine, x.range.size());
   }
   if (shard_) comm_.all_reduce(&ss, 1);  // each rank summed its own range
   const double norm = std::sqrt(ss);
   if (max_norm > 0 && norm > max_norm) {  // as clip_grad_norm (trainer.h)
     const float s = static_cast<float>(max_norm / (norm + 1e-6));
     for (auto& x : groups_)
-      cpu::scale_inplace(shard_ ? x.grad_shard.data() : x.g.grads, s, x.range.size());
+      ops::scale_inplace(shard_ ? x.grad_shard.data() : x.g.grads, s, x.range.size());
   }
   return norm;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "lmforge/backend/isa.h"
+#include "lmforge/backend/kernels.h"
 #include "lmforge/backend/peak.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
@@ -277,6 +278,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   // ---- from here on we write (rank 0 alone when data parallel) ----
   if (o.threads > 0) omp_set_num_threads(o.threads);
   else if (ranks > 1) omp_set_num_threads(default_threads_per_rank(*o.comm));
+  if (root) std::fprintf(stderr, "pretrain: %s\n", backend::backend_summary().c_str());
   PretrainResult res;
   res.model = mc;
   res.total_steps = sched.total_steps;
@@ -308,6 +310,7 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
                    {"beta1", o.beta1},
                    {"beta2", o.beta2},
                    {"seed", o.seed},
+                   {"precision", backend::precision_name(backend::precision())},
                    {"tokenizer_hash", man.tokenizer_hash},
                    {"train_tokens", train.num_tokens()},
                    {"init", o.init_model.string()}};
@@ -448,6 +451,8 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
         {"stage", "pretrain"},
         {"continued", !o.init_model.empty()},
         {"steps", res.train.steps_done},
+        {"precision", backend::precision_name(backend::precision())},
+        {"backend", backend::backend_summary()},
         {"val_loss", res.train.last_val_loss ? json(*res.train.last_val_loss) : json()}};
     for (const auto& [k, v] : res.train.last_eval)
       if (k != "val_loss") summary[k] = v;

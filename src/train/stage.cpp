@@ -100,6 +100,7 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   if (root) ensure_writable_dir(o.output);
   if (o.threads > 0) omp_set_num_threads(o.threads);
   else if (o.comm && o.comm->size() > 1) omp_set_num_threads(default_threads_per_rank(*o.comm));
+  if (root) std::fprintf(stderr, "%s: %s\n", name.c_str(), backend::backend_summary().c_str());
   StageRun run;
   run.name = name;
   run.opts = o;
@@ -119,6 +120,8 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   resume_config["beta1"] = o.beta1;
   resume_config["beta2"] = o.beta2;
   resume_config["seed"] = o.seed;
+  // Resume is bit-exact for one precision: another precision is refused like any other change.
+  resume_config["precision"] = backend::precision_name(backend::precision());
   resume_config["lora_rank"] = o.lora_rank;
   if (o.lora_rank > 0) {
     resume_config["lora_alpha"] = o.lora_alpha;
@@ -278,7 +281,10 @@ fs::path finish_stage(StageRun& run, const TrainResult& result, const json& head
                  "for a model directory that generate/chat/serve load directly\n",
                  final_dir.c_str(), base.c_str());
   }
-  json summary = {{"stage", run.name}, {"steps", result.steps_done}};
+  json summary = {{"stage", run.name},
+                  {"steps", result.steps_done},
+                  {"precision", backend::precision_name(backend::precision())},
+                  {"backend", backend::backend_summary()}};
   if (result.last_val_loss)
     summary["val_loss"] = *result.last_val_loss;
   else

@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "lmforge/backend/kernels.h"
+#include "lmforge/backend/ops.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/core/progress.h"
@@ -33,11 +33,11 @@ std::vector<ParamSegment> param_segments(const Transformer& model) {
 
 double clip_grad_norm(const std::vector<TrainableGroup>& groups, double max_norm) {
   double ss = 0;
-  for (const auto& g : groups) ss += cpu::sum_squares(g.grads, g.numel);
+  for (const auto& g : groups) ss += ops::sum_squares(g.grads, g.numel);
   const double norm = std::sqrt(ss);
   if (max_norm > 0 && norm > max_norm) {
     const float s = static_cast<float>(max_norm / (norm + 1e-6));
-    for (const auto& g : groups) cpu::scale_inplace(g.grads, s, g.numel);
+    for (const auto& g : groups) ops::scale_inplace(g.grads, s, g.numel);
   }
   return norm;
 }

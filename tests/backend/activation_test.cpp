@@ -6,9 +6,11 @@
 
 namespace lmforge {
 namespace {
+class GeluIsa : public test::IsaPaths {};    // each test once per ISA path
+class SwiGluIsa : public test::IsaPaths {};  // each test once per ISA path
 using test::Pair;
 
-TEST(Gelu, RefVsCpu) {
+TEST_P(GeluIsa, RefVsCpu) {
   std::mt19937_64 rng(1);
   for (size_t n : {1, 31, 33, 257, 100003}) {
     Pair inp(n), out(n), dout(n), dinp(n);
@@ -35,7 +37,7 @@ TEST(Gelu, RefMatchesFormula) {
               1e-15);
 }
 
-TEST(SwiGlu, RefVsCpu) {
+TEST_P(SwiGluIsa, RefVsCpu) {
   std::mt19937_64 rng(2);
   for (int N : {1, 31, 257})
     for (int FF : {1, 33, 257}) {
@@ -74,6 +76,43 @@ TEST(Activations, GradientCheck) {
   ref::swiglu_backward(dgu.data(), r2.data(), gu.data(), N, FF);
   EXPECT_LT(test::grad_check_error({gu.data()}, {gu.size()}, {dgu.data()}, swiglu_loss), 1e-6);
 }
+
+// Finite differences through this path's own float GELU / SwiGLU against its backward; n and FF
+// odd, so the vector loops' tails are inside the check.
+TEST_P(GeluIsa, CpuDirectionalGradient) {
+  std::mt19937_64 rng(7);
+  const size_t n = 1001;
+  std::vector<float> inp(n), dout(n), dinp(n), out(n);
+  for (auto* v : {&inp, &dout})
+    for (auto& x : *v) x = (float)std::normal_distribution<double>(0.0, 2.0)(rng);
+  cpu::gelu_backward(dinp.data(), inp.data(), dout.data(), n);
+  auto loss = [&] {
+    cpu::gelu_forward(out.data(), inp.data(), n);
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) s += (double)dout[i] * out[i];
+    return s;
+  };
+  EXPECT_LT(test::directional_grad_error({&inp}, {&dinp}, loss, 11), 2e-3);
+}
+
+TEST_P(SwiGluIsa, CpuDirectionalGradient) {
+  std::mt19937_64 rng(8);
+  const int N = 3, FF = 37;
+  std::vector<float> gu(N * 2 * FF), dout(N * FF), dgu(gu.size()), out(N * FF);
+  for (auto* v : {&gu, &dout})
+    for (auto& x : *v) x = (float)std::normal_distribution<double>(0.0, 2.0)(rng);
+  cpu::swiglu_backward(dgu.data(), dout.data(), gu.data(), N, FF);
+  auto loss = [&] {
+    cpu::swiglu_forward(out.data(), gu.data(), N, FF);
+    double s = 0.0;
+    for (int i = 0; i < N * FF; i++) s += (double)dout[i] * out[i];
+    return s;
+  };
+  EXPECT_LT(test::directional_grad_error({&gu}, {&dgu}, loss, 12), 2e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, GeluIsa, LMFORGE_KERNEL_ISAS);
+INSTANTIATE_TEST_SUITE_P(Isa, SwiGluIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

@@ -12,8 +12,8 @@ using test::Pair;
 
 TEST(AttentionCached, CpuVsRefMixedRows) {
   std::mt19937_64 rng(3);
-  for (auto [NH, NKV] : {std::pair{4, 4}, {4, 2}, {6, 1}})
-    for (int HS : {8, 16, 64}) {
+  for (auto [NH, NKV] : {std::pair{4, 4}, {4, 2}, {6, 1}, {3, 3}})
+    for (int HS : {8, 16, 33, 64}) {  // 33: vector tails
       SCOPED_TRACE("NH=" + std::to_string(NH) + " NKV=" + std::to_string(NKV) +
                    " HS=" + std::to_string(HS));
       const int maxT = 37, S = 3;  // three sequences, each with its own cache

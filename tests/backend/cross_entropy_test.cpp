@@ -7,6 +7,7 @@
 
 namespace lmforge {
 namespace {
+class CrossEntropyIsa : public test::IsaPaths {};  // each test once per ISA path
 using test::Pair;
 
 std::vector<int32_t> targets_for(std::mt19937_64& rng, int N, int V, double mask_frac) {
@@ -17,7 +18,7 @@ std::vector<int32_t> targets_for(std::mt19937_64& rng, int N, int V, double mask
   return t;
 }
 
-TEST(CrossEntropy, RefVsCpuForwardBackwardFused) {
+TEST_P(CrossEntropyIsa, RefVsCpuForwardBackwardFused) {
   std::mt19937_64 rng(1);
   for (int V : {1, 37, 1000, 8191})
     for (int N : {1, 31, 33})
@@ -102,6 +103,27 @@ TEST(CrossEntropy, TargetOutOfRangeThrows) {
   EXPECT_THROW(cpu::cross_entropy_fused(logits.data(), losses.data(), tg.data(), 1.0f, 2, 5),
                RuntimeError);
 }
+
+// Finite differences through this path's own float forward against its fused backward (V odd,
+// one masked row).
+TEST_P(CrossEntropyIsa, CpuDirectionalGradient) {
+  std::mt19937_64 rng(13);
+  const int N = 4, V = 1001;
+  std::vector<float> logits(N * V), grad(N * V), losses(N);
+  for (auto& x : logits) x = (float)std::normal_distribution<double>(0.0, 2.0)(rng);
+  std::vector<int32_t> targets{3, -1, 1000, 517};
+  grad = logits;
+  cpu::cross_entropy_fused(grad.data(), losses.data(), targets.data(), 1.0f, N, V);
+  auto loss = [&] {
+    cpu::cross_entropy_forward(losses.data(), logits.data(), targets.data(), N, V);
+    double s = 0.0;
+    for (float l : losses) s += l;
+    return s;
+  };
+  EXPECT_LT(test::directional_grad_error({&logits}, {&grad}, loss, 14), 2e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, CrossEntropyIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

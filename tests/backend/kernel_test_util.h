@@ -11,9 +11,13 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#include "lmforge/backend/isa.h"
 
 namespace lmforge::test {
 
@@ -23,7 +27,7 @@ constexpr size_t kGuard = 64;
 template <typename T>
 class Guarded {
  public:
-  explicit Guarded(size_t n = 0) : n_(n), buf_(n + 2 * kGuard, std::nan("")) {}
+  explicit Guarded(size_t n = 0) : n_(n), buf_(n + 2 * kGuard, guard_value()) {}
   T* data() { return buf_.data() + kGuard; }
   const T* data() const { return buf_.data() + kGuard; }
   size_t size() const { return n_; }
@@ -31,7 +35,7 @@ class Guarded {
   const T& operator[](size_t i) const { return data()[i]; }
   // True when every guard element is still the NaN it started as (bitwise).
   bool guards_intact() const {
-    T nan = std::nan("");
+    T nan = guard_value();
     for (size_t i = 0; i < kGuard; i++) {
       if (std::memcmp(&buf_[i], &nan, sizeof(T)) != 0) return false;
       if (std::memcmp(&buf_[kGuard + n_ + i], &nan, sizeof(T)) != 0) return false;
@@ -39,6 +43,14 @@ class Guarded {
     return true;
   }
   std::vector<T> vec() const { return std::vector<T>(data(), data() + n_); }
+  // NaN in the buffer's type: a float/double NaN, or for bf16 storage (uint16_t) the bf16 quiet
+  // NaN 0x7fc0, which a kernel widening it reads as a NaN too.
+  static T guard_value() {
+    if constexpr (std::is_floating_point_v<T>)
+      return std::nan("");
+    else
+      return T(0x7fc0);
+  }
 
  private:
   size_t n_;
@@ -179,5 +191,61 @@ std::vector<R> take_rows(const R* x, int T, size_t width, const Doc& d) {
   const R* src = x + ((size_t)d.b * T + d.t0) * width;
   return std::vector<R>(src, src + (size_t)d.len * width);
 }
+
+// Finite differences on the float kernel itself (the path under test, not the oracle): the
+// directional derivative of loss along a random direction u, (loss(x+h·u) − loss(x−h·u)) / 2h,
+// against Σ grad·u from the kernel's backward; returns |fd − an| / max(|fd|, |an|). xs are the
+// float inputs (restored afterwards), grads their gradients. With h = 1e-2 the float rounding of
+// the forward leaves ~1e-7·|loss|/h and truncation O(h²): a few 1e-4, while a wrong or missing
+// gradient term is O(1).
+inline double directional_grad_error(std::vector<std::vector<float>*> xs,
+                                     std::vector<const std::vector<float>*> grads,
+                                     const std::function<double()>& loss, uint64_t seed,
+                                     double h = 1e-2) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> dist(0.0, 1.0);
+  std::vector<std::vector<double>> u(xs.size());
+  std::vector<std::vector<float>> saved(xs.size());
+  double an = 0.0;
+  for (size_t k = 0; k < xs.size(); k++) {
+    saved[k] = *xs[k];
+    for (size_t i = 0; i < xs[k]->size(); i++) {
+      u[k].push_back(dist(rng));
+      an += u[k][i] * (*grads[k])[i];
+    }
+  }
+  auto shifted = [&](double t) {
+    for (size_t k = 0; k < xs.size(); k++)
+      for (size_t i = 0; i < xs[k]->size(); i++) (*xs[k])[i] = (float)(saved[k][i] + t * u[k][i]);
+    return loss();
+  };
+  double fd = (shifted(h) - shifted(-h)) / (2 * h);
+  for (size_t k = 0; k < xs.size(); k++) *xs[k] = saved[k];
+  return std::abs(fd - an) / std::max(std::abs(fd), std::abs(an));
+}
+
+// A test run once per ISA path of the CPU kernels (GetParam()): the body runs under
+// backend::IsaCap(GetParam()), so the dispatchers take that path. A path above what this process
+// may use (the CPU, or LMFORGE_ISA) is skipped with the reason printed, never silently.
+class IsaPaths : public ::testing::TestWithParam<backend::Isa> {
+ protected:
+  void SetUp() override {
+    backend::Isa want = GetParam(), have = backend::active_isa();
+    if (have < want)
+      GTEST_SKIP() << "the " << backend::isa_name(want) << " path needs a CPU with it; this one "
+                   << "runs at most " << backend::isa_name(have) << " (CPU or LMFORGE_ISA)";
+    cap_.emplace(want);
+  }
+  void TearDown() override { cap_.reset(); }
+
+ private:
+  std::optional<backend::IsaCap> cap_;
+};
+inline std::string isa_param_name(const ::testing::TestParamInfo<backend::Isa>& info) {
+  return backend::isa_name(info.param);
+}
+// INSTANTIATE_TEST_SUITE_P(Isa, Fixture, LMFORGE_KERNEL_ISAS) for kernels with AVX-512 twins.
+#define LMFORGE_KERNEL_ISAS \
+  ::testing::Values(backend::Isa::avx2, backend::Isa::avx512), test::isa_param_name
 
 }  // namespace lmforge::test

@@ -6,12 +6,15 @@
 
 namespace lmforge {
 namespace {
+class LayerNormIsa : public test::IsaPaths {};  // each test once per ISA path
+class RmsNormIsa : public test::IsaPaths {};    // each test once per ISA path
+class NormsIsa : public test::IsaPaths {};      // each test once per ISA path
 using test::Pair;
 
 const int kNs[] = {1, 31, 33, 257};
 const int kCs[] = {1, 31, 33, 257};
 
-TEST(LayerNorm, RefVsCpu) {
+TEST_P(LayerNormIsa, RefVsCpu) {
   std::mt19937_64 rng(1);
   for (int N : kNs)
     for (int C : kCs) {
@@ -49,7 +52,7 @@ TEST(LayerNorm, RefVsCpu) {
     }
 }
 
-TEST(RmsNorm, RefVsCpu) {
+TEST_P(RmsNormIsa, RefVsCpu) {
   std::mt19937_64 rng(2);
   for (int N : kNs)
     for (int C : kCs) {
@@ -111,7 +114,7 @@ TEST(RmsNorm, GradientCheck) {
             1e-6);
 }
 
-TEST(Norms, CpuBackwardAccumulatesTwice) {
+TEST_P(NormsIsa, CpuBackwardAccumulatesTwice) {
   std::mt19937_64 rng(5);
   int N = 33, C = 31;
   Pair inp(N * C), w(C), b(C), out(N * C), mean(N), rstd(N), dout(N * C);
@@ -133,6 +136,53 @@ TEST(Norms, CpuBackwardAccumulatesTwice) {
     EXPECT_NEAR(b2[c], 2 * b1[c], 1e-4) << "dbias " << c;
   }
 }
+
+// Finite differences through this path's own float forward against its backward (inp, weight
+// and bias at once), C not a multiple of 16.
+TEST_P(LayerNormIsa, CpuDirectionalGradient) {
+  std::mt19937_64 rng(5);
+  const int N = 7, C = 37;
+  std::vector<float> inp(N * C), w(C), b(C), dout(N * C), dinp(N * C), dw(C), db(C), mean(N),
+      rstd(N), out(N * C);
+  for (auto* v : {&inp, &w, &b, &dout})
+    for (auto& x : *v) x = (float)std::normal_distribution<double>(0.5, 1.0)(rng);
+  cpu::layernorm_forward(out.data(), mean.data(), rstd.data(), inp.data(), w.data(), b.data(), N, C,
+                         1e-5f);
+  cpu::layernorm_backward(dinp.data(), dw.data(), db.data(), dout.data(), inp.data(), w.data(),
+                          mean.data(), rstd.data(), N, C);
+  auto loss = [&] {
+    std::vector<float> o(N * C), m(N), r(N);
+    cpu::layernorm_forward(o.data(), m.data(), r.data(), inp.data(), w.data(), b.data(), N, C,
+                           1e-5f);
+    double s = 0.0;
+    for (int i = 0; i < N * C; i++) s += (double)dout[i] * o[i];
+    return s;
+  };
+  EXPECT_LT(test::directional_grad_error({&inp, &w, &b}, {&dinp, &dw, &db}, loss, 9), 2e-3);
+}
+
+TEST_P(RmsNormIsa, CpuDirectionalGradient) {
+  std::mt19937_64 rng(6);
+  const int N = 5, C = 41;
+  std::vector<float> inp(N * C), w(C), dout(N * C), dinp(N * C), dw(C), rstd(N), out(N * C);
+  for (auto* v : {&inp, &w, &dout})
+    for (auto& x : *v) x = (float)std::normal_distribution<double>(0.5, 1.0)(rng);
+  cpu::rmsnorm_forward(out.data(), rstd.data(), inp.data(), w.data(), N, C, 1e-6f);
+  cpu::rmsnorm_backward(dinp.data(), dw.data(), dout.data(), inp.data(), w.data(), rstd.data(), N,
+                        C);
+  auto loss = [&] {
+    std::vector<float> o(N * C), r(N);
+    cpu::rmsnorm_forward(o.data(), r.data(), inp.data(), w.data(), N, C, 1e-6f);
+    double s = 0.0;
+    for (int i = 0; i < N * C; i++) s += (double)dout[i] * o[i];
+    return s;
+  };
+  EXPECT_LT(test::directional_grad_error({&inp, &w}, {&dinp, &dw}, loss, 10), 2e-3);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, LayerNormIsa, LMFORGE_KERNEL_ISAS);
+INSTANTIATE_TEST_SUITE_P(Isa, RmsNormIsa, LMFORGE_KERNEL_ISAS);
+INSTANTIATE_TEST_SUITE_P(Isa, NormsIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

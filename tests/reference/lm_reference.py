@@ -197,9 +197,23 @@ def _merge_heads(x):
     return x.transpose(1, 2).reshape(B, T, n * hs)
 
 
+def plain_weight_mm(x, w):
+    return x @ w
+
+
+# Every product of activations with a weight matrix goes through weight_mm (attention's q·k and
+# p·v do not: they are not weight matmuls). parity.py swaps it for a bf16-input matmul to model
+# lmforge's --precision bf16.
+weight_mm = plain_weight_mm
+
+
+def _wmm(x, w):
+    return weight_mm(x, w)
+
+
 def _lin(x, params, name):
     """nn.Linear semantics: weight (out, in), optional bias."""
-    y = x @ params[name + ".weight"].t()
+    y = _wmm(x, params[name + ".weight"].t())
     b = params.get(name + ".bias")
     return y + b if b is not None else y
 
@@ -214,15 +228,15 @@ def forward_logits(cfg, params, ids):
         for i in range(L):
             p = f"transformer.h.{i}."
             h = layer_norm(x, P[p + "ln_1.weight"], P[p + "ln_1.bias"], eps)
-            qkv = h @ P[p + "attn.c_attn.weight"] + P[p + "attn.c_attn.bias"]  # Conv1D: (in, out)
+            qkv = _wmm(h, P[p + "attn.c_attn.weight"]) + P[p + "attn.c_attn.bias"]  # Conv1D: (in, out)
             q, k, v = qkv.split(cfg["C"], dim=-1)
             y = causal_attention(_split_heads(q, NH, HS), _split_heads(k, NH, HS), _split_heads(v, NH, HS))
-            x = x + _merge_heads(y) @ P[p + "attn.c_proj.weight"] + P[p + "attn.c_proj.bias"]
+            x = x + _wmm(_merge_heads(y), P[p + "attn.c_proj.weight"]) + P[p + "attn.c_proj.bias"]
             h = layer_norm(x, P[p + "ln_2.weight"], P[p + "ln_2.bias"], eps)
-            h = gelu_tanh(h @ P[p + "mlp.c_fc.weight"] + P[p + "mlp.c_fc.bias"])
-            x = x + h @ P[p + "mlp.c_proj.weight"] + P[p + "mlp.c_proj.bias"]
+            h = gelu_tanh(_wmm(h, P[p + "mlp.c_fc.weight"]) + P[p + "mlp.c_fc.bias"])
+            x = x + _wmm(h, P[p + "mlp.c_proj.weight"]) + P[p + "mlp.c_proj.bias"]
         x = layer_norm(x, P["transformer.ln_f.weight"], P["transformer.ln_f.bias"], eps)
-        return x @ P["transformer.wte.weight"].t()
+        return _wmm(x, P["transformer.wte.weight"].t())
     P = params
     x = P["model.embed_tokens.weight"][ids]
     cos, sin = rope_cos_sin(T, HS, cfg["theta"], x.dtype)
@@ -243,7 +257,7 @@ def forward_logits(cfg, params, ids):
         x = x + _lin(g * torch.sigmoid(g) * u, P, p + "mlp.down_proj")
     x = rms_norm(x, P["model.norm.weight"], eps)
     head = P["model.embed_tokens.weight"] if cfg["tie"] else P["lm_head.weight"]
-    return x @ head.t()
+    return _wmm(x, head.t())
 
 
 def loss_fn(logits, targets):

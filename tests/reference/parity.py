@@ -10,6 +10,11 @@ plus __metadata__ "decayed_by_rule" (JSON list: the names the documented policy 
 "torch_version". The forward/backward is lm_reference.py; the optimizer is torch.optim.AdamW
 with two parameter groups (weight_decay on the `decayed` names, 0 on the rest), no clipping,
 the same batch every step, the loss recorded before each update.
+With "bf16": true in the inputs it also writes bf16/... : the same float64 computation with every
+weight matmul taking bf16-rounded inputs (forward: activation and weight; backward: the incoming
+gradient and the other operand), lmforge's definition of --precision bf16; and autocast/logits,
+autocast/loss: torch.autocast("cpu", bfloat16) on float32 weights, the peer's bf16 (which also
+rounds each matmul's output to bf16, so it is a looser comparison).
 What it is not: the comparison — the C++ test compares and decides, so it fails loudly
 on its own side. `--demo` runs this on a random model it writes itself (no C++ needed).
 """
@@ -27,7 +32,31 @@ import lm_reference as ref  # noqa: E402
 import st_io  # noqa: E402
 
 
-def run(model_dir, inputs, dtype):
+def _bf16(t):
+    return t.to(torch.bfloat16).to(t.dtype)
+
+
+class Bf16WeightMM(torch.autograd.Function):
+    """x @ w with both operands rounded to bf16, products summed in x's dtype; in backward the
+    incoming gradient is rounded too (dx = r(g) r(w)^T, dw = r(x)^T r(g))."""
+
+    @staticmethod
+    def forward(ctx, x, w):
+        xr, wr = _bf16(x), _bf16(w)
+        ctx.save_for_backward(xr, wr)
+        return xr @ wr
+
+    @staticmethod
+    def backward(ctx, g):
+        xr, wr = ctx.saved_tensors
+        gr = _bf16(g)
+        dx = gr @ wr.transpose(-1, -2)
+        dw = xr.reshape(-1, xr.shape[-1]).transpose(0, 1) @ gr.reshape(-1, gr.shape[-1])
+        return dx, dw
+
+
+def run(model_dir, inputs, dtype, bf16=False):
+    ref.weight_mm = Bf16WeightMM.apply if bf16 else ref.plain_weight_mm
     cfg, params = ref.load_model_dir(model_dir, dtype)
     B, T = inputs["B"], inputs["T"]
     ids = torch.tensor(inputs["ids"], dtype=torch.int64).view(B, T)
@@ -98,10 +127,24 @@ def main(argv=None):
         inputs = json.load(f)
     tensors = {}
     rule = None
-    for tag, dt in (("f64", torch.float64), ("f32", torch.float32)):
-        out, rule = run(args.model, inputs, dt)
+    runs = [("f64", torch.float64, False), ("f32", torch.float32, False)]
+    if inputs.get("bf16"):
+        runs.append(("bf16", torch.float64, True))
+    for tag, dt, bf in runs:
+        out, rule = run(args.model, inputs, dt, bf)
         for k, v in out.items():
             tensors[f"{tag}/{k}"] = v
+    ref.weight_mm = ref.plain_weight_mm
+    if inputs.get("bf16"):
+        cfg, params = ref.load_model_dir(args.model, torch.float32)
+        B, T = inputs["B"], inputs["T"]
+        ids = torch.tensor(inputs["ids"], dtype=torch.int64).view(B, T)
+        targets = torch.tensor(inputs["targets"], dtype=torch.int64).view(B, T)
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = ref.forward_logits(cfg, params, ids)
+            loss = ref.loss_fn(logits.float(), targets)
+        tensors["autocast/logits"] = logits.float().clone()
+        tensors["autocast/loss"] = loss.float().reshape(1).clone()
     st_io.write(args.out, tensors, {"decayed_by_rule": json.dumps(rule), "torch_version": torch.__version__})
 
     # A summary on stderr: torch's own float32 error against float64 (the floor any f32 engine sees).

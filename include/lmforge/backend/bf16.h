@@ -26,13 +26,23 @@ inline float bf16_to_float(bf16_t h) {
 }
 
 // f rounded to the nearest bf16 value, as a float (what a bf16 matmul sees of its input).
-inline float round_to_bf16(float f) { return bf16_to_float(float_to_bf16(f)); }
+inline float round_to_bf16(float f) {
+  return bf16_to_float(float_to_bf16(f));
+}
 
 namespace cpu {
-// dst[i] = float_to_bf16(src[i]) for n elements (AVX512_BF16 / AVX-512 / AVX2 by run-time dispatch).
+// dst[i] = float_to_bf16(src[i]) for n elements (AVX512_BF16 / AVX-512 / AVX2 by run-time
+// dispatch).
 void convert_to_bf16(bf16_t* dst, const float* src, size_t n);
 // dst[i] = bf16_to_float(src[i]).
 void convert_from_bf16(float* dst, const bf16_t* src, size_t n);
+// A rows × cols matrix with leading dimension ld_src (>= cols) into a dense one (ld = cols).
+void convert_to_bf16(bf16_t* dst, const float* src, size_t rows, size_t cols, size_t ld_src);
+// dst[i] = round_to_bf16(src[i]): bf16 values kept in floats (the emulated bf16 GEMM's inputs).
+void round_floats_to_bf16(float* dst, const float* src, size_t n);
+void round_floats_to_bf16(float* dst, const float* src, size_t rows, size_t cols, size_t ld_src);
+// All paths give the same bits as float_to_bf16 / round_to_bf16, denormals included (the
+// AVX512_BF16 instruction flushes denormal inputs to zero; those lanes are redone exactly).
 }  // namespace cpu
 
 }  // namespace lmforge

@@ -23,6 +23,9 @@ Isa cpu_isa();
 // capped at the CPU's level (with a one-time note on stderr), never an illegal instruction.
 Isa active_isa();
 inline bool isa_at_least(Isa level) { return active_isa() >= level; }
+// cpu_isa() capped by LMFORGE_ISA only (not by IsaCap): the level fixed for the process, e.g. the
+// cap given to oneDNN, which accepts one cap per process.
+Isa process_isa();
 const char* isa_name(Isa isa);
 std::optional<Isa> parse_isa(std::string_view name);
 

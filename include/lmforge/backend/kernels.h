@@ -16,6 +16,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lmforge/backend/isa.h"
+
 #define LMFORGE_KERNELS(REAL)                                                                      \
   /* out (B,T,C) = wte[ids] (+ wpe[p] when wpe != nullptr, p = pos[b,t], or t when pos is null).   \
      wte (V,C), wpe (maxT,C); pos values must lie in [0, maxT) (cpu throws on pos < 0). */         \
@@ -107,7 +109,15 @@ LMFORGE_KERNELS(double)
 namespace lmforge::cpu {
 LMFORGE_KERNELS(float)
 
-// Row-major SGEMM used by linear and the benchmarks: C(M,N) = alpha·op(A)·op(B) + beta·C.
+// Row-major GEMM, C(M,N) = alpha·op(A)·op(B) + beta·C, with A, B and C fp32 in memory (op(A) is
+// (M,K), op(B) (K,N); beta == 0 never reads C). Precision::bf16 rounds A and B to bf16 (nearest
+// even) and accumulates in fp32: oneDNN's bf16 kernels where the active ISA has bf16
+// instructions, else emulated (rounded inputs through the fp32 GEMM; same numbers up to the
+// summation order). The library per precision and ISA is chosen in src/backend/cpu/gemm.cpp
+// (backend::gemm_name reports it). Thread-safe.
+void gemm(backend::Precision p, bool trans_a, bool trans_b, int M, int N, int K, float alpha,
+          const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc);
+// gemm(Precision::fp32, ...): used by linear and the benchmarks.
 void sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda,
            const float* B, int ldb, float beta, float* C, int ldc);
 }  // namespace lmforge::cpu

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "lmforge/backend/bf16.h"
+
 #define LMFORGE_INFER_KERNELS(REAL)                                                               \
   /* Cached causal attention with grouped-query heads, one query row at a time, so rows of        \
      different sequences (a batched decode step) and a prompt chunk (prefill) are one call.       \
@@ -21,7 +23,14 @@
      inp (N,IC)·weightᵀ + bias, bias may be null. Reads each weight row once for all N rows,   \
      which is what bounds decode speed; a packed GEMM would spend its time packing. */            \
   void linear_rows_forward(REAL* out, const REAL* inp, const REAL* weight, const REAL* bias,      \
-                           int N, int IC, int OC);
+                           int N, int IC, int OC);                                                \
+  /* linear_rows_forward with the weight stored as bf16 (OC,IC) (half the bytes per decoded       \
+     token). Each activation is rounded to bf16 first (nearest even, as PyTorch's bf16 autocast   \
+     and vdpbf16ps see it; a double input is rounded to float, then to bf16), products accumulate \
+     in fp32 (double in ref); bias stays REAL. Same result on every ISA path up to summation      \
+     order. */                                                                                    \
+  void linear_rows_forward_bf16(REAL* out, const REAL* inp, const bf16_t* weight,                 \
+                                const REAL* bias, int N, int IC, int OC);
 
 namespace lmforge::ref {
 LMFORGE_INFER_KERNELS(double)

@@ -11,6 +11,8 @@
 #include <span>
 #include <vector>
 
+#include "lmforge/backend/bf16.h"
+#include "lmforge/backend/isa.h"
 #include "lmforge/core/arena.h"
 #include "lmforge/model/config.h"
 #include "lmforge/model/transformer.h"
@@ -59,20 +61,32 @@ class InferenceModel {
   const float* forward(std::span<const ForwardChunk> chunks, bool all_logits = false);
 
  private:
-  struct Layer {
-    const float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b,
-        *down_w, *down_b;
-    const float *qkv_p = nullptr, *o_p = nullptr, *up_p = nullptr, *down_p = nullptr;  // packed
+  // A matmul weight (OC, IC) as the model holds it, and the copies a step may read instead:
+  // packed for the fp32 GEMM (fp32 precision), or rounded to bf16 (bf16 precision).
+  struct Weight {
+    const float* w = nullptr;
+    const float* packed = nullptr;
+    const bf16_t* bf16 = nullptr;
   };
-  // A weight packed for cpu::linear_packed_forward (kept in packed_), or null where unavailable.
-  const float* pack(const float* w, int IC, int OC);
+  struct Layer {
+    const float *norm1_w, *norm1_b, *qkv_b, *o_b, *norm2_w, *norm2_b, *up_b, *down_b;
+    Weight qkv, o, up, down;
+  };
+  // The copies of w this precision reads (packed_ or bf16_ keeps them).
+  Weight prepare(const float* w, int IC, int OC);
+  void linear(float* out, const float* inp, const Weight& w, const float* b, int N, int IC,
+              int OC) const;
   void ensure(int N, int R);
 
   ModelConfig cfg_;
-  const float *wte_, *wpe_, *normf_w_, *normf_b_, *lm_head_, *lm_head_p_ = nullptr;
-  // Packed copies of every matmul weight (a second copy of the model's matrices): batched steps
-  // and prompts read these, single-row steps the originals.
+  backend::Precision precision_;  // the process's precision when the model was loaded
+  const float *wte_, *wpe_, *normf_w_, *normf_b_;
+  Weight lm_head_;
+  // fp32: packed copies of every matmul weight (a second copy of the model's matrices): batched
+  // steps and prompts read these, single-row steps the originals. bf16: bf16 copies (half the
+  // bytes) that decode steps read; prompts take the bf16 GEMM on the originals.
   std::vector<AlignedFloats> packed_;
+  std::vector<std::vector<bf16_t>> bf16_;
   std::vector<Layer> layers_;
   // Scratch for N rows (grown on demand): x, h (C); ln (C); qkv (QKV); att (A); fc (UP); act
   // (FF); mean/rstd (N); logits (R, V) for the R rows asked for.

@@ -1,106 +1,43 @@
-// CPU (float, OpenMP) softmax cross-entropy with a loss mask (target < 0 = masked row). Rows are
-// independent and parallel. The fused kernel makes three sweeps over one row while it is hot in
-// cache (max; exp written in place + sum; scale), so no second (N,V) buffer ever exists.
+// CPU (float, OpenMP) softmax cross-entropy with a loss mask (target < 0 = masked row): the
+// public kernels validate the targets, then dispatch to the AVX-512 twin
+// (cross_entropy_avx512.cpp) or the baseline build of the same bodies (cross_entropy_kernels.h).
 #pragma GCC optimize("no-trapping-math")  // see vec_math.h: lets exp loops vectorize
-#include <cmath>
 #include <string>
 
-#include "lmforge/backend/kernels.h"
 #include "lmforge/core/error.h"
-#include "vec_math.h"
+#define LMFORGE_CPU_ISA avx2
+#include "cross_entropy_kernels.h"
 
 namespace lmforge::cpu {
 namespace {
 // Targets are validated up front: throwing inside an OpenMP region would terminate the program.
-int64_t validate_targets(const int32_t* targets, int N, int V) {
-  int64_t count = 0;
-  for (int n = 0; n < N; n++) {
+void validate_targets(const int32_t* targets, int N, int V) {
+  for (int n = 0; n < N; n++)
     check(targets[n] < V, "cross_entropy",
           "target " + std::to_string(targets[n]) + " out of range for V=" + std::to_string(V) +
               " at row " + std::to_string(n));
-    count += targets[n] >= 0;
-  }
-  return count;
-}
-
-float row_max(const float* x, int V) {
-  float mx = -INFINITY;
-#pragma omp simd reduction(max : mx)
-  for (int i = 0; i < V; i++) mx = x[i] > mx ? x[i] : mx;
-  return mx;
-}
-
-float row_sum_exp(const float* x, float mx, int V) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (int i = 0; i < V; i++) s += exp_approx(x[i] - mx);
-  return s;
 }
 }  // namespace
 
 int64_t cross_entropy_forward(float* losses, const float* logits, const int32_t* targets, int N,
                               int V) {
-  int64_t count = validate_targets(targets, N, V);
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    if (targets[n] < 0) {
-      losses[n] = 0.0f;
-      continue;
-    }
-    const float* x = logits + (size_t)n * V;
-    float mx = row_max(x, V);
-    losses[n] = mx + std::log(row_sum_exp(x, mx, V)) - x[targets[n]];
-  }
-  return count;
+  validate_targets(targets, N, V);
+  return use_avx512() ? avx512::cross_entropy_forward(losses, logits, targets, N, V)
+                      : avx2::cross_entropy_forward(losses, logits, targets, N, V);
 }
 
 void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* targets,
                             float dloss, int N, int V) {
   validate_targets(targets, N, V);
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    const float* x = logits + (size_t)n * V;
-    float* d = dlogits + (size_t)n * V;
-    if (targets[n] < 0) {
-      for (int i = 0; i < V; i++) d[i] = 0.0f;
-      continue;
-    }
-    // Both reductions finish before the first write, so dlogits may alias logits.
-    float mx = row_max(x, V);
-    float k = dloss / row_sum_exp(x, mx, V);
-#pragma omp simd
-    for (int i = 0; i < V; i++) d[i] = exp_approx(x[i] - mx) * k;
-    d[targets[n]] -= dloss;
-  }
+  if (use_avx512()) return avx512::cross_entropy_backward(dlogits, logits, targets, dloss, N, V);
+  avx2::cross_entropy_backward(dlogits, logits, targets, dloss, N, V);
 }
 
 int64_t cross_entropy_fused(float* logits_to_dlogits, float* losses, const int32_t* targets,
                             float dloss, int N, int V) {
-  int64_t count = validate_targets(targets, N, V);
-#pragma omp parallel for schedule(static)
-  for (int n = 0; n < N; n++) {
-    float* x = logits_to_dlogits + (size_t)n * V;
-    if (targets[n] < 0) {
-      losses[n] = 0.0f;
-      for (int i = 0; i < V; i++) x[i] = 0.0f;
-      continue;
-    }
-    float mx = row_max(x, V);
-    float x_target = x[targets[n]];
-    float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-    for (int i = 0; i < V; i++) {
-      float e = exp_approx(x[i] - mx);
-      x[i] = e;
-      s += e;
-    }
-    losses[n] = mx + std::log(s) - x_target;
-    float k = dloss / s;
-#pragma omp simd
-    for (int i = 0; i < V; i++) x[i] *= k;
-    x[targets[n]] -= dloss;
-  }
-  return count;
+  validate_targets(targets, N, V);
+  return use_avx512() ? avx512::cross_entropy_fused(logits_to_dlogits, losses, targets, dloss, N, V)
+                      : avx2::cross_entropy_fused(logits_to_dlogits, losses, targets, dloss, N, V);
 }
 
 }  // namespace lmforge::cpu

@@ -10,8 +10,9 @@ void sgemm_blas(bool trans_a, bool trans_b, int M, int N, int K, float alpha, co
 void sgemm_avx2(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A,
                 int lda, const float* B, int ldb, float beta, float* C, int ldc);
 
-// True when the CPU supports AVX2+FMA and our kernel is the default (see docs/KERNELS.md for the
-// measurement behind the default). LMFORGE_GEMM=blas|avx2 in the environment overrides it.
+// True when the CPU supports AVX2+FMA and LMFORGE_GEMM is not "blas" (which keeps our kernels,
+// the packed decode path included, out of the process). Whether cpu::gemm uses this kernel is
+// decided in gemm.cpp (fp32_gemm()).
 bool gemm_avx2_enabled();
 
 }  // namespace lmforge::cpu

@@ -1,0 +1,6 @@
+// The AVX-512 build of the GELU/SwiGLU bodies (activation_kernels.h), 16 lanes; called by
+// activation.cpp where the CPU has AVX-512. Compiled with -mavx512f/bw/dq/vl (CMakeLists.txt).
+#pragma GCC optimize("no-trapping-math")  // see vec_math.h: lets exp loops vectorize
+#include "avx512_intrin.h"                // first: <immintrin.h> without GCC 12 false warnings
+#define LMFORGE_CPU_ISA avx512
+#include "activation_kernels.h"
