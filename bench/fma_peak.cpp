@@ -1,55 +1,72 @@
-// The machine's fp32 arithmetic ceiling: every OpenMP thread runs 12 independent chains of AVX2
-// FMAs (enough to cover the FMA latency on two pipes) for a fixed count, and the best of five
-// rounds gives FLOP/s per core and for all threads. This is the "100%" against which training
-// throughput targets are judged in docs/PERFORMANCE.md: no GEMM and no training step can exceed it
-// in fp32. Not a test. Needs AVX2+FMA (prints a message and exits 0 without them).
-// Usage: fma_peak [iterations per thread (2e8)]
-#include <immintrin.h>
+// The machine's arithmetic peak, as `mfu` uses it (backend/peak.h): for every instruction-set
+// level this CPU has, the fp32 FMA peak (vfmadd231ps ymm at avx2, zmm from avx512 up) and the bf16
+// peak (vdpbf16ps zmm at avx512_bf16, tdpbf16ps tiles at amx_bf16), each measured now on all
+// OpenMP threads, per thread, and against the level below (the reference in the same run). Then
+// the cached figures that training divides by (backend::machine_peak, measured once per machine
+// in ~/.cache/lmforge/peak.json). No GEMM and no training step can beat these numbers.
+// Not a test. Usage: fma_peak (OMP_NUM_THREADS sets the threads; LMFORGE_ISA caps the levels)
 #include <omp.h>
 
-#include <chrono>
 #include <cstdio>
-#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "lmforge/backend/isa.h"
+#include "lmforge/backend/peak.h"
+
+using namespace lmforge::backend;
 
 namespace {
-__attribute__((target("avx2,fma"))) float chains(long n) {
-  __m256 a[12];
-  for (int i = 0; i < 12; i++) a[i] = _mm256_set1_ps(0.001f * i);
-  const __m256 x = _mm256_set1_ps(0.9999f), y = _mm256_set1_ps(1e-5f);
-  for (long k = 0; k < n; k++) {
-#pragma GCC unroll 12
-    for (int i = 0; i < 12; i++) a[i] = _mm256_fmadd_ps(a[i], x, y);
-  }
-  float s = 0;
-  for (int i = 0; i < 12; i++) s += a[i][0];
-  return s;  // used, so the loop is not removed
+
+// FLOP per cycle per core if the core issues two of the instruction per cycle (two FMA pipes, as
+// Zen 4/5 and most Xeons have) or, for AMX, one tdpbf16ps every 16 cycles (Sapphire Rapids): the
+// clock it implies is a plausibility check, not a measurement.
+double flop_per_cycle(PeakKernel k) {
+  return k == PeakKernel::amx_bf16 ? peak_kernel_flops(k) / 16 : 2 * peak_kernel_flops(k);
 }
+
+void print_row(const char* level, const Peak& p, double reference, const char* ref_name) {
+  std::printf("%-12s %-5s %-16s %9.1f %11.1f %8.2f", level, precision_name(p.precision),
+              peak_kernel_name(p.kernel), p.flops / 1e9, p.per_thread() / 1e9,
+              p.per_thread() / flop_per_cycle(p.kernel) / 1e9);
+  if (reference > 0) std::printf("   %.2fx %s", p.flops / reference, ref_name);
+  std::printf("\n");
+}
+
 }  // namespace
 
-int main(int argc, char** argv) {
-  __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) {
-    std::printf("fma_peak: this CPU has no AVX2+FMA; nothing measured\n");
-    return 0;
-  }
-  const long n = argc > 1 ? std::atol(argv[1]) : 200000000L;
-  const double flops_per_thread = (double)n * 12 * 8 * 2;  // 12 chains x 8 lanes x (mul + add)
-  double best = 0, sink = 0;
-  int threads = 1;
-  for (int round = 0; round < 5; round++) {
-    const auto t0 = std::chrono::steady_clock::now();
-#pragma omp parallel reduction(+ : sink)
-    {
-      sink += chains(n);
-#pragma omp single
-      threads = omp_get_num_threads();
+int main() {
+  std::printf("cpu: %s; %s; %d OpenMP threads\n", cpu_model().c_str(), isa_name(cpu_isa()),
+              omp_get_max_threads());
+  std::printf("%-12s %-5s %-16s %9s %11s %8s   %s\n", "level", "prec", "instruction", "GFLOP/s",
+              "per thread", "GHz(*)", "vs the level below");
+  const Isa top = active_isa();
+  double fp32_below = 0, bf16_below = 0;
+  for (Isa level : {Isa::avx2, Isa::avx512, Isa::avx512_bf16, Isa::amx_bf16}) {
+    if (level > top) {
+      std::printf("%-12s skipped: %s\n", isa_name(level),
+                  level > cpu_isa() ? "this CPU lacks it" : "capped by LMFORGE_ISA");
+      continue;
     }
-    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (threads * flops_per_thread / s > best) best = threads * flops_per_thread / s;
+    IsaCap cap(level);
+    if (level == Isa::avx2 || level == Isa::avx512) {
+      const Peak p = measure_peak(Precision::fp32);
+      print_row(isa_name(level), p, fp32_below, "fp32 below");
+      fp32_below = p.flops;
+    }
+    if (level >= Isa::avx512_bf16) {
+      const Peak p = measure_peak(Precision::bf16);
+      print_row(isa_name(level), p, bf16_below > 0 ? bf16_below : fp32_below,
+                bf16_below > 0 ? "bf16 below" : "fp32 FMA");
+      bf16_below = p.flops;
+    }
   }
-  std::printf("fp32 FMA peak: %.1f GFLOP/s with %d threads = %.1f per core "
-              "(%.2f GHz x 32 FLOP/cycle)%s\n",
-              best / 1e9, threads, best / 1e9 / threads, best / 1e9 / threads / 32,
-              sink == 12345.0 ? " " : "");
+  std::printf(
+      "(*) the clock implied if the core issues 2 such instructions per cycle "
+      "(1 tdpbf16ps per 16 cycles)\n\n");
+  std::printf("mfu divides by (backend::machine_peak, cache %s):\n",
+              peak_cache_file().empty() ? "off: no HOME" : peak_cache_file().c_str());
+  for (Precision p : {Precision::fp32, Precision::bf16})
+    std::printf("  %s\n", machine_peak(p).describe().c_str());
   return 0;
 }

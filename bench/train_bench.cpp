@@ -1,8 +1,12 @@
 // Training throughput and memory of lmforge's Transformer + AdamW (bench/run_train_bench.sh runs
-// it next to bench/train_bench.py, PyTorch, and prints the ratio). Trains a GPT-2-style model on
-// random tokens and prints tokens/s, MFU against the machine's GEMM ceiling measured in the same
-// run (cpu::sgemm and cblas_sgemm at 1024³), peak RSS and the theoretical bytes of parameters,
-// gradients, AdamW state and saved activations. One JSON line at the end for scripts.
+// it next to bench/train_bench.py, PyTorch, and prints the ratios). Trains a GPT-2-style model on
+// random tokens at a matmul precision (--precision fp32|bf16|auto: backend::set_precision, which
+// the model's matmuls honour once they go through the backend seam) and prints tokens/s, MFU
+// against the machine's arithmetic peak for that precision (backend::machine_peak, the number
+// `lmforge pretrain` divides by), the GEMM rates at 1024³ for comparison (cpu::sgemm, cblas_sgemm),
+// peak RSS and the theoretical bytes of parameters, gradients, AdamW state and saved activations.
+// One JSON line at the end for scripts. --check-bf16 only says whether this CPU runs bf16 natively
+// (exit 0) or would emulate it (exit 3), for the script.
 // Not a test (nothing here can fail on speed) and not the trainer: no data loading, schedule,
 // clipping or checkpoints, only the forward/backward/update loop the trainer runs.
 #include <cblas.h>
@@ -17,7 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "lmforge/backend/isa.h"
 #include "lmforge/backend/kernels.h"
+#include "lmforge/backend/peak.h"
+#include "lmforge/core/error.h"
 #include "lmforge/model/transformer.h"
 #include "lmforge/train/optimizer.h"
 
@@ -59,21 +66,32 @@ double gemm_gflops(F&& gemm, int reps) {
 }
 
 int usage(const char* argv0) {
-  std::fprintf(stderr,
-               "usage: %s [--config small|tiny] [--steps N (10)] [--warmup N (2)]\n"
-               "Trains lmforge's GPT-2 on random tokens and prints tokens/s, MFU and memory.\n",
-               argv0);
+  std::fprintf(
+      stderr,
+      "usage: %s [--config small|tiny] [--steps N (10)] [--warmup N (2)]\n"
+      "          [--precision fp32|bf16|auto (fp32)] | --check-bf16\n"
+      "Trains lmforge's GPT-2 on random tokens and prints tokens/s, MFU and memory.\n"
+      "--check-bf16: exit 0 when this CPU has bf16 instructions (AVX512_BF16 or AMX-BF16,\n"
+      "as lmforge detects them, LMFORGE_ISA included), 3 when bf16 would be emulated.\n",
+      argv0);
   return 2;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config = "tiny";
+  std::string config = "tiny", precision = "fp32";
   int steps = 10, warmup = 2;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (i + 1 < argc && a == "--config") {
+    if (a == "--check-bf16") {
+      const bool native = backend::native_bf16();
+      std::printf("lmforge: %s bf16 at %s\n", native ? "native" : "no native (emulated)",
+                  backend::isa_name(backend::active_isa()));
+      return native ? 0 : 3;
+    } else if (i + 1 < argc && a == "--precision") {
+      precision = argv[++i];
+    } else if (i + 1 < argc && a == "--config") {
       config = argv[++i];
     } else if (i + 1 < argc && a == "--steps") {
       steps = std::atoi(argv[++i]);
@@ -89,6 +107,8 @@ int main(int argc, char** argv) {
   if (!bc || steps < 1 || warmup < 0) return usage(argv[0]);
 
   try {
+    const backend::Precision prec = backend::resolve_precision(precision);
+    backend::set_precision(prec);
     const double rss_start = peak_rss_mib();
     ModelConfig cfg;
     cfg.arch = "gpt2";
@@ -155,31 +175,41 @@ int main(int argc, char** argv) {
     const double tps = B * T / step_s;
     const double fpt = model.flops_per_token(T);
     const double gflops = tps * fpt / 1e9;
-    const double ceiling = std::max(own, blas);
+    const backend::Peak peak = backend::machine_peak(prec);
+    const double mfu = gflops * 1e9 / peak.flops;
     const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+    const std::string summary = backend::backend_summary();
 
     std::printf("lmforge train_bench config=%s (V=%d T=%d L=%d H=%d C=%d B=%d), %zu params\n",
                 bc->name, bc->V, T, bc->L, bc->H, bc->C, B, N);
+    std::printf("  precision %s; %s\n", backend::precision_name(prec), summary.c_str());
     std::printf(
         "  step %.1f ms (median of %d), %.1f tokens/s, %.2f GFLOP/s of model FLOPs "
         "(%.3g FLOPs/token), last loss %.4f\n",
         step_s * 1e3, steps, tps, gflops, fpt, loss);
     std::printf(
-        "  GEMM 1024^3: cpu::sgemm %.1f GFLOP/s, cblas_sgemm %.1f GFLOP/s "
-        "(OPENBLAS_CORETYPE=%s); MFU %.1f%% of the better\n",
-        own, blas, coretype ? coretype : "(unset)", 100.0 * gflops / ceiling);
+        "  MFU %.1f%% of the %s; fp32 GEMM 1024^3: cpu::sgemm %.1f GFLOP/s (%.0f%% of it), "
+        "cblas_sgemm %.1f GFLOP/s (OPENBLAS_CORETYPE=%s)\n",
+        100.0 * mfu, peak.describe().c_str(), own, 100.0 * own * 1e9 / peak.flops, blas,
+        coretype ? coretype : "(unset)");
     std::printf(
         "  memory: peak RSS %.1f MiB (%.1f MiB at start); theory %.1f MiB = 4 x %.1f "
         "(params, grads, m, v) + %.1f activations; ratio %.2f\n",
         rss_train, rss_start, theory_mib, params_mib, act_mib, rss_train / theory_mib);
     std::printf(
-        "{\"impl\": \"lmforge\", \"config\": \"%s\", \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
+        "{\"impl\": \"lmforge\", \"config\": \"%s\", \"precision\": \"%s\", \"backend\": \"%s\", "
+        "\"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
         "\"n_params\": %zu, \"flops_per_token\": %.0f, \"gflops\": %.2f, \"sgemm_gflops\": %.1f, "
-        "\"cblas_gflops\": %.1f, \"mfu\": %.4f, \"peak_rss_mib\": %.1f, \"start_rss_mib\": %.1f, "
+        "\"cblas_gflops\": %.1f, \"peak_gflops\": %.1f, \"peak_kernel\": \"%s\", \"mfu\": %.4f, "
+        "\"peak_rss_mib\": %.1f, \"start_rss_mib\": %.1f, "
         "\"theory_mib\": %.1f, \"activation_mib\": %.1f, \"last_loss\": %.4f}\n",
-        bc->name, tps, step_s * 1e3, N, fpt, gflops, own, blas, gflops / ceiling, rss_train,
+        bc->name, backend::precision_name(prec), summary.c_str(), tps, step_s * 1e3, N, fpt, gflops,
+        own, blas, peak.flops / 1e9, backend::peak_kernel_name(peak.kernel), mfu, rss_train,
         rss_start, theory_mib, act_mib, loss);
     return 0;
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "train_bench: %s\n", e.what());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "train_bench: %s\n", e.what());
     return 1;

@@ -17,7 +17,6 @@
 #include "lmforge/demo/demo_data.h"
 #include "lmforge/demo/pipeline.h"
 #include "lmforge/demo/rank.h"
-#include "lmforge/train/pretrain.h"
 
 namespace lmforge::cli {
 namespace fs = std::filesystem;
@@ -57,7 +56,7 @@ void run_demo(const DemoOpts& o) {
   }
   double gflops = 0;
   if (speed <= 0) {
-    gflops = measure_peak_gflops();
+    gflops = measure_sgemm_gflops();
     speed = gflops / kReferenceGflops;
   }
   const DemoSizing z = demo_sizing(o.minutes, speed);

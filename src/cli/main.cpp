@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "lmforge/backend/isa.h"
 #include "lmforge/core/error.h"
 #include "lmforge/dist/comm.h"
 
@@ -138,7 +139,8 @@ int main(int argc, char** argv) {
       "Run `lmforge COMMAND --help` for the options of each command.",
       "lmforge"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "lmforge 0.1.0");
+  app.set_version_flag("--version",  // second line: what the kernels run on (backend/isa.h)
+                       [] { return "lmforge 0.1.0\n" + lmforge::backend::backend_summary(); });
   lmforge::cli::build_commands(app);
   try {
     std::vector<std::string> args(argv, argv + argc);

@@ -86,7 +86,8 @@ void setup(CLI::App& root) {
                 "continue from the newest complete checkpoint in --output (bitwise identical "
                 "to an uninterrupted run with the same settings and threads)");
   cmd->add_option("--peak-gflops", o->peak_gflops,
-                  "FP32 GFLOP/s ceiling for MFU (0: measure with a 1024^3 sgemm at start)");
+                  "GFLOP/s ceiling for MFU (0: this machine's arithmetic peak for the precision "
+                  "in use, measured once and cached in ~/.cache/lmforge/peak.json)");
   cmd->callback([cmd, o, s] {
     print_resolved_config(*cmd);
     PretrainOptions opts = *o;

@@ -5,7 +5,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <optional>
@@ -13,6 +12,7 @@
 
 #include "lmforge/backend/isa.h"
 #include "lmforge/backend/kernels.h"
+#include "lmforge/backend/peak.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/token_dataset.h"
@@ -24,19 +24,6 @@
 namespace lmforge {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-double measure_peak_gflops() {
-  const int n = 1024;
-  std::vector<float> a(size_t(n) * n, 0.5f), b(a.size(), 0.25f), c(a.size(), 0.0f);
-  double best = 1e30;
-  for (int rep = 0; rep < 4; ++rep) {  // the first call warms caches and thread pools
-    auto t0 = std::chrono::steady_clock::now();
-    cpu::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (rep > 0) best = std::min(best, s);
-  }
-  return 2.0 * n * n * n / best / 1e9;
-}
 
 namespace {
 
@@ -295,7 +282,20 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   PretrainResult res;
   res.model = mc;
   res.total_steps = sched.total_steps;
-  res.peak_gflops = o.peak_gflops > 0 ? o.peak_gflops : measure_peak_gflops();
+  // MFU's denominator: the arithmetic peak for the matmul precision in use (backend/peak.h).
+  const backend::Precision precision = backend::precision();
+  std::string peak_note;
+  if (o.peak_gflops > 0) {
+    res.peak_gflops = o.peak_gflops;
+    char given[96];
+    std::snprintf(given, sizeof given, "given peak %.1f GFLOP/s (--peak-gflops)", o.peak_gflops);
+    peak_note = given;
+  } else {
+    const backend::Peak peak = backend::machine_peak(precision);
+    res.peak_gflops = peak.flops / 1e9;
+    peak_note = peak.describe();
+  }
+  if (root) std::fprintf(stderr, "mfu against the %s\n", peak_note.c_str());
   json cfg_json = {{"model", mc.to_hf_json()},
                    {"seq_len", T},
                    {"batch_size", o.batch_size},
@@ -319,12 +319,10 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     cfg_json["replay_ratio"] = o.replay_ratio;
   }
   std::string yaml = o.resolved_config_yaml;
-  char note[256];
-  std::snprintf(
-      note, sizeof note,
-      "# measured: fp32 GEMM peak %.1f GFLOP/s%s; model %s, %lld parameters; %lld steps\n",
-      res.peak_gflops, o.peak_gflops > 0 ? " (given)" : " (cpu::sgemm 1024^3)", mc.arch.c_str(),
-      static_cast<long long>(mc.num_params()), static_cast<long long>(sched.total_steps));
+  char note[384];
+  std::snprintf(note, sizeof note, "# mfu against the %s; model %s, %lld parameters; %lld steps\n",
+                peak_note.c_str(), mc.arch.c_str(), static_cast<long long>(mc.num_params()),
+                static_cast<long long>(sched.total_steps));
   if (root) write_file_atomic(o.output_dir / "config.yaml", yaml + note);
 
   AdamWConfig ac;

@@ -8,6 +8,7 @@
 #include <cstdio>
 
 #include "lmforge/backend/isa.h"
+#include "lmforge/backend/peak.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/lora.h"
@@ -126,10 +127,14 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
     resume_config["lora_alpha"] = o.lora_alpha;
     resume_config["lora_targets"] = o.lora_targets;
   }
-  char note[160];
-  std::snprintf(note, sizeof note, "# %s: %lld steps%s\n", name.c_str(),
+  // MFU's denominator: the arithmetic peak for the matmul precision in use (backend/peak.h).
+  const backend::Peak peak = backend::machine_peak(backend::precision());
+  if (root) std::fprintf(stderr, "mfu against the %s\n", peak.describe().c_str());
+  char note[384];
+  std::snprintf(note, sizeof note, "# %s: %lld steps%s; mfu against the %s\n", name.c_str(),
                 static_cast<long long>(total_steps),
-                o.lora_rank > 0 ? ", LoRA adapters train (base frozen)" : ", all weights train");
+                o.lora_rank > 0 ? ", LoRA adapters train (base frozen)" : ", all weights train",
+                peak.describe().c_str());
   if (root) write_file_atomic(o.output / "config.yaml", o.resolved_config_yaml + note);
 
   run.state.seed = o.seed;
@@ -183,6 +188,7 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   lc.eval_every = o.eval_every;
   lc.save_every = o.save_every;
   lc.keep_checkpoints = o.keep_checkpoints;
+  lc.peak_flops = peak.flops;
   lc.run_dir = o.output;
   lc.label = name;
   lc.tokenizer_files = run.tokenizer_files;

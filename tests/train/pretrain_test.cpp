@@ -1,6 +1,7 @@
 // End to end through the library: a tiny model's loss falls on a tiny corpus; a run stopped at
 // step 10 and resumed is bitwise identical to an uninterrupted one; a non-finite loss stops the
-// run and keeps the last good checkpoint; checkpoint discovery ignores incomplete directories.
+// run and keeps the last good checkpoint; checkpoint discovery ignores incomplete directories;
+// mfu divides by the machine's peak for the precision in use (or --peak-gflops).
 #include "lmforge/train/pretrain.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/train/checkpoint.h"
+#include "train/fake_peak.h"
 #include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
@@ -88,6 +90,29 @@ TEST(Pretrain, LossFallsAndWritesRunLayout) {
   EXPECT_TRUE(fs::exists(cks.back() / "optimizer.safetensors"));
   // The same directory again without --resume is refused before anything is touched.
   EXPECT_THROW(run_pretrain(tiny(out, 40)), UsageError);
+}
+
+TEST(Pretrain, MfuDividesByTheMachinePeak) {
+  using lmforge::backend::Precision;
+  test_peak::FakePeak peak(g_data->root / "cache", 1, {{Precision::fp32, 0.5}});
+  fs::path out = g_data->root / "run-mfu";
+  PretrainOptions o = tiny(out, 3);
+  o.peak_gflops = 0;  // the (fake) machine peak
+  auto r = run_pretrain(o);
+  EXPECT_DOUBLE_EQ(r.peak_gflops, 0.5);
+  EXPECT_NE(read_file(out / "config.yaml").find("mfu against the fp32 peak 0.5 GFLOP/s"),
+            std::string::npos)
+      << read_file(out / "config.yaml");
+  ModelConfig mc = r.model;
+  const double fpt = Transformer(mc).flops_per_token(32);
+  for (const json& row : read_metrics(out))
+    EXPECT_NEAR(row["mfu"].get<double>(), row["tokens_per_s"].get<double>() * fpt / 0.5e9,
+                1e-3 * row["mfu"].get<double>());
+  // --peak-gflops wins over the machine peak.
+  fs::path given = g_data->root / "run-mfu-given";
+  o = tiny(given, 1);
+  EXPECT_DOUBLE_EQ(run_pretrain(o).peak_gflops, 100);
+  EXPECT_NE(read_file(given / "config.yaml").find("given peak 100.0 GFLOP/s"), std::string::npos);
 }
 
 TEST(Pretrain, StopAndResumeIsBitwiseIdentical) {

@@ -1,6 +1,7 @@
 // Shared stage plumbing: option checks, step counts, output rules, a LoRA stage that trains
 // only its adapters and whose --merge model computes what base + adapter computes, resume that
-// keeps the step-0 metrics, and summary.json.
+// keeps the step-0 metrics, summary.json, and MFU's denominator (the machine peak for the
+// precision in use).
 #include "lmforge/train/stage.h"
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/lora.h"
+#include "train/fake_peak.h"
 #include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
@@ -193,6 +195,23 @@ TEST(Stage, LoraTrainsAdaptersOnlyAndMergeMatches) {
   // A changed setting is refused on resume.
   again.lora_rank = 2;
   EXPECT_THROW(begin_stage("test", again, json::object(), 12, {}), UsageError);
+  fs::remove_all(root);
+}
+
+TEST(Stage, MfuDividesByTheMachinePeakOfThePrecisionInUse) {
+  using lmforge::backend::Precision;
+  fs::path root = test_data::temp_dir("stage-peak");
+  write_model(root / "init");
+  test_peak::FakePeak peak(root / "cache", 1, {{Precision::fp32, 123.5}, {Precision::bf16, 456.5}});
+  StageOptions o = base_options(root);  // one thread, as the fake entries
+  StageRun fp32 = begin_stage("test", o, json::object(), 12, {});
+  EXPECT_DOUBLE_EQ(fp32.loop.peak_flops, 123.5e9);
+  EXPECT_NE(read_file(o.output / "config.yaml").find("mfu against the fp32 peak 123.5 GFLOP/s"),
+            std::string::npos);
+  lmforge::backend::PrecisionScope bf16(Precision::bf16);
+  o.output = root / "run-bf16";
+  StageRun b = begin_stage("test", o, json::object(), 12, {});
+  EXPECT_DOUBLE_EQ(b.loop.peak_flops, 456.5e9);
   fs::remove_all(root);
 }
 

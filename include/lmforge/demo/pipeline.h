@@ -125,6 +125,9 @@ struct DemoSizing {
   double step_scale = 1;               // steps relative to the --minutes 20 reference run
 };
 DemoSizing demo_sizing(double minutes, double speed);
+// This machine's fp32 GEMM throughput in GFLOP/s: the best of three cpu::sgemm calls at 1024³
+// after a warm-up (~0.1 s); `speed` is it over the reference machine's (src/cli/demo.cpp).
+double measure_sgemm_gflops();
 
 // The demo's pipeline YAML, sized by demo_sizing(minutes, speed).
 std::string builtin_demo_pipeline_yaml(double minutes, double speed = 1.0);

@@ -43,7 +43,9 @@ struct PretrainOptions {
   uint64_t seed = 1337;
   int threads = 0;  // 0: OpenMP's default
   bool resume = false;
-  double peak_gflops = 0;            // 0: measure with a 1024³ sgemm at start
+  // MFU's denominator in GFLOP/s; 0: the machine's arithmetic peak for backend::precision()
+  // (backend::machine_peak: measured once per machine and cached).
+  double peak_gflops = 0;
   std::string resolved_config_yaml;  // saved as RUN/config.yaml
   Comm* comm = nullptr;              // data-parallel ranks (null: one process); rank 0 writes
   bool shard_optimizer = false;      // ZeRO-1 (--shard-optimizer)
@@ -58,8 +60,5 @@ struct PretrainResult {
 };
 
 PretrainResult run_pretrain(const PretrainOptions& opts, const TrainHooks& test_hooks = {});
-
-// FP32 GEMM ceiling in GFLOP/s: best of a few cpu::sgemm calls on a 1024³ problem (~0.1 s).
-double measure_peak_gflops();
 
 }  // namespace lmforge

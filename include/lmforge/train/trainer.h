@@ -138,7 +138,7 @@ struct TrainLoopConfig {
   int64_t save_every = 0;         // 0: checkpoint only at the end (and on interrupt)
   int keep_checkpoints = 2;       // newest checkpoints kept; 0 keeps all
   int64_t sample_every = 0;       // 0: never print samples
-  double peak_flops = 0;          // FLOP/s ceiling for MFU; 0 reports mfu 0
+  double peak_flops = 0;          // MFU denominator (backend::machine_peak); 0: mfu 0
   std::filesystem::path run_dir;  // holds checkpoints/ and metrics.jsonl
   std::vector<std::filesystem::path> tokenizer_files;  // copied into every checkpoint
   std::optional<std::filesystem::path> resume_from;    // a checkpoint: optimizer state + extras
