@@ -47,9 +47,10 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (threads * flops_per_thread / s > best) best = threads * flops_per_thread / s;
   }
-  std::printf("fp32 FMA peak: %.1f GFLOP/s with %d threads = %.1f per core "
-              "(%.2f GHz x 32 FLOP/cycle)%s\n",
-              best / 1e9, threads, best / 1e9 / threads, best / 1e9 / threads / 32,
-              sink == 12345.0 ? " " : "");
+  std::printf(
+      "fp32 FMA peak: %.1f GFLOP/s with %d threads = %.1f per core "
+      "(%.2f GHz x 32 FLOP/cycle)%s\n",
+      best / 1e9, threads, best / 1e9 / threads, best / 1e9 / threads / 32,
+      sink == 12345.0 ? " " : "");
   return 0;
 }

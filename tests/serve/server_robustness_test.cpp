@@ -20,9 +20,9 @@
 #include <vector>
 
 #include "lmforge/core/file_util.h"
-#include "model/infer_test_util.h"
 #include "serve/http_test_util.h"
 #include "serve/server_process.h"
+#include "support/tiny_model.h"
 
 namespace lmforge {
 namespace {
@@ -32,10 +32,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 fs::path tiny_model() {
-  static const fs::path dir = [] {
-    ModelConfig cfg = test::tiny_cfg("llama", Tokenizer::load(test::tokenizer_dir()).vocab_size());
-    return test::save_model_dir(test::make_model(cfg, 7), "serve-robust");
-  }();
+  static const fs::path dir = test::tiny_llama_dir(7, "serve-robust");
   return dir;
 }
 

@@ -16,7 +16,7 @@
 #include "lmforge/core/rng.h"
 #include "lmforge/train/optimizer.h"
 #include "lmforge/train/trainer.h"
-#include "train/reward_fixture.h"
+#include "support/reward_fixture.h"
 
 namespace lmforge {
 namespace {

@@ -16,7 +16,7 @@
 #include "lmforge/train/optimizer.h"
 #include "lmforge/train/ppo.h"
 #include "lmforge/train/reward_data.h"
-#include "train/reward_fixture.h"
+#include "support/reward_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
