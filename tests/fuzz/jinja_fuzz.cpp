@@ -38,7 +38,7 @@ constexpr std::string_view kBareVars = R"({
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const lmforge::jinja::Value contexts[] = {lmforge::jinja::parse_json(kVars, true),
-                                                    lmforge::jinja::parse_json(kBareVars, true)};
+                                                   lmforge::jinja::parse_json(kBareVars, true)};
   const std::string source(reinterpret_cast<const char*>(data), size);  // exact-size heap copy
   std::optional<lmforge::jinja::Template> t;
   try {
