@@ -4,6 +4,7 @@
 // matches softmax; the repetition penalty demotes seen tokens; stop strings cut the text before
 // the stop even when it spans tokens, and nothing that could start a stop is streamed early.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <fstream>

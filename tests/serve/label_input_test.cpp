@@ -6,6 +6,7 @@
 // documents each option with its default.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>

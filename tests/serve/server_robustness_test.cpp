@@ -13,6 +13,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
