@@ -5,4 +5,4 @@
 # /usr/bin/python3 with Debian's python3-jinja2; a missing jinja2 makes the test fail, never skip.
 add_test(NAME chat_templates_reference
          COMMAND /usr/bin/python3 ${CMAKE_SOURCE_DIR}/tests/reference/render_chat_templates.py --check)
-set_tests_properties(chat_templates_reference PROPERTIES LABELS model TIMEOUT 60)
+set_tests_properties(chat_templates_reference PROPERTIES LABELS jinja TIMEOUT 60)

@@ -23,7 +23,7 @@ from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "model", "fixtures", "chat_templates")
+FIXTURES = os.path.join(HERE, "..", "jinja", "fixtures", "chat_templates")
 
 
 def make_env():
