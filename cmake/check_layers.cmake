@@ -54,7 +54,7 @@ foreach(layer ${LMFORGE_LAYERS})
                   "include only PUBLIC ones (${may_text}): include it from a .cpp, or list it "
                   "under PUBLIC in lmforge_layer(${layer} ...)")
         else()
-          set(why "layer '${layer}' does not name '${target}'; ${kind} ${may_text}. Move the code "
+          set(why "layer '${layer}' does not name '${target}': ${kind} ${may_text}. Move the code "
                   "to the right layer, or name the dependency in lmforge_layer(${layer} ...) if "
                   "'${target}' is below '${layer}'")
         endif()
