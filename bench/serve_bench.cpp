@@ -80,10 +80,11 @@ double pct(const std::vector<double>& v, double p) {
 }
 
 void print(const char* name, const Round& r) {
-  std::printf("%-10s %6ld tokens in %6.2f s = %7.1f tok/s; latency p50 %.2f s, p90 %.2f s, "
-              "p99 %.2f s; %d failed\n",
-              name, r.tokens, r.seconds, r.tokens / r.seconds, pct(r.latency_s, 0.5),
-              pct(r.latency_s, 0.9), pct(r.latency_s, 0.99), r.failures);
+  std::printf(
+      "%-10s %6ld tokens in %6.2f s = %7.1f tok/s; latency p50 %.2f s, p90 %.2f s, "
+      "p99 %.2f s; %d failed\n",
+      name, r.tokens, r.seconds, r.tokens / r.seconds, pct(r.latency_s, 0.5), pct(r.latency_s, 0.9),
+      pct(r.latency_s, 0.99), r.failures);
 }
 }  // namespace
 
@@ -93,12 +94,18 @@ int main(int argc, char** argv) {
   int S = 8, requests = 3, max_tokens = 64;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
-    if (a == "--tokenizer") tok_dir = v;
-    else if (a == "--preset") preset = v;
-    else if (a == "--streams") S = std::stoi(v);
-    else if (a == "--requests") requests = std::stoi(v);
-    else if (a == "--max-tokens") max_tokens = std::stoi(v);
-    else if (a == "--lmforge") bin = v;
+    if (a == "--tokenizer")
+      tok_dir = v;
+    else if (a == "--preset")
+      preset = v;
+    else if (a == "--streams")
+      S = std::stoi(v);
+    else if (a == "--requests")
+      requests = std::stoi(v);
+    else if (a == "--max-tokens")
+      max_tokens = std::stoi(v);
+    else if (a == "--lmforge")
+      bin = v;
     else {
       std::fprintf(stderr, "serve_bench: unknown option %s\n", a.c_str());
       return 2;
@@ -114,7 +121,8 @@ int main(int argc, char** argv) {
   ModelConfig cfg = ModelConfig::preset(preset, tok.vocab_size());
   Transformer model(cfg);
   model.init_weights(1);
-  const fs::path dir = fs::temp_directory_path() / ("lmforge-serve-bench-" + std::to_string(getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("lmforge-serve-bench-" + std::to_string(getpid()));
   fs::create_directories(dir);
   model.save(dir);
   fs::copy_file(fs::path(tok_dir) / "tokenizer.json", dir / "tokenizer.json",
@@ -122,7 +130,7 @@ int main(int argc, char** argv) {
 
   const int port = 18000 + getpid() % 1000;
   const std::string port_s = std::to_string(port), par = std::to_string(S), dirs = dir.string();
-  const char* args[] = {bin.c_str(), "serve",      "--model", dirs.c_str(), "--port",
+  const char* args[] = {bin.c_str(),    "serve",      "--model",   dirs.c_str(), "--port",
                         port_s.c_str(), "--parallel", par.c_str(), nullptr};
   pid_t pid;
   if (posix_spawn(&pid, bin.c_str(), nullptr, nullptr, const_cast<char**>(args), environ) != 0) {
@@ -156,7 +164,9 @@ int main(int argc, char** argv) {
               (many.tokens / many.seconds) / (one.tokens / one.seconds));
   kill(pid, SIGTERM);
   waitpid(pid, nullptr, 0);
-  if (!std::getenv("SERVE_BENCH_KEEP")) fs::remove_all(dir);
-  else std::printf("model kept in %s\n", dir.c_str());
+  if (!std::getenv("SERVE_BENCH_KEEP"))
+    fs::remove_all(dir);
+  else
+    std::printf("model kept in %s\n", dir.c_str());
   return one.failures + many.failures > 0 ? 1 : 0;
 }

@@ -7,7 +7,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 BUILD_PKGS="cmake ninja-build g++ pkg-config libopenblas-dev nlohmann-json3-dev libcli11-dev
   libyaml-cpp-dev libpcre2-dev libsqlite3-dev libcpp-httplib-dev zlib1g-dev ca-certificates
   libopenmpi-dev openmpi-bin libdnnl-dev"
-TEST_PKGS="libgtest-dev libgmock-dev python3 python3-torch python3-numpy python3-jinja2 sentencepiece chromium clang"
+TEST_PKGS="libgtest-dev libgmock-dev python3 python3-torch python3-numpy python3-jinja2 sentencepiece chromium clang
+  clang-format-14"
 PKGS="$BUILD_PKGS"
 if [ "${1:-}" = "--test" ]; then
   PKGS="$PKGS $TEST_PKGS"

@@ -106,17 +106,18 @@ std::string manifest_to_json(const DataManifest& m) {
   for (const auto& s : m.sources)
     sources.push_back({{"path", s.path}, {"bytes", s.bytes}, {"documents", s.documents}});
   // Insertion order (format and version first) is fixed here, so the file is deterministic.
-  nlohmann::ordered_json j = {{"format", kManifestFormat},
-            {"version", kManifestVersion},
-            {"tokenizer_hash", m.tokenizer_hash},
-            {"vocab_size", m.vocab_size},
-            {"eot_id", m.eot_id},
-            {"token_bytes", m.token_bytes},
-            {"doc_split", m.doc_split},
-            {"val_fraction", m.val_fraction},
-            {"seed", m.seed},
-            {"splits", {{"train", split_to_json(m.train)}, {"val", split_to_json(m.val)}}},
-            {"sources", sources}};
+  nlohmann::ordered_json j = {
+      {"format", kManifestFormat},
+      {"version", kManifestVersion},
+      {"tokenizer_hash", m.tokenizer_hash},
+      {"vocab_size", m.vocab_size},
+      {"eot_id", m.eot_id},
+      {"token_bytes", m.token_bytes},
+      {"doc_split", m.doc_split},
+      {"val_fraction", m.val_fraction},
+      {"seed", m.seed},
+      {"splits", {{"train", split_to_json(m.train)}, {"val", split_to_json(m.val)}}},
+      {"sources", sources}};
   return j.dump(2) + "\n";
 }
 

@@ -291,7 +291,10 @@ Tokenizer Tokenizer::load(const fs::path& where) {
     const fs::path file = direct ? where : where / "tokenizer.json";
     const fs::path cfg = (direct ? where.parent_path() : where) / "tokenizer_config.json";
     auto impl = named_json_errors(file, [&] { return load_hf(file); });
-    named_json_errors(cfg, [&] { read_config(*impl, cfg); return 0; });
+    named_json_errors(cfg, [&] {
+      read_config(*impl, cfg);
+      return 0;
+    });
     return Tokenizer(std::move(impl));
   }
   if (fs::exists(where / "encoder.json") && fs::exists(where / "vocab.bpe"))

@@ -307,11 +307,11 @@ Tokenizer train_tokenizer(const std::vector<fs::path>& inputs, const TokenizerTr
     }
     counter.take(words, counts);
     if (words.empty())
-      throw InputError(files.size() == 1 ? files[0].string() : inputs[0].string(), 0, "",
-                       "the training input holds no text" +
-                           (files.size() > 1 ? " (" + std::to_string(files.size()) + " files)"
-                                             : std::string()),
-                       "a tokenizer learns its merges from text: give a non-empty corpus");
+      throw InputError(
+          files.size() == 1 ? files[0].string() : inputs[0].string(), 0, "",
+          "the training input holds no text" +
+              (files.size() > 1 ? " (" + std::to_string(files.size()) + " files)" : std::string()),
+          "a tokenizer learns its merges from text: give a non-empty corpus");
     if (bar)
       bar->finish(Progress::format_count(static_cast<double>(words.size())) + " distinct words");
   }

@@ -2,7 +2,6 @@
 #include "lmforge/infer/loaded_model.h"
 
 #include <cstdio>
-
 #include <nlohmann/json.hpp>
 
 #include "lmforge/core/error.h"

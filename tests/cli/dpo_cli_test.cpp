@@ -6,8 +6,8 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_run.h"
-#include "train/reward_fixture.h"
+#include "support/cli_run.h"
+#include "support/reward_fixture.h"
 
 namespace {
 namespace fs = std::filesystem;

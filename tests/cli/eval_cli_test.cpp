@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "lmforge/core/file_util.h"
-#include "cli/cli_run.h"
-#include "train/tiny_corpus.h"
+#include "support/cli_run.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
@@ -20,7 +20,9 @@ namespace {
 
 fs::path g_root, g_data, g_model;
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
 json eval_json(const std::string& args) {
   CliRun r = run("eval --model " + g_model.string() + " --json --threads 1 " + args);

@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
-#include "model/infer_test_util.h"
+#include "support/cli_run.h"
+#include "support/tiny_model.h"
 
 using namespace lmforge;
 namespace fs = std::filesystem;

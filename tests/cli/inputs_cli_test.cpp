@@ -8,10 +8,10 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/transformer.h"
-#include "train/tiny_corpus.h"
+#include "support/cli_run.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

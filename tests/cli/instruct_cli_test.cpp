@@ -7,11 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/tokenizer.h"
 #include "lmforge/model/transformer.h"
-#include "train/tiny_corpus.h"
+#include "support/cli_run.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

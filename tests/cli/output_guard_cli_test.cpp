@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <string>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/serve/label_db.h"
-#include "train/tiny_corpus.h"
+#include "support/cli_run.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 

@@ -15,8 +15,8 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/shard.h"
 #include "lmforge/model/transformer.h"
-#include "cli/cli_run.h"
-#include "train/tiny_corpus.h"
+#include "support/cli_run.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
@@ -25,7 +25,9 @@ namespace {
 
 fs::path g_root, g_data;
 
-CliRun run(const std::string& args) { return run_lmforge(g_root, args); }
+CliRun run(const std::string& args) {
+  return run_lmforge(g_root, args);
+}
 
 std::string last_line(const std::string& s) {
   std::string t = s;

@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "cli/cli_run.h"
-#include "train/reward_fixture.h"
+#include "support/cli_run.h"
+#include "support/reward_fixture.h"
 
 namespace {
 namespace fs = std::filesystem;

@@ -10,10 +10,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/demo/pipeline.h"
+#include "support/cli_run.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
@@ -75,7 +75,8 @@ stages:
 
 std::string vars() {
   return " --var CORPUS=" + (g_root / "corpus").string() +
-         " --var VAL=" + (g_root / "val.txt").string() + " --var MC=" + (g_root / "mc.jsonl").string();
+         " --var VAL=" + (g_root / "val.txt").string() +
+         " --var MC=" + (g_root / "mc.jsonl").string();
 }
 
 CliRun run(const std::string& args) {
@@ -96,9 +97,10 @@ int count(const std::string& s, const std::string& needle) {
 
 TEST(RunPipeline, RunsStagesProbesAndSkipsDoneStagesOnRerun) {
   write_file_atomic(g_root / "p.yaml", kPipeline);
-  write_file_atomic(g_root / "mc.jsonl",
-                    "{\"context\": \"the cat\", \"choices\": [\"sat\", \"dog\"], \"gold\": 0}\n"
-                    "{\"context\": \"a dog\", \"choices\": [\"runs\", \"the\", \"old\"], \"gold\": 0}\n");
+  write_file_atomic(
+      g_root / "mc.jsonl",
+      "{\"context\": \"the cat\", \"choices\": [\"sat\", \"dog\"], \"gold\": 0}\n"
+      "{\"context\": \"a dog\", \"choices\": [\"runs\", \"the\", \"old\"], \"gold\": 0}\n");
   const fs::path dir = g_root / "run";
   CliRun r = run("run " + (g_root / "p.yaml").string() + " --output " + dir.string() +
                  " --no-report" + vars());
@@ -225,11 +227,9 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   Pipeline p60 = parse_pipeline(builtin_demo_pipeline_yaml(60), "demo", v);
   std::vector<std::string> names;
   for (auto& s : p20.stages) names.push_back(s.name);
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"data", "tasks", "tokenizer", "prepare", "prepare-domain",
-                                      "pretrain", "cpt", "finetune", "instruct", "rank", "reward",
-                                      "dpo",
-                                      "ppo"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"data", "tasks", "tokenizer", "prepare",
+                                             "prepare-domain", "pretrain", "cpt", "finetune",
+                                             "instruct", "rank", "reward", "dpo", "ppo"}));
   ASSERT_TRUE(p20.simulated_ranker.has_value());
   EXPECT_NE(p20.simulated_ranker->find("SIMULATED RANKER"), std::string::npos);
   auto steps = [](const PipelineStage& s) {
@@ -342,7 +342,8 @@ TEST(RunPipeline, RankingsOfSampledAnswersFlowIntoRewardDpoAndPpo) {
       small_stage +
       "}\n"
       "  - name: dpo\n    command: dpo\n    chat: true\n    options: {init: "
-      "\"${DIR}/instruct/final\", data: \"${DIR}/rankings/rankings.jsonl\", output: \"${DIR}/dpo\", " +
+      "\"${DIR}/instruct/final\", data: \"${DIR}/rankings/rankings.jsonl\", output: "
+      "\"${DIR}/dpo\", " +
       small_stage +
       "}\n"
       "  - name: ppo\n    command: ppo\n    chat: true\n    options: {init: "
@@ -392,10 +393,11 @@ TEST(RunPipeline, RankingsOfSampledAnswersFlowIntoRewardDpoAndPpo) {
   EXPECT_NE(read_file(dir / "instruct" / "config.yaml").find("replay"), std::string::npos);
 
   // Bad input to `demo rank` names the file, line and field; nothing is written.
-  write_file_atomic(g_root / "noref.jsonl", "{\"prompt\":\"a\",\"reference\":\"b\"}\n{\"prompt\":\"c\"}\n");
-  CliRun bad = run("demo rank --model " + (dir / "instruct" / "final").string() + " --prompts " +
-                   (g_root / "noref.jsonl").string() + " --output " +
-                   (g_root / "bad-rank.jsonl").string());
+  write_file_atomic(g_root / "noref.jsonl",
+                    "{\"prompt\":\"a\",\"reference\":\"b\"}\n{\"prompt\":\"c\"}\n");
+  CliRun bad =
+      run("demo rank --model " + (dir / "instruct" / "final").string() + " --prompts " +
+          (g_root / "noref.jsonl").string() + " --output " + (g_root / "bad-rank.jsonl").string());
   EXPECT_EQ(bad.code, 2) << bad.err;
   EXPECT_NE(bad.err.find("noref.jsonl:2"), std::string::npos) << bad.err;
   EXPECT_NE(bad.err.find("reference"), std::string::npos) << bad.err;
@@ -403,10 +405,10 @@ TEST(RunPipeline, RankingsOfSampledAnswersFlowIntoRewardDpoAndPpo) {
   // A replay ratio outside (0, 1) is refused before anything is written (another tokenizer's
   // data too: tests/train/sft_replay_test.cpp).
   write_file_atomic(g_root / "task.jsonl", "{\"prompt\":\"a\",\"completion\":\" b\"}\n");
-  CliRun other = run("finetune --init " + (dir / "instruct" / "final").string() + " --data " +
-                     (g_root / "task.jsonl").string() + " --output " +
-                     (g_root / "ft-bad").string() + " --replay " + (dir / "shards").string() +
-                     " --replay-ratio 1.5");
+  CliRun other =
+      run("finetune --init " + (dir / "instruct" / "final").string() + " --data " +
+          (g_root / "task.jsonl").string() + " --output " + (g_root / "ft-bad").string() +
+          " --replay " + (dir / "shards").string() + " --replay-ratio 1.5");
   EXPECT_EQ(other.code, 2) << other.err;
   EXPECT_NE(other.err.find("--replay-ratio"), std::string::npos) << other.err;
   EXPECT_FALSE(fs::exists(g_root / "ft-bad"));

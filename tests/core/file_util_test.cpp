@@ -1,4 +1,6 @@
 // Atomic writes leave either the old or the new content, never a temp file or a partial one.
+#include "lmforge/core/file_util.h"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -6,14 +8,14 @@
 #include <stdexcept>
 
 #include "lmforge/core/error.h"
-#include "lmforge/core/file_util.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
 
 namespace {
 fs::path fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("lmforge-test-" + name + "-" + std::to_string(getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("lmforge-test-" + name + "-" + std::to_string(getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -61,7 +63,8 @@ TEST(FileUtil, AtomicDirIsAllOrNothing) {
 
 TEST(Errors, InputErrorNamesFileLineFieldAndHint) {
   InputError e("data.jsonl", 7, "prompt", "expected a string, got 3", "quote the value");
-  EXPECT_STREQ(e.what(), "data.jsonl:7: field 'prompt': expected a string, got 3 (hint: quote the value)");
+  EXPECT_STREQ(e.what(),
+               "data.jsonl:7: field 'prompt': expected a string, got 3 (hint: quote the value)");
 }
 
 TEST(FileUtil, UnwritableDirIsUsageError) {
@@ -97,13 +100,11 @@ TEST(FileUtil, AtomicWriteRefusesFifoAndSymlinkAndLeavesThem) {
 // "--output data/" (issue 13, item 18): the directory named with a trailing slash is written.
 TEST(FileUtil, AtomicDirAcceptsTrailingSlash) {
   fs::path d = fresh_dir("slash");
-  write_dir_atomic(d.string() + "/data/", [](const fs::path& tmp) {
-    write_file_atomic(tmp / "a.txt", "one");
-  });
+  write_dir_atomic(d.string() + "/data/",
+                   [](const fs::path& tmp) { write_file_atomic(tmp / "a.txt", "one"); });
   EXPECT_EQ(read_file(d / "data" / "a.txt"), "one");
-  write_dir_atomic(d.string() + "/data/", [](const fs::path& tmp) {
-    write_file_atomic(tmp / "b.txt", "two");
-  });
+  write_dir_atomic(d.string() + "/data/",
+                   [](const fs::path& tmp) { write_file_atomic(tmp / "b.txt", "two"); });
   EXPECT_EQ(read_file(d / "data" / "b.txt"), "two");
   EXPECT_FALSE(fs::exists(d / "data" / "a.txt"));
   EXPECT_EQ(std::distance(fs::directory_iterator(d), fs::directory_iterator()), 1);

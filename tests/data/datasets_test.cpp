@@ -7,7 +7,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
-#include "data/tmp_files.h"
+#include "support/tmp_files.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

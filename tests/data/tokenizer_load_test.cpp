@@ -198,7 +198,6 @@ TEST_F(TokenizerLoad, EmptyDirectory) {
                               "directory)");
 }
 
-
 // Issue 13 item 17: a split regex that does not compile and ill-typed pre-tokenizer keys are
 // InputErrors naming the file and the field (they were a RuntimeError and a bare
 // json type_error.302, exit 1).
@@ -223,8 +222,9 @@ TEST_F(TokenizerLoad, IllTypedPreTokenizerKeysNameTheField) {
   j = hf_json();
   j["pre_tokenizer"]["add_prefix_space"] = "no";
   write_hf(j);
-  EXPECT_EQ(load_error(),
-            file() + ": field 'pre_tokenizer.add_prefix_space': expected true or false, got string");
+  EXPECT_EQ(
+      load_error(),
+      file() + ": field 'pre_tokenizer.add_prefix_space': expected true or false, got string");
   j = hf_json();
   j["model"]["type"] = json::array({"BPE"});
   write_hf(j);

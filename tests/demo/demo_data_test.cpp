@@ -206,9 +206,9 @@ TEST(Ranker, RightThenPartlyRightThenWrongThenShorter) {
   auto r = simulated_rank({"I don't know.", "der Hund, I think, probably", "die Katze", "Der Hund.",
                            "der Hunde", "die Katze, or so they say"},
                           "der hund");
-  EXPECT_EQ(r, (std::vector<std::string>{"Der Hund.", "der Hund, I think, probably", "der Hunde",
-                                         "die Katze", "I don't know.",
-                                         "die Katze, or so they say"}));
+  EXPECT_EQ(r,
+            (std::vector<std::string>{"Der Hund.", "der Hund, I think, probably", "der Hunde",
+                                      "die Katze", "I don't know.", "die Katze, or so they say"}));
   EXPECT_DOUBLE_EQ(answer_credit(" \"Der  HUND!\" ", "der Hund"), 1.0);
   const double ramble = answer_credit("der Hund, I think, probably", "der Hund");
   EXPECT_GE(ramble, 0.5);

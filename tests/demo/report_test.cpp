@@ -97,8 +97,9 @@ TEST(ReportState, HeldoutAccuracyPerKindAndSampleAnswers) {
   EXPECT_NE(r.html.find("id=\"heldout\""), std::string::npos);
   EXPECT_NE(r.html.find("<td>der Hund</td>"), std::string::npos);
   // Without per-kind probes there is no section.
-  EXPECT_EQ(render_report(parse_state("{}", "s.json"), {}, "now").md.find("## Held-out instructions"),
-            std::string::npos);
+  EXPECT_EQ(
+      render_report(parse_state("{}", "s.json"), {}, "now").md.find("## Held-out instructions"),
+      std::string::npos);
 }
 
 TEST(ReportState, EmptyObjectRenders) {

@@ -18,13 +18,13 @@
 #include <sstream>
 #include <thread>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/dist/comm.h"
 #include "lmforge/model/transformer.h"
 #include "lmforge/train/checkpoint.h"
-#include "train/reward_fixture.h"
-#include "train/tiny_corpus.h"
+#include "support/cli_run.h"
+#include "support/reward_fixture.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using nlohmann::json;

@@ -26,8 +26,8 @@ case "$name" in
   gguf|safetensors)
     sources=("$src/src/io/gguf.cpp" "$src/src/io/gguf_write.cpp" "$src/src/io/safetensors.cpp") ;;
   jinja)  # the chat templates of the template tests are the seeds
-    sources=("$src"/src/infer/jinja_*.cpp)
-    seeds=("$src/tests/model/fixtures/chat_templates/templates") ;;
+    sources=("$src"/src/jinja/*.cpp)
+    seeds=("$src/tests/jinja/fixtures/chat_templates/templates") ;;
   model_files)
     sources=("$src/src/model/config.cpp" "$src/src/data/tokenizer.cpp"
              "$src/src/data/tokenizer_io.cpp" "$src/src/data/bpe.cpp" "$src/src/data/byte_level.cpp"

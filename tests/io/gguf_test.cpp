@@ -10,10 +10,10 @@
 #include <cstring>
 #include <random>
 
-#include "data/tmp_files.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/tensor.h"
+#include "support/tmp_files.h"
 
 using namespace lmforge;
 namespace fs = std::filesystem;

@@ -84,7 +84,8 @@ TEST_P(LossHead, HiddenHeadGradientMatchesFiniteDifferences) {
     float* p = m.params().get(t.name);
     const bool gain = t.shape.size() == 1 && t.name.find(".weight") != std::string::npos;
     for (size_t i = 0; i < t.numel; ++i)
-      p[i] = float(gain ? 1.0 + 0.2 * prng.normal() : (t.shape.size() == 1 ? 0.1 : 0.3) * prng.normal());
+      p[i] = float(gain ? 1.0 + 0.2 * prng.normal()
+                        : (t.shape.size() == 1 ? 0.1 : 0.3) * prng.normal());
   }
   const int B = 2, T = 6, C = c.n_embd;
   Batch b = batch(B, T, c.vocab_size, 10);
@@ -137,10 +138,9 @@ TEST_P(LossHead, LoraFreezesBaseAndMergeMatchesAdapter) {
                           m.forward_logits(b.ids.data(), B, T) + size_t(B) * T * V);
   LoraConfig lc;
   lc.rank = 3;
-  lc.targets = c.is_llama()
-                   ? std::vector<std::string>{"attn_q", "attn_k", "attn_v", "attn_o", "ffn_gate",
-                                              "ffn_up", "ffn_down"}
-                   : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
+  lc.targets = c.is_llama() ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
+                                                       "ffn_gate", "ffn_up", "ffn_down"}
+                            : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
   m.enable_lora(lc, 7);
   EXPECT_EQ(m.grads().numel(), 0u);  // no gradient memory for the frozen base
   EXPECT_EQ(&m.trainable_params(), &m.lora()->params());
@@ -159,7 +159,8 @@ TEST_P(LossHead, LoraFreezesBaseAndMergeMatchesAdapter) {
   for (size_t i = 0; i < m.trainable_params().numel(); ++i)
     m.trainable_params().data()[i] -= 0.5f * m.trainable_grads().data()[i] +
                                       0.05f * float(std::sin(double(i)));  // B moves off zero
-  for (size_t i = 0; i < params_before.size(); ++i) ASSERT_EQ(m.params().data()[i], params_before[i]);
+  for (size_t i = 0; i < params_before.size(); ++i)
+    ASSERT_EQ(m.params().data()[i], params_before[i]);
 
   std::vector<float> adapted(m.forward_logits(b.ids.data(), B, T),
                              m.forward_logits(b.ids.data(), B, T) + base.size());

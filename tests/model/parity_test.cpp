@@ -43,6 +43,7 @@
 #include "lmforge/io/safetensors.h"
 #include "lmforge/model/config.h"
 #include "lmforge/model/transformer.h"
+#include "support/tiny_model.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;
@@ -155,28 +156,6 @@ double rel_err(const std::vector<double>& a, const std::vector<double>& b) {
   return std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
 }
 
-// Moves the init_weights() values away from their special points (unit norm gains, zero biases,
-// std 0.02), so that every parameter visibly shapes the output and a wrong use of any one of them
-// shows in the logits and the gradients.
-void perturb(Transformer& model, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  ParamArena& p = model.params();
-  for (const auto& e : p.entries()) {
-    float* w = p.data() + e.offset;
-    const bool bias = e.name.size() > 5 && e.name.compare(e.name.size() - 5, 5, ".bias") == 0;
-    for (size_t i = 0; i < e.numel; ++i) {
-      if (e.shape.size() >= 2) {
-        w[i] = 5.0f * w[i];  // std 0.1
-      } else if (bias) {
-        w[i] = 0.1f * normal(rng);
-      } else {
-        w[i] = 1.0f + 0.1f * normal(rng);  // a norm's gain
-      }
-    }
-  }
-}
-
 int run_reference(const fs::path& model, const fs::path& inputs, const fs::path& out) {
   const std::string cmd =
       "/usr/bin/python3 " LMFORGE_SOURCE_DIR "/tests/reference/parity.py --model '" +
@@ -203,7 +182,7 @@ TEST_P(Parity, MatchesPyTorch) {
 
   Transformer model(cfg);
   model.init_weights(1234);
-  perturb(model, 99);
+  test::perturb(model, 99);  // every parameter visibly shapes the logits and the gradients
   model.save(dir / "model");
 
   // Inputs: random ids; targets random with a few masked (-1) positions in both rows.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch side of the benchmark-scoring parity test (tests/model/eval_parity_test.cpp calls it).
+"""PyTorch side of the benchmark-scoring parity test (tests/eval/eval_parity_test.cpp calls it).
 
 What it is: for each multiple-choice row that `lmforge eval --task ... --rows FILE` wrote (the
 context ids and each choice's continuation ids, as lmforge split them), it recomputes each

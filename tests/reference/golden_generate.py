@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch side of lmforge's golden generation test (tests/model/infer_golden_test.cpp calls it).
+"""PyTorch side of lmforge's golden generation test (tests/infer/infer_golden_test.cpp calls it).
 
 What it is: reads a model directory and an inputs JSON {"prompt": [ids], "steps": n} and greedily
 generates n tokens with the independent reference forward (lm_reference.py) in float64,

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
-"""Reference renderings of chat templates for lmforge's Jinja engine (tests/model/jinja_test.cpp).
+"""Reference renderings of chat templates for lmforge's Jinja engine (tests/jinja/jinja_test.cpp).
 
 Renders with Python jinja2 configured exactly as transformers' apply_chat_template does
 (ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols]),
 tojson overridden by json.dumps(ensure_ascii=False, ...), globals raise_exception and
-strftime_now) and writes tests/model/fixtures/chat_templates/expected.json:
+strftime_now) and writes tests/jinja/fixtures/chat_templates/expected.json:
   "chats":    every template in templates/ x every conversation in conversations.json x
               add_generation_prompt true/false -> the rendered text, or the error it raised;
   "snippets": small templates (SNIPPETS below) with their variables -> text or error.
@@ -23,7 +23,7 @@ from jinja2.ext import loopcontrols
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FIXTURES = os.path.join(HERE, "..", "model", "fixtures", "chat_templates")
+FIXTURES = os.path.join(HERE, "..", "jinja", "fixtures", "chat_templates")
 
 
 def make_env():

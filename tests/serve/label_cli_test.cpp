@@ -21,10 +21,10 @@
 #include <regex>
 #include <thread>
 
-#include "cli/cli_run.h"
-#include "data/tmp_files.h"
 #include "lmforge/serve/label_db.h"
 #include "serve/server_process.h"
+#include "support/cli_run.h"
+#include "support/tmp_files.h"
 
 namespace lmforge {
 namespace {

@@ -14,8 +14,8 @@
 #include <sstream>
 #include <thread>
 
-#include "data/tmp_files.h"
 #include "lmforge/data/datasets.h"
+#include "support/tmp_files.h"
 
 namespace lmforge {
 namespace {

@@ -6,16 +6,17 @@
 // documents each option with its default.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/serve/label_db.h"
-#include "model/infer_test_util.h"
 #include "serve/http_test_util.h"
 #include "serve/server_process.h"
+#include "support/cli_run.h"
+#include "support/tiny_model.h"
 
 namespace lmforge {
 namespace {
@@ -34,10 +35,7 @@ fs::path scratch() {
 }
 
 fs::path tiny_model() {
-  static const fs::path dir = [] {
-    ModelConfig cfg = test::tiny_cfg("llama", Tokenizer::load(test::tokenizer_dir()).vocab_size());
-    return test::save_model_dir(test::make_model(cfg, 11), "label-input");
-  }();
+  static const fs::path dir = test::tiny_llama_dir(11, "label-input");
   return dir;
 }
 

@@ -8,14 +8,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
-#include "model/infer_test_util.h"
 #include "serve/http_test_util.h"
 #include "serve/server_process.h"
+#include "support/cli_run.h"
+#include "support/tiny_model.h"
 
 namespace lmforge {
 namespace {
@@ -24,10 +25,7 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 fs::path tiny_model() {
-  static const fs::path dir = [] {
-    ModelConfig cfg = test::tiny_cfg("llama", Tokenizer::load(test::tokenizer_dir()).vocab_size());
-    return test::save_model_dir(test::make_model(cfg, 9), "serve-input");
-  }();
+  static const fs::path dir = test::tiny_llama_dir(9, "serve-input");
   return dir;
 }
 

@@ -20,11 +20,11 @@
 #include <regex>
 #include <thread>
 
-#include "cli/cli_run.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/infer/loaded_model.h"
-#include "model/infer_test_util.h"
 #include "serve/server_process.h"
+#include "support/cli_run.h"
+#include "support/tiny_model.h"
 
 namespace lmforge {
 namespace {
@@ -33,11 +33,8 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 fs::path tiny_model() {
-  static const fs::path dir = [] {
-    ModelConfig cfg = test::tiny_cfg("llama", Tokenizer::load(test::tokenizer_dir()).vocab_size());
-    cfg.n_ctx = 256;  // the tiny tokenizer spends many tokens on a chat
-    return test::save_model_dir(test::make_model(cfg, 5), "serve-prefix");
-  }();
+  // n_ctx 256: the tiny tokenizer spends many tokens on a chat
+  static const fs::path dir = test::tiny_llama_dir(5, "serve-prefix", /*n_ctx=*/256);
   return dir;
 }
 
@@ -50,8 +47,8 @@ class RemoveModel : public ::testing::Environment {
 // A `lmforge serve` process on a free port (server_process.h) that must shut down cleanly.
 struct Server : test::ServerProcess {
   explicit Server(const std::string& args)
-      : ServerProcess("serve --port 0 --model " + tiny_model().string() + " " + args,
-                      err_file(), "http://127\\.0\\.0\\.1:(\\d+)/v1") {}
+      : ServerProcess("serve --port 0 --model " + tiny_model().string() + " " + args, err_file(),
+                      "http://127\\.0\\.0\\.1:(\\d+)/v1") {}
   ~Server() {
     const int st = stop(SIGTERM);
     if (st != -1) {

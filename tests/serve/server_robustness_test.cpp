@@ -13,6 +13,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <nlohmann/json.hpp>
@@ -20,9 +21,9 @@
 #include <vector>
 
 #include "lmforge/core/file_util.h"
-#include "model/infer_test_util.h"
 #include "serve/http_test_util.h"
 #include "serve/server_process.h"
+#include "support/tiny_model.h"
 
 namespace lmforge {
 namespace {
@@ -32,10 +33,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 fs::path tiny_model() {
-  static const fs::path dir = [] {
-    ModelConfig cfg = test::tiny_cfg("llama", Tokenizer::load(test::tokenizer_dir()).vocab_size());
-    return test::save_model_dir(test::make_model(cfg, 7), "serve-robust");
-  }();
+  static const fs::path dir = test::tiny_llama_dir(7, "serve-robust");
   return dir;
 }
 

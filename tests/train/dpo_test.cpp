@@ -17,49 +17,13 @@
 #include "lmforge/core/rng.h"
 #include "lmforge/train/optimizer.h"
 #include "lmforge/train/trainer.h"
-#include "train/reward_fixture.h"
+#include "support/reward_fixture.h"
+#include "support/train/sft_model.h"
 
 namespace lmforge {
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A tiny supervised "SFT" pass: prompt -> answer rows, the target word in ~30% of the answers,
-// loss on the answer tokens only (plain Transformer forward/backward + AdamW).
-fs::path make_sft_model(const fs::path& dir) {
-  fs::path base = rlhf_test::write_tiny_model(dir / "base", 5);
-  Tokenizer tok = Tokenizer::load(base);
-  ResponseRenderer rr(tok);
-  Transformer m = Transformer::load(base);
-  AdamWConfig ac;
-  ac.weight_decay = 0;
-  AdamW opt(ac, param_segments(m), m.params().numel());
-  Rng rng(17);
-  const int B = 8, T = 40;
-  std::vector<int32_t> ids(size_t(B) * T), tg(ids.size());
-  for (int step = 0; step < 250; ++step) {
-    std::fill(ids.begin(), ids.end(), 0);
-    std::fill(tg.begin(), tg.end(), -1);
-    for (int b = 0; b < B; ++b) {
-      std::vector<int32_t> p = rr.prompt_ids(rlhf_test::prompt_for(rng));
-      std::vector<int32_t> a = rr.response_ids(rlhf_test::answer(rng, rng.uniform() < 0.3));
-      std::vector<int32_t> row = p;
-      row.insert(row.end(), a.begin(), a.end());
-      for (size_t t = 0; t < row.size() && t < size_t(T); ++t) ids[size_t(b) * T + t] = row[t];
-      for (size_t t = p.size() - 1; t + 1 < row.size() && t + 1 < size_t(T); ++t)
-        tg[size_t(b) * T + t] = row[t + 1];
-    }
-    m.zero_grad();
-    m.forward(ids.data(), tg.data(), B, T);
-    m.backward();
-    opt.update(m.params().data(), m.grads().data(), 3e-3f);
-  }
-  fs::path sft = dir / "sft";
-  fs::create_directories(sft);
-  m.save(sft);
-  tok.save(sft);
-  return sft;
-}
 
 // Fraction of sampled answers (temperature 1, fixed seed) on fresh prompts that contain the word.
 double preferred_rate(const fs::path& model_dir, int n, uint64_t seed) {
@@ -112,7 +76,7 @@ class DpoStage : public ::testing::Test {
   static void SetUpTestSuite() {
     omp_set_num_threads(1);  // a shared 2-core machine: a second thread only waits at barriers
     dir_ = new fs::path(test_data::temp_dir("dpo"));
-    sft_ = new fs::path(make_sft_model(*dir_));
+    sft_ = new fs::path(rlhf_test::write_sft_model(*dir_));
     data_ = new fs::path(rlhf_test::write_rankings(*dir_ / "rankings.jsonl", 200, 31));
   }
   static void TearDownTestSuite() {

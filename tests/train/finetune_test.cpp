@@ -9,7 +9,7 @@
 
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/interrupt.h"
-#include "train/tiny_corpus.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

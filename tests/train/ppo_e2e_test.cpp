@@ -20,7 +20,7 @@
 #include "lmforge/io/safetensors.h"
 #include "lmforge/train/checkpoint.h"
 #include "lmforge/train/ppo.h"
-#include "train/tiny_corpus.h"
+#include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

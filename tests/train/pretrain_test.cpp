@@ -14,8 +14,8 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/interrupt.h"
 #include "lmforge/train/checkpoint.h"
+#include "support/tiny_corpus.h"
 #include "train/fake_peak.h"
-#include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

@@ -10,7 +10,7 @@
 #include "lmforge/loss/ranking.h"
 #include "lmforge/train/reward_model.h"
 #include "lmforge/train/reward_train.h"
-#include "train/reward_fixture.h"
+#include "support/reward_fixture.h"
 
 namespace lmforge {
 namespace {

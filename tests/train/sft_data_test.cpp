@@ -11,7 +11,7 @@
 #include <set>
 
 #include "lmforge/core/error.h"
-#include "train/tiny_corpus.h"
+#include "support/tiny_corpus.h"
 
 using namespace lmforge;
 

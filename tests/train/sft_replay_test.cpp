@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "lmforge/core/error.h"
-#include "train/tiny_corpus.h"
+#include "support/tiny_corpus.h"
 
 using namespace lmforge;
 namespace fs = std::filesystem;
@@ -58,8 +58,8 @@ TEST(SftReplay, ShareOfRowsIsTheRatioAndRowsArePlainGeneralText) {
   for (int step = 0; step < 10; ++step) {
     src.next(ids.data(), targets.data());
     for (int b = 0; b < B; ++b, ++rows) {
-      const bool r = is_replay_row(ids.data() + b * T, targets.data() + b * T,
-                                   src.positions() + b * T, T, 5);
+      const bool r =
+          is_replay_row(ids.data() + b * T, targets.data() + b * T, src.positions() + b * T, T, 5);
       EXPECT_EQ(r, (rows + 1) % 4 == 0) << "row " << rows;  // every 4th row at 0.25
       replay += r;
     }

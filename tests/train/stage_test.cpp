@@ -12,8 +12,8 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/lora.h"
+#include "support/tiny_corpus.h"
 #include "train/fake_peak.h"
-#include "train/tiny_corpus.h"
 
 namespace fs = std::filesystem;
 using namespace lmforge;

@@ -2,7 +2,7 @@
 // and a linear layer for the few rows of a decode step.
 // Same two backends and conventions as kernels.h (ref: double oracle, cpu: float + OpenMP).
 // Not here: anything with a backward (inference never differentiates), the cache itself
-// (infer/kv_cache.h).
+// (KVCache in include/lmforge/infer/engine.h).
 #pragma once
 #include <cstddef>
 #include <cstdint>

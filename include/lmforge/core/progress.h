@@ -23,7 +23,7 @@ class Progress {
   bool is_tty() const { return tty_; }
 
   static std::string format_duration(double seconds);  // "1h02m", "3m20s", "12s"
-  static std::string format_count(double x);            // "950", "12.3k", "4.56M"
+  static std::string format_count(double x);           // "950", "12.3k", "4.56M"
 
  private:
   void draw(bool final_line);

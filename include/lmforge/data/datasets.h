@@ -1,4 +1,4 @@
-// Typed readers for the JSONL dataset schemas of DESIGN.md (the schemas TRL and OpenAI use):
+// Typed readers for the JSONL dataset schemas of docs/DATA_FORMATS.md (those TRL and OpenAI use):
 //   text               {"text": str}
 //   prompt/completion  {"prompt": str, "completion": str}
 //                      or Alpaca {"instruction": str, "input": str (optional), "output": str}

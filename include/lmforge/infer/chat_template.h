@@ -1,6 +1,6 @@
 // The model's chat template for inference (chat, serve, label, PPO prompts):
 // tokenizer_config.json's `chat_template` (a string, or Hugging Face's list of {name, template}:
-// "default" is used) run by lmforge's own Jinja engine (infer/jinja.h) with the variables
+// "default" is used) run by lmforge's own Jinja engine (jinja/jinja.h) with the variables
 // transformers passes: messages, add_generation_prompt, bos_token, eos_token (and
 // unk_token/pad_token when the config has them). ChatML (no template, or exactly the template
 // lmforge writes, data/chat_render.h kChatMlJinja) renders with data/chat_render.h, the instruct
@@ -21,7 +21,7 @@
 
 #include "lmforge/data/datasets.h"
 #include "lmforge/data/tokenizer.h"
-#include "lmforge/infer/jinja.h"
+#include "lmforge/jinja/jinja.h"
 
 namespace lmforge {
 

@@ -1,7 +1,7 @@
 // The SQLite store of `lmforge label`: prompts, the K answers sampled once per prompt (so every
 // labeler ranks the same answers), labelers, and their rankings (best to worst, with ties, "all
 // bad" and an optional better answer written by the labeler). Also computes progress and
-// inter-labeler agreement, and exports the rankings JSONL of DESIGN.md.
+// inter-labeler agreement, and exports the rankings JSONL of docs/DATA_FORMATS.md.
 // Durability: WAL journal, synchronous=FULL, every write in one transaction (a kill loses at most
 // the submit in flight, never a committed one, and never corrupts the file); a busy timeout lets
 // several processes share the file. The schema version lives in PRAGMA user_version; a database

@@ -38,7 +38,7 @@ struct LabelOptions {
   size_t max_body_bytes = 1u << 20;  // request body, after decompression; above: 413
   int request_timeout_s = 10;        // to receive a whole request (head and body); after: 408
   size_t max_answer_bytes = 32768;   // a labeler's written answer ("better"); above: 400
-  std::string config_yaml;    // the command's resolved configuration, kept in the database's meta
+  std::string config_yaml;  // the command's resolved configuration, kept in the database's meta
 };
 
 // Validates the options and prompts (InputError/UsageError before anything is served), then

@@ -63,8 +63,8 @@ struct TrainableGroup {
   std::vector<ParamSegment> segments;
 };
 
-// A training stage's objective (DESIGN.md principle 3: data source + loss head + which
-// parameters train).
+// A training stage's objective (one loop for every stage: data source + loss head + which
+// parameters train; CONTRIBUTING.md, "Add a training stage").
 class Objective {
  public:
   virtual ~Objective() = default;

@@ -1,4 +1,4 @@
-// Third-party readers against lmforge's GGUF export (cases written by tests/model/export_gguf_test
+// Third-party readers against lmforge's GGUF export (cases written by tests/infer/export_gguf_test
 // with LMFORGE_LLAMACPP_CASES set). For every case:
 //  - @huggingface/gguf parses the file: every scalar metadata value, array length and tensor info
 //    (name, shape, type, offset) equals what lmforge's reader saw;
