@@ -100,8 +100,9 @@ void build_commands(CLI::App& root) {
 CLI::App* add_command(CLI::App& parent, const std::string& name, const std::string& description) {
   CLI::App* sub = parent.add_subcommand(name, description);
   // Read by expand_config_file() before parsing: CLI11 2.1 only reads the root app's config file.
-  sub->add_option("--config", "YAML file whose keys are this command's long option names (with "
-                              "'-' or '_'); options given on the command line override it")
+  sub->add_option("--config",
+                  "YAML file whose keys are this command's long option names (with "
+                  "'-' or '_'); options given on the command line override it")
       ->type_name("FILE.yaml");
   sub->option_defaults()->always_capture_default();
   return sub;
@@ -188,8 +189,9 @@ std::vector<std::string> expand_config_file(CLI::App& root, std::vector<std::str
     std::string key = normalize_key(kv.first.as<std::string>());
     CLI::Option* opt = cmd->get_option_no_throw("--" + key);
     if (opt == nullptr || key == "config" || key == "help")
-      throw InputError(file, kv.first.Mark().line + 1, key, "unknown option for `lmforge " +
-                       cmd->get_name() + "`", "keys are the long option names listed by --help");
+      throw InputError(file, kv.first.Mark().line + 1, key,
+                       "unknown option for `lmforge " + cmd->get_name() + "`",
+                       "keys are the long option names listed by --help");
     if (given_on_command_line(opt, args, path_end)) continue;  // the command line wins
     std::vector<std::string> values;
     try {

@@ -35,9 +35,8 @@ struct DemoOpts {
 
 void run_demo(const DemoOpts& o) {
   // A workspace: each stage (a child lmforge) checks its own output inside it.
-  const fs::path dir = fs::absolute(check_output({"--output", o.output, OutputSpec::Kind::kDir,
-                                                  {"*"}, {}, {}, "a demo run directory"},
-                                                 {}));
+  const fs::path dir = fs::absolute(check_output(
+      {"--output", o.output, OutputSpec::Kind::kDir, {"*"}, {}, {}, "a demo run directory"}, {}));
   const fs::path corpus = fs::absolute(o.corpus);
   const fs::path data = dir / "data";
   if (!fs::exists(data / "manifest.json") && !fs::exists(corpus / "general" / "bible-kjv.txt"))
@@ -63,8 +62,8 @@ void run_demo(const DemoOpts& o) {
   std::printf(
       "machine: %s%.2fx the reference (2 AVX2 cores, %.0f GFLOP/s sgemm) -> model %s, %.1fM "
       "parameters, steps x%.2f of the 20-minute reference run\n",
-      gflops > 0 ? ("sgemm " + std::to_string(int(gflops)) + " GFLOP/s = ").c_str() : "",
-      z.speed, kReferenceGflops, z.model.c_str(), double(z.params) / 1e6, z.step_scale);
+      gflops > 0 ? ("sgemm " + std::to_string(int(gflops)) + " GFLOP/s = ").c_str() : "", z.speed,
+      kReferenceGflops, z.model.c_str(), double(z.params) / 1e6, z.step_scale);
   fs::create_directories(dir);
   write_file_atomic(sizing_file, nlohmann::json{{"speed", z.speed},
                                                 {"measured_gflops", gflops},
@@ -151,9 +150,13 @@ void setup(CLI::App& root) {
     print_resolved_config(*data);
     DemoDataOptions opt = *d;
     opt.corpus = *corpus;
-    opt.output = check_output({"--output", *out, OutputSpec::Kind::kDir,
+    opt.output = check_output({"--output",
+                               *out,
+                               OutputSpec::Kind::kDir,
                                {"manifest.json", "general", "domain", "task", "instruct", "rlhf"},
-                               {}, {}, "a data directory of an earlier `lmforge demo data`"},
+                               {},
+                               {},
+                               "a data directory of an earlier `lmforge demo data`"},
                               {{"--corpus", *corpus}});
     DemoDataSummary s = build_demo_data(opt);
     std::printf(
@@ -185,10 +188,11 @@ void setup(CLI::App& root) {
       ->check(CLI::IsMember({"exact", "contains"}));
   ans->add_option("--max-tokens", a->max_tokens, "new tokens per answer at most")
       ->check(CLI::PositiveNumber);
-  ans->add_flag("--json", *json,
-                "print {\"samples\":[{\"prompt\",\"answer\"}], \"accuracy\", \"heldout\", "
-                "\"by_kind\":{KIND:{\"n\",\"correct\",\"accuracy\"}}, \"heldout_answers\":[{\"kind\", "
-                "\"prompt\",\"reference\",\"answer\",\"correct\"}]} on stdout");
+  ans->add_flag(
+      "--json", *json,
+      "print {\"samples\":[{\"prompt\",\"answer\"}], \"accuracy\", \"heldout\", "
+      "\"by_kind\":{KIND:{\"n\",\"correct\",\"accuracy\"}}, \"heldout_answers\":[{\"kind\", "
+      "\"prompt\",\"reference\",\"answer\",\"correct\"}]} on stdout");
   ans->callback([ans, a, model, heldout, json] {
     print_resolved_config(*ans);
     AnswerOptions opt = *a;
@@ -253,14 +257,21 @@ void setup(CLI::App& root) {
     RankOptions opt = *ro;
     opt.model = (*rstr)[0];
     opt.prompts = (*rstr)[1];
-    opt.output = check_output({"--output", (*rstr)[2], OutputSpec::Kind::kFile, {}, {},
-                               jsonl_with_key({"responses"}), "a rankings JSONL file"},
+    opt.output = check_output({"--output",
+                               (*rstr)[2],
+                               OutputSpec::Kind::kFile,
+                               {},
+                               {},
+                               jsonl_with_key({"responses"}),
+                               "a rankings JSONL file"},
                               {{"--model", opt.model}, {"--prompts", opt.prompts}});
     RankSummary s = rank_sampled_answers(opt);
     if (*rjson) {
-      nlohmann::ordered_json j = {{"prompts", s.prompts},         {"ranked", s.ranked},
+      nlohmann::ordered_json j = {{"prompts", s.prompts},
+                                  {"ranked", s.ranked},
                                   {"skipped_identical", s.skipped_identical},
-                                  {"best_credit", s.best_credit}, {"any_right", s.any_right},
+                                  {"best_credit", s.best_credit},
+                                  {"any_right", s.any_right},
                                   {"mean_credit", s.mean_credit},
                                   {"mean_distinct", s.mean_distinct}};
       std::printf("%s\n", j.dump().c_str());

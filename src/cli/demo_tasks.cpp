@@ -33,9 +33,13 @@ void setup(CLI::App& root) {
     print_resolved_config(*cmd);
     DemoTasksOptions opt = *o;
     opt.data = *data;
-    opt.output = check_output({"--output", *out, OutputSpec::Kind::kDir,
-                               {"manifest.json", "en_de_mc.jsonl", "en_de_mc_fewshot.jsonl"}, {},
-                               {}, "a task directory of an earlier `lmforge demo tasks`"},
+    opt.output = check_output({"--output",
+                               *out,
+                               OutputSpec::Kind::kDir,
+                               {"manifest.json", "en_de_mc.jsonl", "en_de_mc_fewshot.jsonl"},
+                               {},
+                               {},
+                               "a task directory of an earlier `lmforge demo tasks`"},
                               {{"--data", *data}});
     const DemoTasksSummary s = build_demo_tasks(opt);
     std::printf(

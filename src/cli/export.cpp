@@ -42,9 +42,16 @@ void setup(CLI::App& root) {
       spec.same_kind = starts_with_bytes("GGUF");
       spec.what = "a GGUF file";
     } else {  // hf: the directory is replaced as a whole
-      spec.own = {"config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                  "special_tokens_map.json", "vocab.json", "merges.txt", "encoder.json",
-                  "vocab.bpe", "generation_config.json"};
+      spec.own = {"config.json",
+                  "model.safetensors",
+                  "tokenizer.json",
+                  "tokenizer_config.json",
+                  "special_tokens_map.json",
+                  "vocab.json",
+                  "merges.txt",
+                  "encoder.json",
+                  "vocab.bpe",
+                  "generation_config.json"};
       spec.what = "an earlier `lmforge export --format hf` output (it would be replaced whole)";
     }
     o->output = check_output(spec, {{"--model", o->model}});

@@ -86,7 +86,11 @@ void setup(CLI::App& root) {
       throw UsageError(
           "lmforge label needs --model, --prompts and --db (see lmforge label --help)");
     o->l.prompts = o->prompts;
-    o->l.db = check_output({"--db", o->db, OutputSpec::Kind::kFile, {}, {},
+    o->l.db = check_output({"--db",
+                            o->db,
+                            OutputSpec::Kind::kFile,
+                            {},
+                            {},
                             starts_with_bytes(std::string("SQLite format 3\0", 16)),
                             "an SQLite database"},
                            {{"--model", o->model}, {"--prompts", o->prompts}});
@@ -104,8 +108,13 @@ void setup(CLI::App& root) {
   ex->add_option("--output", e->output, "rankings JSONL to write (atomically)")->required();
   ex->callback([ex, e] {
     print_resolved_config(*ex);
-    const auto out = check_output({"--output", e->output, OutputSpec::Kind::kFile, {}, {},
-                                   jsonl_with_key({"responses"}), "a rankings JSONL file"},
+    const auto out = check_output({"--output",
+                                   e->output,
+                                   OutputSpec::Kind::kFile,
+                                   {},
+                                   {},
+                                   jsonl_with_key({"responses"}),
+                                   "a rankings JSONL file"},
                                   {{"--db", e->db}});
     LabelDb db(e->db, false);
     const auto [written, excluded] = db.export_jsonl(out);

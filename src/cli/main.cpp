@@ -55,8 +55,7 @@ bool cores_are_free() {
 }
 
 void choose_openmp_wait(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr)
-    return;
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr || std::getenv("GOMP_SPINCOUNT") != nullptr) return;
   if (cores_are_free())
     setenv("GOMP_SPINCOUNT", "3000", 1);
   else
@@ -128,7 +127,9 @@ int fail(int code, const char* what) {
 }
 }  // namespace
 
-lmforge::Comm& lmforge::cli::process_comm() { return *g_comm; }
+lmforge::Comm& lmforge::cli::process_comm() {
+  return *g_comm;
+}
 
 int main(int argc, char** argv) {
   choose_openmp_wait(argv);

@@ -28,10 +28,14 @@ void run(const CLI::App& cmd, const PrepareArgs& a) {
   o.inputs.assign(a.inputs.begin(), a.inputs.end());
   std::vector<InputPath> named = {{"--tokenizer", a.tokenizer}};
   for (const auto& in : a.inputs) named.push_back({"--input", in});
-  o.output = check_output({"--output", a.output, OutputSpec::Kind::kDir,
+  o.output = check_output({"--output",
+                           a.output,
+                           OutputSpec::Kind::kDir,
                            {"manifest.json", "config.yaml", "train-*.bin", "val-*.bin",
                             "tokenizer.json", "tokenizer_config.json"},
-                           {}, {}, "a data directory of an earlier `lmforge prepare`"},
+                           {},
+                           {},
+                           "a data directory of an earlier `lmforge prepare`"},
                           named);
   o.val_fraction = a.val_fraction;
   o.shard_tokens = a.shard_tokens;

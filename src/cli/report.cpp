@@ -39,14 +39,29 @@ void setup(CLI::App& root) {
     const fs::path html = p->html.empty() ? fs::path(p->dir) / "report.html" : fs::path(p->html);
     const fs::path md = p->md.empty() ? fs::path(p->dir) / "report.md" : fs::path(p->md);
     const std::vector<InputPath> state = {{"--dir", fs::path(p->dir) / "state.json"}};
-    o.output_html = check_output({"--output-html", html, OutputSpec::Kind::kFile, {}, {},
-                                  starts_with_bytes("<!DOCTYPE html>"), "a report page"},
+    o.output_html = check_output({"--output-html",
+                                  html,
+                                  OutputSpec::Kind::kFile,
+                                  {},
+                                  {},
+                                  starts_with_bytes("<!DOCTYPE html>"),
+                                  "a report page"},
                                  state);
-    o.output_md = check_output({"--output-md", md, OutputSpec::Kind::kFile, {}, {},
-                                starts_with_bytes("# "), "a report markdown file"},
+    o.output_md = check_output({"--output-md",
+                                md,
+                                OutputSpec::Kind::kFile,
+                                {},
+                                {},
+                                starts_with_bytes("# "),
+                                "a report markdown file"},
                                state);
-    check_output({"--output-md", o.output_md.parent_path() / "report-assets",
-                  OutputSpec::Kind::kDir, {"*.svg"}, {}, {}, "the charts of an earlier report"},
+    check_output({"--output-md",
+                  o.output_md.parent_path() / "report-assets",
+                  OutputSpec::Kind::kDir,
+                  {"*.svg"},
+                  {},
+                  {},
+                  "the charts of an earlier report"},
                  {});
     demo::ReportFiles f = demo::write_report(o);
     std::printf("wrote %s\nwrote %s\nwrote %zu charts in %s\n", f.html.c_str(), f.md.c_str(),

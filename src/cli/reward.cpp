@@ -47,8 +47,13 @@ void add_score(CLI::App* parent) {
     if (a->output.empty()) {
       st = score_file(rm, a->data, std::cout);
     } else {
-      OutputSpec spec{"--output", a->output, OutputSpec::Kind::kFile, {}, {},
-                       jsonl_with_key({"score", "scores"}), "a scores JSONL file"};
+      OutputSpec spec{"--output",
+                      a->output,
+                      OutputSpec::Kind::kFile,
+                      {},
+                      {},
+                      jsonl_with_key({"score", "scores"}),
+                      "a scores JSONL file"};
       const auto out = check_output(spec, {{"--model", a->model}, {"--data", a->data}});
       std::ostringstream buf;
       st = score_file(rm, a->data, buf);

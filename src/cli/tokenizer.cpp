@@ -139,10 +139,15 @@ void run_train(const TrainArgs& a) {
   std::vector<std::filesystem::path> inputs(a.inputs.begin(), a.inputs.end());
   std::vector<InputPath> named;
   for (const auto& in : a.inputs) named.push_back({"--input", in});
-  const std::filesystem::path out = check_output(
-      {"--output", a.output, OutputSpec::Kind::kDir, {"tokenizer.json", "tokenizer_config.json"},
-       {}, {}, "a tokenizer directory of an earlier `lmforge tokenizer train`"},
-      named);
+  const std::filesystem::path out =
+      check_output({"--output",
+                    a.output,
+                    OutputSpec::Kind::kDir,
+                    {"tokenizer.json", "tokenizer_config.json"},
+                    {},
+                    {},
+                    "a tokenizer directory of an earlier `lmforge tokenizer train`"},
+                   named);
   Tokenizer tok = train_tokenizer(inputs, o);
   tok.save(out);
   if (tok.vocab_size() < a.vocab_size)

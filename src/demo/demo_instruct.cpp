@@ -237,7 +237,8 @@ void write_instruct_and_rlhf(const InstructPools& pools, const DemoDataOptions& 
       "Rankings made from this directory come from a SIMULATED RANKER, not from people.\n\n"
       "Rule: " +
       std::string(kSimulatedRankerRule) +
-      "\n\nrank_prompts.jsonl: {\"prompt\", \"reference\", \"kind\"}: `lmforge demo rank` lets the\n"
+      "\n\nrank_prompts.jsonl: {\"prompt\", \"reference\", \"kind\"}: `lmforge demo rank` lets "
+      "the\n"
       "instruction-tuned model sample several answers to each and ranks them by the rule.\n"
       "prompts.jsonl: the same shape, prompts for PPO rollouts (the reference is for measuring;\n"
       "the policy never sees it).\n"

@@ -1,7 +1,6 @@
 // Pipeline YAML: parsing with yaml-cpp, ${VAR} substitution, argument vectors and the resolved
 // YAML written next to a run (see demo/pipeline.h). Running lives in pipeline_runner.cpp.
 #include "lmforge/demo/pipeline.h"
-#include "lmforge/demo/task_probes.h"
 
 #include <yaml-cpp/yaml.h>
 
@@ -9,6 +8,7 @@
 #include <sstream>
 
 #include "lmforge/core/error.h"
+#include "lmforge/demo/task_probes.h"
 
 namespace lmforge {
 namespace {

@@ -211,8 +211,7 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
         for (const auto& [k, v] : (*p)["instruct_accuracy_by_kind"].items()) kinds.insert(k);
     for (const auto& k : kinds) {
       auto at = [&](const Json& p) -> Json {
-        return p.contains("instruct_accuracy_by_kind") &&
-                       p["instruct_accuracy_by_kind"].contains(k)
+        return p.contains("instruct_accuracy_by_kind") && p["instruct_accuracy_by_kind"].contains(k)
                    ? p["instruct_accuracy_by_kind"][k]
                    : Json();
       };

@@ -22,7 +22,6 @@
 
 namespace lmforge {
 
-
 std::string layer_prefix(const ModelConfig& cfg, int l) {
   return (cfg.is_llama() ? "model.layers." : "transformer.h.") + std::to_string(l) + ".";
 }
@@ -264,7 +263,7 @@ void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* p
     if (lora_) lora_->forward(LoraSite::kQKV, l, a.qkv, a.ln1, N);
     if (llama) ops::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
     ops::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS, pos);  // (B,T,A), lse (B,NH,T)
-    ops::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);  // (B,T,C)
+    ops::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);               // (B,T,C)
     if (lora_) lora_->forward(LoraSite::kO, l, a.h, a.att, N);
     ops::add_inplace(a.h, a.x, size_t(N) * C);  // residual
     ops::profile_label("mlp");
@@ -337,7 +336,9 @@ float Transformer::forward(const int32_t* ids, const int32_t* targets, int B, in
 
 // ---- backward ---------------------------------------------------------------------------------
 
-void Transformer::zero_grad() { trainable_grads().zero(); }
+void Transformer::zero_grad() {
+  trainable_grads().zero();
+}
 
 void Transformer::backward(float loss_scale) {
   check(state_ == State::kLoss, "transformer", "backward() needs a forward() with targets first");

@@ -78,11 +78,10 @@ void save_checkpoint(const fs::path& dir, const Transformer& model,
     for (const OptimizerGroup& g : opts) {
       step = g.opt->step();
       for (const char* which : {"exp_avg", "exp_avg_sq"}) {
-        const float* base =
-            std::string(which) == "exp_avg" ? g.opt->m().data() : g.opt->v().data();
+        const float* base = std::string(which) == "exp_avg" ? g.opt->m().data() : g.opt->v().data();
         for (const auto& s : g.opt->segments())
-          tensors.push_back(
-              {std::string(which) + "." + g.prefix + s.name, DType::kF32, s.shape, base + s.offset});
+          tensors.push_back({std::string(which) + "." + g.prefix + s.name, DType::kF32, s.shape,
+                             base + s.offset});
       }
     }
     save_safetensors(tmp / "optimizer.safetensors", tensors,
@@ -230,7 +229,8 @@ void check_resume_ranks(int saved, int now, const fs::path& checkpoint) {
   throw UsageError("--resume: " + checkpoint.string() + " was written by a job of " +
                    std::to_string(saved) + " rank(s) and this job has " + std::to_string(now) +
                    "; the global batch (batch x grad-accum x ranks) would change (hint: relaunch "
-                   "with mpirun -np " + std::to_string(saved) +
+                   "with mpirun -np " +
+                   std::to_string(saved) +
                    " (or without mpirun for 1), or start a new --output with --init from this "
                    "checkpoint's weights)");
 }

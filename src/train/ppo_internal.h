@@ -50,8 +50,7 @@ void score_tokens(Transformer& model, const std::vector<const std::vector<int32_
 // x: n rows of C. Returns prior unchanged when n == 0 or the system is not positive definite.
 // comm: data parallel, the normal equations are summed over every rank's rows (same head on all).
 std::vector<float> ridge_fit(const std::vector<float>& x, const std::vector<float>& y, int C,
-                             double ridge, const std::vector<float>& prior,
-                             Comm* comm = nullptr);
+                             double ridge, const std::vector<float>& prior, Comm* comm = nullptr);
 
 // Padded (B,T) input rows prompt+response[:-1] (T = the longest), with the flat index of the
 // position that predicts each response token (row-major over rows and tokens).

@@ -276,8 +276,10 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   if (root) ensure_writable_dir(o.output_dir);
 
   // ---- from here on we write (rank 0 alone when data parallel) ----
-  if (o.threads > 0) omp_set_num_threads(o.threads);
-  else if (ranks > 1) omp_set_num_threads(default_threads_per_rank(*o.comm));
+  if (o.threads > 0)
+    omp_set_num_threads(o.threads);
+  else if (ranks > 1)
+    omp_set_num_threads(default_threads_per_rank(*o.comm));
   if (root) std::fprintf(stderr, "pretrain: %s\n", backend::backend_summary().c_str());
   PretrainResult res;
   res.model = mc;

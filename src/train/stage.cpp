@@ -81,12 +81,15 @@ void check_stage_output(const StageOptions& o) {
 // base is frozen: no base gradients or AdamW moments (the adapters are small beside them).
 void require_stage_memory(const std::string& name, const StageOptions& o) {
   const ModelConfig cfg = read_init_config(o.init);
-  MemoryEstimate need = o.lora_rank > 0 ? load_memory(cfg) : training_memory(cfg, o.batch_size, cfg.n_ctx);
+  MemoryEstimate need =
+      o.lora_rank > 0 ? load_memory(cfg) : training_memory(cfg, o.batch_size, cfg.n_ctx);
   if (o.lora_rank > 0)
-    need.parts.push_back({"activations", activation_floats(cfg, double(o.batch_size) * cfg.n_ctx) * sizeof(float)});
+    need.parts.push_back(
+        {"activations", activation_floats(cfg, double(o.batch_size) * cfg.n_ctx) * sizeof(float)});
   require_memory(need,
                  name + " of the model in " + o.init.string() + " with --batch-size " +
-                     std::to_string(o.batch_size) + " (rows up to n_ctx=" + std::to_string(cfg.n_ctx) + ")",
+                     std::to_string(o.batch_size) +
+                     " (rows up to n_ctx=" + std::to_string(cfg.n_ctx) + ")",
                  "lower --batch-size (raise --grad-accum to keep the batch), or use --lora-rank");
 }
 
@@ -98,8 +101,10 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   const bool root = writes_files(o);
   if (o.comm) o.comm->barrier();  // every rank checked --output before rank 0 writes into it
   if (root) ensure_writable_dir(o.output);
-  if (o.threads > 0) omp_set_num_threads(o.threads);
-  else if (o.comm && o.comm->size() > 1) omp_set_num_threads(default_threads_per_rank(*o.comm));
+  if (o.threads > 0)
+    omp_set_num_threads(o.threads);
+  else if (o.comm && o.comm->size() > 1)
+    omp_set_num_threads(default_threads_per_rank(*o.comm));
   if (root) std::fprintf(stderr, "%s: %s\n", name.c_str(), backend::backend_summary().c_str());
   StageRun run;
   run.name = name;

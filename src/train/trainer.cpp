@@ -27,7 +27,8 @@ std::vector<ParamSegment> param_segments(const Transformer& model) {
   // matrices and decay, as in PEFT + HF Trainer.
   const ParamArena& a = const_cast<Transformer&>(model).trainable_params();
   std::vector<ParamSegment> segs;
-  for (const auto& e : a.entries()) segs.push_back({e.name, e.shape, e.offset, e.numel, e.shape.size() >= 2});
+  for (const auto& e : a.entries())
+    segs.push_back({e.name, e.shape, e.offset, e.numel, e.shape.size() >= 2});
   return segs;
 }
 
@@ -220,9 +221,8 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
       m.lr = lr;
       m.grad_norm = grad_norm;
       m.tokens_per_s = step_s > 0 ? static_cast<double>(tokens_per_step) / step_s : 0;
-      m.mfu = cfg.peak_flops > 0 && step_s > 0
-                  ? flops_per_step / step_s / (cfg.peak_flops * ranks)
-                  : 0;
+      m.mfu =
+          cfg.peak_flops > 0 && step_s > 0 ? flops_per_step / step_s / (cfg.peak_flops * ranks) : 0;
       m.extra = extra;
       m.elapsed_s = state.elapsed_s;
       bool last = step == total, early = false;
@@ -231,8 +231,10 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
         std::map<std::string, double> ev = hooks.eval();
         std::string line = "step " + std::to_string(step) + ":";
         for (const auto& [k, v] : ev) {
-          if (k == "val_loss") m.val_loss = v;
-          else m.extra[k] = v;
+          if (k == "val_loss")
+            m.val_loss = v;
+          else
+            m.extra[k] = v;
           line += " " + k + " " + fmt("%.4f", v);
         }
         result.last_val_loss = m.val_loss;

@@ -235,9 +235,12 @@ TEST(EncodeRankings, TiedAnswersAreSetAside) {
   const fs::path f = dir / "r.jsonl";
   {
     std::ofstream o(f);
-    o << R"({"prompt": "p1", "responses": ["a", "b", "c", "d"], "ties": [[1, 2]]})" << "\n"
-      << R"({"prompt": "p2", "responses": ["x", "y"], "ties": [[0, 1]]})" << "\n"
-      << R"({"prompt": "p3", "responses": ["u", "v"]})" << "\n";
+    o << R"({"prompt": "p1", "responses": ["a", "b", "c", "d"], "ties": [[1, 2]]})"
+      << "\n"
+      << R"({"prompt": "p2", "responses": ["x", "y"], "ties": [[0, 1]]})"
+      << "\n"
+      << R"({"prompt": "p3", "responses": ["u", "v"]})"
+      << "\n";
   }
   Tokenizer tok = rlhf_test::world_tokenizer();
   ResponseRenderer rr(tok);
@@ -249,7 +252,8 @@ TEST(EncodeRankings, TiedAnswersAreSetAside) {
   EXPECT_EQ(rs[1].rows(), 2u);
   {
     std::ofstream o(f);
-    o << R"({"prompt": "p", "responses": ["a", "b", "c"], "ties": [[0, 2]]})" << "\n";
+    o << R"({"prompt": "p", "responses": ["a", "b", "c"], "ties": [[0, 2]]})"
+      << "\n";
   }
   try {
     read_rankings_jsonl(f);

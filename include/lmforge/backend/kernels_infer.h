@@ -44,7 +44,8 @@ LMFORGE_INFER_KERNELS(float)
 // (AVX2+FMA and our GEMM enabled); the result equals linear_forward's up to float rounding.
 bool packed_linear_available();
 size_t packed_weight_floats(int IC, int OC);
-void pack_weight(float* dst, const float* W, int IC, int OC);  // dst: packed_weight_floats, 32B-aligned
+void pack_weight(float* dst, const float* W, int IC,
+                 int OC);  // dst: packed_weight_floats, 32B-aligned
 // out (N, OC) = inp (N, IC)·Wᵀ + bias (bias may be null), from pack_weight's output.
 void linear_packed_forward(float* out, const float* inp, const float* packed, const float* bias,
                            int N, int IC, int OC);

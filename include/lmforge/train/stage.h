@@ -45,7 +45,9 @@ struct StageOptions {
 };
 
 // True on the rank that writes files (rank 0, or the only process).
-inline bool writes_files(const StageOptions& o) { return !o.comm || o.comm->is_root(); }
+inline bool writes_files(const StageOptions& o) {
+  return !o.comm || o.comm->is_root();
+}
 
 // UsageError on out-of-range numbers, a missing --init/--output, --merge without --lora-rank.
 void validate_stage_options(const StageOptions& o);

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "lmforge/backend/kernels.h"
-#include "parallel.h"
 #include "lmforge/core/error.h"
+#include "parallel.h"
 
 namespace lmforge::cpu {
 namespace {

@@ -10,7 +10,6 @@
 // library runs without -march=native; callers must check gemm_avx2_enabled() first.
 // Not here: AVX-512, bf16, small-matrix special cases.
 #include "gemm_avx2.h"
-#include "lmforge/backend/kernels_infer.h"
 
 #include <immintrin.h>
 #include <omp.h>
@@ -19,6 +18,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+
+#include "lmforge/backend/kernels_infer.h"
 
 namespace lmforge::cpu {
 namespace {

@@ -58,9 +58,9 @@ __attribute__((target("avx2,fma"))) void dot_rows(float* res, const float* w, co
 
 // out rows [0,N) × features [o, o+RO) from the RO weight rows at w, RN input rows per pass.
 template <int RO, int RN>
-__attribute__((target("avx2,fma"))) void rows_block(float* out, const float* inp,
-                                                    const float* w, const float* bias, int N,
-                                                    int IC, int OC, int o) {
+__attribute__((target("avx2,fma"))) void rows_block(float* out, const float* inp, const float* w,
+                                                    const float* bias, int N, int IC, int OC,
+                                                    int o) {
   float res[RN * RO];
   // Ask for the block after next now (into L2): the passes over this block then overlap the
   // memory latency of that one, which the hardware prefetcher does not cover when the same rows
