@@ -54,6 +54,8 @@ void add_summary(Json& probes, const PipelineStage& s) {
   }
   for (const char* k : {"instruct_accuracy", "reward_accuracy", "mean_reward", "kl"})
     if (j.contains(k) && j[k].is_number()) probes[k] = j[k];
+  for (const char* k : {"precision", "backend"})
+    if (j.contains(k) && j[k].is_string()) probes[k] = j[k];
 }
 
 // Held-out accuracy overall and per kind, and a few answers per kind for the report's table.

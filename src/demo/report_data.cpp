@@ -8,6 +8,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/demo/report.h"
+#include "lmforge/demo/report_render.h"
 #include "lmforge/demo/task_probes.h"
 
 namespace lmforge::demo {
@@ -70,6 +71,8 @@ Probes parse_probes(const json& p) {
       r.heldout_answers.push_back(std::move(row));
     }
   r.benchmarks = parse_benchmarks(p);  // demo/task_probes.h
+  r.precision = string_or_empty(p, "precision");
+  r.backend = string_or_empty(p, "backend");
   return r;
 }
 
@@ -261,3 +264,16 @@ std::string escape_markdown(std::string_view t) {
 }
 
 }  // namespace lmforge::demo
+
+namespace lmforge::demo::detail {
+
+std::string machine_line(const RunState& state) {
+  std::string out;
+  for (const StageState& st : state.stages) {
+    const std::string& b = st.probes.backend;
+    if (!b.empty() && out.find(b) == std::string::npos) out += (out.empty() ? "" : "; ") + b;
+  }
+  return out;
+}
+
+}  // namespace lmforge::demo::detail

@@ -206,8 +206,11 @@ std::string render_html(const RunState& state, const std::vector<StageMetrics>& 
       h(title) + "</title><style>" + kCss + svg_chart_css() + "</style></head>\n<body><main>";
   o += "<header><h1>" + h(title) + "</h1><p class=\"meta\">Report card generated " +
        h(generated_at) + " by <code>lmforge report</code> \u00b7 " +
-       std::to_string(state.stages.size()) + " stages, " + std::to_string(done) +
-       " done</p></header>";
+       std::to_string(state.stages.size()) + " stages, " + std::to_string(done) + " done</p>" +
+       (machine_line(state).empty()
+            ? std::string()
+            : "<p class=\"meta\" id=\"machine\">Trained on " + h(machine_line(state)) + "</p>") +
+       "</header>";
   if (state.simulated_ranker)
     o += "<div class=\"notice\" id=\"simulated-ranker\"><strong>Simulated ranker.</strong> No "
          "person ranked the answers used for the reward model and RLHF in this run; a stated "

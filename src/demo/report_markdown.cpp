@@ -45,6 +45,8 @@ std::string render_markdown(const RunState& state, const std::vector<StageMetric
          md(*state.simulated_ranker) +
          "\". Collect human rankings with `lmforge label` to replace it.\n\n";
 
+  if (const std::string m = machine_line(state); !m.empty())
+    o += "Trained on " + md(m) + " (`--precision`, docs/PRECISION.md).\n\n";
   o += "## Probes per stage\n\nMeasured on each stage's resulting model. Next word: the five "
        "most likely tokens after \"" +
        md(kProbePrompt) +

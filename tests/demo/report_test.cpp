@@ -102,6 +102,27 @@ TEST(ReportState, HeldoutAccuracyPerKindAndSampleAnswers) {
       std::string::npos);
 }
 
+TEST(ReportState, MachineAndPrecisionOfTheStages) {
+  RunState s = parse_state(R"({"stages":[
+    {"name":"pretrain","probes":{"precision":"bf16",
+      "backend":"cpu: avx512_bf16 (2 threads), precision: bf16, gemm: onednn 2.6.3"}},
+    {"name":"cpt","probes":{"precision":"bf16",
+      "backend":"cpu: avx512_bf16 (2 threads), precision: bf16, gemm: onednn 2.6.3"}},
+    {"name":"ppo","probes":{"precision":"fp32","backend":"cpu: avx2 (2 threads), precision: fp32, gemm: <x>"}}]})",
+                           "state.json");
+  EXPECT_EQ(s.stages[0].probes.precision, "bf16");
+  RenderedReport r = render_report(s, {}, "now");
+  EXPECT_NE(r.md.find("Trained on cpu: avx512\\_bf16 (2 threads), precision: bf16, gemm: onednn "
+                      "2.6.3; cpu: avx2"),
+            std::string::npos)
+      << r.md;
+  EXPECT_NE(r.html.find("id=\"machine\">Trained on cpu: avx512_bf16"), std::string::npos) << r.html;
+  EXPECT_NE(r.html.find("gemm: &lt;x&gt;"), std::string::npos);  // escaped
+  // A run whose stages recorded nothing has no such line.
+  EXPECT_EQ(render_report(parse_state("{}", "s.json"), {}, "now").md.find("Trained on"),
+            std::string::npos);
+}
+
 TEST(ReportState, EmptyObjectRenders) {
   RunState s = parse_state("{}", "state.json");
   EXPECT_TRUE(s.stages.empty());

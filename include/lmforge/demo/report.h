@@ -45,6 +45,8 @@ struct Probes {
   };
   std::vector<HeldoutRow> heldout_answers;  // a few held-out answers per kind
   std::vector<BenchmarkScore> benchmarks;
+  // What the stage ran on (its summary.json): "fp32"/"bf16" and backend::backend_summary().
+  std::string precision, backend;
 };
 
 struct Sample {

@@ -59,6 +59,10 @@ std::vector<PromptAnswers> group_samples(const RunState& state);
 std::string heldout_section_html(const RunState& state);
 std::string heldout_section_markdown(const RunState& state);
 
+// "cpu: ..., precision: ..., gemm: ..." of the stages that recorded one (summary.json's
+// "backend"), distinct ones joined by "; " ("" when none did). report_data.cpp.
+std::string machine_line(const RunState& state);
+
 std::string render_html(const RunState& state, const std::vector<StageMetrics>& metrics,
                         const ChartPlan& plan, const std::string& generated_at);
 std::string render_markdown(const RunState& state, const std::vector<StageMetrics>& metrics,
