@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "cli/cli_run.h"
+#include "support/cli_run.h"
 
 namespace fs = std::filesystem;
 

@@ -9,7 +9,7 @@
 
 #include "lmforge/core/file_util.h"
 #include "lmforge/train/stage.h"
-#include "train/reward_fixture.h"
+#include "support/reward_fixture.h"
 
 namespace lmforge {
 namespace {
