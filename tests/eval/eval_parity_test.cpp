@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -46,6 +47,8 @@ std::vector<json> jsonl(const std::string& text) {
 }
 
 void check_family(const std::string& arch) {
+  // The reference is fp32/float64 PyTorch: the commands run at fp32 (auto is bf16 on bf16 CPUs).
+  setenv("LMFORGE_PRECISION", "fp32", 1);
   Tokenizer tok = Tokenizer::load(test::tokenizer_dir());
   ModelConfig cfg = test::tiny_cfg(arch, tok.vocab_size());
   Transformer m = test::make_model(cfg, 21);

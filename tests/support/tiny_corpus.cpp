@@ -1,7 +1,19 @@
 // Definitions of the fixtures declared in tiny_corpus.h.
 #include "support/tiny_corpus.h"
 
+#include <sstream>
+
+#include "lmforge/core/file_util.h"
+
 namespace lmforge::test_data {
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run) {
+  std::istringstream in(read_file(run / "metrics.jsonl"));
+  std::vector<nlohmann::json> rows;
+  std::string line;
+  while (std::getline(in, line)) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
 std::filesystem::path temp_dir(const std::string& name) {
   auto d =
       std::filesystem::temp_directory_path() / ("lmforge-" + name + "-" + std::to_string(getpid()));

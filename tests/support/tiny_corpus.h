@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,9 @@
 namespace lmforge::test_data {
 
 std::filesystem::path temp_dir(const std::string& name);
+
+// A training run's RUN/metrics.jsonl, one JSON object per line.
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run);
 
 std::vector<std::string> tiny_documents(int n, uint64_t seed);
 

@@ -17,17 +17,7 @@ namespace fs = std::filesystem;
 using namespace lmforge;
 using nlohmann::json;
 
-namespace {
-
-std::vector<json> read_metrics(const fs::path& run) {
-  std::istringstream in(read_file(run / "metrics.jsonl"));
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(in, line)) rows.push_back(json::parse(line));
-  return rows;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST(Cpt, ReplayResumeIsBitwiseIdentical) {
   fs::path root = test_data::temp_dir("cpt");
@@ -78,7 +68,7 @@ TEST(Cpt, ReplayResumeIsBitwiseIdentical) {
   o.resume = true;
   run_pretrain(o);
 
-  auto a = read_metrics(root / "full"), c = read_metrics(root / "split");
+  auto a = test_data::read_metrics(root / "full"), c = test_data::read_metrics(root / "split");
   ASSERT_EQ(a.size(), 16u);
   ASSERT_EQ(c.size(), 16u);
   for (size_t i = 0; i < a.size(); ++i) {

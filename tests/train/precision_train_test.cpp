@@ -59,14 +59,6 @@ PretrainOptions small(const fs::path& out, int64_t steps) {
   return o;
 }
 
-std::vector<json> read_metrics(const fs::path& run) {
-  std::istringstream in(read_file(run / "metrics.jsonl"));
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(in, line)) rows.push_back(json::parse(line));
-  return rows;
-}
-
 }  // namespace
 
 TEST(Precision, Bf16ThousandStepsWithinOnePercentOfFp32) {
@@ -118,7 +110,7 @@ TEST(Precision, Bf16StopAndResumeIsBitwiseIdentical) {
     }
   }
   EXPECT_FALSE(run_pretrain(o).train.interrupted);
-  auto a = read_metrics(full), b = read_metrics(split);
+  auto a = test_data::read_metrics(full), b = test_data::read_metrics(split);
   ASSERT_EQ(a.size(), 20u);
   ASSERT_EQ(b.size(), 20u);
   for (size_t i = 0; i < a.size(); ++i)

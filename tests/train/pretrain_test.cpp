@@ -55,21 +55,13 @@ PretrainOptions tiny(const fs::path& out, int64_t steps) {
   return o;
 }
 
-std::vector<json> read_metrics(const fs::path& run) {
-  std::istringstream in(read_file(run / "metrics.jsonl"));
-  std::vector<json> rows;
-  std::string line;
-  while (std::getline(in, line)) rows.push_back(json::parse(line));
-  return rows;
-}
-
 }  // namespace
 
 TEST(Pretrain, LossFallsAndWritesRunLayout) {
   fs::path out = g_data->root / "run-falls";
   auto r = run_pretrain(tiny(out, 40));
   EXPECT_FALSE(r.train.interrupted);
-  auto rows = read_metrics(out);
+  auto rows = test_data::read_metrics(out);
   ASSERT_EQ(rows.size(), 40u);
   double first = rows[0]["loss"], last = rows.back()["loss"];
   EXPECT_NEAR(first, std::log(300.0), 0.3);  // near uniform at init
@@ -105,7 +97,7 @@ TEST(Pretrain, MfuDividesByTheMachinePeak) {
       << read_file(out / "config.yaml");
   ModelConfig mc = r.model;
   const double fpt = Transformer(mc).flops_per_token(32);
-  for (const json& row : read_metrics(out))
+  for (const json& row : test_data::read_metrics(out))
     EXPECT_NEAR(row["mfu"].get<double>(), row["tokens_per_s"].get<double>() * fpt / 0.5e9,
                 1e-3 * row["mfu"].get<double>());
   // --peak-gflops wins over the machine peak.
@@ -132,7 +124,7 @@ TEST(Pretrain, StopAndResumeIsBitwiseIdentical) {
   o.resume = true;
   auto second = run_pretrain(o);
   EXPECT_FALSE(second.train.interrupted);
-  auto a = read_metrics(full), b = read_metrics(split);
+  auto a = test_data::read_metrics(full), b = test_data::read_metrics(split);
   ASSERT_EQ(a.size(), 20u);
   ASSERT_EQ(b.size(), 20u);
   for (size_t i = 0; i < a.size(); ++i)
