@@ -222,7 +222,7 @@ size_t lines_in(const fs::path& f) {
 }
 
 TEST_F(MpiTrain, SigintToMpirunThenResumeIsBitwiseIdentical) {
-  const int steps = 500;  // long enough that the signal lands mid-run on a quiet machine
+  const int steps = 3000;  // long enough that the signal lands mid-run (500 ran out with oneDNN)
   const fs::path full = g_root / "sig-full", part = g_root / "sig-part";
   CliRun r = run_np(2, pretrain(full, 4, steps) + " --shard-optimizer");
   ASSERT_EQ(r.code, 0) << r.err;
