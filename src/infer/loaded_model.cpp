@@ -11,7 +11,9 @@ namespace lmforge {
 namespace {
 
 // A LoRA run's final/ without --merge holds only the PEFT adapter (adapter_config.json naming
-// its base model) and the tokenizer: load the base, merge the adapter in, and use that.
+// its base model) and the tokenizer: load the base and attach the adapter. It stays unmerged:
+// the one forward (model/block.h) applies it at every step, in inference as in training, so the
+// base weights are never rewritten (the merged model computes the same logits up to rounding).
 Transformer load_weights(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   if (fs::exists(dir / "config.json") || !LoraAdapters::present(dir)) return Transformer::load(dir);
@@ -29,11 +31,10 @@ Transformer load_weights(const std::filesystem::path& dir) {
     throw InputError(cfg.string(), 0, "base_model_name_or_path",
                      "base model '" + base.string() + "' not found (no config.json)",
                      "point it at the model the adapter was trained on");
-  std::fprintf(stderr, "loading LoRA adapter %s on base model %s (merged for inference)\n",
-               dir.c_str(), base.c_str());
+  std::fprintf(stderr, "loading LoRA adapter %s on base model %s (applied unmerged)\n", dir.c_str(),
+               base.c_str());
   Transformer model = Transformer::load(base);
   model.load_lora(dir);
-  model.merge_lora();
   return model;
 }
 

@@ -1,11 +1,9 @@
-// Transformer forward and backward over the kernel seam (include/lmforge/backend/ops.h).
-// One code path for both families; the differences are four switches on the config:
-//   positions: learned table (GPT-2) | RoPE on q and k (Llama)
-//   norm:      LayerNorm with bias   | RMSNorm
-//   MLP:       c_fc → GELU → c_proj  | [gate|up] → SwiGLU → down
-//   biases:    attn_bias / mlp_bias
-// Shapes (docs/SHAPES.md): N = B·T rows, C channels, QKV = (NH+2·NKV)·HS, A = NH·HS,
-// UP = FF (GPT-2) or 2·FF (Llama), V vocabulary. Not here: file I/O (transformer_io.cpp).
+// Transformer: the training side of the one forward (model/block.h): activations saved per
+// layer for backward, the batch's causal attention, the LM head and the fused loss, and the
+// backward as the forward's list in reverse. The block's kernel calls themselves live in
+// block.cpp, shared with inference. Shapes (docs/SHAPES.md): N = B·T rows, C channels,
+// QKV = (NH+2·NKV)·HS, A = NH·HS, UP = FF (GPT-2) or 2·FF (Llama), V vocabulary.
+// Not here: file I/O (transformer_io.cpp).
 #include "lmforge/model/transformer.h"
 
 #include <algorithm>
@@ -22,10 +20,6 @@
 
 namespace lmforge {
 
-std::string layer_prefix(const ModelConfig& cfg, int l) {
-  return (cfg.is_llama() ? "model.layers." : "transformer.h.") + std::to_string(l) + ".";
-}
-
 Transformer::~Transformer() = default;
 
 Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
@@ -33,8 +27,8 @@ Transformer::Transformer(const ModelConfig& cfg) : cfg_(cfg) {
   build_layout();
   params_.finalize();
   grads_ = params_.clone_layout();
-  p_ = resolve(params_);
-  g_ = resolve(grads_);
+  p_ = resolve_params(params_, cfg_);
+  g_ = resolve_grads(grads_, cfg_);
 }
 
 // The tensor list is for_each_param's (model/param_layout.h), shared with the checks that run
@@ -48,48 +42,6 @@ void Transformer::build_layout() {
   check(int64_t(a.numel()) == cfg_.num_params(), "transformer",
         "layout has " + std::to_string(a.numel()) + " parameters, config says " +
             std::to_string(cfg_.num_params()));
-}
-
-Transformer::ModelPtrs Transformer::resolve(ParamArena& a) const {
-  auto opt = [&](const std::string& n) { return a.has(n) ? a.get(n) : nullptr; };
-  ModelPtrs m{};
-  const bool llama = cfg_.is_llama();
-  m.wte = a.get(llama ? "model.embed_tokens.weight" : "transformer.wte.weight");
-  m.wpe = llama ? nullptr : a.get("transformer.wpe.weight");
-  m.normf_w = a.get(llama ? "model.norm.weight" : "transformer.ln_f.weight");
-  m.normf_b = llama ? nullptr : a.get("transformer.ln_f.bias");
-  m.lm_head = cfg_.tie_embeddings ? m.wte : a.get("lm_head.weight");
-  for (int l = 0; l < cfg_.n_layer; ++l) {
-    const std::string p = layer_prefix(cfg_, l);
-    LayerPtrs L{};
-    if (!llama) {
-      L.norm1_w = a.get(p + "ln_1.weight");
-      L.norm1_b = a.get(p + "ln_1.bias");
-      L.qkv_w = a.get(p + "attn.c_attn.weight");
-      L.qkv_b = a.get(p + "attn.c_attn.bias");
-      L.o_w = a.get(p + "attn.c_proj.weight");
-      L.o_b = a.get(p + "attn.c_proj.bias");
-      L.norm2_w = a.get(p + "ln_2.weight");
-      L.norm2_b = a.get(p + "ln_2.bias");
-      L.up_w = a.get(p + "mlp.c_fc.weight");
-      L.up_b = a.get(p + "mlp.c_fc.bias");
-      L.down_w = a.get(p + "mlp.c_proj.weight");
-      L.down_b = a.get(p + "mlp.c_proj.bias");
-    } else {
-      L.norm1_w = a.get(p + "input_layernorm.weight");
-      L.qkv_w = a.get(p + "self_attn.q_proj.weight");  // start of the packed (QKV, C) matrix
-      L.qkv_b = opt(p + "self_attn.q_proj.bias");
-      L.o_w = a.get(p + "self_attn.o_proj.weight");
-      L.o_b = opt(p + "self_attn.o_proj.bias");
-      L.norm2_w = a.get(p + "post_attention_layernorm.weight");
-      L.up_w = a.get(p + "mlp.gate_proj.weight");  // start of the packed (2FF, C) matrix
-      L.up_b = opt(p + "mlp.gate_proj.bias");
-      L.down_w = a.get(p + "mlp.down_proj.weight");
-      L.down_b = opt(p + "mlp.down_proj.bias");
-    }
-    m.layers.push_back(L);
-  }
-  return m;
 }
 
 void Transformer::init_weights(uint64_t seed) {
@@ -183,18 +135,19 @@ void Transformer::ensure_acts(int B, int T) {
   act_.layers.assign(cfg_.n_layer, LayerActs{});
   for (auto& L : act_.layers) {
     L.x = c.take(N * C);
-    L.ln1 = c.take(N * C);
-    L.ln1_mean = c.take(N);
-    L.ln1_rstd = c.take(N);
-    L.qkv = c.take(N * QKV);
-    L.att = c.take(N * A);
-    L.lse = c.take(N * NH);
-    L.h = c.take(N * C);
-    L.ln2 = c.take(N * C);
-    L.ln2_mean = c.take(N);
-    L.ln2_rstd = c.take(N);
-    L.fc = c.take(N * UP);
-    L.act = c.take(N * FF);
+    BlockActs& a = L.acts;
+    a.ln1 = c.take(N * C);
+    a.ln1_mean = c.take(N);
+    a.ln1_rstd = c.take(N);
+    a.qkv = c.take(N * QKV);
+    a.att = c.take(N * A);
+    a.lse = c.take(N * NH);
+    a.h = c.take(N * C);
+    a.ln2 = c.take(N * C);
+    a.ln2_mean = c.take(N);
+    a.ln2_rstd = c.take(N);
+    a.fc = c.take(N * UP);
+    a.act = c.take(N * FF);
   }
   act_.x_out = c.take(N * C);
   act_.lnf = c.take(N * C);
@@ -212,16 +165,32 @@ void Transformer::ensure_acts(int B, int T) {
 
 // ---- forward ----------------------------------------------------------------------------------
 
+namespace {
+// Training's side of the one forward: every matmul through the GEMM of the process precision,
+// attention causal over the batch's own rows, saving lse for backward.
+class TrainRunner final : public ForwardRunner {
+ public:
+  explicit TrainRunner(const ModelConfig& cfg) : cfg_(cfg) {}
+  void linear(float* out, const float* inp, const float* w, const float* b, int N, int IC, int OC,
+              int, LinearSite) override {
+    ops::linear_forward(out, inp, w, b, N, IC, OC);
+  }
+  void attend(float* att, float* lse, const float* qkv, const ForwardRows& r, int) override {
+    ops::attention_forward(att, lse, qkv, r.B, r.T, cfg_.n_head, cfg_.n_kv_head, cfg_.head_dim,
+                           r.pos);  // (B,T,A), lse (B,NH,T)
+  }
+
+ private:
+  const ModelConfig& cfg_;
+};
+}  // namespace
+
 void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* pos, bool head) {
   check(B > 0 && T > 0, "transformer", "empty batch");
   check(T <= cfg_.n_ctx, "transformer",
         "sequence length " + std::to_string(T) + " exceeds the model's context " +
             std::to_string(cfg_.n_ctx));
-  const int N = B * T, C = cfg_.n_embd, V = cfg_.vocab_size, FF = cfg_.ffn_hidden;
-  const int NH = cfg_.n_head, NKV = cfg_.n_kv_head, HS = cfg_.head_dim;
-  const int QKV = cfg_.qkv_dim(), A = cfg_.attn_dim();
-  const bool llama = cfg_.is_llama();
-  const float eps = cfg_.norm_eps;
+  const int N = B * T, C = cfg_.n_embd, V = cfg_.vocab_size;
   for (int i = 0; i < N; ++i)  // (message built only on failure: this loop runs every step)
     if (ids[i] < 0 || ids[i] >= V)
       throw RuntimeError("[transformer] token id " + std::to_string(ids[i]) +
@@ -247,51 +216,18 @@ void Transformer::run_forward(const int32_t* ids, int B, int T, const int32_t* p
   B_ = B;
   T_ = T;
 
-  ops::profile_label("embed");
-  ops::embedding_forward(act_.layers.empty() ? act_.x_out : act_.layers[0].x, ids, p_.wte, p_.wpe,
-                         B, T, C, pos);  // (B,T,C)
+  const ForwardRows rows{ids, pos, B, T};
+  TrainRunner run(cfg_);
+  embed_forward(cfg_, p_, act_.layers.empty() ? act_.x_out : act_.layers[0].x, rows);  // (B,T,C)
   for (int l = 0; l < cfg_.n_layer; ++l) {
-    const LayerPtrs& w = p_.layers[l];
-    LayerActs& a = act_.layers[l];
     float* x_next = l + 1 < cfg_.n_layer ? act_.layers[l + 1].x : act_.x_out;
-    ops::profile_label("attn");
-    if (llama)
-      ops::rmsnorm_forward(a.ln1, a.ln1_rstd, a.x, w.norm1_w, N, C, eps);  // (B,T,C)
-    else
-      ops::layernorm_forward(a.ln1, a.ln1_mean, a.ln1_rstd, a.x, w.norm1_w, w.norm1_b, N, C, eps);
-    ops::linear_forward(a.qkv, a.ln1, w.qkv_w, w.qkv_b, N, C, QKV);  // (B,T,QKV)
-    if (lora_) lora_->forward(LoraSite::kQKV, l, a.qkv, a.ln1, N);
-    if (llama) ops::rope_forward(a.qkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
-    ops::attention_forward(a.att, a.lse, a.qkv, B, T, NH, NKV, HS, pos);  // (B,T,A), lse (B,NH,T)
-    ops::linear_forward(a.h, a.att, w.o_w, w.o_b, N, A, C);               // (B,T,C)
-    if (lora_) lora_->forward(LoraSite::kO, l, a.h, a.att, N);
-    ops::add_inplace(a.h, a.x, size_t(N) * C);  // residual
-    ops::profile_label("mlp");
-    if (llama)
-      ops::rmsnorm_forward(a.ln2, a.ln2_rstd, a.h, w.norm2_w, N, C, eps);  // (B,T,C)
-    else
-      ops::layernorm_forward(a.ln2, a.ln2_mean, a.ln2_rstd, a.h, w.norm2_w, w.norm2_b, N, C, eps);
-    if (llama) {
-      ops::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, 2 * FF);  // (B,T,2FF) [gate|up]
-      if (lora_) lora_->forward(LoraSite::kUp, l, a.fc, a.ln2, N);
-      ops::swiglu_forward(a.act, a.fc, N, FF);  // (B,T,FF)
-    } else {
-      ops::linear_forward(a.fc, a.ln2, w.up_w, w.up_b, N, C, FF);  // (B,T,FF)
-      if (lora_) lora_->forward(LoraSite::kUp, l, a.fc, a.ln2, N);
-      ops::gelu_forward(a.act, a.fc, size_t(N) * FF);  // (B,T,FF)
-    }
-    ops::linear_forward(x_next, a.act, w.down_w, w.down_b, N, FF, C);  // (B,T,C)
-    if (lora_) lora_->forward(LoraSite::kDown, l, x_next, a.act, N);
-    ops::add_inplace(x_next, a.h, size_t(N) * C);  // residual
+    block_forward(cfg_, p_.layers[l], lora_.get(), l, act_.layers[l].x, x_next, act_.layers[l].acts,
+                  rows, run);
   }
-  ops::profile_label("head");
-  if (llama)
-    ops::rmsnorm_forward(act_.lnf, act_.lnf_rstd, act_.x_out, p_.normf_w, N, C, eps);
-  else
-    ops::layernorm_forward(act_.lnf, act_.lnf_mean, act_.lnf_rstd, act_.x_out, p_.normf_w,
-                           p_.normf_b, N, C, eps);
+  final_norm_forward(cfg_, p_, act_.lnf, act_.lnf_mean, act_.lnf_rstd, act_.x_out, N);
   if (!head) return;
-  ops::linear_forward(act_.logits, act_.lnf, p_.lm_head, nullptr, N, C, V);  // (B,T,V)
+  run.linear(act_.logits, act_.lnf, p_.lm_head, nullptr, N, C, V, -1,
+             LinearSite::kHead);  // (B,T,V)
 }
 
 const float* Transformer::forward_logits(const int32_t* ids, int B, int T, const int32_t* pos) {
@@ -355,10 +291,7 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
   check(dlogits == nullptr || state_ == State::kLogits, "transformer",
         "dlogits given after forward_hidden(), which computed no logits");
   state_ = State::kNone;  // activations' gradients are consumed: a second backward would be wrong
-  const int B = B_, T = T_, N = B * T, C = cfg_.n_embd, V = cfg_.vocab_size, FF = cfg_.ffn_hidden;
-  const int NH = cfg_.n_head, NKV = cfg_.n_kv_head, HS = cfg_.head_dim;
-  const int QKV = cfg_.qkv_dim(), A = cfg_.attn_dim();
-  const bool llama = cfg_.is_llama();
+  const int B = B_, T = T_, N = B * T, C = cfg_.n_embd, V = cfg_.vocab_size;
   const int32_t* pos = pos_.empty() ? nullptr : pos_.data();
   ops::profile_label("head");
   if (dlogits)
@@ -368,52 +301,13 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
     std::fill(act_.dln, act_.dln + size_t(N) * C, 0.0f);
   if (dhidden) ops::add_inplace(act_.dln, dhidden, size_t(N) * C);
   std::fill(act_.dres, act_.dres + size_t(N) * C, 0.0f);  // norms accumulate into dinp
-  if (llama)
-    ops::rmsnorm_backward(act_.dres, g_.normf_w, act_.dln, act_.x_out, p_.normf_w, act_.lnf_rstd, N,
-                          C);
-  else
-    ops::layernorm_backward(act_.dres, g_.normf_w, g_.normf_b, act_.dln, act_.x_out, p_.normf_w,
-                            act_.lnf_mean, act_.lnf_rstd, N, C);
-
-  // dres holds d loss / d x_{l+1}; the residual adds pass it through unchanged, so it flows
-  // down the layers in one buffer while each branch's gradient is added to it by the norms.
-  for (int l = cfg_.n_layer - 1; l >= 0; --l) {
-    const LayerPtrs& w = p_.layers[l];
-    const LayerPtrs& gw = g_.layers[l];
-    const LayerActs& a = act_.layers[l];
-    ops::profile_label("mlp");
-    ops::linear_backward(act_.dact, gw.down_w, gw.down_b, act_.dres, a.act, w.down_w, N, FF,
-                         C);  // dact (B,T,FF)
-    if (lora_) lora_->backward(LoraSite::kDown, l, act_.dact, act_.dres, a.act, N);
-    if (llama) {
-      ops::swiglu_backward(act_.dfc, act_.dact, a.fc, N, FF);  // dfc (B,T,2FF)
-      ops::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, 2 * FF);
-      if (lora_) lora_->backward(LoraSite::kUp, l, act_.dln, act_.dfc, a.ln2, N);
-      ops::rmsnorm_backward(act_.dres, gw.norm2_w, act_.dln, a.h, w.norm2_w, a.ln2_rstd, N, C);
-    } else {
-      ops::gelu_backward(act_.dfc, a.fc, act_.dact, size_t(N) * FF);  // dfc (B,T,FF)
-      ops::linear_backward(act_.dln, gw.up_w, gw.up_b, act_.dfc, a.ln2, w.up_w, N, C, FF);
-      if (lora_) lora_->backward(LoraSite::kUp, l, act_.dln, act_.dfc, a.ln2, N);
-      ops::layernorm_backward(act_.dres, gw.norm2_w, gw.norm2_b, act_.dln, a.h, w.norm2_w,
-                              a.ln2_mean, a.ln2_rstd, N, C);
-    }
-    // dres is now d loss / d h.
-    ops::profile_label("attn");
-    ops::linear_backward(act_.datt, gw.o_w, gw.o_b, act_.dres, a.att, w.o_w, N, A,
-                         C);  // datt (B,T,A)
-    if (lora_) lora_->backward(LoraSite::kO, l, act_.datt, act_.dres, a.att, N);
-    ops::attention_backward(act_.dqkv, act_.datt, a.qkv, a.att, a.lse, B, T, NH, NKV, HS,
-                            pos);  // dqkv (B,T,QKV)
-    if (llama) ops::rope_backward(act_.dqkv, B, T, NH, NKV, HS, cfg_.rope_theta, 0, pos);
-    ops::linear_backward(act_.dln, gw.qkv_w, gw.qkv_b, act_.dqkv, a.ln1, w.qkv_w, N, C, QKV);
-    if (lora_) lora_->backward(LoraSite::kQKV, l, act_.dln, act_.dqkv, a.ln1, N);
-    if (llama)
-      ops::rmsnorm_backward(act_.dres, gw.norm1_w, act_.dln, a.x, w.norm1_w, a.ln1_rstd, N, C);
-    else
-      ops::layernorm_backward(act_.dres, gw.norm1_w, gw.norm1_b, act_.dln, a.x, w.norm1_w,
-                              a.ln1_mean, a.ln1_rstd, N, C);
-    // dres is now d loss / d x_l.
-  }
+  final_norm_backward(cfg_, p_, g_, act_.dres, act_.dln, act_.x_out, act_.lnf_mean, act_.lnf_rstd,
+                      N);
+  const ForwardRows rows{ids_.data(), pos, B, T};
+  const BlockScratch scratch{act_.dln, act_.dqkv, act_.datt, act_.dfc, act_.dact};
+  for (int l = cfg_.n_layer - 1; l >= 0; --l)
+    block_backward(cfg_, p_.layers[l], g_.layers[l], lora_.get(), l, act_.layers[l].x, act_.dres,
+                   act_.layers[l].acts, scratch, rows);  // dres: d loss / d x_l
   ops::profile_label("embed");
   if (g_.wte) ops::embedding_backward(g_.wte, g_.wpe, act_.dres, ids_.data(), B, T, C, pos);
 }
@@ -422,8 +316,9 @@ void Transformer::backward_from(const float* dlogits, const float* dhidden) {
 
 void Transformer::freeze_base() {
   grads_ = ParamArena();  // no gradient memory for frozen weights
-  g_ = ModelPtrs{};
-  g_.layers.assign(cfg_.n_layer, LayerPtrs{});  // all null: the kernels skip frozen gradients
+  g_ = ModelGrads{};
+  g_.layers.assign(cfg_.n_layer,
+                   BlockTensors<float>{});  // all null: the kernels skip frozen gradients
 }
 
 void Transformer::enable_lora(const LoraConfig& cfg, uint64_t seed) {
@@ -443,7 +338,7 @@ void Transformer::merge_lora() {
   lora_->merge_into(params_);
   lora_.reset();
   grads_ = params_.clone_layout();
-  g_ = resolve(grads_);
+  g_ = resolve_grads(grads_, cfg_);
 }
 
 }  // namespace lmforge

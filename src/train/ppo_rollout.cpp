@@ -251,13 +251,9 @@ void PpoObjective::collect(int64_t index) {
     seeds[j] =
         seed_for(cfg_.seed, "ppo-rollout-" + std::to_string(index) + "-" + std::to_string(slot));
   }
-  std::vector<std::vector<int32_t>> resp;
-  if (policy_.has_lora()) {
-    Transformer merged = merged_copy(policy_);  // the engine does not apply adapters
-    resp = generate(merged, pp, seeds, cfg_.max_new_tokens, cfg_.temperature, prompts_.stop_ids);
-  } else {
-    resp = generate(policy_, pp, seeds, cfg_.max_new_tokens, cfg_.temperature, prompts_.stop_ids);
-  }
+  // With LoRA the engine applies the policy's adapters unmerged (model/block.h).
+  std::vector<std::vector<int32_t>> resp =
+      generate(policy_, pp, seeds, cfg_.max_new_tokens, cfg_.temperature, prompts_.stop_ids);
   std::vector<PpoSample> samples(R);
   for (size_t j = 0; j < R; ++j) {
     ro->rows[j].response = std::move(resp[j]);
@@ -362,15 +358,8 @@ std::vector<PpoSample> PpoObjective::sample_eval(int n) {
     pp.push_back(&prompts_.eval[i]);
     seeds.push_back(seed_for(cfg_.seed, "ppo-eval-" + std::to_string(i)));
   }
-  std::vector<std::vector<int32_t>> resp;
-  if (policy_.has_lora()) {
-    Transformer merged = merged_copy(policy_);
-    resp = ppo_detail::generate(merged, pp, seeds, cfg_.max_new_tokens, cfg_.temperature,
-                                prompts_.stop_ids);
-  } else {
-    resp = ppo_detail::generate(policy_, pp, seeds, cfg_.max_new_tokens, cfg_.temperature,
-                                prompts_.stop_ids);
-  }
+  std::vector<std::vector<int32_t>> resp = ppo_detail::generate(
+      policy_, pp, seeds, cfg_.max_new_tokens, cfg_.temperature, prompts_.stop_ids);
   std::vector<PpoSample> out(n);
   for (int i = 0; i < n; ++i) out[i] = {prompts_.eval[i], std::move(resp[i])};
   return out;

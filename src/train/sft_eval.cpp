@@ -49,9 +49,7 @@ std::vector<std::vector<int32_t>> greedy_complete(const Transformer& model, cons
                                                   const std::vector<std::vector<int32_t>>& prompts,
                                                   int max_tokens,
                                                   const std::vector<int32_t>& stop_ids) {
-  std::optional<Transformer> merged;
-  if (model.has_lora()) merged.emplace(merged_copy(model));
-  InferenceModel im(merged ? *merged : model);
+  InferenceModel im(model);  // with LoRA: adapters applied unmerged (model/block.h)
   const int ctx = model.config().n_ctx;
   std::vector<std::vector<int32_t>> out(prompts.size());
   const size_t chunk = 16;  // sequences advanced together by one batched forward

@@ -1,6 +1,8 @@
 // A LoRA run's final/ without --merge (PEFT adapter files naming the base model, plus the
-// tokenizer) loads for inference: LoadedModel merges the adapter into its base, so generate,
-// chat and serve see base + adapter. A missing or unnamed base is an InputError naming the field.
+// tokenizer) loads for inference: LoadedModel attaches the adapter to its base unmerged, and the
+// one forward applies it, so generate, chat and serve see base + adapter: the same logits as the
+// merged model (within float rounding) and the same greedy tokens. A missing or unnamed base is
+// an InputError naming the field.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,6 +10,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/infer/generate.h"
 #include "lmforge/infer/loaded_model.h"
 #include "support/tiny_model.h"
 
@@ -15,7 +18,7 @@ using namespace lmforge;
 using namespace lmforge::test;
 namespace fs = std::filesystem;
 
-TEST(InferLoraDir, AdapterDirectoryLoadsAsMergedModel) {
+TEST(InferLoraDir, AdapterDirectoryServedUnmergedAsTheMergedModel) {
   const int V = Tokenizer::load(tokenizer_dir()).vocab_size();
   Transformer m = make_model(tiny_cfg("llama", V), 3);
   const fs::path base = save_model_dir(m, "lora-base");
@@ -35,7 +38,7 @@ TEST(InferLoraDir, AdapterDirectoryLoadsAsMergedModel) {
   std::vector<float> want(m.forward_logits(ids.data(), 1, 5),
                           m.forward_logits(ids.data(), 1, 5) + 5 * V);
   auto loaded = LoadedModel::load(adapter);
-  EXPECT_FALSE(loaded->model.has_lora());  // merged
+  EXPECT_TRUE(loaded->model.has_lora());  // served unmerged
   const float* got = loaded->model.forward_logits(ids.data(), 1, 5);
   double diff_base = 0;
   Transformer plain = Transformer::load(base);
@@ -45,6 +48,27 @@ TEST(InferLoraDir, AdapterDirectoryLoadsAsMergedModel) {
     diff_base += std::fabs(b[i] - want[i]);
   }
   EXPECT_GT(diff_base / (5 * V), 1e-4);  // and differs from the base alone
+
+  // Greedy generation through the engine: unmerged adapter == merged model, token for token, and
+  // != the base alone.
+  Tokenizer tok = Tokenizer::load(tokenizer_dir());
+  auto greedy = [&](InferenceModel& im) {
+    GenerateRequest req;
+    req.prompt = ids;
+    req.max_tokens = 24;
+    req.sampling.temperature = 0.0f;
+    Sequence sq(im, tok, req);
+    Sequence* one = &sq;
+    while (!sq.done()) step(im, {&one, 1});
+    return sq.generated();
+  };
+  Transformer merged = Transformer::load(base);
+  merged.load_lora(adapter);
+  merged.merge_lora();
+  InferenceModel merged_im(merged), plain_im(plain);
+  const std::vector<int32_t> served = greedy(*loaded->infer);
+  EXPECT_EQ(served, greedy(merged_im));
+  EXPECT_NE(served, greedy(plain_im));
 
   // An adapter whose base is gone names the field.
   auto cfg = nlohmann::json::parse(read_file(adapter / "adapter_config.json"));

@@ -14,6 +14,7 @@
 #include "lmforge/backend/bf16.h"
 #include "lmforge/backend/isa.h"
 #include "lmforge/core/arena.h"
+#include "lmforge/model/block.h"
 #include "lmforge/model/config.h"
 #include "lmforge/model/transformer.h"
 
@@ -50,7 +51,10 @@ struct ForwardChunk {
   std::span<const int32_t> tokens;  // at least one; cache->size() + tokens.size() <= capacity
 };
 
-class InferenceModel {
+// The inference side of the one forward (model/block.h): it supplies the matmul kernel for each
+// weight (packed, bf16 or few-row copies prepared at load) and the cached attention. LoRA
+// adapters attached to the model are applied unmerged, as in training.
+class InferenceModel : private ForwardRunner {
  public:
   explicit InferenceModel(const Transformer& model);
   const ModelConfig& config() const { return cfg_; }
@@ -69,18 +73,21 @@ class InferenceModel {
     const bf16_t* bf16 = nullptr;
   };
   struct Layer {
-    const float *norm1_w, *norm1_b, *qkv_b, *o_b, *norm2_w, *norm2_b, *up_b, *down_b;
     Weight qkv, o, up, down;
   };
   // The copies of w this precision reads (packed_ or bf16_ keeps them).
   Weight prepare(const float* w, int IC, int OC);
-  void linear(float* out, const float* inp, const Weight& w, const float* b, int N, int IC,
-              int OC) const;
+  // ForwardRunner: the kernel for this weight and row count; attention through the caches.
+  void linear(float* out, const float* inp, const float* w, const float* b, int N, int IC, int OC,
+              int layer, LinearSite site) override;
+  void attend(float* att, float* lse, const float* qkv, const ForwardRows& rows,
+              int layer) override;
   void ensure(int N, int R);
 
   ModelConfig cfg_;
   backend::Precision precision_;  // the process's precision when the model was loaded
-  const float *wte_, *wpe_, *normf_w_, *normf_b_;
+  ModelParams p_;
+  const LoraAdapters* lora_;  // the model's adapters (null: none), applied unmerged
   Weight lm_head_;
   // fp32: packed copies of every matmul weight (a second copy of the model's matrices): batched
   // steps and prompts read these, single-row steps the originals. bf16: bf16 copies (half the
@@ -94,6 +101,7 @@ class InferenceModel {
   AlignedFloats x_, h_, ln_, qkv_, att_, fc_, act_, mean_, rstd_, last_, logits_;
   std::vector<int32_t> ids_, pos_;
   std::vector<const float*> kptr_, vptr_;
+  std::span<const ForwardChunk> chunks_;  // the chunks of the forward call in progress
 };
 
 }  // namespace lmforge

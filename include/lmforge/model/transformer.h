@@ -1,12 +1,12 @@
 // Transformer: the GPT-2 and Llama families as one code path chosen by ModelConfig. Parameters
 // and their gradients live in two ParamArenas with the same layout, named with Hugging Face's
 // tensor names; activations saved for backward live in one aligned buffer sized for (B,T).
-// forward() is a straight-line list of named kernel calls per layer, backward() the same list in
-// reverse (llm.c style). Losses other than next-token cross-entropy plug in as loss heads: they
-// take the logits (or the final hidden states) of forward_logits/forward_hidden and hand their
-// gradient to backward_from(). With LoRA enabled the base weights are frozen (their gradient arena
-// is released) and only the adapters train. Not here: optimizers, KV-cached generation (infer/),
-// or any threading outside the kernels.
+// forward() runs the one forward of model/block.h (shared with inference) and keeps each layer's
+// activations; backward() is the same list of calls in reverse (llm.c style). Losses other than
+// next-token cross-entropy plug in as loss heads: they take the logits (or the final hidden states)
+// of forward_logits/forward_hidden and hand their gradient to backward_from(). With LoRA enabled
+// the base weights are frozen (their gradient arena is released) and only the adapters train. Not
+// here: optimizers, KV-cached generation (infer/), or any threading outside the kernels.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "lmforge/core/arena.h"
+#include "lmforge/model/block.h"
 #include "lmforge/model/config.h"
 #include "lmforge/model/lora.h"
 
@@ -106,19 +107,11 @@ class Transformer {
   bool stored_transposed(const std::string& param_name) const;
 
  private:
-  // Pointers into an arena for one transformer block; null where the config has no such tensor.
-  struct LayerPtrs {
-    float *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b, *down_w,
-        *down_b;
-  };
-  struct ModelPtrs {
-    float *wte, *wpe, *normf_w, *normf_b, *lm_head;
-    std::vector<LayerPtrs> layers;
-  };
-  // Saved activations (per layer) and backward scratch, all views into act_buf_.
+  // Layer l's input x (the residual stream) and its block's saved activations (model/block.h),
+  // all views into act_buf_.
   struct LayerActs {
-    float *x, *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *lse, *h, *ln2, *ln2_mean, *ln2_rstd, *fc,
-        *act;
+    float* x;
+    BlockActs acts;
   };
   struct Acts {
     std::vector<LayerActs> layers;
@@ -128,7 +121,6 @@ class Transformer {
   enum class State { kNone, kHidden, kLogits, kLoss };
 
   void build_layout();
-  ModelPtrs resolve(ParamArena& a) const;
   void freeze_base();
   size_t act_floats(size_t N) const;  // size of the buffer for N = B·T rows
   void ensure_acts(int B, int T);
@@ -136,7 +128,8 @@ class Transformer {
 
   ModelConfig cfg_;
   ParamArena params_, grads_;
-  ModelPtrs p_, g_;
+  ModelParams p_;
+  ModelGrads g_;
   AlignedFloats act_buf_;
   size_t act_rows_ = 0;  // N the buffer is laid out for
   Acts act_{};
@@ -146,8 +139,5 @@ class Transformer {
   int64_t n_unmasked_ = 0;
   State state_ = State::kNone;
 };
-
-// The HF-name prefix of layer l ("transformer.h.3." / "model.layers.3.").
-std::string layer_prefix(const ModelConfig& cfg, int l);
 
 }  // namespace lmforge
