@@ -44,8 +44,8 @@ struct Shifted {
 };
 
 void expect_row_invariant(const std::string& what, int B, const std::vector<size_t>& in_w,
-                          const std::vector<size_t>& out_w, const RowFn& run,
-                          std::mt19937_64& rng, double scale = 1.0) {
+                          const std::vector<size_t>& out_w, const RowFn& run, std::mt19937_64& rng,
+                          double scale = 1.0) {
   SCOPED_TRACE(what + " B=" + std::to_string(B));
   Shifted in(in_w, B, 0), ref(out_w, B, 0);
   std::normal_distribution<float> dist(0.0f, (float)scale);
@@ -73,10 +73,10 @@ void expect_row_invariant(const std::string& what, int B, const std::vector<size
             if (std::memcmp(want, have, out_w[k] * sizeof(float)) == 0) continue;
             size_t i = 0;
             while (std::memcmp(want + i, have + i, sizeof(float)) == 0) i++;
-            ADD_FAILURE() << "output " << k << ", row " << s.r0 + r << " element " << i
-                          << ": " << have[i] << " computed with rows [" << s.r0 << ", "
-                          << s.r0 + s.n << ") at shift " << shift << " on " << t
-                          << " threads, " << want[i] << " with all " << B << " rows";
+            ADD_FAILURE() << "output " << k << ", row " << s.r0 + r << " element " << i << ": "
+                          << have[i] << " computed with rows [" << s.r0 << ", " << s.r0 + s.n
+                          << ") at shift " << shift << " on " << t << " threads, " << want[i]
+                          << " with all " << B << " rows";
             omp_set_num_threads(threads);
             return;
           }
@@ -113,8 +113,8 @@ TEST_P(BatchInvariance, Norms) {
           std::vector<float> y(c * n), mean(n), rstd(n);
           cpu::layernorm_forward(y.data(), mean.data(), rstd.data(), in[1], w.data(), b.data(), n,
                                  C, 1e-5f);
-          cpu::layernorm_backward(out[0], dw.data(), db.data(), in[0], in[1], w.data(),
-                                  mean.data(), rstd.data(), n, C);
+          cpu::layernorm_backward(out[0], dw.data(), db.data(), in[0], in[1], w.data(), mean.data(),
+                                  rstd.data(), n, C);
         },
         rng);
     expect_row_invariant(
@@ -197,7 +197,8 @@ TEST_P(BatchInvariance, Attention) {
   struct Shape {
     int T, NH, NKV, HS;
   };
-  for (Shape s : {Shape{1, 2, 1, 16}, Shape{33, 4, 2, 16}, Shape{70, 2, 2, 24}, Shape{65, 2, 1, 64}}) {
+  for (Shape s :
+       {Shape{1, 2, 1, 16}, Shape{33, 4, 2, 16}, Shape{70, 2, 2, 24}, Shape{65, 2, 1, 64}}) {
     const size_t qkv = (size_t)s.T * (s.NH + 2 * s.NKV) * s.HS, a = (size_t)s.T * s.NH * s.HS;
     const size_t lse = (size_t)s.NH * s.T;
     const int B = 5;
@@ -259,8 +260,8 @@ TEST_P(BatchInvariance, DecodeRows) {
       "attention_cached_forward", B, {q}, {q},
       [&](const Ins& in, const Outs& out, int r0, int n) {
         std::vector<const float*> kp(n, k.data()), vp(n, v.data());
-        cpu::attention_cached_forward(out[0], in[0], (int)q, kp.data(), vp.data(),
-                                      pos.data() + r0, n, NH, NKV, HS, maxT);
+        cpu::attention_cached_forward(out[0], in[0], (int)q, kp.data(), vp.data(), pos.data() + r0,
+                                      n, NH, NKV, HS, maxT);
       },
       rng);
 }
