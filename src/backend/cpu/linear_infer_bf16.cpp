@@ -28,22 +28,34 @@ void linear_rows_bf16(float* out, const float* xr, const bf16_t* xb, const bf16_
 }
 }  // namespace avx2
 
+namespace {
+// A per-thread buffer that only grows: the rounded activations of a call, without an allocation
+// per call (a decode step makes one call per linear).
+template <class T>
+T* scratch(std::vector<T>& buf, size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  return buf.data();
+}
+}  // namespace
+
 void linear_rows_forward_bf16(float* out, const float* inp, const bf16_t* weight, const float* bias,
                               int N, int IC, int OC) {
   using backend::Isa;
   const size_t n = (size_t)N * IC;
-  std::vector<bf16_t> xb(n);
-  std::vector<float> xr(n);
-  for (size_t i = 0; i < n; i++) {
-    xb[i] = float_to_bf16(inp[i]);
-    xr[i] = bf16_to_float(xb[i]);
+  thread_local std::vector<bf16_t> xb_buf;
+  thread_local std::vector<float> xr_buf;
+  if (backend::isa_at_least(Isa::avx512_bf16)) {  // multiplies bf16 pairs: needs xb only
+    bf16_t* xb = scratch(xb_buf, n);
+    convert_to_bf16(xb, inp, n);
+    avx512::linear_rows_bf16_dp(out, nullptr, xb, weight, bias, N, IC, OC);
+    return;
   }
-  if (backend::isa_at_least(Isa::avx512_bf16))
-    avx512::linear_rows_bf16_dp(out, xr.data(), xb.data(), weight, bias, N, IC, OC);
-  else if (backend::isa_at_least(Isa::avx512))
-    avx512::linear_rows_bf16(out, xr.data(), xb.data(), weight, bias, N, IC, OC);
+  float* xr = scratch(xr_buf, n);  // the shift paths widen the weights: floats only
+  round_floats_to_bf16(xr, inp, n);
+  if (backend::isa_at_least(Isa::avx512))
+    avx512::linear_rows_bf16(out, xr, nullptr, weight, bias, N, IC, OC);
   else
-    avx2::linear_rows_bf16(out, xr.data(), xb.data(), weight, bias, N, IC, OC);
+    avx2::linear_rows_bf16(out, xr, nullptr, weight, bias, N, IC, OC);
 }
 
 }  // namespace lmforge::cpu

@@ -12,9 +12,10 @@
 //                                                      size_t ldx, const bf16_t* xb, int IC);
 // res[n·RO + r] = Σ_i x[n][i]·w[r·IC + i] for r < RO, n < RN, x the activations (xr as floats
 // with row stride ldx, in the kernel's own layout; xb, bf16 kernels only, as bf16 with row stride
-// IC: each kernel reads the one it multiplies). Each res element must be the same sum in the same
-// order whatever RO and RN are: a row's result then does not depend on how many rows share the
-// call or on which block its feature falls in (tests/backend/batch_invariance_test.cpp).
+// IC: each kernel reads the one it multiplies; the other may be null). Each res element must be the
+// same sum in the same order whatever RO and RN are: a row's result then does not depend on how
+// many rows share the call or on which block its feature falls in
+// (tests/backend/batch_invariance_test.cpp).
 #pragma once
 #include <immintrin.h>
 
@@ -100,7 +101,8 @@ void rows_block(float* out, const float* xr, size_t ldx, const bf16_t* xb, const
   }
   for (int n0 = 0; n0 < N; n0 += RN) {
     const int nb = N - n0 < RN ? N - n0 : RN;
-    dot_rows<K, RO, RN>(res, w, xr + n0 * ldx, ldx, xb + (xb ? (size_t)n0 * IC : 0), IC, nb);
+    dot_rows<K, RO, RN>(res, w, xr ? xr + n0 * ldx : nullptr, ldx,
+                        xb ? xb + (size_t)n0 * IC : nullptr, IC, nb);
     for (int n = 0; n < nb; n++)
       for (int r = 0; r < RO; r++)
         out[(size_t)(n0 + n) * OC + o + r] = res[n * RO + r] + (bias ? bias[o + r] : 0.0f);
