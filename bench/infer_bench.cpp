@@ -1,11 +1,12 @@
 // Inference benchmark: prompt (prefill) tokens/s, single-stream decode tokens/s against the
-// memory-bandwidth bound (bytes of weights read per decode step / measured copy bandwidth, both
-// in this run), and aggregate decode tokens/s of S streams batched in one forward vs one stream.
-// Random weights (speed does not depend on their values). Each figure is the best of REPEAT
-// rounds, and the copy bandwidth is measured in every round between the decodes, so that a burst
-// of load from a neighbour (a shared VM's memory bandwidth moves by ±20%) hits both sides of the
-// ratio alike. Not a test.
-// Usage: infer_bench [preset=small] [vocab=8192] [prompt=128] [gen=64] [streams=8] [repeat=3]
+// memory-bandwidth bound (bytes read per decode step at the process precision: the matrices in
+// bf16 or fp32, the fp32 vectors and the KV cache; over the copy bandwidth measured in this run),
+// and aggregate decode tokens/s of S streams batched in one forward vs one stream. Random weights
+// (speed does not depend on their values). Each figure is the best of REPEAT rounds, and the copy
+// bandwidth is measured in every round between the decodes, so that a burst of load from a
+// neighbour (a shared VM's memory bandwidth moves by ±20%) hits both sides of the ratio alike. Not
+// a test. Usage: infer_bench [preset=small] [vocab=8192] [prompt=128] [gen=64] [streams=8]
+// [repeat=3]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -90,17 +91,30 @@ int main(int argc, char** argv) {
     many = std::max(many, decode(S, nullptr));
     bw = std::max(bw, copy_bandwidth());
   }
-  // A decode step reads every weight once (the tied head is the embedding: counted once), plus
-  // the KV cache, ignored here as small next to the weights at these lengths.
-  const double bytes = double(cfg.num_params()) * 4.0;
+  // Bytes a single-stream decode step reads: every matmul weight once (the tied head is the
+  // embedding matrix: once), at 2 bytes in bf16 (the engine's bf16 copies) and 4 in fp32; the
+  // norm weights and biases (fp32); one embedding row (and one position row); and the KV cache
+  // up to the step's position (fp32), averaged over the G timed steps (positions P .. P+G-1).
+  const bool bf16 = backend::precision() == backend::Precision::bf16;
+  const int64_t C = cfg.n_embd, L = cfg.n_layer, Vv = cfg.vocab_size;
+  const int64_t UP = cfg.is_llama() ? 2 * (int64_t)cfg.ffn_hidden : cfg.ffn_hidden;
+  const int64_t matrices =
+      L * (C * cfg.qkv_dim() + (int64_t)cfg.attn_dim() * C + C * UP + (int64_t)cfg.ffn_hidden * C) +
+      Vv * C;  // the head (tied or not, the decode step reads it whole)
+  int64_t others = cfg.num_params() - matrices - (cfg.tie_embeddings ? 0 : Vv * C);
+  if (!cfg.is_llama()) others -= (int64_t)cfg.n_ctx * C;  // wpe: one row read, added below
+  const double kv = 2.0 * L * cfg.n_kv_head * cfg.head_dim * (P + (G - 1) / 2.0) * 4.0;
+  const double bytes =
+      matrices * (bf16 ? 2.0 : 4.0) + others * 4.0 + (cfg.is_llama() ? 1 : 2) * C * 4.0 + kv;
   const double bound = bw / bytes;
   std::printf("model %s: %.1fM params, V %d, C %d, L %d; prompt %d, generate %d; best of %d\n",
               preset.c_str(), cfg.num_params() / 1e6, V, cfg.n_embd, cfg.n_layer, P, G, repeat);
   std::printf("prefill: %.0f tok/s\n", P / prefill_s);
   std::printf(
-      "decode, 1 stream: %.1f tok/s; bandwidth bound %.1f tok/s (copy %.1f GB/s, %.0f MB "
-      "weights) -> %.0f%% of bound\n",
-      one, bound, bw / 1e9, bytes / 1e6, 100.0 * one / bound);
+      "decode, 1 stream: %.1f tok/s; bandwidth bound %.1f tok/s (copy %.1f GB/s, %.1f MB read "
+      "per step: %.1f MB %s matrices, %.2f MB KV cache) -> %.0f%% of bound\n",
+      one, bound, bw / 1e9, bytes / 1e6, matrices * (bf16 ? 2.0 : 4.0) / 1e6,
+      bf16 ? "bf16" : "fp32", kv / 1e6, 100.0 * one / bound);
   std::printf("decode, %d streams batched: %.1f tok/s aggregate = %.2fx one stream\n", S, many,
               many / one);
   return 0;

@@ -28,9 +28,18 @@ void apply(const std::string& value) {
   setenv("LMFORGE_PRECISION", value.c_str(), 1);  // stages started as child processes inherit it
 }
 
+// CLI11 fills the option of every model command from LMFORGE_PRECISION, parsed or not, and runs
+// their callbacks after the running command's own: without the parsed() guard,
+// `pretrain --precision fp32` ended as whatever the environment said (15 other commands applied
+// it after pretrain had applied fp32). The startup default below does not set the variable for
+// the same reason.
 void attach(CLI::App& app, const std::string& path) {
   if (kModelCommands.count(path)) {
-    app.add_option_function<std::string>("--precision", apply,
+    CLI::App* self = &app;
+    auto apply_if_running = [self](const std::string& value) {
+      if (self->parsed()) apply(value);
+    };
+    app.add_option_function<std::string>("--precision", apply_if_running,
                                          "matmul precision: auto (bf16 where the CPU has "
                                          "AVX512_BF16 or AMX, else fp32), bf16 (bf16 inputs, "
                                          "fp32 accumulation, fp32 weights and optimizer), fp32")
@@ -46,7 +55,7 @@ void attach(CLI::App& app, const std::string& path) {
 
 void attach_precision_options(CLI::App& root) {
   try {
-    apply(default_precision());  // when no command line sets it
+    backend::set_precision(backend::resolve_precision(default_precision()));  // no command line
   } catch (const UsageError&) {
     // A bad LMFORGE_PRECISION: the option's check reports it when a model command is parsed.
   }

@@ -97,6 +97,34 @@ TEST(PretrainCli, RunWritesLayoutAndSample) {
   EXPECT_NE(last_line(r3.err).find("--resume"), std::string::npos) << r3.err;
 }
 
+// --precision on the command line is the precision the run uses, whatever LMFORGE_PRECISION says
+// (it used to end as the environment's value, or "auto", because the --precision options of the
+// other commands were applied after pretrain's); without the flag, LMFORGE_PRECISION decides.
+TEST(PretrainCli, PrecisionFlagWinsOverEnvironment) {
+  struct Case {
+    const char *env, *flag, *want;
+  };
+  for (Case c : {Case{"bf16", " --precision fp32", "precision: fp32"},
+                 Case{"fp32", " --precision bf16", "precision: bf16"},
+                 Case{nullptr, " --precision fp32", "precision: fp32"},
+                 Case{"fp32", "", "precision: fp32"}}) {
+    SCOPED_TRACE(std::string("LMFORGE_PRECISION=") + (c.env ? c.env : "(unset)") + c.flag);
+    fs::path out = g_root / "run-precision";
+    fs::remove_all(out);
+    if (c.env)
+      setenv("LMFORGE_PRECISION", c.env, 1);
+    else
+      unsetenv("LMFORGE_PRECISION");
+    CliRun r = run(tiny(out, 1) + c.flag);
+    unsetenv("LMFORGE_PRECISION");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const size_t at = r.err.find("pretrain: cpu: ");  // the backend summary line
+    ASSERT_NE(at, std::string::npos) << r.err;
+    const std::string summary = r.err.substr(at, r.err.find('\n', at) - at);
+    EXPECT_NE(summary.find(c.want), std::string::npos) << summary;
+  }
+}
+
 // Keys of --config are the long option names; flags override them; unknown or ill-typed keys are
 // usage errors; RUN/config.yaml can be fed back as --config.
 TEST(PretrainCli, ConfigFileKeys) {

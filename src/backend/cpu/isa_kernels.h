@@ -23,7 +23,7 @@
                                  const float* lse, const float* Dterm, const int32_t* pos, int B, \
                                  int T, int NH, int NKV, int HS);                                 \
   /* linear_rows_forward_bf16 with the activations already rounded to bf16 (xr as floats, xb as   \
-     bf16), see linear_infer_bf16.cpp. */                                                         \
+     bf16; each path reads one, the other may be null), see linear_infer_bf16.cpp. */             \
   void linear_rows_bf16(float* out, const float* xr, const bf16_t* xb, const bf16_t* weight,      \
                         const float* bias, int N, int IC, int OC);
 

@@ -4,7 +4,7 @@
 // add nothing), so there is no scalar remainder loop.
 #include "avx512_intrin.h"  // first: <immintrin.h> without GCC 12 false warnings
 #include "isa_kernels.h"
-#include "linear_rows_bf16_driver.h"
+#include "linear_rows_driver.h"
 
 namespace lmforge::cpu {
 namespace {
@@ -95,18 +95,18 @@ void linear_rows_bf16(float* out, const float* xr, const bf16_t* xb, const bf16_
   float* xs = new float[(size_t)N * IC32];  // new[]: no std:: container instances in ISA builds
   split_pairs(xs, xr, N, IC);
   if (N == 1)
-    bf16_rows<DotAvx512, 8, 1>(out, xs, IC32, xb, weight, bias, N, IC, OC);
+    linear_rows<DotAvx512, 8, 1>(out, xs, IC32, xb, weight, bias, N, IC, OC);
   else
-    bf16_rows<DotAvx512, 4, 4>(out, xs, IC32, xb, weight, bias, N, IC, OC);
+    linear_rows<DotAvx512, 4, 4>(out, xs, IC32, xb, weight, bias, N, IC, OC);
   delete[] xs;
 }
 
 void linear_rows_bf16_dp(float* out, const float* xr, const bf16_t* xb, const bf16_t* weight,
                          const float* bias, int N, int IC, int OC) {
   if (N == 1)
-    bf16_rows<DotBf16, 8, 1>(out, xr, IC, xb, weight, bias, N, IC, OC);
+    linear_rows<DotBf16, 8, 1>(out, xr, IC, xb, weight, bias, N, IC, OC);
   else
-    bf16_rows<DotBf16, 4, 4>(out, xr, IC, xb, weight, bias, N, IC, OC);
+    linear_rows<DotBf16, 4, 4>(out, xr, IC, xb, weight, bias, N, IC, OC);
 }
 }  // namespace avx512
 
