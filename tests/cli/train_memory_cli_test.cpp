@@ -27,11 +27,13 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/config.h"
 #include "lmforge/model/memory_estimate.h"
+#include "lmforge/model/transformer.h"
 #include "support/tiny_corpus.h"
 
 namespace fs = std::filesystem;
@@ -72,9 +74,9 @@ double peak_rss(const std::string& args, const std::string& log) {
   return double(ru.ru_maxrss) * 1024;  // kB on Linux
 }
 
-ModelConfig run_model(const fs::path& run_dir) {
-  return ModelConfig::from_hf_json(
-      nlohmann::json::parse(read_file(run_dir / "final" / "config.json")), "config.json");
+ModelConfig model_config(const fs::path& dir) {
+  return ModelConfig::from_hf_json(nlohmann::json::parse(read_file(dir / "config.json")),
+                                   "config.json");
 }
 
 // 2 bytes each for the largest A and B operand of any GEMM (gemm_onednn.cpp's conversion buffers).
@@ -101,20 +103,19 @@ struct Case {
 // a large model is adapted with small batches.
 const int kT = 128, kFullB = 8, kLoraB = 2;
 const std::string kBig = " --n-layer 4 --n-head 4 --n-embd 256 --n-ctx 128";
-const std::string kBigLora = " --n-layer 8 --n-head 4 --n-embd 256 --n-ctx 128";
 const std::string kSmall = " --n-layer 1 --n-head 2 --n-embd 16 --n-ctx 128";
-const std::string kCommon = " --max-steps 3 --eval-every 3 --threads 2 --seed 5";
+const std::string kCommon = " --max-steps 2 --eval-every 2 --threads 2 --seed 5";
 
 std::string pretrain_args(const std::string& out, const std::string& model,
                           const std::string& precision) {
   return "pretrain --data " + g_data.string() + " --output " + (g_root / out).string() + model +
          " --batch-size " + std::to_string(kFullB) + kCommon +
-         " --eval-tokens 1024 --peak-gflops 100 --precision " + precision;
+         " --eval-tokens 256 --peak-gflops 100 --precision " + precision;
 }
 
 std::string lora_args(const std::string& out, const std::string& init,
                       const std::string& precision) {
-  return "finetune --init " + (g_root / init / "final").string() + " --data " +
+  return "finetune --init " + (g_root / init).string() + " --data " +
          (g_root / "ft.jsonl").string() + " --output " + (g_root / out).string() +
          " --lora-rank 8 --val-fraction 0 --seq-len 128 --packing pack --batch-size " +
          std::to_string(kLoraB) + kCommon + " --precision " + precision;
@@ -130,13 +131,13 @@ TEST_P(TrainMemory, PeakGrowthWithinBoundOfTheSum) {
   if (!c.lora) {
     base = peak_rss(pretrain_args("small-" + tag, kSmall, c.precision), "small-" + tag);
     big = peak_rss(pretrain_args("big-" + tag, kBig, c.precision), "big-" + tag);
-    mb = run_model(g_root / ("big-" + tag));
-    ms = run_model(g_root / ("small-" + tag));
+    mb = model_config(g_root / ("big-" + tag) / "final");
+    ms = model_config(g_root / ("small-" + tag) / "final");
   } else {
     base = peak_rss(lora_args("small-" + tag, "init-small", c.precision), "small-" + tag);
     big = peak_rss(lora_args("big-" + tag, "init-big", c.precision), "big-" + tag);
-    mb = run_model(g_root / "init-big");
-    ms = run_model(g_root / "init-small");
+    mb = model_config(g_root / "init-big");
+    ms = model_config(g_root / "init-small");
   }
   const int B = c.lora ? kLoraB : kFullB;
   auto sum = [&](const ModelConfig& m) {
@@ -185,12 +186,28 @@ int main(int argc, char** argv) {
     ft += nlohmann::json{{"prompt", d.substr(0, cut)}, {"completion", d.substr(cut)}}.dump() + "\n";
   }
   write_file_atomic(g_root / "ft.jsonl", ft);
-  // The models LoRA starts from: one step of pretraining each.
-  for (const auto& [name, model] :
-       {std::pair{"init-big", kBigLora}, std::pair{"init-small", kSmall}})
-    peak_rss("pretrain --data " + g_data.string() + " --output " + (g_root / name).string() +
-                 model + " --batch-size 8 --max-steps 1 --peak-gflops 100 --threads 2",
-             name);
+  // The models LoRA starts from (GPT-2, as the pretraining flags make them), with the data's
+  // tokenizer.
+  const DataManifest man = read_manifest(g_data);
+  for (const auto& [name, L, C, NH] :
+       {std::tuple{"init-big", 8, 256, 4}, std::tuple{"init-small", 1, 16, 2}}) {
+    ModelConfig mc = ModelConfig::preset("tiny", man.vocab_size);
+    mc.n_layer = L;
+    mc.n_embd = C;
+    mc.n_head = mc.n_kv_head = NH;
+    mc.head_dim = C / NH;
+    mc.ffn_hidden = 4 * C;
+    mc.n_ctx = kT;
+    mc.eos_token_id = mc.bos_token_id = man.eot_id;
+    mc.validate();
+    Transformer m(mc);
+    m.init_weights(3);
+    const fs::path dir = g_root / name;
+    fs::create_directories(dir);
+    m.save(dir);
+    for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+      if (fs::exists(g_data / f)) fs::copy_file(g_data / f, dir / f);
+  }
   int rc = RUN_ALL_TESTS();
   fs::remove_all(g_root);
   return rc;
