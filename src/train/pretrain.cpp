@@ -156,6 +156,7 @@ StageOptions stage_options(const PretrainOptions& o, int T) {
   s.comm = o.comm;
   s.shard_optimizer = o.shard_optimizer;
   s.seq_len = T;
+  s.memory_hint = "lower --batch-size or --seq-len (raise --grad-accum to keep the batch)";
   s.peak_gflops = o.peak_gflops;
   return s;
 }

@@ -100,9 +100,10 @@ void require_stage_memory(const std::string& name, const StageOptions& o,
   require_memory(need,
                  name + " of " + model + " with --batch-size " + std::to_string(o.batch_size) +
                      " (" + rows + ")",
-                 fresh ? "lower --n-layer, --n-embd, --batch-size or --seq-len"
-                       : "lower --batch-size (raise --grad-accum to keep the batch), or use "
-                         "--lora-rank");
+                 fresh                    ? "lower --n-layer, --n-embd, --batch-size or --seq-len"
+                 : !o.memory_hint.empty() ? o.memory_hint
+                                          : "lower --batch-size (raise --grad-accum to keep the "
+                                            "batch), or use --lora-rank");
 }
 
 namespace {

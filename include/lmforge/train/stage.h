@@ -45,6 +45,9 @@ struct StageOptions {
   bool shard_optimizer = false;      // ZeRO-1 (--shard-optimizer)
   // Tokens per row for the memory check; 0: rows up to the model's context (n_ctx).
   int seq_len = 0;
+  // The hint of the memory refusal for an --init model (empty: lower --batch-size, raise
+  // --grad-accum, or use --lora-rank); a stage without some of those options names its own.
+  std::string memory_hint;
   // MFU's denominator in GFLOP/s; 0: the machine's arithmetic peak for backend::precision()
   // (backend::machine_peak: measured once per machine and cached).
   double peak_gflops = 0;
