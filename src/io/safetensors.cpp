@@ -51,9 +51,17 @@ void save_safetensors(const std::filesystem::path& path, const std::vector<Named
     uint64_t n = h.size();
     for (int i = 0; i < 8; ++i) len[i] = uint8_t(n >> (8 * i));
     bool ok = std::fwrite(len, 1, 8, f) == 8 && std::fwrite(h.data(), 1, h.size(), f) == h.size();
+    std::vector<unsigned char> filled;  // the one buffer of the tensors written through `fill`
     for (const auto& t : tensors) {
       size_t bytes = size_t(shape_numel(t.shape)) * dtype_size(t.dtype);
-      if (bytes) ok = ok && std::fwrite(t.data, 1, bytes, f) == bytes;
+      if (!bytes || !ok) continue;
+      const void* data = t.data;
+      if (t.fill) {
+        if (filled.size() < bytes) filled.resize(bytes);
+        t.fill(filled.data());
+        data = filled.data();
+      }
+      ok = std::fwrite(data, 1, bytes, f) == bytes;
     }
     if (!ok) throw RuntimeError("cannot write " + path.string());
   });

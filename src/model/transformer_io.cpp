@@ -70,19 +70,19 @@ void Transformer::save(const fs::path& dir) const {
   write_file_atomic(dir / "generation_config.json", gen.dump(2) + "\n");
 
   std::vector<NamedTensor> tensors;
-  std::vector<std::vector<float>> transposed;  // keeps the Conv1D copies alive until written
-  transposed.reserve(params_.entries().size());
   for (const TensorInfo& t : params_.entries()) {
     if (skip_o_bias && is_absent_o_bias(cfg_, t.name)) continue;
     const float* data = params_.get(t.name);
-    std::vector<int64_t> shape = t.shape;
     if (stored_transposed(t.name)) {
-      transposed.emplace_back(t.numel);
-      transpose(transposed.back().data(), data, t.shape[0], t.shape[1]);
-      data = transposed.back().data();
-      shape = {t.shape[1], t.shape[0]};
+      // Transposed as it is written, into one buffer for all of them: a copy of every Conv1D
+      // weight at once would add ~all the weights again to the peak memory of every checkpoint.
+      const int64_t rows = t.shape[0], cols = t.shape[1];
+      tensors.push_back({t.name, DType::kF32, {cols, rows}, nullptr, [=](void* out) {
+                           transpose(static_cast<float*>(out), data, rows, cols);
+                         }});
+    } else {
+      tensors.push_back({t.name, DType::kF32, t.shape, data});
     }
-    tensors.push_back({t.name, DType::kF32, shape, data});
   }
   save_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
 }

@@ -78,17 +78,19 @@ void DataParallelOptimizer::set_step(int64_t step) {
   for (auto& x : groups_) x.opt->set_step(step);
 }
 
-std::vector<std::unique_ptr<AdamW>> DataParallelOptimizer::gather_state() {
-  std::vector<std::unique_ptr<AdamW>> out;
+std::vector<std::shared_ptr<const AdamW>> DataParallelOptimizer::gather_state() {
+  std::vector<std::shared_ptr<const AdamW>> out;
   for (auto& x : groups_) {
+    if (!shard_) {  // the whole state already: a non-owning pointer to it
+      out.emplace_back(std::shared_ptr<const AdamW>(), x.opt.get());
+      continue;
+    }
     auto full = std::make_unique<AdamW>(config_, x.g.segments, x.g.numel);
     full->set_step(x.opt->step());
     std::copy(x.opt->m().begin(), x.opt->m().end(), full->m().begin() + x.range.lo);
     std::copy(x.opt->v().begin(), x.opt->v().end(), full->v().begin() + x.range.lo);
-    if (shard_) {
-      comm_.all_gather(full->m().data(), x.g.numel);
-      comm_.all_gather(full->v().data(), x.g.numel);
-    }
+    comm_.all_gather(full->m().data(), x.g.numel);
+    comm_.all_gather(full->v().data(), x.g.numel);
     out.push_back(std::move(full));
   }
   return out;

@@ -1,8 +1,8 @@
-// Pretraining setup around the one trainer loop: config resolution, input validation (all of
-// it before the first byte is written), resume, validation/sample hooks and the final model.
+// Pretraining on the common stage setup (stage.h): config resolution, input validation (all of
+// it before the first byte is written), the window source with replay, validation/sample hooks.
+// Not here: resume, RUN/config.yaml, start.json, final/ and summary.json (begin_stage and
+// finish_stage write them, as for every stage), the loop itself (trainer.cpp).
 #include "lmforge/train/pretrain.h"
-
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -10,16 +10,13 @@
 #include <optional>
 #include <vector>
 
-#include "lmforge/backend/isa.h"
-#include "lmforge/backend/kernels.h"
-#include "lmforge/backend/peak.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/token_dataset.h"
 #include "lmforge/data/tokenizer.h"
-#include "lmforge/model/memory_estimate.h"
 #include "lmforge/train/data_loader.h"
 #include "lmforge/train/evaluate.h"
+#include "lmforge/train/stage.h"
 
 namespace lmforge {
 namespace fs = std::filesystem;
@@ -126,40 +123,42 @@ ModelConfig resolve_model(const PretrainOptions& o, const DataManifest& man) {
   return c;
 }
 
-// Refuses to reuse a directory that already holds a run unless --resume.
-void check_output(const PretrainOptions& o) {
-  if (o.resume) return;
-  for (const char* f : {"config.yaml", "metrics.jsonl", "checkpoints", "final"})
-    if (fs::exists(o.output_dir / f))
-      throw UsageError("output directory '" + o.output_dir.string() +
-                       "' already holds a run (found " + f +
-                       ") (hint: pass --resume to continue it, or choose a new --output)");
-}
-
 std::string printable(std::string s) {
   std::string out;
   for (char ch : s) out += ch == '\n' ? std::string("\\n") : std::string(1, ch);
   return out;
 }
 
-// The loss metrics.jsonl logged for `step` (a finished run's final loss, reported again when it is
-// resumed), or NaN when the line is missing.
-double logged_loss(const fs::path& run_dir, int64_t step) {
-  const fs::path file = run_dir / "metrics.jsonl";
-  if (!fs::exists(file)) return std::nan("");
-  const std::string text = read_file(file);
-  size_t pos = 0;
-  double loss = std::nan("");
-  while (pos < text.size()) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string::npos) nl = text.size();
-    json j = json::parse(text.substr(pos, nl - pos), nullptr, false);
-    pos = nl + 1;
-    if (j.is_object() && j.value("step", json()).is_number_integer() &&
-        j["step"].get<int64_t>() == step && j.contains("loss") && j["loss"].is_number())
-      loss = j["loss"].get<double>();
-  }
-  return loss;
+// The stage options of a pretraining run (rows of T tokens; no LoRA, no epochs: the step count
+// comes from --max-steps, --max-tokens or one epoch of the data).
+StageOptions stage_options(const PretrainOptions& o, int T) {
+  StageOptions s;
+  s.init = o.init_model;
+  s.output = o.output_dir;
+  s.lr = o.lr;
+  s.min_lr = o.min_lr;
+  s.warmup_steps = o.warmup_steps;
+  s.lr_decay = o.lr_decay;
+  s.weight_decay = o.weight_decay;
+  s.grad_clip = o.grad_clip;
+  s.beta1 = o.beta1;
+  s.beta2 = o.beta2;
+  s.batch_size = o.batch_size;
+  s.grad_accum = o.grad_accum;
+  s.max_steps = o.max_steps;
+  s.eval_every = o.eval_every;
+  s.save_every = o.save_every;
+  s.keep_checkpoints = o.keep_checkpoints;
+  s.seed = o.seed;
+  s.threads = o.threads;
+  s.resume = o.resume;
+  s.resolved_config_yaml = o.resolved_config_yaml;
+  s.comm = o.comm;
+  s.shard_optimizer = o.shard_optimizer;
+  s.seq_len = T;
+  s.memory_hint = "lower --batch-size or --seq-len (raise --grad-accum to keep the batch)";
+  s.peak_gflops = o.peak_gflops;
+  return s;
 }
 
 }  // namespace
@@ -232,30 +231,20 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
     throw UsageError("--seq-len " + std::to_string(T) + " exceeds the model's context " +
                      std::to_string(mc.n_ctx) + " (hint: lower --seq-len" +
                      (o.init_model.empty() ? " or raise --n-ctx)" : ")"));
-  if (o.batch_size < 1 || o.grad_accum < 1)
-    throw UsageError("--batch-size and --grad-accum must be at least 1");
-  if (o.lr <= 0 || o.beta1 < 0 || o.beta1 >= 1 || o.beta2 < 0 || o.beta2 >= 1)
-    throw UsageError("--lr must be > 0 and --beta1/--beta2 in [0, 1)");
   // Checked here rather than with CLI11's excludes(): RUN/config.yaml lists both (one as 0).
   if (o.max_steps > 0 && o.max_tokens > 0)
     throw UsageError("--max-steps and --max-tokens are both set (hint: give only one)");
-  // Memory for the whole run, from the config alone: nothing is allocated or written yet.
-  require_memory(training_memory(mc, o.batch_size, T),
-                 "training this " + mc.arch + " model (L=" + std::to_string(mc.n_layer) +
-                     ", C=" + std::to_string(mc.n_embd) + ", V=" + std::to_string(mc.vocab_size) +
-                     ") with B=" + std::to_string(o.batch_size) + ", T=" + std::to_string(T),
-                 "lower --n-layer, --n-embd, --batch-size or --seq-len");
-  LrSchedule sched;
-  sched.decay = parse_lr_decay(o.lr_decay);
+  const StageOptions so = stage_options(o, T);
+  validate_stage_options(so, /*init_required=*/false);
   WindowSource source(train, o.batch_size, T, o.seed);  // UsageError when the split is too small
   if (general_train) source.add_replay(*general_train, o.replay_ratio, o.seed);
   const int ranks = o.comm ? o.comm->size() : 1;
-  const bool root = !o.comm || o.comm->is_root();
+  int64_t total_steps = 0;
   const int64_t tokens_per_step = int64_t(o.batch_size) * T * o.grad_accum * ranks;
   if (o.max_steps > 0)
-    sched.total_steps = o.max_steps;
+    total_steps = o.max_steps;
   else if (o.max_tokens > 0)
-    sched.total_steps = (o.max_tokens + tokens_per_step - 1) / tokens_per_step;
+    total_steps = (o.max_tokens + tokens_per_step - 1) / tokens_per_step;
   else {
     // One epoch of the domain split; with replay the rows grow so that the domain share of them
     // still covers it.
@@ -264,117 +253,33 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
             ? static_cast<int64_t>(std::ceil(source.windows_per_epoch() / (1.0 - o.replay_ratio)))
             : source.windows_per_epoch();
     const int64_t per_step = int64_t(o.batch_size) * o.grad_accum * ranks;  // the global batch
-    sched.total_steps = std::max<int64_t>(1, (rows + per_step - 1) / per_step);
+    total_steps = std::max<int64_t>(1, (rows + per_step - 1) / per_step);
   }
-  sched.lr = o.lr;
-  sched.min_lr = o.min_lr >= 0 ? o.min_lr : o.lr / 10;
-  sched.warmup_steps = o.warmup_steps >= 0 ? o.warmup_steps : sched.total_steps / 20;
   if (o.sample_every > 0 && !tok) tok = Tokenizer::load(o.data_dir);
-  if (o.sample_every <= 0) tok.reset();  // no samples: the hook below stays off
-  check_output(o);
-  if (o.comm) o.comm->barrier();  // every rank checked the output before rank 0 writes into it
-  if (root) ensure_writable_dir(o.output_dir);
+  if (o.sample_every <= 0) tok.reset();   // no samples: the hook below stays off
+  std::vector<fs::path> tokenizer_files;  // the data's: copied into checkpoints and final/
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    if (fs::exists(o.data_dir / f)) tokenizer_files.push_back(o.data_dir / f);
+  json resume_config = {{"model", mc.to_hf_json()},
+                        {"seq_len", T},
+                        {"tokenizer_hash", man.tokenizer_hash},
+                        {"train_tokens", train.num_tokens()}};
+  if (general_train) {
+    resume_config["replay"] = o.replay_dir.string();
+    resume_config["replay_ratio"] = o.replay_ratio;
+  }
 
   // ---- from here on we write (rank 0 alone when data parallel) ----
-  if (o.threads > 0)
-    omp_set_num_threads(o.threads);
-  else if (ranks > 1)
-    omp_set_num_threads(default_threads_per_rank(*o.comm));
-  if (root) std::fprintf(stderr, "pretrain: %s\n", backend::backend_summary().c_str());
+  StageRun run = begin_stage("pretrain", so, resume_config, total_steps, tokenizer_files, {},
+                             o.init_model.empty() ? std::optional<ModelConfig>(mc) : std::nullopt);
+  run.loop.sample_every = o.sample_every;
   PretrainResult res;
   res.model = mc;
-  res.total_steps = sched.total_steps;
-  // MFU's denominator: the arithmetic peak for the matmul precision in use (backend/peak.h).
-  const backend::Precision precision = backend::precision();
-  std::string peak_note;
-  if (o.peak_gflops > 0) {
-    res.peak_gflops = o.peak_gflops;
-    char given[96];
-    std::snprintf(given, sizeof given, "given peak %.1f GFLOP/s (--peak-gflops)", o.peak_gflops);
-    peak_note = given;
-  } else {
-    const backend::Peak peak = backend::machine_peak(precision);
-    res.peak_gflops = peak.flops / 1e9;
-    peak_note = peak.describe();
-  }
-  if (root) std::fprintf(stderr, "mfu against the %s\n", peak_note.c_str());
-  json cfg_json = {{"model", mc.to_hf_json()},
-                   {"seq_len", T},
-                   {"batch_size", o.batch_size},
-                   {"grad_accum", o.grad_accum},
-                   {"lr", sched.lr},
-                   {"min_lr", sched.min_lr},
-                   {"warmup_steps", sched.warmup_steps},
-                   {"lr_decay", o.lr_decay},
-                   {"total_steps", sched.total_steps},
-                   {"weight_decay", o.weight_decay},
-                   {"grad_clip", o.grad_clip},
-                   {"beta1", o.beta1},
-                   {"beta2", o.beta2},
-                   {"seed", o.seed},
-                   {"precision", backend::precision_name(backend::precision())},
-                   {"tokenizer_hash", man.tokenizer_hash},
-                   {"train_tokens", train.num_tokens()},
-                   {"init", o.init_model.string()}};
-  if (general_train) {
-    cfg_json["replay"] = o.replay_dir.string();
-    cfg_json["replay_ratio"] = o.replay_ratio;
-  }
-  std::string yaml = o.resolved_config_yaml;
-  char note[384];
-  std::snprintf(note, sizeof note, "# mfu against the %s; model %s, %lld parameters; %lld steps\n",
-                peak_note.c_str(), mc.arch.c_str(), static_cast<long long>(mc.num_params()),
-                static_cast<long long>(sched.total_steps));
-  if (root) write_file_atomic(o.output_dir / "config.yaml", yaml + note);
-
-  AdamWConfig ac;
-  ac.beta1 = static_cast<float>(o.beta1);
-  ac.beta2 = static_cast<float>(o.beta2);
-  ac.weight_decay = static_cast<float>(o.weight_decay);
-  TrainerState state;
-  state.seed = o.seed;
-  state.schedule = sched;
-  state.config = cfg_json;
-  std::optional<fs::path> ckpt = o.resume ? find_latest_checkpoint(o.output_dir) : std::nullopt;
-  std::optional<Transformer> model;
-  if (ckpt) {
-    TrainerState saved = read_trainer_state(*ckpt);
-    check_resume_compatible(saved.config, cfg_json, *ckpt);
-    check_resume_ranks(saved.ranks, ranks, *ckpt);
-    state = saved;
-    model.emplace(Transformer::load(*ckpt));
-    std::fprintf(stderr, "resuming from %s (step %lld)\n", ckpt->c_str(),
-                 static_cast<long long>(state.step));
-  } else {
-    if (o.resume)
-      std::fprintf(stderr, "no checkpoint in %s yet: starting from scratch\n",
-                   o.output_dir.c_str());
-    if (!o.init_model.empty()) {
-      model.emplace(Transformer::load(o.init_model));
-    } else {
-      model.emplace(mc);
-      model->init_weights(o.seed);
-    }
-  }
-  TrainLoopConfig lc;
-  lc.adamw = ac;
-  lc.resume_from = ckpt;
-  lc.grad_accum = o.grad_accum;
-  lc.grad_clip = o.grad_clip;
-  lc.eval_every = o.eval_every;
-  lc.save_every = o.save_every;
-  lc.keep_checkpoints = o.keep_checkpoints;
-  lc.sample_every = o.sample_every;
-  lc.peak_flops = res.peak_gflops * 1e9;
-  lc.run_dir = o.output_dir;
-  lc.label = "pretrain";
-  lc.comm = o.comm;
-  lc.shard_optimizer = o.shard_optimizer;
-  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
-    if (fs::exists(o.data_dir / f)) lc.tokenizer_files.push_back(o.data_dir / f);
+  res.total_steps = total_steps;
+  res.peak_gflops = run.loop.peak_flops / 1e9;
 
   TrainHooks hooks = test_hooks;
-  Transformer& m = *model;
+  Transformer& m = *run.model;
   auto loss_on = [&](const TokenDataset& ds) {
     TokenReader rd = [&ds](int64_t p, int64_t n, int32_t* out) { ds.read(p, n, out); };
     return evaluate_tokens(m, rd, ds.num_tokens(), o.batch_size, T, o.eval_tokens, nullptr).loss();
@@ -411,57 +316,19 @@ PretrainResult run_pretrain(const PretrainOptions& o, const TrainHooks& test_hoo
   }
 
   // Step 0 of continued pretraining (or whenever forgetting is measured): the starting point.
-  json start = json::object();
-  if (hooks.eval && (!o.init_model.empty() || general_val)) {
-    const fs::path start_file = o.output_dir / "start.json";
-    if (state.step > 0 && fs::exists(start_file)) {
-      start = json::parse(read_file(start_file), nullptr, false);
-      if (!start.is_object()) start = json::object();
-    } else if (state.step == 0) {
+  if (hooks.eval && (!o.init_model.empty() || general_val))
+    stage_start_metrics(run, [&]() {
+      json start = json::object();
       for (auto& [k, v] : hooks.eval()) start[k] = v;
-      if (root) write_file_atomic(start_file, start.dump(2) + "\n");
-    }
-    std::string line = "start (step 0):";
-    for (auto& [k, v] : start.items())
-      if (v.is_number()) line += " " + k + " " + std::to_string(v.get<double>());
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
-
-  if (state.step >= sched.total_steps) {
-    std::fprintf(stderr, "the run already finished (step %lld); rewriting final/\n",
-                 static_cast<long long>(state.step));
-    res.train.steps_done = state.step;
-    res.train.last_loss = logged_loss(o.output_dir, state.step);
-    if (hooks.eval) {  // summary.json reports the last evaluation: repeat it
-      res.train.last_eval = hooks.eval();
-      res.train.last_val_loss = res.train.last_eval.at("val_loss");
-    }
-  } else {
-    LanguageModelObjective objective(m, source, o.batch_size, T);
-    res.train = train_loop(objective, state, lc, hooks);
-  }
-  if (!res.train.interrupted && !root) {  // rank 0 writes final/; wait so it can be read after
-    res.final_dir = o.output_dir / "final";
-    o.comm->barrier();
-  } else if (!res.train.interrupted) {
-    res.final_dir = o.output_dir / "final";
-    write_dir_atomic(res.final_dir, [&](const fs::path& tmp) {
-      m.save(tmp);
-      for (const auto& f : lc.tokenizer_files) fs::copy_file(f, tmp / f.filename());
+      return start;
     });
-    json summary = {
-        {"stage", "pretrain"},
-        {"continued", !o.init_model.empty()},
-        {"steps", res.train.steps_done},
-        {"precision", backend::precision_name(backend::precision())},
-        {"backend", backend::backend_summary()},
-        {"val_loss", res.train.last_val_loss ? json(*res.train.last_val_loss) : json()}};
-    for (const auto& [k, v] : res.train.last_eval)
-      if (k != "val_loss") summary[k] = v;
-    if (!start.empty()) summary["start"] = start;
-    write_file_atomic(o.output_dir / "summary.json", summary.dump(2) + "\n");
-    if (o.comm) o.comm->barrier();
-  }
+
+  LanguageModelObjective objective(m, source, o.batch_size, T);
+  res.train = run_stage_loop(run, objective, hooks);
+  json headline = {{"continued", !o.init_model.empty()}};
+  for (const auto& [k, v] : res.train.last_eval)
+    if (k != "val_loss") headline[k] = v;
+  res.final_dir = finish_stage(run, res.train, headline);
   return res;
 }
 

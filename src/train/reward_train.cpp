@@ -1,5 +1,7 @@
 // Reward model training around the one trainer loop (reward_train.h): the ranking objective,
-// the held-out evaluation, and RUN/final/ with the scoring head.
+// the held-out evaluation, and the scoring head and reward_config.json that finish_stage puts
+// into RUN/final/ next to the (merged) model.
+// Not here: the stage setup and final/ itself (stage.cpp), the scoring head (reward_model.cpp).
 #include "lmforge/train/reward_train.h"
 
 #include <algorithm>
@@ -221,53 +223,36 @@ RewardTrainResult run_reward(const RewardTrainOptions& opts, const TrainHooks& t
   res.train = run_stage_loop(run, objective, hooks);
   if (select) finish_best_weights(best, res.train, "reward");
   if (res.train.interrupted) return res;
-  if (!writes_files(o)) {  // data parallel: rank 0 writes final/, the others read its summary
-    o.comm->barrier();
-    res.final_dir = o.output / "final";
-    res.summary = json::parse(read_file(o.output / "summary.json"));
-    return res;
-  }
 
-  // ---- final/: a self-contained reward model directory ----
+  // ---- final/: a self-contained reward model directory (finish_stage writes it) ----
   const std::map<std::string, double>& ev = res.train.last_eval;
   const double acc = ev.count("reward_accuracy") ? ev.at("reward_accuracy") : 0.0;
   const double margin = ev.count("margin") ? ev.at("margin") : 0.0;
-  json info = {{"format", kRewardFormat},
-               {"version", kRewardVersion},
-               {"rendering", renderer.mode()},
-               {"end_token_id", renderer.end_id()},
-               {"loss", ranking_loss_name(kind)},
-               {"hidden_size", mc.n_embd},
-               {"tokenizer_hash", tok.content_hash()},
-               {"base_model", fs::absolute(o.init).lexically_normal().string()},
-               {"train_rankings", train.size()},
-               {"val_rankings", val.size()},
-               {"reward_accuracy", acc},
-               {"steps", res.train.steps_done}};
-  if (m.has_lora())
-    write_dir_atomic(o.output / "adapter", [&](const fs::path& tmp) {
-      m.lora()->save(tmp, fs::absolute(o.init).lexically_normal().string());
-    });
-  Transformer merged = merged_copy(m);
-  res.final_dir = o.output / "final";
-  write_dir_atomic(res.final_dir, [&](const fs::path& tmp) {
-    merged.save(tmp);
-    for (const auto& f : tok_files) fs::copy_file(f, tmp / f.filename());
-    head.save(tmp / kScoreHeadFile);
-    write_file_atomic(tmp / kRewardConfigFile, info.dump(2) + "\n");
-  });
-  json summary = {{"stage", "reward"},
-                  {"steps", res.train.steps_done},
-                  {"val_loss", ev.count("val_loss") ? json(ev.at("val_loss")) : json(nullptr)},
-                  {"reward_accuracy", acc},
-                  {"margin", margin},
-                  {"reward_accuracy_on", val.empty() ? "train" : "val"},
-                  {"best_step", select && best.has_best() ? json(best.best_step()) : json(nullptr)},
-                  {"stopped_early", res.train.stopped_early}};
-  if (!run.start.empty()) summary["start"] = run.start;
-  write_file_atomic(o.output / "summary.json", summary.dump(2) + "\n");
-  res.summary = summary;
-  if (o.comm) o.comm->barrier();
+  const json info = {{"format", kRewardFormat},
+                     {"version", kRewardVersion},
+                     {"rendering", renderer.mode()},
+                     {"end_token_id", renderer.end_id()},
+                     {"loss", ranking_loss_name(kind)},
+                     {"hidden_size", mc.n_embd},
+                     {"tokenizer_hash", tok.content_hash()},
+                     {"base_model", fs::absolute(o.init).lexically_normal().string()},
+                     {"train_rankings", train.size()},
+                     {"val_rankings", val.size()},
+                     {"reward_accuracy", acc},
+                     {"steps", res.train.steps_done}};
+  StageFinal extra;
+  extra.whole_model = true;  // the scorer and PPO load the whole reward model from one place
+  extra.files.push_back({kScoreHeadFile, [&](const fs::path& f) { head.save(f); }});
+  extra.files.push_back(
+      {kRewardConfigFile, [&](const fs::path& f) { write_file_atomic(f, info.dump(2) + "\n"); }});
+  const json headline = {
+      {"reward_accuracy", acc},
+      {"margin", margin},
+      {"reward_accuracy_on", val.empty() ? "train" : "val"},
+      {"best_step", select && best.has_best() ? json(best.best_step()) : json(nullptr)},
+      {"stopped_early", res.train.stopped_early}};
+  res.final_dir = finish_stage(run, res.train, headline, extra);
+  res.summary = json::parse(read_file(o.output / "summary.json"));
   return res;
 }
 

@@ -1,5 +1,6 @@
 // Shared stage plumbing (see stage.h): option checks, output rules, resume, LoRA setup, step-0
-// metrics, final/ and summary.json.
+// metrics, final/ (with the stage's extra files) and summary.json.
+// Not here: a stage's data, objective or loss head (src/train/<stage>.cpp), the loop (trainer.cpp).
 #include "lmforge/train/stage.h"
 
 #include <omp.h>
@@ -19,8 +20,9 @@ namespace lmforge {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-void validate_stage_options(const StageOptions& o) {
-  if (o.init.empty()) throw UsageError("--init is required (the model directory to start from)");
+void validate_stage_options(const StageOptions& o, bool init_required) {
+  if (init_required && o.init.empty())
+    throw UsageError("--init is required (the model directory to start from)");
   if (o.output.empty()) throw UsageError("--output is required (the run directory)");
   if (o.batch_size < 1 || o.grad_accum < 1)
     throw UsageError("--batch-size and --grad-accum must be at least 1");
@@ -76,28 +78,64 @@ void check_stage_output(const StageOptions& o) {
                        f + ") (hint: pass --resume to continue it, or choose a new --output)");
 }
 
-// Memory for the whole stage, from --init's config.json alone, before anything is allocated or
-// written. Rows are at most the model's context, so B x n_ctx bounds a micro-batch. With LoRA the
-// base is frozen: no base gradients or AdamW moments (the adapters are small beside them).
-void require_stage_memory(const std::string& name, const StageOptions& o) {
-  const ModelConfig cfg = read_init_config(o.init);
-  MemoryEstimate need =
-      o.lora_rank > 0 ? load_memory(cfg) : training_memory(cfg, o.batch_size, cfg.n_ctx);
+// Memory for the whole stage, from --init's config.json (or the fresh model's configuration)
+// alone, before anything is allocated or written. Rows are --seq-len tokens or at most the model's
+// context, so B x T bounds a micro-batch. With LoRA the base is frozen: no base gradients or AdamW
+// moments (the adapters are small beside them).
+void require_stage_memory(const std::string& name, const StageOptions& o,
+                          const ModelConfig* fresh) {
+  const ModelConfig cfg = fresh ? *fresh : read_init_config(o.init);
+  const int T = o.seq_len > 0 ? o.seq_len : cfg.n_ctx;
+  MemoryEstimate need = o.lora_rank > 0 ? load_memory(cfg) : training_memory(cfg, o.batch_size, T);
   if (o.lora_rank > 0)
     need.parts.push_back(
-        {"activations", activation_floats(cfg, double(o.batch_size) * cfg.n_ctx) * sizeof(float)});
+        {"activations", activation_floats(cfg, double(o.batch_size) * T) * sizeof(float)});
+  const std::string rows = o.seq_len > 0 ? "rows of T=" + std::to_string(T) + " tokens"
+                                         : "rows up to n_ctx=" + std::to_string(cfg.n_ctx);
+  const std::string model = fresh
+                                ? "a new " + cfg.arch + " model (L=" + std::to_string(cfg.n_layer) +
+                                      ", C=" + std::to_string(cfg.n_embd) +
+                                      ", V=" + std::to_string(cfg.vocab_size) + ")"
+                                : "the model in " + o.init.string();
   require_memory(need,
-                 name + " of the model in " + o.init.string() + " with --batch-size " +
-                     std::to_string(o.batch_size) +
-                     " (rows up to n_ctx=" + std::to_string(cfg.n_ctx) + ")",
-                 "lower --batch-size (raise --grad-accum to keep the batch), or use --lora-rank");
+                 name + " of " + model + " with --batch-size " + std::to_string(o.batch_size) +
+                     " (" + rows + ")",
+                 fresh                    ? "lower --n-layer, --n-embd, --batch-size or --seq-len"
+                 : !o.memory_hint.empty() ? o.memory_hint
+                                          : "lower --batch-size (raise --grad-accum to keep the "
+                                            "batch), or use --lora-rank");
 }
+
+namespace {
+
+// The loss metrics.jsonl logged for `step` (a finished run's final loss, reported again when it is
+// resumed), or NaN when the line is missing.
+double logged_loss(const fs::path& run_dir, int64_t step) {
+  const fs::path file = run_dir / "metrics.jsonl";
+  if (!fs::exists(file)) return std::nan("");
+  const std::string text = read_file(file);
+  size_t pos = 0;
+  double loss = std::nan("");
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    if (nl == std::string::npos) nl = text.size();
+    json j = json::parse(text.substr(pos, nl - pos), nullptr, false);
+    pos = nl + 1;
+    if (j.is_object() && j.value("step", json()).is_number_integer() &&
+        j["step"].get<int64_t>() == step && j.contains("loss") && j["loss"].is_number())
+      loss = j["loss"].get<double>();
+  }
+  return loss;
+}
+
+}  // namespace
 
 StageRun begin_stage(const std::string& name, const StageOptions& o, json resume_config,
                      int64_t total_steps, std::vector<fs::path> tokenizer_files,
-                     const std::function<void(Transformer&)>& prepare) {
+                     const std::function<void(Transformer&)>& prepare,
+                     const std::optional<ModelConfig>& fresh) {
   check_stage_output(o);
-  require_stage_memory(name, o);
+  require_stage_memory(name, o, fresh ? &*fresh : nullptr);
   const bool root = writes_files(o);
   if (o.comm) o.comm->barrier();  // every rank checked --output before rank 0 writes into it
   if (root) ensure_writable_dir(o.output);
@@ -132,14 +170,29 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
     resume_config["lora_alpha"] = o.lora_alpha;
     resume_config["lora_targets"] = o.lora_targets;
   }
-  // MFU's denominator: the arithmetic peak for the matmul precision in use (backend/peak.h).
-  const backend::Peak peak = backend::machine_peak(backend::precision());
-  if (root) std::fprintf(stderr, "mfu against the %s\n", peak.describe().c_str());
-  char note[384];
-  std::snprintf(note, sizeof note, "# %s: %lld steps%s; mfu against the %s\n", name.c_str(),
+  // MFU's denominator: the arithmetic peak for the matmul precision in use (backend/peak.h), or
+  // the one given (--peak-gflops), which skips the measurement.
+  double peak_flops = o.peak_gflops * 1e9;
+  std::string peak_note;
+  if (o.peak_gflops > 0) {
+    char given[96];
+    std::snprintf(given, sizeof given, "given peak %.1f GFLOP/s (--peak-gflops)", o.peak_gflops);
+    peak_note = given;
+  } else {
+    const backend::Peak peak = backend::machine_peak(backend::precision());
+    peak_flops = peak.flops;
+    peak_note = peak.describe();
+  }
+  if (root) std::fprintf(stderr, "mfu against the %s\n", peak_note.c_str());
+  std::string model_note;
+  if (fresh)
+    model_note =
+        "; new " + fresh->arch + " model, " + std::to_string(fresh->num_params()) + " parameters";
+  char note[512];
+  std::snprintf(note, sizeof note, "# %s: %lld steps%s%s; mfu against the %s\n", name.c_str(),
                 static_cast<long long>(total_steps),
                 o.lora_rank > 0 ? ", LoRA adapters train (base frozen)" : ", all weights train",
-                peak.describe().c_str());
+                model_note.c_str(), peak_note.c_str());
   if (root) write_file_atomic(o.output / "config.yaml", o.resolved_config_yaml + note);
 
   run.state.seed = o.seed;
@@ -162,8 +215,14 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
     }
   } else {
     if (o.resume)
-      std::fprintf(stderr, "no checkpoint in %s yet: starting from --init\n", o.output.c_str());
-    run.model.emplace(Transformer::load(o.init));
+      std::fprintf(stderr, "no checkpoint in %s yet: starting from %s\n", o.output.c_str(),
+                   fresh ? "scratch" : "--init");
+    if (fresh) {
+      run.model.emplace(*fresh);
+      run.model->init_weights(o.seed);
+    } else {
+      run.model.emplace(Transformer::load(o.init));
+    }
     if (prepare) prepare(*run.model);
     if (o.lora_rank > 0) {
       LoraConfig lc;
@@ -193,7 +252,7 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
   lc.eval_every = o.eval_every;
   lc.save_every = o.save_every;
   lc.keep_checkpoints = o.keep_checkpoints;
-  lc.peak_flops = peak.flops;
+  lc.peak_flops = peak_flops;
   lc.run_dir = o.output;
   lc.label = name;
   lc.tokenizer_files = run.tokenizer_files;
@@ -221,6 +280,7 @@ TrainResult run_stage_loop(StageRun& run, Objective& objective, const TrainHooks
                  static_cast<long long>(run.state.step));
     TrainResult r;
     r.steps_done = run.state.step;
+    r.last_loss = logged_loss(run.opts.output, run.state.step);
     // The last evaluation is what summary.json reports: repeat it (cheap next to training).
     if (hooks.eval) {
       r.last_eval = hooks.eval();
@@ -238,7 +298,8 @@ Transformer merged_copy(const Transformer& model) {
   return out;
 }
 
-fs::path finish_stage(StageRun& run, const TrainResult& result, const json& headline) {
+fs::path finish_stage(StageRun& run, const TrainResult& result, const json& headline,
+                      const StageFinal& extra) {
   if (result.interrupted) return {};
   if (!writes_files(run.opts)) {  // rank 0 writes; the others wait so they can read what it wrote
     run.opts.comm->barrier();
@@ -250,9 +311,14 @@ fs::path finish_stage(StageRun& run, const TrainResult& result, const json& head
     for (const auto& f : run.tokenizer_files)
       fs::copy_file(f, dir / f.filename(), fs::copy_options::overwrite_existing);
   };
+  auto write_extra = [&](const fs::path& dir) {
+    for (const StageFile& f : extra.files) f.write(dir / f.name);
+  };
+  const bool merge = o.merge || extra.whole_model;
   const fs::path final_dir = o.output / "final";
-  std::string base = fs::absolute(o.init).lexically_normal().string();
-  if (m.has_lora() && !o.merge && m.config().vocab_size != read_init_config(o.init).vocab_size) {
+  // The adapter's base model (LoRA only: a fresh pretraining run has no --init).
+  std::string base = m.has_lora() ? fs::absolute(o.init).lexically_normal().string() : "";
+  if (m.has_lora() && !merge && m.config().vocab_size != read_init_config(o.init).vocab_size) {
     // The embeddings grew (new special tokens): the adapter's base is no longer --init but the
     // grown model, written next to it.
     write_dir_atomic(o.output / "base", [&](const fs::path& tmp) {
@@ -265,8 +331,9 @@ fs::path finish_stage(StageRun& run, const TrainResult& result, const json& head
     write_dir_atomic(final_dir, [&](const fs::path& tmp) {
       m.save(tmp);
       copy_tokenizer(tmp);
+      write_extra(tmp);
     });
-  } else if (o.merge) {
+  } else if (merge) {
     write_dir_atomic(o.output / "adapter", [&](const fs::path& tmp) {
       m.lora()->save(tmp, base);
       copy_tokenizer(tmp);
@@ -275,11 +342,13 @@ fs::path finish_stage(StageRun& run, const TrainResult& result, const json& head
     write_dir_atomic(final_dir, [&](const fs::path& tmp) {
       merged.save(tmp);
       copy_tokenizer(tmp);
+      write_extra(tmp);
     });
   } else {
     write_dir_atomic(final_dir, [&](const fs::path& tmp) {
       m.lora()->save(tmp, base);
       copy_tokenizer(tmp);
+      write_extra(tmp);
     });
     std::fprintf(stderr,
                  "note: %s holds the LoRA adapter only (PEFT files; base model %s); pass --merge "

@@ -147,7 +147,7 @@ TrainResult train_loop(Objective& obj, TrainerState& state, const TrainLoopConfi
   result.steps_done = state.step;
   auto save = [&]() {
     fs::path dir = checkpoint_dir(cfg.run_dir, state.step);
-    std::vector<std::unique_ptr<AdamW>> full = opt.gather_state();  // collective
+    std::vector<std::shared_ptr<const AdamW>> full = opt.gather_state();  // collective
     if (root) {
       std::vector<OptimizerGroup> og;
       for (size_t i = 0; i < groups.size(); ++i) og.push_back({groups[i].prefix, full[i].get()});

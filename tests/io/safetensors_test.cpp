@@ -95,6 +95,40 @@ TEST(Safetensors, RoundTripAllEngineDtypes) {
   fs::remove_all(d);
 }
 
+// Tensors written through `fill` (a converted copy made as each is written, one shared buffer)
+// come back as filled, between tensors read from memory, each filled once and in file order.
+TEST(Safetensors, FilledTensorsAreWrittenInOrder) {
+  fs::path d = fresh_dir("fill");
+  std::vector<float> a = {1, 2, 3}, c = {7};
+  std::vector<std::string> order;
+  auto fill_with = [&](const std::string& name, std::vector<float> values) {
+    return [&order, name, values](void* out) {
+      order.push_back(name);
+      std::memcpy(out, values.data(), values.size() * sizeof(float));
+    };
+  };
+  save_safetensors(d / "f.safetensors",
+                   {{"a", DType::kF32, {3}, a.data()},
+                    {"big", DType::kF32, {2, 2}, nullptr, fill_with("big", {4, 5, 6, 8})},
+                    {"c", DType::kF32, {1}, c.data()},
+                    {"small", DType::kF32, {2}, nullptr, fill_with("small", {-1, -2})}});
+  EXPECT_EQ(order, (std::vector<std::string>{"big", "small"}));
+  SafetensorsFile f = SafetensorsFile::open(d / "f.safetensors");
+  std::vector<float> out(4);
+  f.read_f32("big", out.data(), 4);
+  EXPECT_EQ(out, (std::vector<float>{4, 5, 6, 8}));
+  out.resize(2);
+  f.read_f32("small", out.data(), 2);
+  EXPECT_EQ(out, (std::vector<float>{-1, -2}));
+  out.resize(3);
+  f.read_f32("a", out.data(), 3);
+  EXPECT_EQ(out, a);
+  out.resize(1);
+  f.read_f32("c", out.data(), 1);
+  EXPECT_EQ(out, c);
+  fs::remove_all(d);
+}
+
 TEST(Safetensors, ReadsForeignF64AndI64) {
   fs::path d = fresh_dir("foreign");
   double x[2] = {0.5, -3.0};

@@ -236,3 +236,87 @@ TEST(Stage, LoraWithoutMergeWritesAdapterOnly) {
   EXPECT_TRUE(m.has_lora());
   fs::remove_all(root);
 }
+
+// A stage's own files go into final/ next to the model, and whole_model makes final/ the merged
+// model even without --merge (the reward model's layout), the adapter then in RUN/adapter/.
+TEST(Stage, ExtraFilesAndWholeModelInFinal) {
+  fs::path root = test_data::temp_dir("stage-extra");
+  write_model(root / "init");
+  StageOptions o = base_options(root);
+  o.lora_rank = 2;
+  o.max_steps = 2;
+  StageRun run = begin_stage("test", o, json::object(), 2, {root / "init" / "tokenizer.json"});
+  FixedSource src;
+  LanguageModelObjective obj(*run.model, src, 2, 8);
+  TrainResult r = run_stage_loop(run, obj, {});
+  StageFinal extra;
+  extra.whole_model = true;
+  extra.files.push_back({"head.txt", [](const fs::path& f) { write_file_atomic(f, "head"); }});
+  fs::path fin = finish_stage(run, r, json{{"score", 2}}, extra);
+  EXPECT_EQ(read_file(fin / "head.txt"), "head");
+  EXPECT_FALSE(LoraAdapters::present(fin));
+  EXPECT_TRUE(fs::exists(fin / "model.safetensors"));
+  EXPECT_TRUE(fs::exists(fin / "tokenizer.json"));
+  EXPECT_TRUE(LoraAdapters::present(root / "run" / "adapter"));
+  json s = json::parse(read_file(root / "run" / "summary.json"));
+  EXPECT_EQ(s["score"], 2);
+  for (const char* k : {"stage", "steps", "val_loss", "precision", "backend"})
+    EXPECT_TRUE(s.contains(k)) << k;
+  fs::remove_all(root);
+}
+
+// Without --init, a fresh model of the given configuration, initialized from --seed (pretraining);
+// the memory check and RUN/config.yaml describe it; resume and the finished-run path work as for
+// the other stages (the loss of the last step comes back from metrics.jsonl).
+TEST(Stage, FreshModelWithoutInit) {
+  fs::path root = test_data::temp_dir("stage-fresh");
+  StageOptions o = base_options(root);
+  o.init.clear();
+  o.max_steps = 3;
+  o.seq_len = 8;
+  o.peak_gflops = 100;
+  EXPECT_THROW(validate_stage_options(o), UsageError);
+  EXPECT_NO_THROW(validate_stage_options(o, /*init_required=*/false));
+  const ModelConfig cfg = tiny_config();
+  StageRun run = begin_stage("test", o, json::object(), 3, {}, {}, cfg);
+  Transformer same(cfg);
+  same.init_weights(o.seed);
+  ASSERT_EQ(run.model->params().numel(), same.params().numel());
+  for (size_t i = 0; i < same.params().numel(); ++i)
+    ASSERT_EQ(run.model->params().data()[i], same.params().data()[i]);
+  const std::string yaml = read_file(o.output / "config.yaml");
+  EXPECT_NE(yaml.find("new gpt2 model, " + std::to_string(cfg.num_params()) + " parameters"),
+            std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("given peak 100.0 GFLOP/s"), std::string::npos) << yaml;
+  FixedSource src;
+  LanguageModelObjective obj(*run.model, src, 2, 8);
+  TrainResult r = run_stage_loop(run, obj, {});
+  fs::path fin = finish_stage(run, r, json::object());
+  EXPECT_TRUE(fs::exists(fin / "model.safetensors"));
+  // The finished run again: nothing trains, the last loss is the logged one.
+  StageOptions again = o;
+  again.resume = true;
+  StageRun done = begin_stage("test", again, json::object(), 3, {}, {}, cfg);
+  ASSERT_TRUE(done.finished());
+  LanguageModelObjective obj2(*done.model, src, 2, 8);
+  TrainResult r2 = run_stage_loop(done, obj2, {});
+  EXPECT_EQ(r2.steps_done, 3);
+  EXPECT_NEAR(r2.last_loss, r.last_loss, 1e-6);
+  // A fresh model too large for the machine is refused before anything is written.
+  ModelConfig huge = cfg;
+  huge.n_layer = 65536;
+  huge.n_embd = 2048;
+  huge.head_dim = 1024;
+  huge.ffn_hidden = 8192;
+  StageOptions other = o;
+  other.output = root / "huge";
+  try {
+    begin_stage("test", other, json::object(), 3, {}, {}, huge);
+    ADD_FAILURE() << "a model of 65536 layers was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("new gpt2 model (L=65536"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(fs::exists(other.output));
+  fs::remove_all(root);
+}

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -21,10 +22,15 @@ struct NamedTensor {
   DType dtype;
   std::vector<int64_t> shape;
   const void* data;  // numel·dtype_size bytes, host memory
+  // When set (and data is null): writes the numel·dtype_size bytes into the buffer it is given,
+  // at the moment the tensor is written, so a converted copy (a transpose) exists for one tensor
+  // at a time instead of for all of them until the file is written.
+  std::function<void(void* out)> fill = {};
 };
 
 // Writes the tensors in the given order (offsets contiguous, header padded to 8 bytes), atomically
 // (temp file + fsync + rename). Throws UsageError on duplicate names, RuntimeError on I/O failure.
+// Tensors with `fill` share one buffer, the size of the largest of them.
 void save_safetensors(const std::filesystem::path& path, const std::vector<NamedTensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

@@ -40,9 +40,11 @@ class DataParallelOptimizer {
   void update(float lr);
 
   void set_step(int64_t step);
-  // Whole-state AdamW objects in the single-process layout, one per group (gathered from every
-  // rank when sharded: a collective, call it on every rank).
-  std::vector<std::unique_ptr<AdamW>> gather_state();
+  // Whole-state AdamW objects in the single-process layout, one per group: when replicated, the
+  // optimizer's own (no copy: a checkpoint must not add the moments again to the peak memory);
+  // when sharded, copies gathered from every rank (a collective, call it on every rank). Valid
+  // until the next update.
+  std::vector<std::shared_ptr<const AdamW>> gather_state();
   // Restores every group's state from a checkpoint directory (each rank reads its range).
   void load_state(const std::filesystem::path& dir);
   // Bytes of AdamW state this rank holds.
