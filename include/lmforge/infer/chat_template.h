@@ -62,6 +62,10 @@ class ChatTemplate {
   // the well-known end-of-turn specials the tokenizer has (<|im_end|>, <|eot_id|>, <|end|>,
   // <end_of_turn>, </s>, <|endoftext|>, <|end_of_text|>, DeepSeek's end of sentence).
   std::vector<int32_t> stop_ids(const Tokenizer& tok) const;
+  // Whether a generated reply starts with a space the template wrote, not the model's answer
+  // (lmforge's ChatML puts one before every reply, data/chat_render.h): callers show
+  // strip_reply_prefix(text), and drop the space from the first streamed piece.
+  bool reply_has_prefix_space() const { return !tmpl_; }
 
  private:
   jinja::Rendered render_jinja(const std::vector<ChatMessage>& messages,
