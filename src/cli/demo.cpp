@@ -4,6 +4,7 @@
 // kind, the runner's sample probe) and `demo rank` (sampled answers ranked by the simulated
 // ranker). Option parsing and printing only.
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -21,10 +22,6 @@
 namespace lmforge::cli {
 namespace fs = std::filesystem;
 namespace {
-
-// cpu::sgemm 1024³ GFLOP/s of the reference machine (two AVX2 cores, AMD EPYC Milan, idle), the
-// machine the --minutes step counts are measured on.
-constexpr double kReferenceGflops = 100.0;
 
 struct DemoOpts {
   std::string output = "demo-run", corpus = "demo-corpus";
@@ -45,36 +42,51 @@ void run_demo(const DemoOpts& o) {
                      "` from the lmforge source tree first, or pass --corpus DIR)");
   // The sizing is measured once per run directory: a resumed run keeps its step counts.
   const fs::path sizing_file = dir / "sizing.json";
-  double speed = o.speed;
+  double speed = o.speed, tiny_rate = 0, gflops = 0;
+  std::vector<double> costs;
   if (speed <= 0 && fs::exists(sizing_file)) {
     try {
-      speed = nlohmann::json::parse(read_file(sizing_file)).value("speed", 0.0);
+      const auto j = nlohmann::json::parse(read_file(sizing_file));
+      speed = j.value("speed", 0.0);
+      costs = j.value("measured_costs", std::vector<double>{});
     } catch (const std::exception&) {
-      speed = 0;
+      speed = 0, costs.clear();
     }
   }
-  double gflops = 0;
   if (speed <= 0) {
+    // What training gets here: the tiny model's training rate over the reference machine's, then
+    // the rates of the larger sizes this speed might afford (their cost over tiny, measured).
+    tiny_rate = measure_training_tokens_per_s("tiny", 0);
+    speed = tiny_rate / kReferenceTokensPerS;
+    costs = {1.0};
+    const auto& sizes = demo_sizes();
+    for (size_t i = 1; i < sizes.size() && sizes[i].cost <= 2 * std::sqrt(speed); ++i)
+      costs.push_back(tiny_rate / measure_training_tokens_per_s(sizes[i].preset, sizes[i].width));
     gflops = measure_sgemm_gflops();
-    speed = gflops / kReferenceGflops;
   }
-  const DemoSizing z = demo_sizing(o.minutes, speed);
+  const DemoSizing z = demo_sizing(o.minutes, speed, costs);
   std::printf(
-      "machine: %s%.2fx the reference (2 AVX2 cores, %.0f GFLOP/s sgemm) -> model %s, %.1fM "
-      "parameters, steps x%.2f of the 20-minute reference run\n",
-      gflops > 0 ? ("sgemm " + std::to_string(int(gflops)) + " GFLOP/s = ").c_str() : "", z.speed,
-      kReferenceGflops, z.model.c_str(), double(z.params) / 1e6, z.step_scale);
+      "machine: %s%.2fx the reference (2 AVX2 cores, %.0f tokens/s) -> model %s, %.1fM "
+      "parameters (%.2fx tiny's time per token), steps x%.2f of the 20-minute reference run\n",
+      tiny_rate > 0 ? ("trains the tiny model at " + std::to_string(int(tiny_rate)) +
+                       " tokens/s (sgemm " + std::to_string(int(gflops)) + " GFLOP/s) = ")
+                          .c_str()
+                    : "",
+      z.speed, kReferenceTokensPerS, z.model.c_str(), double(z.params) / 1e6, z.cost, z.step_scale);
   fs::create_directories(dir);
   write_file_atomic(sizing_file, nlohmann::json{{"speed", z.speed},
-                                                {"measured_gflops", gflops},
-                                                {"reference_gflops", kReferenceGflops},
+                                                {"tiny_tokens_per_s", tiny_rate},
+                                                {"reference_tokens_per_s", kReferenceTokensPerS},
+                                                {"measured_costs", costs},
+                                                {"sgemm_gflops", gflops},
                                                 {"minutes", o.minutes},
                                                 {"model", z.model},
                                                 {"params", z.params},
+                                                {"cost", z.cost},
                                                 {"step_scale", z.step_scale}}
                                          .dump(2) +
                                      "\n");
-  const std::string yaml = builtin_demo_pipeline_yaml(o.minutes, z.speed);
+  const std::string yaml = builtin_demo_pipeline_yaml(z, o.minutes);
   Pipeline p =
       parse_pipeline(yaml, "<built-in demo pipeline>",
                      {{"DIR", dir.string()}, {"DATA", data.string()}, {"CORPUS", corpus.string()}});
@@ -102,8 +114,8 @@ void setup(CLI::App& root) {
       ->check(CLI::Range(1.0, 100000.0));
   cmd->add_option("--speed", o->speed,
                   "this machine's speed over the reference (2 AVX2 cores) that sizes the model "
-                  "and steps (0: measure with a short sgemm at the first start, kept in "
-                  "OUTPUT/sizing.json)")
+                  "and steps (0: measure the training rate of the model sizes at the first start, "
+                  "~2-10 s, kept in OUTPUT/sizing.json)")
       ->check(CLI::Range(0.0, 1000.0));
   cmd->add_option("--corpus", o->corpus,
                   "the corpus fetched by scripts/fetch-corpus.sh (needed until OUTPUT/data "

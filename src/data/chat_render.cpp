@@ -5,8 +5,22 @@ namespace lmforge {
 
 const char* const kChatMlJinja =
     "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
+    "(' ' if message['role'] == 'assistant' else '') + message['content'] + '<|im_end|>' + "
+    "'\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif "
+    "%}";
+
+const char* const kChatMlJinjaV1 =
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + "
     "message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}"
     "{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+std::string chat_content_text(const ChatMessage& m) {
+  return m.role == "assistant" ? " " + m.content : m.content;
+}
+
+std::string strip_reply_prefix(const std::string& reply) {
+  return !reply.empty() && reply[0] == ' ' ? reply.substr(1) : reply;
+}
 
 namespace {
 
@@ -33,7 +47,7 @@ RenderedChat render_chat(const Tokenizer& tok, const std::vector<ChatMessage>& m
     // content, including a token that straddles the boundary) is trained for assistant turns.
     const std::string header = msg.role + "\n";
     const size_t first = out.ids.size();
-    tok.encode_append(header + msg.content, out.ids);
+    tok.encode_append(header + chat_content_text(msg), out.ids);
     out.mask.resize(out.ids.size(), 0);
     size_t bytes = 0;
     for (size_t i = first; i < out.ids.size(); ++i) {
@@ -53,7 +67,7 @@ RenderedChat render_chat(const Tokenizer& tok, const std::vector<ChatMessage>& m
 std::string render_chat_text(const std::vector<ChatMessage>& messages, bool add_generation_prompt) {
   std::string out;
   for (const ChatMessage& m : messages)
-    out += "<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n";
+    out += "<|im_start|>" + m.role + "\n" + chat_content_text(m) + "<|im_end|>\n";
   if (add_generation_prompt) out += "<|im_start|>assistant\n";
   return out;
 }

@@ -118,36 +118,43 @@ void replace(std::string& s, const std::string& key, const std::string& value) {
 
 }  // namespace
 
-DemoSizing demo_sizing(double minutes, double speed) {
+const std::vector<DemoSize>& demo_sizes() {
+  static const std::vector<DemoSize> sizes = {{"tiny", 0, 1.0, "tiny: 4 layers, width 128"},
+                                              {"tiny", 192, 1.95, "4 layers, width 192"},
+                                              {"tiny", 256, 3.2, "4 layers, width 256"},
+                                              {"small", 0, 9.3, "small: 6 layers, width 384"}};
+  return sizes;
+}
+
+DemoSizing demo_sizing(double minutes, double speed, const std::vector<double>& measured_cost) {
   DemoSizing z;
   z.speed = std::clamp(speed > 0 ? speed : 1.0, 0.05, 1000.0);
   // Half of a faster machine's speed (in the exponent) goes into a wider model, the rest into
   // more steps: cost per token grows ~ with the width's square, so the width grows ~ speed^0.25.
-  struct Size {
-    const char* preset;
-    int width;    // 0: the preset's
-    double cost;  // training FLOPs per token relative to tiny (12·L·C² + V·C with V 4096)
-    const char* name;
-  };
-  static const Size sizes[] = {{"tiny", 0, 1.0, "tiny: 4 layers, width 128"},
-                               {"tiny", 192, 1.95, "4 layers, width 192"},
-                               {"tiny", 256, 3.2, "4 layers, width 256"},
-                               {"small", 0, 9.3, "small: 6 layers, width 384"}};
-  const Size* pick = &sizes[0];
-  for (const auto& sz : sizes)
-    if (sz.cost <= std::sqrt(z.speed)) pick = &sz;
-  z.preset = pick->preset;
-  z.width = pick->width;
-  z.model = pick->name;
-  const int C = pick->width ? pick->width : (z.preset == "small" ? 384 : 128);
+  const auto& sizes = demo_sizes();
+  size_t pick = 0;
+  double cost = 1;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    const double c =
+        i < measured_cost.size() && measured_cost[i] > 0 ? measured_cost[i] : sizes[i].cost;
+    if (c <= std::sqrt(z.speed)) pick = i, cost = std::max(1.0, c);
+  }
+  z.preset = sizes[pick].preset;
+  z.width = sizes[pick].width;
+  z.model = sizes[pick].name;
+  z.cost = cost;
+  const int C = z.width ? z.width : (z.preset == "small" ? 384 : 128);
   const int L = z.preset == "small" ? 6 : 4, ctx = z.preset == "small" ? 256 : 128;
-  z.params = int64_t(L) * 12 * C * C + int64_t(4096) * C + int64_t(ctx) * C;
-  z.step_scale = std::max(0.05, minutes / 20.0) * z.speed / pick->cost;
+  z.params = int64_t(L) * 12 * C * C + int64_t(kDemoVocab) * C + int64_t(ctx) * C;
+  z.step_scale = std::max(0.05, minutes / 20.0) * z.speed / cost;
   return z;
 }
 
 std::string builtin_demo_pipeline_yaml(double minutes, double speed) {
-  const DemoSizing z = demo_sizing(minutes, speed);
+  return builtin_demo_pipeline_yaml(demo_sizing(minutes, speed), minutes);
+}
+
+std::string builtin_demo_pipeline_yaml(const DemoSizing& z, double minutes) {
   const double f = z.step_scale;
   auto steps = [&](double at20, int lo) {
     return std::to_string(std::max(lo, int(std::lround(at20 * f))));
@@ -167,7 +174,7 @@ std::string builtin_demo_pipeline_yaml(double minutes, double speed) {
   char pbuf[32];
   std::snprintf(pbuf, sizeof pbuf, "%.1fM", double(z.params) / 1e6);
   replace(y, "@PARAMS@", pbuf);
-  std::snprintf(pbuf, sizeof pbuf, "%.1fM", double(pre) * 16 * 128 / 1e6);
+  std::snprintf(pbuf, sizeof pbuf, "%.1fM", double(pre) * kDemoBatch * kDemoSeqLen / 1e6);
   replace(y, "@TOKENS@", pbuf);
   replace(y, "@PRETRAIN@", std::to_string(pre));
   replace(y, "@PRETRAIN_EVAL@", std::to_string(std::max(10, pre / 6)));

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "lmforge/core/error.h"
+#include "lmforge/data/chat_render.h"
 #include "lmforge/infer/generate.h"
 
 namespace lmforge {
@@ -99,7 +100,7 @@ void run_generation(LoadedModel& m, const Task& task, const std::vector<std::str
       RowResult& d = r.details[i];
       const Sequence& s = *seqs[i - i0];
       d.context_ids = s.request().prompt;
-      d.response = s.text();
+      d.response = tmpl && tmpl->reply_has_prefix_space() ? strip_reply_prefix(s.text()) : s.text();
       d.extracted = extract_answer(d.response, opt.answer_regex, opt.group_select, opt.fallback);
       d.exact_match = exact_match(d.extracted, task.rows[i].answers, opt.match);
       em.push_back(d.exact_match);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "lmforge/data/chat_render.h"
+
 namespace lmforge {
 
 ChatSession::ChatSession(LoadedModel& model, std::string system, int max_reply_tokens,
@@ -58,11 +60,18 @@ ChatSession::Reply ChatSession::send(const std::string& user,
   if (!cache_) cache_ = std::make_unique<KVCache>(m_.model.config(), n_ctx);
   Sequence seq(*m_.infer, m_.tokenizer, std::move(g), std::move(cache_));
   Sequence* one = &seq;
+  // The template's space before a reply is not part of it (data/chat_render.h).
+  bool strip = template_.reply_has_prefix_space();
   while (!seq.done())
     step(*m_.infer, {&one, 1}, [&](size_t, const std::string& piece) {
-      if (on_text) on_text(piece);
+      std::string shown = piece;
+      if (strip && !shown.empty()) {
+        shown = strip_reply_prefix(shown);
+        strip = false;
+      }
+      if (on_text && !shown.empty()) on_text(shown);
     });
-  r.text = seq.text();
+  r.text = template_.reply_has_prefix_space() ? strip_reply_prefix(seq.text()) : seq.text();
   r.prompt_tokens = seq.prompt_tokens();
   r.reused_tokens = seq.cached_prompt_tokens();
   r.generated_tokens = (int)seq.generated().size();

@@ -29,7 +29,7 @@ std::string token_text(const nlohmann::json& j, const std::string& key) {
 }
 
 bool is_our_chatml(const std::string& source) {
-  return source.empty() || source == kChatMlJinja;
+  return source.empty() || source == kChatMlJinja || source == kChatMlJinjaV1;
 }
 
 }  // namespace
@@ -138,6 +138,7 @@ std::vector<jinja::Segment> ChatTemplate::render_segments(const std::vector<Chat
     add("<|im_start|>", false);
     add(m.role, true);
     add("\n", false);
+    if (m.role == "assistant") add(" ", false);
     add(m.content, true);
     add("<|im_end|>\n", false);
   }

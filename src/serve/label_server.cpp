@@ -18,6 +18,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
+#include "lmforge/data/chat_render.h"
 #include "lmforge/data/datasets.h"
 #include "lmforge/infer/generate.h"
 #include "lmforge/serve/label_db.h"
@@ -260,6 +261,7 @@ class LabelApp {
       tmpl = m_.chat_template();  // UsageError for a template lmforge cannot render
       for (int32_t id : tmpl.stop_ids(m_.tokenizer)) stop_ids_.push_back(id);
       stop_ = {tmpl.end_of_turn()};
+      strip_reply_space_ = tmpl.reply_has_prefix_space();
     }
     const int n_ctx = m_.model.config().n_ctx;
     std::vector<std::string> texts, rendered;
@@ -371,8 +373,10 @@ class LabelApp {
         if (stop || interrupt_requested()) return false;
       }
       for (size_t k = 0; k < seqs.size(); ++k) {
-        if (std::find(texts.begin(), texts.end(), seqs[k]->text()) != texts.end()) continue;
-        texts.push_back(seqs[k]->text());
+        const std::string text =
+            strip_reply_space_ ? strip_reply_prefix(seqs[k]->text()) : seqs[k]->text();
+        if (std::find(texts.begin(), texts.end(), text) != texts.end()) continue;
+        texts.push_back(text);
         seeds.push_back(seq_seeds[k]);
       }
     }
@@ -418,6 +422,7 @@ class LabelApp {
   LoadedModel& m_;
   LabelOptions o_;
   bool chat_ = false;
+  bool strip_reply_space_ = false;  // the template put a space before each reply (ChatML)
   std::vector<int32_t> stop_ids_;
   std::vector<std::string> stop_;
   std::vector<Prompt> prompts_;

@@ -16,6 +16,7 @@
 #include "lmforge/backend/isa.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/interrupt.h"
+#include "lmforge/data/chat_render.h"
 #include "lmforge/infer/scheduler.h"
 #include "serve/http_server.h"
 #include "serve/json_fields.h"
@@ -109,6 +110,7 @@ struct Common {
   int n = 1;
   int top_logprobs = -1;
   bool stream = false, include_usage = false;
+  bool strip_reply_space = false;  // the template put a space before the reply (ChatML)
 };
 
 Common parse_common(const json& b, const LoadedModel& m, bool chat) {
@@ -273,6 +275,7 @@ class Api {
       }
       for (int32_t id : t.stop_ids(m_.tokenizer)) stop_ids.push_back(id);
       c.stop.push_back(t.end_of_turn());  // when im_end is not a special token
+      c.strip_reply_space = t.reply_has_prefix_space();
     } else {
       if (!b.contains("prompt")) throw bad("prompt", "Missing required parameter: 'prompt'.");
       const json& p = b["prompt"];
@@ -318,7 +321,7 @@ class Api {
     if (c.stream)
       stream(res, jobs, c, chat, id);
     else
-      respond(res, jobs, chat, id);
+      respond(res, jobs, chat, c.strip_reply_space, id);
   }
 
  private:
@@ -375,7 +378,7 @@ class Api {
   }
 
   void respond(httplib::Response& res, const std::vector<std::shared_ptr<Job>>& jobs, bool chat,
-               const std::string& id) {
+               bool strip_reply_space, const std::string& id) {
     ojson choices = ojson::array();
     for (auto& j : jobs) j->wait_done();
     for (auto& j : jobs)
@@ -385,7 +388,8 @@ class Api {
       const bool lp = s.request().top_logprobs >= 0;
       ojson ch = {{"index", i}};
       if (chat) {
-        ch["message"] = {{"role", "assistant"}, {"content", s.text()}, {"refusal", nullptr}};
+        const std::string text = strip_reply_space ? strip_reply_prefix(s.text()) : s.text();
+        ch["message"] = {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}};
         ch["logprobs"] = lp ? chat_logprobs(s) : ojson(nullptr);
       } else {
         ch["text"] = s.text();
@@ -406,9 +410,11 @@ class Api {
       std::vector<std::shared_ptr<Job>> jobs;
       std::vector<bool> done;
       bool started = false;
+      std::vector<bool> strip;  // the reply's first text still carries the template's space
     };
-    auto st = std::make_shared<State>(State{std::move(jobs), {}, false});
+    auto st = std::make_shared<State>(State{std::move(jobs), {}, false, {}});
     st->done.assign(st->jobs.size(), false);
+    st->strip.assign(st->jobs.size(), c.strip_reply_space);
     const int64_t created = now_s();
     auto chunk = [=, this](size_t i, const std::string& text, const char* finish) {
       ojson ch = {{"index", i}};
@@ -443,6 +449,10 @@ class Api {
             if (st->done[i]) continue;
             std::string text;
             const bool more = st->jobs[i]->wait_text(&text, wait_ms);
+            if (st->strip[i] && !text.empty()) {
+              text = strip_reply_prefix(text);
+              st->strip[i] = false;
+            }
             if (!text.empty()) out += chunk(i, text, nullptr);
             if (!more && !st->jobs[i]->error().empty()) {
               // It never ran (the server is stopping, or its Sequence refused the request):

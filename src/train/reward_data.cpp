@@ -8,6 +8,7 @@
 #include <random>
 
 #include "lmforge/core/error.h"
+#include "lmforge/data/chat_render.h"
 #include "lmforge/infer/chat_template.h"
 
 namespace lmforge {
@@ -37,7 +38,10 @@ std::vector<int32_t> ResponseRenderer::prompt_ids(const std::string& prompt) con
 }
 
 std::vector<int32_t> ResponseRenderer::response_ids(const std::string& response) const {
-  std::vector<int32_t> ids = tok_->encode(response);
+  // ChatML writes a space before the reply (data/chat_render.h): the reply's ids are the ones the
+  // instruct stage trained and the policy generates after the assistant header.
+  std::vector<int32_t> ids =
+      tok_->encode(chat_ ? chat_content_text({"assistant", response}) : response);
   if (end_id_ >= 0) ids.push_back(end_id_);
   return ids;
 }

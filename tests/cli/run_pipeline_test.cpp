@@ -265,6 +265,16 @@ TEST(RunPipeline, BuiltinDemoPipelineParsesAndScalesWithMinutes) {
   EXPECT_GT(demo_sizing(20, 4).step_scale, 1.0);
   EXPECT_EQ(demo_sizing(20, 100).preset, "small");
   EXPECT_LT(demo_sizing(20, 0.5).step_scale, 1.0);
+  // Measured costs replace the FLOP estimates: a width-192 model that trains 3x slower than tiny
+  // (not the 1.95x its FLOPs say) is not affordable at speed 4; steps follow the measured cost.
+  EXPECT_EQ(demo_sizing(20, 4, {1.0, 3.0}).width, 0);
+  EXPECT_DOUBLE_EQ(demo_sizing(20, 4, {1.0, 3.0}).step_scale, 4.0);
+  EXPECT_EQ(demo_sizing(20, 4, {1.0, 1.5}).width, 192);
+  EXPECT_DOUBLE_EQ(demo_sizing(20, 4, {1.0, 1.5}).step_scale, 4.0 / 1.5);
+  // The probe trains: a positive rate, and a wider model is slower per token.
+  const double r128 = measure_training_tokens_per_s("tiny", 0, 3);
+  EXPECT_GT(r128, 0.0);
+  EXPECT_GT(r128, measure_training_tokens_per_s("tiny", 256, 3));
   Pipeline fast = parse_pipeline(builtin_demo_pipeline_yaml(20, 4), "demo", v);
   bool wide = false;
   for (auto& [k, vs] : fast.stages[5].options) wide |= k == "n-embd" && vs.at(0) == "192";

@@ -136,10 +136,26 @@ TEST(ChatTemplate, ChatMlStaysOnTheTrainingRenderer) {
     EXPECT_EQ(t.end_of_turn(), "<|im_end|>");
     EXPECT_EQ(t.stop_ids(tok).at(0), *tok.special_id("<|im_end|>"));
   }
-  // A ChatML template written differently goes through the engine and gives the same ids.
+  // lmforge's Jinja source, run by the engine (a comment keeps it from being recognized), gives
+  // the renderer's text and ids: tokenizer_config.json says what training did.
+  const ChatTemplate j = ChatTemplate::from_source(std::string(kChatMlJinja) + "{# engine #}");
+  EXPECT_FALSE(j.is_chatml());
+  for (bool gen : {false, true}) {
+    EXPECT_EQ(j.render(kConv, gen), render_chat_text(kConv, gen));
+    EXPECT_EQ(j.encode(tok, kConv, gen), render_chat(tok, kConv, gen).ids);
+  }
+  // The template written before replies had their space is still ChatML.
+  EXPECT_TRUE(ChatTemplate::from_source(kChatMlJinjaV1).is_chatml());
+  // A standard ChatML template (no space before a reply) goes through the engine: the same ids
+  // for a prompt; a past reply differs by exactly that space.
   const ChatTemplate q = ChatTemplate::from_source(fixture_template("qwen2"), "", "<|im_end|>");
   EXPECT_FALSE(q.is_chatml());
-  EXPECT_EQ(q.encode(tok, kConv, true), render_chat(tok, kConv, true).ids);
+  EXPECT_FALSE(q.reply_has_prefix_space());
+  const std::vector<ChatMessage> prompt = {{"system", "Be brief."}, {"user", "Hi there"}};
+  EXPECT_EQ(q.encode(tok, prompt, true), render_chat(tok, prompt, true).ids);
+  std::string spaced = q.render(kConv, true);
+  spaced.insert(spaced.find("Hello!"), " ");
+  EXPECT_EQ(spaced, render_chat_text(kConv, true));
   EXPECT_EQ(q.end_of_turn(), "<|im_end|>");
   fs::remove_all(dir);
 }

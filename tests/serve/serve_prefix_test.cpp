@@ -21,6 +21,8 @@
 #include <thread>
 
 #include "lmforge/core/file_util.h"
+#include "lmforge/data/chat_render.h"
+#include "lmforge/infer/generate.h"
 #include "lmforge/infer/loaded_model.h"
 #include "serve/server_process.h"
 #include "support/cli_run.h"
@@ -193,6 +195,24 @@ TEST(ServePrefix, ChatNextTurnReusesTheConversation) {
   size_t common = 0;
   while (common < p1.size() && p1[common] == p2[common]) ++common;
   ASSERT_GT(common, 10u);
+  // The reply is the model's greedy text without the one space ChatML writes before a reply.
+  {
+    GenerateRequest g;
+    g.prompt = p1;
+    g.max_tokens = 8;
+    g.sampling.temperature = 0;
+    g.stop = {t.end_of_turn()};
+    g.stop_ids = m->eos_ids;
+    for (int32_t id : t.stop_ids(m->tokenizer)) g.stop_ids.push_back(id);
+    Sequence seq(*m->infer, m->tokenizer, g);
+    Sequence* one = &seq;
+    while (!seq.done()) step(*m->infer, {&one, 1});
+    ASSERT_TRUE(t.reply_has_prefix_space());
+    // The server's JSON replaces invalid UTF-8 (a random model's bytes) with U+FFFD; so here.
+    const std::string want = strip_reply_prefix(seq.text());
+    EXPECT_EQ(reply1, json::parse(json(want).dump(-1, ' ', false, json::error_handler_t::replace))
+                          .get<std::string>());
+  }
 
   Server on("");
   ASSERT_GT(on.port, 0);
@@ -212,6 +232,7 @@ TEST(ServePrefix, ChatNextTurnReusesTheConversation) {
   s["stream_options"] = {{"include_usage", true}};
   const json c = on.post("/v1/chat/completions", s);
   ASSERT_TRUE(c.contains("usage")) << c.dump();
+  EXPECT_EQ(text_of(c), reply2);  // streamed pieces join to the same reply, space removed too
   EXPECT_EQ(cached(c), (int)p2.size() - 1);
   EXPECT_EQ(on.health()["prefix_cache"]["slots"], 8);  // the default: 2 x --parallel (4)
 }

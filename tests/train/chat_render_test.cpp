@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "lmforge/data/tokenizer_train.h"
 #include "lmforge/infer/chat_template.h"
 
@@ -57,23 +59,48 @@ TEST(ChatRender, IdsMatchTheTextTemplate) {
 TEST(ChatRender, MaskCoversAssistantTurnsOnly) {
   Tokenizer tok = make_tokenizer({"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
   RenderedChat r = render_chat(tok, kMultiTurn, false);
-  EXPECT_EQ(masked_text(tok, r), "hello, how are you?<|im_end|>|four.<|im_end|>|");
+  EXPECT_EQ(masked_text(tok, r), " hello, how are you?<|im_end|>| four.<|im_end|>|");
   // No system or user token is ever trained, whatever the turn order.
   RenderedChat u = render_chat(tok, {{"user", "hello there"}, {"assistant", "x"}}, false);
   int trained = 0;
   for (uint8_t m : u.mask) trained += m;
-  EXPECT_EQ(masked_text(tok, u), "x<|im_end|>|");
-  EXPECT_EQ(trained, 2);  // "x" and <|im_end|>
+  EXPECT_EQ(masked_text(tok, u), " x<|im_end|>|");
+  EXPECT_EQ(trained, int(tok.encode(" x").size()) + 1);  // " x" and <|im_end|>
   // The generation prompt is context.
   RenderedChat g = render_chat(tok, {{"user", "hi"}}, true);
   for (uint8_t m : g.mask) EXPECT_EQ(m, 0);
+}
+
+// A reply starts with the space the template writes, so its first word is the token that word
+// is inside a sentence (" answer"), the one a model copies from the prompt or learned in
+// pretraining, not the line-start form ("answer"); the reply's text is given back without it.
+TEST(ChatRender, ReplyWordsAreTheTokensOfRunningText) {
+  Tokenizer tok = make_tokenizer({"<|endoftext|>", "<|im_start|>", "<|im_end|>"});
+  const std::vector<int32_t> word = tok.encode(" answer");
+  ASSERT_EQ(word.size(), 1u);
+  ASSERT_NE(tok.encode("answer"), word);  // the two forms are different tokens
+  RenderedChat r =
+      render_chat(tok, {{"user", "the answer is four"}, {"assistant", "answer"}}, false);
+  std::vector<int32_t> reply;
+  for (size_t i = 0; i < r.ids.size(); ++i)
+    if (r.mask[i]) reply.push_back(r.ids[i]);
+  ASSERT_EQ(reply.size(), 2u);  // " answer" <|im_end|>
+  EXPECT_EQ(reply[0], word[0]);
+  // The same id in the prompt, where the word follows a space.
+  const std::vector<int32_t> prompt = tok.encode("the answer is four");
+  EXPECT_NE(std::find(prompt.begin(), prompt.end(), word[0]), prompt.end());
+  EXPECT_EQ(render_chat_text({{"assistant", "hi"}}, false),
+            "<|im_start|>assistant\n hi<|im_end|>\n");
+  EXPECT_EQ(strip_reply_prefix(" four."), "four.");
+  EXPECT_EQ(strip_reply_prefix("four."), "four.");
+  EXPECT_EQ(strip_reply_prefix("  two"), " two");  // only the template's one space
 }
 
 TEST(ChatRender, WithoutChatTokensMarkersAreText) {
   Tokenizer tok = make_tokenizer({"<|endoftext|>"});
   ASSERT_FALSE(tok.special_id("<|im_end|>"));
   RenderedChat r = render_chat(tok, kMultiTurn, false);
-  EXPECT_EQ(masked_text(tok, r), "hello, how are you?<|im_end|>|four.<|im_end|>|");
+  EXPECT_EQ(masked_text(tok, r), " hello, how are you?<|im_end|>| four.<|im_end|>|");
   EXPECT_EQ(tok.decode(r.ids), render_chat_text(kMultiTurn, false));
 }
 

@@ -7,6 +7,7 @@
 
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
+#include "lmforge/data/chat_render.h"
 #include "lmforge/loss/ranking.h"
 #include "lmforge/train/reward_model.h"
 #include "lmforge/train/reward_train.h"
@@ -224,6 +225,15 @@ TEST(ResponseRenderer, ChatModeUsesChatML) {
   EXPECT_EQ(tok.decode(rr.prompt_ids("hi")),
             "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n");
   EXPECT_EQ(rr.response_ids("ok").back(), *tok.special_id("<|im_end|>"));
+  // The reply's ids are the ones instruct trained: ChatML's space before the reply, then it.
+  const std::vector<int32_t> a = rr.response_ids("sees a dog");
+  EXPECT_EQ(std::vector<int32_t>(a.begin(), a.end() - 1), tok.encode(" sees a dog"));
+  std::vector<int32_t> trained =
+      render_chat(tok, {{"user", "hi"}, {"assistant", "sees a dog"}}, false).ids;
+  std::vector<int32_t> row = rr.prompt_ids("hi");
+  row.insert(row.end(), a.begin(), a.end());
+  trained.pop_back();  // the "\n" after <|im_end|>
+  EXPECT_EQ(row, trained);
 }
 
 // Answers a ranker tied ("ties", as `label export` and `demo rank` write) carry no order among

@@ -115,20 +115,44 @@ struct RunPipelineOptions {
 void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt);
 
 // How the demo sizes itself: `speed` is this machine's training speed over the reference machine's
-// (two AVX2 cores; 1 = the reference). A faster machine gets a wider model (cost per token up to
-// sqrt(speed) times tiny's) and steps scaled by the rest of its speed; `minutes` scales steps.
+// (two AVX2 cores training the tiny model at kReferenceTokensPerS; 1 = the reference). A faster
+// machine gets a wider model (training cost per token up to sqrt(speed) times tiny's) and steps
+// scaled by the rest of its speed; `minutes` scales steps.
 struct DemoSizing {
   double speed = 1;
   std::string preset = "tiny", model;  // model: in words, for the report
   int width = 0;                       // n-embd override (0: the preset's)
   int64_t params = 0;                  // parameters of the pretrained model
+  double cost = 1;                     // its training time per token over tiny's
   double step_scale = 1;               // steps relative to the --minutes 20 reference run
 };
-DemoSizing demo_sizing(double minutes, double speed);
+// The sizes the demo chooses from, smallest first; `cost` is the training FLOPs per token over
+// tiny's (12·L·C² + V·C), used where no measured cost is given.
+struct DemoSize {
+  const char* preset;
+  int width;  // 0: the preset's
+  double cost;
+  const char* name;
+};
+const std::vector<DemoSize>& demo_sizes();
+// measured_cost[i] > 0 replaces demo_sizes()[i].cost (tiny's rate over that size's, measured).
+DemoSizing demo_sizing(double minutes, double speed, const std::vector<double>& measured_cost = {});
+// The demo's pretraining shape: rows of a step, tokens per row, the tokenizer's vocabulary.
+constexpr int kDemoBatch = 16, kDemoSeqLen = 128, kDemoVocab = 4096;
+// The reference machine's pretraining throughput of the tiny model (tokens/s; two AVX2 cores of an
+// AMD EPYC Milan, fp32, idle: docs/PERFORMANCE.md "The demo", runs 1-2).
+constexpr double kReferenceTokensPerS = 10400;
+// Tokens per second of one training step's forward and backward (no optimizer: its cost is
+// O(parameters), under 2% of a step here) of `preset` at width `width` (0: the preset's) on
+// kDemoBatch x kDemoSeqLen random tokens of kDemoVocab, at the process's matmul precision and
+// threads: the median of `steps` steps after two warm-up steps (a tiny model: ~1 s in all).
+double measure_training_tokens_per_s(const std::string& preset, int width, int steps = 5);
 // This machine's fp32 GEMM throughput in GFLOP/s: the best of three cpu::sgemm calls at 1024³
-// after a warm-up (~0.1 s); `speed` is it over the reference machine's (src/cli/demo.cpp).
+// after a warm-up (~0.1 s); shown beside the training rate.
 double measure_sgemm_gflops();
 
+// The demo's pipeline YAML for a sizing (demo_sizing) and `minutes` (shown in the title).
+std::string builtin_demo_pipeline_yaml(const DemoSizing& z, double minutes);
 // The demo's pipeline YAML, sized by demo_sizing(minutes, speed).
 std::string builtin_demo_pipeline_yaml(double minutes, double speed = 1.0);
 

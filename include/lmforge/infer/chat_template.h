@@ -3,8 +3,9 @@
 // "default" is used) run by lmforge's own Jinja engine (jinja/jinja.h) with the variables
 // transformers passes: messages, add_generation_prompt, bos_token, eos_token (and
 // unk_token/pad_token when the config has them). ChatML (no template, or exactly the template
-// lmforge writes, data/chat_render.h kChatMlJinja) renders with data/chat_render.h, the instruct
-// stage's renderer, so a tuned model sees at inference exactly the ids it was trained on.
+// lmforge writes or wrote before, data/chat_render.h kChatMlJinja / kChatMlJinjaV1) renders with
+// data/chat_render.h, the instruct stage's renderer, so a tuned model sees at inference exactly the
+// ids it was trained on; it writes a space before each reply, which callers strip from replies.
 //
 // Content is data, markers are tokens: encode() turns special-token strings that the TEMPLATE
 // wrote (<|im_start|>, <|eot_id|>, <start_of_turn>, bos/eos...) into their special ids, while text
@@ -62,6 +63,10 @@ class ChatTemplate {
   // the well-known end-of-turn specials the tokenizer has (<|im_end|>, <|eot_id|>, <|end|>,
   // <end_of_turn>, </s>, <|endoftext|>, <|end_of_text|>, DeepSeek's end of sentence).
   std::vector<int32_t> stop_ids(const Tokenizer& tok) const;
+  // Whether a generated reply starts with a space the template wrote, not the model's answer
+  // (lmforge's ChatML puts one before every reply, data/chat_render.h): callers show
+  // strip_reply_prefix(text), and drop the space from the first streamed piece.
+  bool reply_has_prefix_space() const { return !tmpl_; }
 
  private:
   jinja::Rendered render_jinja(const std::vector<ChatMessage>& messages,
