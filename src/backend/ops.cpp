@@ -144,6 +144,18 @@ void rmsnorm_backward(float* dinp, float* dweight, const float* dout, const floa
   cpu::rmsnorm_backward(dinp, dweight, dout, inp, weight, rstd, N, C);
 }
 
+void qk_norm_forward(float* qkv, float* qk_inp, float* rstd, const float* q_weight,
+                     const float* k_weight, int N, int NH, int NKV, int HS, float eps) {
+  Timed t("qk_norm_forward");
+  cpu::qk_norm_forward(qkv, qk_inp, rstd, q_weight, k_weight, N, NH, NKV, HS, eps);
+}
+void qk_norm_backward(float* dqkv, float* dq_weight, float* dk_weight, const float* qk_inp,
+                      const float* q_weight, const float* k_weight, const float* rstd, int N,
+                      int NH, int NKV, int HS) {
+  Timed t("qk_norm_backward");
+  cpu::qk_norm_backward(dqkv, dq_weight, dk_weight, qk_inp, q_weight, k_weight, rstd, N, NH, NKV,
+                        HS);
+}
 void rope_forward(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int pos0,
                   const int32_t* pos) {
   Timed t("rope_forward");

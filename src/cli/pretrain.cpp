@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/stage_options.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/config.h"
 
 namespace lmforge::cli {
@@ -34,18 +35,21 @@ void setup(CLI::App& root) {
   cmd->add_option("--general-val", (*s)[4],
                   "prepared general data whose val split is scored at every evaluation as "
                   "general_val_loss (default: --replay's)");
-  cmd->add_option("--arch", o->arch, "model family of a fresh model")
-      ->check(CLI::IsMember({"gpt2", "llama"}));
+  std::vector<std::string> families;
+  for (const ArchSpec* a : arch_specs()) families.push_back(a->name);
+  cmd->add_option("--arch", o->arch, "model family of a fresh model (" + arch_names() + ")")
+      ->check(CLI::IsMember(families));
   cmd->add_option("--preset", o->preset,
                   std::string("model size preset (") + ModelConfig::preset_names() +
-                      "); empty: tiny for gpt2, llama-tiny for llama");
+                      "); empty: the family's first (tiny, llama-tiny, qwen3-tiny)");
   cmd->add_option("--n-layer", o->n_layer, "transformer blocks L (0: the preset's)");
   cmd->add_option("--n-head", o->n_head, "attention heads NH (0: the preset's)");
   cmd->add_option("--n-kv-head", o->n_kv_head,
-                  "key/value heads NKV for grouped-query attention, llama only (0: the preset's)");
+                  "key/value heads NKV for grouped-query attention, RoPE families only (0: the "
+                  "preset's)");
   cmd->add_option("--n-embd", o->n_embd, "model width C (0: the preset's)");
   cmd->add_option("--ffn-hidden", o->ffn_hidden,
-                  "feed-forward width FF (0: 4C for gpt2, about 8C/3 for llama)");
+                  "feed-forward width FF (0: 4C for gpt2, about 8C/3 for SwiGLU families)");
   cmd->add_option("--n-ctx", o->n_ctx, "maximum context of a fresh model (0: the preset's)");
   cmd->add_option("--seq-len", o->seq_len, "training sequence length T (0: the model's context)");
   cmd->add_option("--batch-size", o->batch_size, "sequences per micro-batch B");

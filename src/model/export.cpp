@@ -12,6 +12,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/io/safetensors.h"
+#include "lmforge/model/arch.h"
 
 namespace lmforge {
 namespace {
@@ -168,25 +169,23 @@ void export_hf(const Transformer& m, const fs::path& src_dir, const fs::path& ou
   ModelConfig cfg = m.config();
   // Qwen2 checkpoints have no o_proj bias; ours is zero unless training moved it, in which case
   // the model is written as a Llama with attention_bias (the same math, loadable by HF).
-  bool skip_o_bias = cfg.is_llama() && !cfg.attn_out_bias;
+  bool skip_o_bias = cfg.attn_bias && !cfg.attn_out_bias;
   if (skip_o_bias)
     for (const TensorInfo& t : m.params().entries())
-      if (ends_with(t.name, "self_attn.o_proj.bias")) {
+      if (absent_on_disk(cfg, t.name)) {
         const float* x = m.params().get(t.name);
         for (size_t i = 0; i < t.numel; ++i)
           if (x[i] != 0) skip_o_bias = false;
       }
-  if (cfg.is_llama() && !cfg.attn_out_bias && !skip_o_bias) {
-    cfg.attn_out_bias = true;
-    cfg.hf_family = "llama";
-  }
+  const ModelConfig model_cfg = cfg;
+  if (cfg.attn_bias && !cfg.attn_out_bias && !skip_o_bias) cfg.attn_out_bias = true;
   std::vector<NamedTensor> tensors;
   std::vector<std::vector<uint16_t>> half;
   std::vector<std::vector<float>> trans;
   half.reserve(m.params().entries().size());
   trans.reserve(m.params().entries().size());
   for (const TensorInfo& t : m.params().entries()) {
-    if (skip_o_bias && ends_with(t.name, "self_attn.o_proj.bias")) continue;
+    if (skip_o_bias && absent_on_disk(model_cfg, t.name)) continue;
     const float* x = m.params().get(t.name);
     std::vector<int64_t> shape = t.shape;
     if (m.stored_transposed(t.name)) {  // GPT-2 Conv1D: (in, out) on disk

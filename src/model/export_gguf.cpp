@@ -12,6 +12,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/pretokenize.h"
 #include "lmforge/data/tokenizer.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/export.h"
 
 namespace lmforge {
@@ -145,30 +146,7 @@ bool all_zero(const float* x, size_t n) {
 }  // namespace
 
 std::string gguf_tensor_name(const ModelConfig& cfg, const std::string& n) {
-  static const std::vector<std::pair<std::string, std::string>> kGpt2 = {
-      {"ln_1.", "attn_norm."}, {"attn.c_attn.", "attn_qkv."}, {"attn.c_proj.", "attn_output."},
-      {"ln_2.", "ffn_norm."},  {"mlp.c_fc.", "ffn_up."},      {"mlp.c_proj.", "ffn_down."}};
-  static const std::vector<std::pair<std::string, std::string>> kLlama = {
-      {"input_layernorm.", "attn_norm."},    {"self_attn.q_proj.", "attn_q."},
-      {"self_attn.k_proj.", "attn_k."},      {"self_attn.v_proj.", "attn_v."},
-      {"self_attn.o_proj.", "attn_output."}, {"post_attention_layernorm.", "ffn_norm."},
-      {"mlp.gate_proj.", "ffn_gate."},       {"mlp.up_proj.", "ffn_up."},
-      {"mlp.down_proj.", "ffn_down."}};
-  const bool llama = cfg.is_llama();
-  if (n == (llama ? "model.embed_tokens.weight" : "transformer.wte.weight"))
-    return "token_embd.weight";
-  if (!llama && n == "transformer.wpe.weight") return "position_embd.weight";
-  if (n == "lm_head.weight") return "output.weight";
-  const std::string norm = llama ? "model.norm." : "transformer.ln_f.";
-  if (n.rfind(norm, 0) == 0) return "output_norm." + n.substr(norm.size());
-  const std::string lp = llama ? "model.layers." : "transformer.h.";
-  if (n.rfind(lp, 0) != 0) return "";
-  const size_t dot = n.find('.', lp.size());
-  if (dot == std::string::npos) return "";
-  const std::string layer = n.substr(lp.size(), dot - lp.size()), rest = n.substr(dot + 1);
-  for (const auto& [from, to] : llama ? kLlama : kGpt2)
-    if (rest.rfind(from, 0) == 0) return "blk." + layer + "." + to + rest.substr(from.size());
-  return "";
+  return gguf_name(cfg, n);
 }
 
 void permute_rope_rows(const float* src, float* dst, int heads, int head_dim, int64_t cols,
@@ -188,7 +166,9 @@ void export_gguf(const Transformer& m, const fs::path& tokenizer_dir, const fs::
                  GgmlType wtype, const std::string& name) {
   const ModelConfig& c = m.config();
   const Vocab v = read_vocab(tokenizer_dir, c.vocab_size);
-  const std::string arch = c.is_llama() ? "llama" : "gpt2";
+  const ArchSpec& spec = c.spec();
+  const ArchFeatures& f = spec.features;
+  const std::string arch = spec.gguf_arch;
   auto key = [&](const std::string& k) { return arch + "." + k; };
 
   GgufMetadata kv;
@@ -203,7 +183,7 @@ void export_gguf(const Transformer& m, const fs::path& tokenizer_dir, const fs::
   kv.emplace_back(key("block_count"), GgufValue::u32(uint32_t(c.n_layer)));
   kv.emplace_back(key("feed_forward_length"), GgufValue::u32(uint32_t(c.ffn_hidden)));
   kv.emplace_back(key("attention.head_count"), GgufValue::u32(uint32_t(c.n_head)));
-  if (c.is_llama()) {
+  if (f.rope()) {
     kv.emplace_back(key("attention.head_count_kv"), GgufValue::u32(uint32_t(c.n_kv_head)));
     kv.emplace_back(key("rope.freq_base"), GgufValue::f32(c.rope_theta));
     kv.emplace_back(key("attention.layer_norm_rms_epsilon"), GgufValue::f32(c.norm_eps));
@@ -242,14 +222,14 @@ void export_gguf(const Transformer& m, const fs::path& tokenizer_dir, const fs::
   std::vector<float> perm;
   for (const TensorInfo& t : m.params().entries()) {
     const float* x = m.params().get(t.name);
-    if (c.is_llama() && !c.attn_out_bias && ends_with(t.name, "self_attn.o_proj.bias") &&
-        all_zero(x, t.numel))
+    if (absent_on_disk(c, t.name) && all_zero(x, t.numel))
       continue;  // Qwen2 has no o_proj bias: it is all zeros in our arena
     const std::string gname = gguf_tensor_name(c, t.name);
     check(!gname.empty(), "export", "no GGUF name for tensor '" + t.name + "'");
-    const bool is_q = ends_with(t.name, "q_proj.weight") || ends_with(t.name, "q_proj.bias");
-    const bool is_k = ends_with(t.name, "k_proj.weight") || ends_with(t.name, "k_proj.bias");
-    if (c.is_llama() && (is_q || is_k)) {
+    int layer = -1;
+    const TensorSpec* ts = find_tensor(c, t.name, &layer);
+    if (ts && ts->gguf_permuted) {
+      const bool is_q = ts->role == TensorRole::kQW || ts->role == TensorRole::kQB;
       perm.resize(t.numel);
       const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;
       permute_rope_rows(x, perm.data(), is_q ? c.n_head : c.n_kv_head, c.head_dim, cols, false);

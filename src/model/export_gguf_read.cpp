@@ -1,9 +1,11 @@
 // The way back from a GGUF file lmforge wrote (or one llama.cpp's converter wrote for the same
 // architectures) to a Transformer: hyper-parameters from the metadata, tensors by llama.cpp name,
-// dequantized to f32, Llama Q/K rows returned to HF's rotate-half order. The export tests use it
+// dequantized to f32, permuted Q/K rows (the spec's gguf_permuted) returned to HF's rotate-half order. The export tests use it
 // to show that the file holds exactly the source model.
-// Not here: the container parser (io/gguf.cpp), any llama.cpp architecture other than gpt2/llama.
+// Not here: the container parser (io/gguf.cpp), any llama.cpp architecture no spec names
+// (model/arch.h).
 #include "lmforge/core/error.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/export.h"
 
 namespace lmforge {
@@ -39,13 +41,19 @@ float get_f(const GgufFile& g, const std::string& key, float fallback) {
 
 ModelConfig config_from_gguf(const GgufFile& g) {
   const GgufValue& a = g.get("general.architecture");
-  if (a.type != GgufType::kString || (a.s != "gpt2" && a.s != "llama"))
+  const ArchSpec* spec = nullptr;
+  std::string known;
+  for (const ArchSpec* s : arch_specs()) {
+    if (a.type == GgufType::kString && a.s == s->gguf_arch) spec = s;
+    known += (known.empty() ? "" : ", ") + std::string(s->gguf_arch);
+  }
+  if (!spec)
     throw InputError(g.path(), 0, "general.architecture",
-                     "unsupported architecture " + a.to_string(), "lmforge reads gpt2 and llama");
+                     "unsupported architecture " + a.to_string(), "lmforge reads " + known);
   const std::string arch = a.s;
   auto key = [&](const std::string& k) { return arch + "." + k; };
   ModelConfig c;
-  c.arch = arch;
+  c.arch = spec->name;
   c.n_ctx = get_u(g, key("context_length"));
   c.n_embd = get_u(g, key("embedding_length"));
   c.n_layer = get_u(g, key("block_count"));
@@ -55,7 +63,7 @@ ModelConfig config_from_gguf(const GgufFile& g) {
   if (emb.ne.size() != 2) throw InputError(g.path(), 0, "token_embd.weight", "must be 2-D");
   c.vocab_size = int(emb.ne[1]);
   c.tie_embeddings = !g.has_tensor("output.weight");
-  if (arch == "gpt2") {
+  if (!spec->features.rope()) {
     c.n_kv_head = c.n_head;
     c.head_dim = c.n_head > 0 ? c.n_embd / c.n_head : 0;
     c.norm_eps = get_f(g, key("attention.layer_norm_epsilon"), 1e-5f);
@@ -75,7 +83,7 @@ ModelConfig config_from_gguf(const GgufFile& g) {
     c.attn_bias = g.has_tensor("blk.0.attn_q.bias");
     c.attn_out_bias = !c.attn_bias || g.has_tensor("blk.0.attn_output.bias");
     c.mlp_bias = g.has_tensor("blk.0.ffn_up.bias");
-    c.hf_family = c.attn_out_bias ? "llama" : "qwen2";
+    c.hf_family = spec->hf_types.front().first;  // (the llama spec writes Qwen2 by its biases)
   }
   if (g.has_key("tokenizer.ggml.bos_token_id"))
     c.bos_token_id = get_u(g, "tokenizer.ggml.bos_token_id");
@@ -96,7 +104,7 @@ Transformer transformer_from_gguf(const GgufFile& g) {
   size_t used = 0;
   for (const TensorInfo& t : m.params().entries()) {
     const std::string gname = gguf_tensor_name(c, t.name);
-    if (!c.attn_out_bias && ends_with(t.name, "self_attn.o_proj.bias")) continue;  // Qwen2: zero
+    if (absent_on_disk(c, t.name)) continue;  // Qwen2: zero
     const GgufFile::Tensor& gt = g.tensor(gname);
     const std::vector<int64_t> want(t.shape.rbegin(), t.shape.rend());
     if (gt.ne != want)
@@ -104,9 +112,10 @@ Transformer transformer_from_gguf(const GgufFile& g) {
           g.path(), 0, gname,
           "shape " + shape_str(gt.ne) + ", expected " + shape_str(want) + " (innermost first)");
     float* dst = m.params().get(t.name);
-    const bool is_q = ends_with(t.name, "q_proj.weight") || ends_with(t.name, "q_proj.bias");
-    const bool is_k = ends_with(t.name, "k_proj.weight") || ends_with(t.name, "k_proj.bias");
-    if (c.is_llama() && (is_q || is_k)) {
+    int layer = -1;
+    const TensorSpec* ts = find_tensor(c, t.name, &layer);
+    if (ts && ts->gguf_permuted) {
+      const bool is_q = ts->role == TensorRole::kQW || ts->role == TensorRole::kQB;
       tmp.resize(t.numel);
       g.read_f32(gname, tmp.data(), t.numel);
       const int64_t cols = t.shape.size() == 2 ? t.shape[1] : 1;

@@ -11,6 +11,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/core/rng.h"
 #include "lmforge/io/safetensors.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/transformer.h"
 
 namespace lmforge {
@@ -19,25 +20,8 @@ using nlohmann::json;
 
 namespace {
 
-struct TargetSpec {
-  const char* target;  // our name
-  const char* module;  // HF module suffix inside a block
-  LoraSite site;
-};
-
-const std::vector<TargetSpec>& specs(const ModelConfig& m) {
-  static const std::vector<TargetSpec> llama = {{"attn_q", "self_attn.q_proj", LoraSite::kQKV},
-                                                {"attn_k", "self_attn.k_proj", LoraSite::kQKV},
-                                                {"attn_v", "self_attn.v_proj", LoraSite::kQKV},
-                                                {"attn_o", "self_attn.o_proj", LoraSite::kO},
-                                                {"ffn_gate", "mlp.gate_proj", LoraSite::kUp},
-                                                {"ffn_up", "mlp.up_proj", LoraSite::kUp},
-                                                {"ffn_down", "mlp.down_proj", LoraSite::kDown}};
-  static const std::vector<TargetSpec> gpt2 = {{"attn_qkv", "attn.c_attn", LoraSite::kQKV},
-                                               {"attn_o", "attn.c_proj", LoraSite::kO},
-                                               {"ffn_up", "mlp.c_fc", LoraSite::kUp},
-                                               {"ffn_down", "mlp.c_proj", LoraSite::kDown}};
-  return m.is_llama() ? llama : gpt2;
+const std::vector<LoraTargetSpec>& specs(const ModelConfig& m) {
+  return m.spec().lora_targets;
 }
 
 std::string known_targets(const ModelConfig& m) {
@@ -101,24 +85,37 @@ LoraAdapters::LoraAdapters(const ModelConfig& model, LoraConfig cfg, uint64_t se
   for (int l = 0; l < model.n_layer; ++l) {
     for (const auto& s : specs(model)) {
       if (!wanted.count(s.target)) continue;
-      Adapter a{s.site, l, 0, 0, 0, layer_prefix(model, l) + s.module, "", ""};
-      const std::string t = s.target;
-      if (t == "attn_q")
-        a = {s.site, l, 0, Q, C, a.module, "", ""};
-      else if (t == "attn_k")
-        a = {s.site, l, Q, KV, C, a.module, "", ""};
-      else if (t == "attn_v")
-        a = {s.site, l, Q + KV, KV, C, a.module, "", ""};
-      else if (t == "attn_qkv")
-        a = {s.site, l, 0, QKV, C, a.module, "", ""};
-      else if (t == "attn_o")
-        a = {s.site, l, 0, C, Q, a.module, "", ""};
-      else if (t == "ffn_gate")
-        a = {s.site, l, 0, FF, C, a.module, "", ""};
-      else if (t == "ffn_up")
-        a = {s.site, l, model.is_llama() ? FF : 0, FF, C, a.module, "", ""};
-      else if (t == "ffn_down")
-        a = {s.site, l, 0, C, FF, a.module, "", ""};
+      // The adapted weight fixes the site and the column slice of its packed output.
+      const std::string module = layer_prefix(model, l) + s.module;
+      Adapter a{LoraSite::kQKV, l, 0, 0, 0, module, "", ""};
+      switch (s.weight) {
+        case TensorRole::kQW:
+          a = {LoraSite::kQKV, l, 0, Q, C, module, "", ""};
+          break;
+        case TensorRole::kKW:
+          a = {LoraSite::kQKV, l, Q, KV, C, module, "", ""};
+          break;
+        case TensorRole::kVW:
+          a = {LoraSite::kQKV, l, Q + KV, KV, C, module, "", ""};
+          break;
+        case TensorRole::kQKVW:
+          a = {LoraSite::kQKV, l, 0, QKV, C, module, "", ""};
+          break;
+        case TensorRole::kOW:
+          a = {LoraSite::kO, l, 0, C, Q, module, "", ""};
+          break;
+        case TensorRole::kGateW:
+          a = {LoraSite::kUp, l, 0, FF, C, module, "", ""};
+          break;
+        case TensorRole::kUpW:  // after the gate in SwiGLU's packed [gate|up]
+          a = {LoraSite::kUp, l, model.features().swiglu() ? FF : 0, FF, C, module, "", ""};
+          break;
+        case TensorRole::kDownW:
+          a = {LoraSite::kDown, l, 0, C, FF, module, "", ""};
+          break;
+        default:
+          throw UsageError("LoRA target '" + std::string(s.target) + "' adapts no linear layer");
+      }
       a.a_name = "base_model.model." + a.module + ".lora_A.weight";
       a.b_name = "base_model.model." + a.module + ".lora_B.weight";
       params_.add(a.a_name, {cfg_.rank, a.in});
@@ -145,7 +142,7 @@ int site_width(const ModelConfig& m, LoraSite s) {
     case LoraSite::kO:
       return m.n_embd;
     case LoraSite::kUp:
-      return m.is_llama() ? 2 * m.ffn_hidden : m.ffn_hidden;
+      return m.features().up_factor() * m.ffn_hidden;
     case LoraSite::kDown:
       return m.n_embd;
   }
@@ -210,13 +207,18 @@ bool LoraAdapters::present(const fs::path& dir) {
 }
 
 void LoraAdapters::save(const fs::path& dir, const std::string& base_model) const {
-  // Llama's module names are unique, so the last component is what PEFT users write. GPT-2's
-  // "c_proj" names both the attention and the MLP output projection and PEFT matches module-name
-  // suffixes, so GPT-2 lists qualified names ("attn.c_proj").
+  // Where module names are unique (Llama, Qwen3) the last component is what PEFT users write.
+  // GPT-2's "c_proj" names both the attention and the MLP output projection and PEFT matches
+  // module-name suffixes, so GPT-2 lists qualified names ("attn.c_proj").
+  const ArchSpec& spec = model_.spec();
   json modules = json::array();
+  bool transposed = false;  // PEFT's fan_in_fan_out: the adapted weights are stored (in, out)
   for (const auto& s : specs(model_))
-    if (std::find(cfg_.targets.begin(), cfg_.targets.end(), s.target) != cfg_.targets.end())
-      modules.push_back(model_.is_llama() ? last_component(s.module) : std::string(s.module));
+    if (std::find(cfg_.targets.begin(), cfg_.targets.end(), s.target) != cfg_.targets.end()) {
+      modules.push_back(spec.peft_short_modules ? last_component(s.module)
+                                                : std::string(s.module));
+      for (const TensorSpec& t : spec.tensors) transposed |= t.role == s.weight && t.transposed;
+    }
   // PEFT types lora_alpha as int; write it as one when it is.
   const json alpha = cfg_.alpha == std::floor(cfg_.alpha) && std::fabs(cfg_.alpha) < 1e9f
                          ? json(int64_t(cfg_.alpha))
@@ -228,7 +230,7 @@ void LoraAdapters::save(const fs::path& dir, const std::string& base_model) cons
               {"lora_alpha", alpha},
               {"lora_dropout", 0.0},
               {"bias", "none"},
-              {"fan_in_fan_out", !model_.is_llama()},  // GPT-2's Conv1D stores W as (in, out)
+              {"fan_in_fan_out", transposed},  // GPT-2's Conv1D stores W as (in, out)
               {"target_modules", modules},
               {"base_model_name_or_path", base_model},
               {"inference_mode", true}};

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "lmforge/core/error.h"
+#include "lmforge/model/arch.h"
 
 namespace lmforge {
 namespace {
@@ -31,11 +32,12 @@ double param_count(const ModelConfig& c) {
   const double C = c.n_embd, V = c.vocab_size, L = c.n_layer, FF = c.ffn_hidden;
   const double HS = c.head_dim, QKV = (double(c.n_head) + 2.0 * c.n_kv_head) * HS,
                A = double(c.n_head) * HS;
-  const bool llama = c.is_llama();
-  double n = V * C + (llama ? 0 : double(c.n_ctx) * C) + (c.tie_embeddings ? 0 : V * C);
-  const double norm = llama ? C : 2 * C, up = llama ? 2 * FF : FF;
+  const ArchFeatures& f = c.features();
+  double n = V * C + (f.rope() ? 0 : double(c.n_ctx) * C) + (c.tie_embeddings ? 0 : V * C);
+  const double norm = f.rms() ? C : 2 * C, up = f.up_factor() * FF;
   double layer = 2 * norm + QKV * C + (c.attn_bias ? QKV : 0) + C * A + (c.attn_bias ? C : 0) +
-                 up * C + (c.mlp_bias ? up : 0) + C * FF + (c.mlp_bias ? C : 0);
+                 (f.qk_norm ? 2 * HS : 0) + up * C + (c.mlp_bias ? up : 0) + C * FF +
+                 (c.mlp_bias ? C : 0);
   return n + L * layer + norm;
 }
 
@@ -61,7 +63,7 @@ std::string MemoryEstimate::describe() const {
 double activation_floats(const ModelConfig& c, double N) {
   const double C = c.n_embd, QKV = (double(c.n_head) + 2.0 * c.n_kv_head) * c.head_dim,
                A = double(c.n_head) * c.head_dim, FF = c.ffn_hidden;
-  const double UP = c.is_llama() ? 2 * FF : FF, NH = c.n_head, V = c.vocab_size;
+  const double UP = c.features().up_factor() * FF, NH = c.n_head, V = c.vocab_size;
   double layer = 0;
   for (double n : {N * C, N * C, N, N, N * QKV, N * A, N * NH, N * C, N * C, N, N, N * UP, N * FF})
     layer += padded(n);

@@ -13,6 +13,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/io/safetensors.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/memory_estimate.h"
 #include "lmforge/model/param_layout.h"
 #include "lmforge/model/transformer.h"
@@ -41,26 +42,20 @@ bool ignorable(const std::string& name, bool tied) {
          ends_with(name, "rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
 }
 
-bool is_absent_o_bias(const ModelConfig& cfg, const std::string& name) {
-  return cfg.is_llama() && !cfg.attn_out_bias && ends_with(name, "self_attn.o_proj.bias");
-}
-
 }  // namespace
 
 void Transformer::save(const fs::path& dir) const {
   ModelConfig out_cfg = cfg_;
   bool skip_o_bias = false;
-  if (cfg_.is_llama() && !cfg_.attn_out_bias) {
+  if (cfg_.attn_bias && !cfg_.attn_out_bias) {
     skip_o_bias = true;
     for (const TensorInfo& t : params_.entries())
-      if (is_absent_o_bias(cfg_, t.name)) {
+      if (absent_on_disk(cfg_, t.name)) {
         const float* x = params_.get(t.name);
         for (size_t i = 0; i < t.numel; ++i) skip_o_bias = skip_o_bias && x[i] == 0.0f;
       }
-    if (!skip_o_bias) {
-      out_cfg.attn_out_bias = true;
-      out_cfg.hf_family = "llama";
-    }
+    // A trained o_proj bias is written, and the config then says so (Qwen2 becomes Llama).
+    if (!skip_o_bias) out_cfg.attn_out_bias = true;
   }
   nlohmann::json cfg = out_cfg.to_hf_json();
   write_file_atomic(dir / "config.json", cfg.dump(2) + "\n");
@@ -71,7 +66,7 @@ void Transformer::save(const fs::path& dir) const {
 
   std::vector<NamedTensor> tensors;
   for (const TensorInfo& t : params_.entries()) {
-    if (skip_o_bias && is_absent_o_bias(cfg_, t.name)) continue;
+    if (skip_o_bias && absent_on_disk(cfg_, t.name)) continue;
     const float* data = params_.get(t.name);
     if (stored_transposed(t.name)) {
       // Transposed as it is written, into one buffer for all of them: a copy of every Conv1D
@@ -149,7 +144,7 @@ Transformer Transformer::load(const fs::path& dir) {
   // model fits in memory.
   for_each_param(cfg, [&](const std::string& name, const std::vector<int64_t>& shape) {
     const std::string fname = file_name(name);
-    if (!where.count(fname) && is_absent_o_bias(cfg, name)) return true;
+    if (!where.count(fname) && absent_on_disk(cfg, name)) return true;
     if (!where.count(fname))
       throw InputError(file, 0, name, "missing tensor",
                        "the checkpoint does not match " + cfg_path.string() + " (" + cfg.arch +
@@ -172,7 +167,7 @@ Transformer Transformer::load(const fs::path& dir) {
   std::vector<float> tmp;
   for (const TensorInfo& t : m.params_.entries()) {
     const std::string fname = file_name(t.name);
-    if (!where.count(fname) && is_absent_o_bias(m.cfg_, t.name)) continue;  // zero, as in Qwen2
+    if (!where.count(fname) && absent_on_disk(m.cfg_, t.name)) continue;  // zero, as in Qwen2
     if (!where.count(fname))
       throw InputError(file, 0, t.name, "missing tensor",
                        "the checkpoint does not match config.json (" + m.cfg_.arch + ")");

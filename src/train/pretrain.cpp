@@ -14,6 +14,7 @@
 #include "lmforge/core/file_util.h"
 #include "lmforge/data/token_dataset.h"
 #include "lmforge/data/tokenizer.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/train/data_loader.h"
 #include "lmforge/train/evaluate.h"
 #include "lmforge/train/stage.h"
@@ -80,8 +81,7 @@ class WindowSource : public BatchSource {
 };
 
 ModelConfig resolve_model(const PretrainOptions& o, const DataManifest& man) {
-  if (o.arch != "gpt2" && o.arch != "llama")
-    throw UsageError("--arch must be gpt2 or llama, got '" + o.arch + "'");
+  const ArchSpec& spec = arch_spec(o.arch);  // UsageError naming the families
   if (!o.init_model.empty()) {
     if (o.n_layer || o.n_head || o.n_kv_head || o.n_embd || o.ffn_hidden || o.n_ctx ||
         !o.preset.empty())
@@ -99,24 +99,27 @@ ModelConfig resolve_model(const PretrainOptions& o, const DataManifest& man) {
                        "prepare the data with this model's tokenizer");
     return c;
   }
-  std::string preset = o.preset.empty() ? (o.arch == "llama" ? "llama-tiny" : "tiny") : o.preset;
+  // Without --preset: the family's first preset (tiny, llama-tiny, qwen3-tiny).
+  std::string preset = o.preset.empty() ? spec.presets.front().name : o.preset;
   ModelConfig c = ModelConfig::preset(preset, man.vocab_size);
-  if (!o.preset.empty() && c.arch != o.arch && o.arch != "gpt2")
+  if (!o.preset.empty() && c.arch != o.arch && o.arch != PretrainOptions{}.arch)
     throw UsageError("--preset " + preset + " is a " + c.arch + " model but --arch is " + o.arch);
+  const bool gqa = c.features().rope();  // the RoPE families have grouped-query attention
   if (o.n_layer) c.n_layer = o.n_layer;
   if (o.n_head) c.n_head = o.n_head;
-  c.n_kv_head = o.n_kv_head ? o.n_kv_head : (c.is_llama() && !o.n_head ? c.n_kv_head : c.n_head);
-  if (!c.is_llama() && o.n_kv_head && o.n_kv_head != c.n_head)
-    throw UsageError("--n-kv-head applies to llama models only (GPT-2 has NKV = NH)");
+  c.n_kv_head = o.n_kv_head ? o.n_kv_head : (gqa && !o.n_head ? c.n_kv_head : c.n_head);
+  if (!gqa && o.n_kv_head && o.n_kv_head != c.n_head)
+    throw UsageError("--n-kv-head applies to RoPE families only (GPT-2 has NKV = NH)");
   if (o.n_embd) c.n_embd = o.n_embd;
   if (c.n_head <= 0 || c.n_embd % c.n_head != 0)
     throw UsageError("--n-embd " + std::to_string(c.n_embd) + " is not divisible by --n-head " +
                      std::to_string(c.n_head));
-  c.head_dim = c.n_embd / c.n_head;
+  // A preset's head size stays (Qwen3's need not be C/NH) unless the width or heads change.
+  if (o.n_embd || o.n_head) c.head_dim = c.n_embd / c.n_head;
   if (o.ffn_hidden)
     c.ffn_hidden = o.ffn_hidden;
   else if (o.n_embd)
-    c.ffn_hidden = c.is_llama() ? (8 * c.n_embd / 3 + 7) / 8 * 8 : 4 * c.n_embd;
+    c.ffn_hidden = c.features().swiglu() ? (8 * c.n_embd / 3 + 7) / 8 * 8 : 4 * c.n_embd;
   if (o.n_ctx) c.n_ctx = o.n_ctx;
   c.eos_token_id = c.bos_token_id = man.eot_id;
   c.validate();

@@ -13,6 +13,7 @@
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
 #include "lmforge/model/lora.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/memory_estimate.h"
 #include "lmforge/train/checkpoint.h"
 
@@ -228,10 +229,9 @@ StageRun begin_stage(const std::string& name, const StageOptions& o, json resume
       LoraConfig lc;
       lc.rank = o.lora_rank;
       lc.alpha = static_cast<float>(o.lora_alpha);
-      const bool llama = run.model->config().is_llama();
+      const ModelConfig& mc = run.model->config();
       lc.targets = parse_lora_targets(
-          o.lora_targets.empty() ? (llama ? "attn_q,attn_v" : "attn_qkv") : o.lora_targets,
-          run.model->config());
+          o.lora_targets.empty() ? mc.spec().default_lora_targets : o.lora_targets, mc);
       run.model->enable_lora(lc, o.seed);
     }
   }

@@ -1,8 +1,9 @@
-"""Independent PyTorch reference for the two model families lmforge trains (tests only).
+"""Independent PyTorch reference for the model families lmforge trains (tests only).
 
-What it is: GPT-2 (learned positions, LayerNorm, tanh-GELU, biases, tied head) and Llama (RoPE
+What it is: GPT-2 (learned positions, LayerNorm, tanh-GELU, biases, tied head), Llama (RoPE
 rotate-half, RMSNorm, SwiGLU, grouped-query attention by repeat_interleave of the kv heads, tied or
-untied head) written from the papers / HF semantics with explicit formulas on plain tensors,
+untied head) and Qwen3 (Llama plus an RMSNorm over each q and k head after the projection and
+before RoPE, weights self_attn.q_norm / k_norm of size head_dim; head_dim free of C/NH) written from the papers / HF semantics with explicit formulas on plain tensors,
 reading a Hugging Face model directory (config.json + model.safetensors, parsed by st_io).
 Parameters are kept exactly as the file stores them (GPT-2's Conv1D weights (in, out), Linear
 weights (out, in)), so gradients come back in the file's layout, keyed by HF name.
@@ -30,6 +31,17 @@ def parse_config(cfg):
             arch="gpt2", V=cfg["vocab_size"], C=C, L=cfg["n_layer"], NH=NH, NKV=NH, HS=C // NH,
             FF=cfg.get("n_inner") or 4 * C, n_ctx=cfg.get("n_positions", cfg.get("n_ctx")),
             eps=cfg.get("layer_norm_epsilon", 1e-5), tie=cfg.get("tie_word_embeddings", True),
+        )
+    if "Qwen3ForCausalLM" in archs or mt == "qwen3":
+        C = cfg["hidden_size"]
+        NH = cfg["num_attention_heads"]
+        return dict(
+            arch="qwen3", V=cfg["vocab_size"], C=C, L=cfg["num_hidden_layers"], NH=NH,
+            NKV=cfg.get("num_key_value_heads") or NH, HS=cfg.get("head_dim") or 128,
+            FF=cfg["intermediate_size"], n_ctx=cfg.get("max_position_embeddings"),
+            eps=cfg.get("rms_norm_eps", 1e-6), theta=cfg.get("rope_theta", 10000.0),
+            tie=cfg.get("tie_word_embeddings", False),
+            attn_bias=bool(cfg.get("attention_bias", False)), mlp_bias=False,
         )
     if "LlamaForCausalLM" in archs or mt in ("llama", "qwen2", "mistral"):
         C = cfg["hidden_size"]
@@ -94,6 +106,8 @@ def expected_shapes(cfg):
                       p + "post_attention_layernorm.weight": (C,),
                       p + "mlp.gate_proj.weight": (FF, C), p + "mlp.up_proj.weight": (FF, C),
                       p + "mlp.down_proj.weight": (C, FF)})
+            if cfg["arch"] == "qwen3":
+                s.update({p + "self_attn.q_norm.weight": (HS,), p + "self_attn.k_norm.weight": (HS,)})
         s["model.norm.weight"] = (C,)
         if not cfg["tie"]:
             s["lm_head.weight"] = (V, C)
@@ -102,7 +116,7 @@ def expected_shapes(cfg):
 
 def _optional_biases(cfg):
     """Llama-family biases that may or may not be present (Qwen2 has q/k/v biases)."""
-    if cfg["arch"] != "llama":
+    if cfg["arch"] == "gpt2":
         return {}
     C, NH, NKV, HS, FF = (cfg[k] for k in ("C", "NH", "NKV", "HS", "FF"))
     s = {}
@@ -244,8 +258,13 @@ def forward_logits(cfg, params, ids):
     for i in range(L):
         p = f"model.layers.{i}."
         h = rms_norm(x, P[p + "input_layernorm.weight"], eps)
-        q = apply_rope(_split_heads(_lin(h, P, p + "self_attn.q_proj"), NH, HS), cos, sin)
-        k = apply_rope(_split_heads(_lin(h, P, p + "self_attn.k_proj"), NKV, HS), cos, sin)
+        q = _split_heads(_lin(h, P, p + "self_attn.q_proj"), NH, HS)
+        k = _split_heads(_lin(h, P, p + "self_attn.k_proj"), NKV, HS)
+        if cfg["arch"] == "qwen3":  # RMSNorm over each head (last dim HS), before RoPE
+            q = rms_norm(q, P[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, P[p + "self_attn.k_norm.weight"], eps)
+        q = apply_rope(q, cos, sin)
+        k = apply_rope(k, cos, sin)
         v = _split_heads(_lin(h, P, p + "self_attn.v_proj"), NKV, HS)
         # GQA: query head j reads kv head j // rep.
         k = k.repeat_interleave(rep, dim=1)
@@ -291,6 +310,14 @@ def llama_hf_config(V, n_ctx, L, NH, NKV, C, FF, tie, theta=10000.0):
             "num_hidden_layers": L, "num_attention_heads": NH, "num_key_value_heads": NKV,
             "head_dim": C // NH, "rms_norm_eps": 1e-5, "rope_theta": theta, "hidden_act": "silu",
             "tie_word_embeddings": tie, "attention_bias": False, "mlp_bias": False}
+
+
+def qwen3_hf_config(V, n_ctx, L, NH, NKV, C, HS, FF, tie, theta=1000000.0):
+    return {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", "vocab_size": V,
+            "max_position_embeddings": n_ctx, "hidden_size": C, "intermediate_size": FF,
+            "num_hidden_layers": L, "num_attention_heads": NH, "num_key_value_heads": NKV,
+            "head_dim": HS, "rms_norm_eps": 1e-6, "rope_theta": theta, "hidden_act": "silu",
+            "tie_word_embeddings": tie, "attention_bias": False, "use_sliding_window": False}
 
 
 def write_random_model_dir(path, hf_cfg, seed=0, std=0.02):

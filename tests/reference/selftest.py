@@ -5,7 +5,7 @@ What it is: checks that the reference is itself right before it judges lmforge: 
 op against torch's built-in (F.layer_norm, F.gelu(approximate="tanh"), F.cross_entropy), the
 matrix attention against a per-position loop, RoPE against the complex-number form and its
 relative-position property, GQA against the equivalent MHA model (kv weights repeated per
-group), finite differences vs autograd for every tensor of the tiny models in float64, safetensors round
+group), Qwen3's q/k norm as a per-head invariance, finite differences vs autograd for every tensor of the tiny models in float64, safetensors round
 trips, and that malformed model files are rejected. Exits non-zero on any failure.
 What it is not: a test of lmforge's C++ (tests/model/parity_test.cpp is).
 """
@@ -126,11 +126,39 @@ def test_gqa_equals_mha(tmp):
     check(not close(gqa, ref.forward_logits(mcfg, W, ids), 1e-6), "GQA head grouping is repeat_interleave, not tile")
 
 
+def test_qwen3_qk_norm(tmp):
+    # Qwen3's q/k RMSNorm is per head: scaling the q_proj (or k_proj) rows of one head by a
+    # constant leaves the logits unchanged (up to eps), which a Llama model does not; and the q/k
+    # norm weights matter (setting one to 2 changes the logits).
+    d = os.path.join(tmp, "qwen3")
+    hf = ref.qwen3_hf_config(23, 16, 2, 4, 2, 32, 12, 48, False)
+    hf["rms_norm_eps"] = 1e-12
+    ref.write_random_model_dir(d, hf, seed=5)
+    cfg, P = ref.load_model_dir(d)
+    check(cfg["HS"] == 12 and cfg["C"] // cfg["NH"] == 8, "qwen3: head_dim read apart from C/NH")
+    ids = torch.randint(0, 23, (2, 9), generator=torch.Generator().manual_seed(6))
+    base = ref.forward_logits(cfg, P, ids)
+    Q = {n: t.detach().clone() for n, t in P.items()}
+    HS = cfg["HS"]
+    Q["model.layers.0.self_attn.q_proj.weight"][HS:2 * HS] *= 3.0   # q head 1
+    Q["model.layers.1.self_attn.k_proj.weight"][:HS] *= 0.25        # k head 0
+    check(close(base, ref.forward_logits(cfg, Q, ids), 1e-9),
+          "qwen3: per-head scaling of q_proj / k_proj rows leaves the logits unchanged")
+    L = dict(cfg, arch="llama")
+    check(not close(ref.forward_logits(L, {n: t.detach() for n, t in P.items()}, ids),
+                    ref.forward_logits(L, Q, ids), 1e-6),
+          "llama (no q/k norm): the same scaling changes the logits")
+    Q = {n: t.detach().clone() for n, t in P.items()}
+    Q["model.layers.1.self_attn.k_norm.weight"][3] = 2.0
+    check(not close(base, ref.forward_logits(cfg, Q, ids), 1e-6), "qwen3: k_norm weights are used")
+
+
 def test_gradcheck(tmp):
     configs = {
         "gpt2": ref.gpt2_hf_config(11, 8, 1, 2, 8),
         "llama-gqa-untied": ref.llama_hf_config(11, 8, 1, 4, 2, 8, 12, False),
         "llama-tied": ref.llama_hf_config(11, 8, 2, 2, 1, 8, 12, True),
+        "qwen3-gqa-tied": ref.qwen3_hf_config(11, 8, 2, 4, 2, 8, 6, 12, True),
     }
     for tag, hf in configs.items():
         d = os.path.join(tmp, "gc-" + tag)
@@ -207,6 +235,7 @@ def main():
         test_st_io(tmp)
         test_ops()
         test_gqa_equals_mha(tmp)
+        test_qwen3_qk_norm(tmp)
         test_gradcheck(tmp)
         test_rejects_bad_files(tmp)
         test_parity_demo()

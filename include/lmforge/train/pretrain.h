@@ -27,7 +27,7 @@ struct PretrainOptions {
   // general_val_dir names another prepared directory.
   std::filesystem::path replay_dir, general_val_dir;
   double replay_ratio = 0.25;
-  std::string arch = "gpt2";  // gpt2 | llama
+  std::string arch = "gpt2";  // a family of model/arch.h: gpt2 | llama | qwen3
   std::string preset;         // empty: "tiny" for gpt2, "llama-tiny" for llama
   // Architecture overrides; 0 keeps the preset's value.
   int n_layer = 0, n_head = 0, n_kv_head = 0, n_embd = 0, ffn_hidden = 0, n_ctx = 0;
