@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end: real llama.cpp (node-llama-cpp@3.21.1's prebuilt CPU build) and @huggingface/gguf@0.4.6
-# against lmforge's GGUF export. tests/infer/export_gguf_test writes a tiny GPT-2 and a tiny Llama
-# (grouped-query attention) with our prompt ids and greedy continuations; tests/e2e/llamacpp/check.mjs
+# against lmforge's GGUF export. tests/infer/export_gguf_test writes a tiny GPT-2, a tiny Llama
+# (grouped-query attention) and a tiny Qwen3 (q/k norms, llama.cpp's qwen3 arch) with our prompt ids and greedy continuations; tests/e2e/llamacpp/check.mjs
 # requires the same ids and the same greedy tokens from llama.cpp. The npm packages are pinned by
 # tests/e2e/llamacpp/package-lock.json and installed with --omit=optional (the linux-x64 binary is
 # a direct dependency; NODE_LLAMA_CPP_SKIP_DOWNLOAD keeps its postinstall from building llama.cpp).

@@ -1,7 +1,7 @@
 // GGUF export: the file read back by our reader rebuilds the source model bit for bit (f32) and
 // its logits equal the source's; f16/bf16/q8_0 stay within their rounding; the metadata and
-// tensor names are llama.cpp's, Llama Q/K rows are in llama.cpp's interleaved order, and the
-// vocabulary is the tokenizer's. Also writes the cases for the llama.cpp end-to-end test
+// tensor names are llama.cpp's, Llama Q/K rows are in llama.cpp's interleaved order (Qwen3's stay
+// in HF order, with attn_q_norm / attn_k_norm), and the vocabulary is the tokenizer's. Also writes the cases for the llama.cpp end-to-end test
 // (tests/e2e/llamacpp_e2e.sh): with LMFORGE_LLAMACPP_CASES=DIR set, DIR receives the GGUF files
 // and cases.json (prompt, our prompt ids, our greedy continuation, expected metadata).
 #include <gtest/gtest.h>
@@ -53,6 +53,15 @@ ModelConfig tiny_llama_gqa() {
   c.attn_bias = true, c.attn_out_bias = false, c.hf_family = "qwen2";
   c.tie_embeddings = false;
   c.rope_theta = 5000.0f;
+  c.eos_token_id = 271;
+  return c;
+}
+
+// Qwen3: q/k RMSNorm per head, head_dim (32) ≠ C/NH (16), grouped-query attention, tied head.
+ModelConfig tiny_qwen3() {
+  ModelConfig c = ModelConfig::preset("qwen3-tiny", 272);
+  c.n_layer = 2, c.n_head = 4, c.n_kv_head = 2, c.n_embd = 64, c.head_dim = 32, c.ffn_hidden = 96;
+  c.n_ctx = 64;
   c.eos_token_id = 271;
   return c;
 }
@@ -166,7 +175,7 @@ TEST(ExportGguf, RopePermutationMatchesConverter) {
 }
 
 TEST(ExportGguf, F32RoundTripIsExactAndLogitsEqual) {
-  for (const ModelConfig& c : {tiny_gpt2(), tiny_llama_gqa()}) {
+  for (const ModelConfig& c : {tiny_gpt2(), tiny_llama_gqa(), tiny_qwen3()}) {
     SCOPED_TRACE(c.arch);
     Transformer src = random_model(c, 11);
     const fs::path dir = save_model_dir(src, scratch(c.arch + "-f32") / "model");
@@ -288,6 +297,42 @@ TEST(ExportGguf, MetadataIsWhatLlamaCppReads) {
                       hf[size_t((h * 32 + i * 16 + j) * 64 + col)], 0.05);
 }
 
+TEST(ExportGguf, Qwen3IsLlamaCppsQwen3Arch) {
+  // llama.cpp's qwen3 uses rotate-half (NEOX) RoPE: q/k rows are written in HF order, unpermuted;
+  // the per-head norms are attn_q_norm / attn_k_norm (HS), f32.
+  const ModelConfig c = tiny_qwen3();
+  Transformer src = random_model(c, 4);
+  const fs::path dir = save_model_dir(src, scratch("qwen3-meta") / "model");
+  ExportOptions o;
+  o.model = dir;
+  o.output = dir.parent_path() / "m.gguf";
+  o.dtype = "bf16";
+  run_export(o);
+  GgufFile g = GgufFile::open(o.output);
+  EXPECT_EQ(g.get("general.architecture").s, "qwen3");
+  EXPECT_EQ(g.get("qwen3.block_count").u, 2u);
+  EXPECT_EQ(g.get("qwen3.attention.head_count").u, 4u);
+  EXPECT_EQ(g.get("qwen3.attention.head_count_kv").u, 2u);
+  EXPECT_EQ(g.get("qwen3.attention.key_length").u, 32u);
+  EXPECT_EQ(g.get("qwen3.attention.value_length").u, 32u);
+  EXPECT_EQ(g.get("qwen3.rope.freq_base").f, 1e6);
+  EXPECT_NEAR(g.get("qwen3.attention.layer_norm_rms_epsilon").f, 1e-6, 1e-12);
+  EXPECT_EQ(g.tensor("blk.1.attn_q_norm.weight").ne, (std::vector<int64_t>{32}));
+  EXPECT_EQ(g.tensor("blk.1.attn_k_norm.weight").type, GgmlType::kF32);
+  EXPECT_EQ(g.tensor("blk.0.attn_q.weight").ne, (std::vector<int64_t>{64, 128}));
+  EXPECT_FALSE(g.has_tensor("output.weight"));  // tied
+  EXPECT_FALSE(g.has_tensor("blk.0.attn_q.bias"));
+  std::vector<float> qn(32), k(size_t(64 * 64));
+  g.read_f32("blk.1.attn_q_norm.weight", qn.data(), qn.size());
+  const float* hq = src.params().get("model.layers.1.self_attn.q_norm.weight");
+  for (int i = 0; i < 32; ++i) EXPECT_EQ(qn[size_t(i)], hq[i]);
+  g.read_f32("blk.1.attn_k.weight", k.data(), k.size());  // bf16: compare within its rounding
+  const float* hk = src.params().get("model.layers.1.self_attn.k_proj.weight");
+  for (size_t i = 0; i < k.size(); ++i) EXPECT_NEAR(k[i], hk[i], 1e-2 * std::fabs(hk[i]) + 1e-6);
+  EXPECT_EQ(gguf_tensor_name(c, "model.layers.3.self_attn.k_norm.weight"),
+            "blk.3.attn_k_norm.weight");
+}
+
 TEST(ExportGguf, BadRequestsAreRefused) {
   Transformer src = random_model(tiny_gpt2(), 1);
   const fs::path dir = save_model_dir(src, scratch("bad") / "model");
@@ -307,8 +352,8 @@ TEST(ExportGguf, BadRequestsAreRefused) {
   EXPECT_THROW(run_export(o), InputError);
 }
 
-// The cases tests/e2e/llamacpp_e2e.sh hands to real llama.cpp: a tiny GPT-2 and a tiny Llama with
-// grouped-query attention, exported as f32 (greedy must match token for token) and q8_0 (must
+// The cases tests/e2e/llamacpp_e2e.sh hands to real llama.cpp: a tiny GPT-2, a tiny Llama with
+// grouped-query attention and a tiny Qwen3 (q/k norms, llama.cpp's "qwen3" arch), exported as f32 (greedy must match token for token) and q8_0 (must
 // load and tokenize identically).
 TEST(ExportGguf, LlamaCppCases) {
   const char* env = std::getenv("LMFORGE_LLAMACPP_CASES");
@@ -317,7 +362,7 @@ TEST(ExportGguf, LlamaCppCases) {
   const Tokenizer tok = Tokenizer::load(kTokenizerDir);
   const std::string prompt = "The cat sat on the mat and the dog";
   json cases = json::array();
-  for (const ModelConfig& c : {tiny_gpt2(), tiny_llama_gqa()}) {
+  for (const ModelConfig& c : {tiny_gpt2(), tiny_llama_gqa(), tiny_qwen3()}) {
     // llama.cpp ends a generation at an end-of-generation token (<|endoftext|> here), ours with
     // --ignore-eos would not: take the first seed whose 20 greedy tokens do not contain it, with
     // clear margins. llama.cpp's f32 math differs from ours by float rounding (~1e-5 on these

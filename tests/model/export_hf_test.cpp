@@ -1,12 +1,13 @@
 // Import of HF directories we did not write and `--format hf` export: a sharded BF16 Qwen2-style
 // checkpoint (q/k/v biases, no o_proj bias, model.safetensors.index.json), a Llama with head_dim ≠
-// hidden/heads, and an F16 GPT-2 with HF's attention-mask buffers load, and exporting them again
-// gives byte-identical tensors; a PEFT LoRA adapter is merged as W + (alpha/r)·B·A, GPT-2's
+// hidden/heads, a Qwen3 (q/k norms, head_dim ≠ hidden/heads) and an F16 GPT-2 with HF's
+// attention-mask buffers load, and exporting them again gives byte-identical tensors; a PEFT LoRA adapter is merged as W + (alpha/r)·B·A, GPT-2's
 // Conv1D layout included; the CLI refuses bad options with exit code 2.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -223,6 +224,100 @@ TEST(ExportHf, LlamaWithWideHeadsAndF32) {
   run_export(o);
   expect_identical(o.output, ts, DType::kF32);
   EXPECT_EQ(json::parse(read_file(o.output / "config.json"))["head_dim"], 32);
+}
+
+// Qwen3-0.6B's config.json keys at toy size: head_dim (32) ≠ hidden/heads (16), q/k norms per
+// head, no biases, tied head, sliding-window keys present but off.
+json qwen3_config() {
+  return {{"architectures", {"Qwen3ForCausalLM"}},
+          {"model_type", "qwen3"},
+          {"attention_bias", false},
+          {"attention_dropout", 0.0},
+          {"head_dim", 32},
+          {"hidden_act", "silu"},
+          {"hidden_size", 64},
+          {"initializer_range", 0.02},
+          {"intermediate_size", 96},
+          {"max_position_embeddings", 128},
+          {"max_window_layers", 28},
+          {"num_attention_heads", 4},
+          {"num_hidden_layers", 2},
+          {"num_key_value_heads", 2},
+          {"rms_norm_eps", 1e-6},
+          {"rope_scaling", nullptr},
+          {"rope_theta", 1000000},
+          {"sliding_window", nullptr},
+          {"tie_word_embeddings", true},
+          {"torch_dtype", "bfloat16"},
+          {"use_cache", true},
+          {"use_sliding_window", false},
+          {"vocab_size", 272},
+          {"bos_token_id", 271},
+          {"eos_token_id", 271}};
+}
+
+std::vector<Raw> qwen3_tensors(DType t, std::mt19937& rng) {
+  std::vector<Raw> ts = llama_tensors(2, 64, 128, 64, 96, false, true, t, rng);
+  for (int l = 0; l < 2; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".self_attn.";
+    ts.push_back(random_tensor(p + "q_norm.weight", {32}, t, rng));
+    ts.push_back(random_tensor(p + "k_norm.weight", {32}, t, rng));
+  }
+  return ts;
+}
+
+TEST(ExportHf, Qwen3RoundTripsByteIdentical) {
+  std::mt19937 rng(9);
+  const fs::path src = scratch("qwen3") / "src";
+  fs::create_directories(src);
+  const std::vector<Raw> ts = qwen3_tensors(DType::kBF16, rng);
+  write_checkpoint(src, qwen3_config(), ts, DType::kBF16, 2);
+  Transformer m = Transformer::load(src);
+  EXPECT_EQ(m.config().arch, "qwen3");
+  EXPECT_TRUE(m.config().features().qk_norm);
+  EXPECT_EQ(m.config().head_dim, 32);
+  EXPECT_FALSE(m.config().attn_bias);
+  EXPECT_TRUE(m.params().has("model.layers.1.self_attn.k_norm.weight"));
+  ExportOptions o;
+  o.model = src;
+  o.format = "hf";
+  o.output = src.parent_path() / "out";
+  ExportReport r = run_export(o);
+  EXPECT_EQ(r.dtype, "BF16");
+  expect_identical(o.output, ts, DType::kBF16);
+  json cfg = json::parse(read_file(o.output / "config.json"));
+  EXPECT_EQ(cfg["architectures"], json({"Qwen3ForCausalLM"}));
+  EXPECT_EQ(cfg["model_type"], "qwen3");
+  EXPECT_EQ(cfg["head_dim"], 32);
+  EXPECT_EQ(cfg["attention_bias"], false);
+  // ours → HF → ours → HF is stable, config included.
+  ExportOptions o2 = o;
+  o2.model = o.output;
+  o2.output = src.parent_path() / "out2";
+  run_export(o2);
+  expect_identical(o2.output, ts, DType::kBF16);
+  EXPECT_EQ(json::parse(read_file(o2.output / "config.json")), cfg);
+
+  // A missing q_norm is named; a sliding window is refused by key.
+  const fs::path bad = scratch("qwen3-bad");
+  std::vector<Raw> missing = ts;
+  missing.erase(std::remove_if(missing.begin(), missing.end(),
+                               [](const Raw& x) {
+                                 return x.name == "model.layers.1.self_attn.q_norm.weight";
+                               }),
+                missing.end());
+  write_checkpoint(bad, qwen3_config(), missing, DType::kBF16, 1);
+  try {
+    Transformer::load(bad);
+    ADD_FAILURE() << "a checkpoint without q_norm loaded";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("model.layers.1.self_attn.q_norm.weight"),
+              std::string::npos)
+        << e.what();
+  }
+  json sw = qwen3_config();
+  sw["use_sliding_window"] = true;
+  EXPECT_THROW(ModelConfig::from_hf_json(sw, "config.json"), InputError);
 }
 
 TEST(ExportHf, F16Gpt2WithMaskBuffers) {

@@ -146,7 +146,7 @@ TEST_P(LoraParity, MatchesPyTorch) {
   LoraConfig lc;
   lc.rank = 4;
   lc.alpha = 8.0f;  // scaling 2
-  lc.targets = cfg.is_llama()
+  lc.targets = cfg.arch != "gpt2"
                    ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
                                               "ffn_gate", "ffn_up", "ffn_down"}
                    : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};

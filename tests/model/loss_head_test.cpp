@@ -138,7 +138,7 @@ TEST_P(LossHead, LoraFreezesBaseAndMergeMatchesAdapter) {
                           m.forward_logits(b.ids.data(), B, T) + size_t(B) * T * V);
   LoraConfig lc;
   lc.rank = 3;
-  lc.targets = c.is_llama() ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
+  lc.targets = c.arch != "gpt2" ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
                                                        "ffn_gate", "ffn_up", "ffn_down"}
                             : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
   m.enable_lora(lc, 7);

@@ -1,8 +1,8 @@
 // Tiny-model parity with an independent PyTorch implementation (tests/reference/parity.py +
 // lm_reference.py, written apart from this engine). For GPT-2, Llama with grouped-query attention
-// and an untied head, and Llama with one kv head, a tied head and HF's attention_bias/mlp_bias
-// (all other Llama-family checkpoints sit between these), it compares with PyTorch in
-// float64: the logits, the loss, every parameter gradient by HF name, and the losses of 10 AdamW
+// and an untied head, Llama with one kv head, a tied head and HF's attention_bias/mlp_bias
+// (all other Llama-family checkpoints sit between these), and Qwen3 (q/k norms, head_dim ≠ C/NH),
+// it compares with PyTorch in float64: the logits, the loss, every parameter gradient by HF name, and the losses of 10 AdamW
 // steps. Any mismatch beyond the documented tolerances fails the test; so does a missing
 // /usr/bin/python3 or torch (CI installs python3-torch) — this test never skips.
 // The *_bf16 cases run GPT-2 and Llama GQA at --precision bf16 against the same PyTorch model with
@@ -108,6 +108,16 @@ ModelConfig llama_cfg(int n_kv_head, bool tied, bool biases) {
   c.rope_theta = 10000.0f;
   c.tie_embeddings = tied;
   c.attn_bias = c.mlp_bias = biases;  // HF attention_bias (q, k, v, o) and mlp_bias
+  return c;
+}
+
+// Qwen3: q/k RMSNorm per head, head_dim (24) ≠ C/NH (16), GQA, tied head, theta 1e6.
+ModelConfig qwen3_cfg() {
+  ModelConfig c = llama_cfg(2, true, false);
+  c.arch = "qwen3";
+  c.head_dim = 24;
+  c.norm_eps = 1e-6f;
+  c.rope_theta = 1000000.0f;
   return c;
 }
 
@@ -346,6 +356,7 @@ INSTANTIATE_TEST_SUITE_P(TinyModels, Parity,
                          ::testing::Values(Case{"gpt2", gpt2_cfg()},
                                            Case{"llama_gqa_untied", llama_cfg(2, false, false)},
                                            Case{"llama_mqa_tied_bias", llama_cfg(1, true, true)},
+                                           Case{"qwen3_gqa_tied", qwen3_cfg()},
                                            Case{"gpt2_bf16", gpt2_cfg(), backend::Precision::bf16},
                                            Case{"llama_gqa_bf16", llama_cfg(2, false, false),
                                                 backend::Precision::bf16}),

@@ -47,7 +47,7 @@ fs::path temp_dir(const std::string& tag) {
 }
 
 ModelConfig tiny(const std::string& arch) {
-  ModelConfig c = ModelConfig::preset(arch == "gpt2" ? "tiny" : "llama-tiny", 31);
+  ModelConfig c = ModelConfig::preset(arch == "gpt2" ? "tiny" : arch + "-tiny", 31);
   c.n_layer = 2;
   c.n_embd = 16;
   c.n_head = 4;
@@ -59,7 +59,7 @@ ModelConfig tiny(const std::string& arch) {
 }
 
 std::vector<std::string> all_targets(const ModelConfig& c) {
-  return c.is_llama() ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
+  return c.arch != "gpt2" ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
                                                  "ffn_gate", "ffn_up", "ffn_down"}
                       : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
 }
@@ -172,7 +172,7 @@ TEST_P(Lora, InputGradientFlowsToLowerLayersAdapters) {
     if (t.name.rfind(p, 0) != 0 || t.shape.size() != 2) continue;
     std::memset(m.params().get(t.name), 0, t.numel * sizeof(float));
   }
-  check_adapter_grads(m, c.is_llama() ? "layers.0." : "h.0.", 6);
+  check_adapter_grads(m, c.arch != "gpt2" ? "layers.0." : "h.0.", 6);
 }
 
 TEST_P(Lora, PeftFilesRoundTripBitwise) {
@@ -193,9 +193,9 @@ TEST_P(Lora, PeftFilesRoundTripBitwise) {
   EXPECT_EQ(j.at("bias"), "none");
   EXPECT_EQ(j.at("base_model_name_or_path"), "some/base");
   // PEFT wraps GPT-2's Conv1D ((in, out) weights) only with fan_in_fan_out = true.
-  EXPECT_EQ(j.at("fan_in_fan_out").get<bool>(), !c.is_llama());
+  EXPECT_EQ(j.at("fan_in_fan_out").get<bool>(), c.arch == "gpt2");
   const std::vector<std::string> modules = j.at("target_modules");
-  if (c.is_llama())
+  if (c.arch != "gpt2")
     EXPECT_EQ(modules, (std::vector<std::string>{"q_proj", "k_proj", "v_proj", "o_proj",
                                                  "gate_proj", "up_proj", "down_proj"}));
   else  // qualified: PEFT matches name suffixes, and plain "c_proj" would catch both
@@ -205,7 +205,7 @@ TEST_P(Lora, PeftFilesRoundTripBitwise) {
   // Keys and shapes PEFT's get_peft_model_state_dict writes: A (r, in), B (out, r).
   SafetensorsFile f = SafetensorsFile::open(dir / "adapter_model.safetensors");
   const int C = c.n_embd, KV = c.n_kv_head * c.head_dim;
-  if (c.is_llama()) {
+  if (c.arch != "gpt2") {
     EXPECT_EQ(f.shape("base_model.model.model.layers.1.self_attn.k_proj.lora_A.weight"),
               (std::vector<int64_t>{4, C}));
     EXPECT_EQ(f.shape("base_model.model.model.layers.1.self_attn.v_proj.lora_B.weight"),
@@ -336,7 +336,7 @@ TEST_P(Lora, LoadErrorsNameFileAndKey) {
   e = load_error([&] { LoraAdapters::load(dir, c); });
   EXPECT_EQ(fs::path(e.file()).filename(), "adapter_config.json");
   EXPECT_EQ(e.field(), "target_modules");
-  EXPECT_NE(std::string(e.what()).find(c.is_llama() ? "rotary_emb" : "q_proj"), std::string::npos)
+  EXPECT_NE(std::string(e.what()).find(c.arch != "gpt2" ? "rotary_emb" : "q_proj"), std::string::npos)
       << e.what();
 
   edit_config([](json& j) { j["r"] = 0; });
@@ -412,7 +412,7 @@ TEST_P(Lora, OptimizerStateIsSizedToTheAdapters) {
   Transformer m = adapted_model(c, 2);
   const size_t C = c.n_embd, Q = c.attn_dim(), KV = size_t(c.n_kv_head) * c.head_dim,
                FF = c.ffn_hidden, QKV = c.qkv_dim(), r = 2;
-  const size_t per_layer = c.is_llama()
+  const size_t per_layer = (c.arch != "gpt2")
                                ? r * ((C + Q) + 2 * (C + KV) + (Q + C) + 2 * (C + FF) + (FF + C))
                                : r * ((C + QKV) + (Q + C) + (C + FF) + (FF + C));
   const size_t want = per_layer * size_t(c.n_layer);
@@ -478,6 +478,6 @@ TEST_P(Lora, CheckpointRoundTrip) {
   fs::remove_all(dir);
 }
 
-INSTANTIATE_TEST_SUITE_P(Families, Lora, ::testing::Values("gpt2", "llama"));
+INSTANTIATE_TEST_SUITE_P(Families, Lora, ::testing::Values("gpt2", "llama", "qwen3"));
 
 }  // namespace

@@ -2,8 +2,8 @@
 // everything lmforge knows about it — the Hugging Face config.json mapping and architecture
 // names, the tensor names (HF and GGUF) with which tensors are stored transposed (GPT-2's Conv1D)
 // or row-permuted in GGUF (llama.cpp's interleaved RoPE for the "llama" arch), the presets, the
-// LoRA targets, a default chat template, and the features (ArchFeatures, model/config.h) the
-// model code branches on. Code outside src/model/arch/ never compares family names: it asks the
+// LoRA targets, and the features (ArchFeatures, model/config.h) the model code branches on. (No
+// family needs its own default chat template: ChatML, lmforge's default, is Qwen's format.) Code outside src/model/arch/ never compares family names: it asks the
 // spec. Not here: the math of a feature (model/transformer.cpp, backend kernels).
 #pragma once
 #include <nlohmann/json.hpp>
@@ -90,8 +90,6 @@ struct ArchSpec {
   // PEFT target_modules written as the last name component (unique in the family) or in full
   // (GPT-2's c_proj names two modules).
   bool peft_short_modules;
-  // Chat template used when a model directory has none (nullptr: the caller's default).
-  const char* chat_template;
 };
 
 // The registry.

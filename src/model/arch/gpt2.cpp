@@ -115,7 +115,6 @@ const ArchSpec& gpt2_spec() {
      {"ffn_down", "mlp.c_proj", R::kDownW}},
     "attn_qkv",
     false,
-    nullptr,
 };
   return s;
 }

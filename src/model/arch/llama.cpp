@@ -116,7 +116,6 @@ const ArchSpec& llama_spec() {
      {"ffn_down", "mlp.down_proj", R::kDownW}},
     "attn_q,attn_v",
     true,
-    nullptr,
 };
   return s;
 }

@@ -96,7 +96,6 @@ const ArchSpec& qwen3_spec() {
      {"ffn_down", "mlp.down_proj", R::kDownW}},
     "attn_q,attn_v",
     true,
-    nullptr,
 };
   return s;
 }
