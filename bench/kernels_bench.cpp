@@ -158,6 +158,31 @@ int main(int argc, char** argv) {
         seconds([&] { ref::rope_forward(qkv.d.data(), B, T, NH, NKV, HS, 10000.0, 0); }, 1),
         2.0 * N * (NH + NKV) * HS * 4, "GB/s");
   }
+  {  // Qwen3's per-head q/k RMSNorm on the Llama-style qkv
+    int QKV = (NH + 2 * NKV) * HS, H = NH + NKV;
+    Buf qkv(N * QKV), keep((size_t)N * H * HS), rstd((size_t)N * H), wq(HS), wk(HS);
+    Buf dwq(HS), dwk(HS);
+    row("qk_norm_forward",
+        seconds([&] {
+          cpu::qk_norm_forward(qkv.f.data(), keep.f.data(), rstd.f.data(), wq.f.data(),
+                               wk.f.data(), N, NH, NKV, HS, 1e-6f);
+        }, reps),
+        seconds([&] {
+          ref::qk_norm_forward(qkv.d.data(), keep.d.data(), rstd.d.data(), wq.d.data(),
+                               wk.d.data(), N, NH, NKV, HS, 1e-6);
+        }, 1),
+        3.0 * N * H * HS * 4, "GB/s");
+    row("qk_norm_backward",
+        seconds([&] {
+          cpu::qk_norm_backward(qkv.f.data(), dwq.f.data(), dwk.f.data(), keep.f.data(),
+                                wq.f.data(), wk.f.data(), rstd.f.data(), N, NH, NKV, HS);
+        }, reps),
+        seconds([&] {
+          ref::qk_norm_backward(qkv.d.data(), dwq.d.data(), dwk.d.data(), keep.d.data(),
+                                wq.d.data(), wk.d.data(), rstd.d.data(), N, NH, NKV, HS);
+        }, 1),
+        3.0 * N * H * HS * 4, "GB/s");
+  }
   {  // GELU on (N, 4C), SwiGLU on (N, 2FF)
     size_t n = (size_t)N * 4 * C;
     Buf inp(n), out(n), dout(n), dinp(n);

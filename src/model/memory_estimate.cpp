@@ -67,6 +67,8 @@ double activation_floats(const ModelConfig& c, double N) {
   double layer = 0;
   for (double n : {N * C, N * C, N, N, N * QKV, N * A, N * NH, N * C, N * C, N, N, N * UP, N * FF})
     layer += padded(n);
+  if (c.features().qk_norm)  // the q/k heads before their norm, and their rstd
+    layer += padded(N * (NH + c.n_kv_head) * c.head_dim) + padded(N * (NH + c.n_kv_head));
   double rest = 0;
   for (double n : {N * C, N * C, N, N, N * V, N}) rest += padded(n);
   for (double n : {N * C, N * C, N * QKV, N * A, N * UP, N * FF}) rest += padded(n);

@@ -1,7 +1,7 @@
 // The KV-cached inference forward against full recomputation (Transformer::forward_logits on the
 // whole prefix, the training path): greedy generation token for token, logits at every step, for
-// GPT-2, Llama with GQA and an untied head, and Llama with one kv head; prefill in one chunk vs
-// several; a batched step of sequences at different positions vs each run alone.
+// GPT-2, Llama with GQA and an untied head, Llama with one kv head, and Qwen3 (q/k norms); prefill
+// in one chunk vs several; a batched step of sequences at different positions vs each run alone.
 // Tolerance: logits max |a-b| <= 1e-4 (both float32 on the same weights, different summation
 // orders: the parity test measured ~1e-6 between f32 engines, so 1e-4 is a wide margin yet far
 // below the logit gaps that decide a greedy token).
@@ -134,7 +134,8 @@ TEST_P(CacheVsFull, ChunkedPrefillAndBatchedDecode) {
 INSTANTIATE_TEST_SUITE_P(Tiny, CacheVsFull,
                          ::testing::Values(Case{"gpt2", "gpt2", 4, true},
                                            Case{"llama_gqa_untied", "llama", 2, false},
-                                           Case{"llama_mqa_tied", "llama", 1, true}),
+                                           Case{"llama_mqa_tied", "llama", 1, true},
+                                           Case{"qwen3_gqa_tied", "qwen3", 2, true}),
                          [](const auto& info) { return std::string(info.param.tag); });
 
 }  // namespace

@@ -120,7 +120,8 @@ TEST_P(Golden, GreedyTokensAndPredictMatchPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(Tiny, Golden,
                          ::testing::Values(Case{"gpt2", "gpt2", 4, true},
-                                           Case{"llama_gqa_untied", "llama", 2, false}),
+                                           Case{"llama_gqa_untied", "llama", 2, false},
+                                           Case{"qwen3_gqa_tied", "qwen3", 2, true}),
                          [](const auto& info) { return std::string(info.param.tag); });
 
 }  // namespace
