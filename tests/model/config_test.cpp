@@ -1,5 +1,5 @@
-// ModelConfig: HF config.json round trips for both families, parameter counts of known models,
-// and errors that name the offending key.
+// ModelConfig: HF config.json round trips for every family (GPT-2, Llama/Qwen2/Mistral, Qwen3),
+// parameter counts of known models, and errors that name the offending key.
 #include "lmforge/model/config.h"
 
 #include <gtest/gtest.h>
@@ -41,7 +41,7 @@ std::string error_field(const json& j) {
 }  // namespace
 
 TEST(Config, PresetsRoundTripThroughHfJson) {
-  for (const char* name : {"tiny", "small", "gpt2-124m", "llama-tiny", "llama-small"}) {
+  for (const char* name : {"tiny", "small", "gpt2-124m", "llama-tiny", "llama-small", "qwen3-tiny"}) {
     ModelConfig c = ModelConfig::preset(name, 4096);
     c.bos_token_id = 1;
     c.eos_token_id = 2;
@@ -107,6 +107,56 @@ TEST(Config, KnownParameterCounts) {
   EXPECT_EQ(s.head_dim, 64);
   EXPECT_FALSE(s.attn_bias);
   EXPECT_EQ(s.num_params(), 134515008);
+}
+
+TEST(Config, Qwen3) {
+  // Qwen3-0.6B's config.json: 596,049,920 parameters (0.44B without the tied embedding), with
+  // q/k norms (2·128 per layer) and head_dim 128 ≠ 1024/16.
+  json q = {{"architectures", {"Qwen3ForCausalLM"}},
+            {"model_type", "qwen3"},
+            {"attention_bias", false},
+            {"head_dim", 128},
+            {"hidden_act", "silu"},
+            {"hidden_size", 1024},
+            {"intermediate_size", 3072},
+            {"max_position_embeddings", 40960},
+            {"max_window_layers", 28},
+            {"num_attention_heads", 16},
+            {"num_hidden_layers", 28},
+            {"num_key_value_heads", 8},
+            {"rms_norm_eps", 1e-6},
+            {"rope_scaling", nullptr},
+            {"rope_theta", 1000000},
+            {"sliding_window", nullptr},
+            {"tie_word_embeddings", true},
+            {"use_sliding_window", false},
+            {"vocab_size", 151936},
+            {"bos_token_id", 151643},
+            {"eos_token_id", 151645}};
+  ModelConfig c = ModelConfig::from_hf_json(q, "qwen3/config.json");
+  EXPECT_EQ(c.arch, "qwen3");
+  EXPECT_TRUE(c.features().qk_norm);
+  EXPECT_TRUE(c.features().rms() && c.features().rope() && c.features().swiglu());
+  EXPECT_EQ(c.head_dim, 128);
+  EXPECT_EQ(c.num_params(), 596049920);
+  json back = c.to_hf_json();
+  EXPECT_EQ(back["architectures"][0], "Qwen3ForCausalLM");
+  EXPECT_EQ(back["head_dim"], 128);
+  expect_same(c, ModelConfig::from_hf_json(back, "config.json"));
+  // transformers' Qwen3Config defaults head_dim to 128, not hidden/heads.
+  q.erase("head_dim");
+  q["hidden_size"] = 512;
+  EXPECT_EQ(ModelConfig::from_hf_json(q, "config.json").head_dim, 128);
+  q["use_sliding_window"] = true;
+  EXPECT_EQ(error_field(q), "use_sliding_window");
+  q["use_sliding_window"] = false;
+  q["model_type"] = "qwen3_moe";
+  EXPECT_EQ(error_field(q), "model_type");
+  // The preset keeps its head size (64 ≠ 128/4) and ties the head, as Qwen3-0.6B does.
+  ModelConfig t = ModelConfig::preset("qwen3-tiny", 300);
+  EXPECT_EQ(t.head_dim, 64);
+  EXPECT_NE(t.head_dim * t.n_head, t.n_embd);
+  EXPECT_TRUE(t.tie_embeddings);
 }
 
 TEST(Config, BadFieldsNameTheKey) {
