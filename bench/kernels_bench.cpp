@@ -163,24 +163,32 @@ int main(int argc, char** argv) {
     Buf qkv(N * QKV), keep((size_t)N * H * HS), rstd((size_t)N * H), wq(HS), wk(HS);
     Buf dwq(HS), dwk(HS);
     row("qk_norm_forward",
-        seconds([&] {
-          cpu::qk_norm_forward(qkv.f.data(), keep.f.data(), rstd.f.data(), wq.f.data(),
-                               wk.f.data(), N, NH, NKV, HS, 1e-6f);
-        }, reps),
-        seconds([&] {
-          ref::qk_norm_forward(qkv.d.data(), keep.d.data(), rstd.d.data(), wq.d.data(),
-                               wk.d.data(), N, NH, NKV, HS, 1e-6);
-        }, 1),
+        seconds(
+            [&] {
+              cpu::qk_norm_forward(qkv.f.data(), keep.f.data(), rstd.f.data(), wq.f.data(),
+                                   wk.f.data(), N, NH, NKV, HS, 1e-6f);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::qk_norm_forward(qkv.d.data(), keep.d.data(), rstd.d.data(), wq.d.data(),
+                                   wk.d.data(), N, NH, NKV, HS, 1e-6);
+            },
+            1),
         3.0 * N * H * HS * 4, "GB/s");
     row("qk_norm_backward",
-        seconds([&] {
-          cpu::qk_norm_backward(qkv.f.data(), dwq.f.data(), dwk.f.data(), keep.f.data(),
-                                wq.f.data(), wk.f.data(), rstd.f.data(), N, NH, NKV, HS);
-        }, reps),
-        seconds([&] {
-          ref::qk_norm_backward(qkv.d.data(), dwq.d.data(), dwk.d.data(), keep.d.data(),
-                                wq.d.data(), wk.d.data(), rstd.d.data(), N, NH, NKV, HS);
-        }, 1),
+        seconds(
+            [&] {
+              cpu::qk_norm_backward(qkv.f.data(), dwq.f.data(), dwk.f.data(), keep.f.data(),
+                                    wq.f.data(), wk.f.data(), rstd.f.data(), N, NH, NKV, HS);
+            },
+            reps),
+        seconds(
+            [&] {
+              ref::qk_norm_backward(qkv.d.data(), dwq.d.data(), dwk.d.data(), keep.d.data(),
+                                    wq.d.data(), wk.d.data(), rstd.d.data(), N, NH, NKV, HS);
+            },
+            1),
         3.0 * N * H * HS * 4, "GB/s");
   }
   {  // GELU on (N, 4C), SwiGLU on (N, 2FF)

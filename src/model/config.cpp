@@ -91,9 +91,9 @@ int64_t ModelConfig::num_params() const {
   const int64_t C = n_embd, V = vocab_size, L = n_layer, FF = ffn_hidden, HS = head_dim;
   const int64_t QKV = qkv_dim(), A = attn_dim();
   const ArchFeatures& f = features();
-  int64_t n = V * C;                                       // token embedding
+  int64_t n = V * C;                                        // token embedding
   if (f.pos == PosKind::kLearned) n += int64_t(n_ctx) * C;  // learned positions
-  if (!tie_embeddings) n += V * C;                         // separate head
+  if (!tie_embeddings) n += V * C;                          // separate head
   const int64_t norm = f.rms() ? C : 2 * C;
   int64_t layer = 2 * norm;
   layer += QKV * C + (attn_bias ? QKV : 0);  // q, k, v

@@ -1,9 +1,8 @@
 // The way back from a GGUF file lmforge wrote (or one llama.cpp's converter wrote for the same
 // architectures) to a Transformer: hyper-parameters from the metadata, tensors by llama.cpp name,
-// dequantized to f32, permuted Q/K rows (the spec's gguf_permuted) returned to HF's rotate-half order. The export tests use it
-// to show that the file holds exactly the source model.
-// Not here: the container parser (io/gguf.cpp), any llama.cpp architecture no spec names
-// (model/arch.h).
+// dequantized to f32, permuted Q/K rows (the spec's gguf_permuted) returned to HF's rotate-half
+// order. The export tests use it to show that the file holds exactly the source model. Not here:
+// the container parser (io/gguf.cpp), any llama.cpp architecture no spec names (model/arch.h).
 #include "lmforge/core/error.h"
 #include "lmforge/model/arch.h"
 #include "lmforge/model/export.h"

@@ -215,8 +215,7 @@ void LoraAdapters::save(const fs::path& dir, const std::string& base_model) cons
   bool transposed = false;  // PEFT's fan_in_fan_out: the adapted weights are stored (in, out)
   for (const auto& s : specs(model_))
     if (std::find(cfg_.targets.begin(), cfg_.targets.end(), s.target) != cfg_.targets.end()) {
-      modules.push_back(spec.peft_short_modules ? last_component(s.module)
-                                                : std::string(s.module));
+      modules.push_back(spec.peft_short_modules ? last_component(s.module) : std::string(s.module));
       for (const TensorSpec& t : spec.tensors) transposed |= t.role == s.weight && t.transposed;
     }
   // PEFT types lora_alpha as int; write it as one when it is.

@@ -3,9 +3,9 @@
 // ones, each present when the config's flags and features say so. Arena order matters: the spec
 // lists q, k, v weights (and biases) back to back so that together they are the (QKV, C) matrix
 // of one linear call; likewise gate and up form (2FF, C).
-#include <algorithm>
-
 #include "lmforge/model/param_layout.h"
+
+#include <algorithm>
 
 #include "lmforge/model/arch.h"
 

@@ -12,8 +12,8 @@
 #include "lmforge/backend/peak.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/file_util.h"
-#include "lmforge/model/lora.h"
 #include "lmforge/model/arch.h"
+#include "lmforge/model/lora.h"
 #include "lmforge/model/memory_estimate.h"
 #include "lmforge/train/checkpoint.h"
 

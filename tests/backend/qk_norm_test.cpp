@@ -127,10 +127,10 @@ TEST(QkNorm, GradientCheck) {
     std::vector<double> g = r, gwq(s.HS, 0.0), gwk(s.HS, 0.0);
     ref::qk_norm_backward(g.data(), gwq.data(), gwk.data(), keep.data(), wq.data(), wk.data(),
                           rstd.data(), s.N, s.NH, s.NKV, s.HS);
-    EXPECT_LT(test::grad_check_error({x.data(), wq.data(), wk.data()},
-                                     {x.size(), wq.size(), wk.size()},
-                                     {g.data(), gwq.data(), gwk.data()}, loss),
-              1e-6);
+    EXPECT_LT(
+        test::grad_check_error({x.data(), wq.data(), wk.data()}, {x.size(), wq.size(), wk.size()},
+                               {g.data(), gwq.data(), gwk.data()}, loss),
+        1e-6);
   }
 }
 

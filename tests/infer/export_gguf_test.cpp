@@ -1,9 +1,10 @@
 // GGUF export: the file read back by our reader rebuilds the source model bit for bit (f32) and
 // its logits equal the source's; f16/bf16/q8_0 stay within their rounding; the metadata and
 // tensor names are llama.cpp's, Llama Q/K rows are in llama.cpp's interleaved order (Qwen3's stay
-// in HF order, with attn_q_norm / attn_k_norm), and the vocabulary is the tokenizer's. Also writes the cases for the llama.cpp end-to-end test
-// (tests/e2e/llamacpp_e2e.sh): with LMFORGE_LLAMACPP_CASES=DIR set, DIR receives the GGUF files
-// and cases.json (prompt, our prompt ids, our greedy continuation, expected metadata).
+// in HF order, with attn_q_norm / attn_k_norm), and the vocabulary is the tokenizer's. Also writes
+// the cases for the llama.cpp end-to-end test (tests/e2e/llamacpp_e2e.sh): with
+// LMFORGE_LLAMACPP_CASES=DIR set, DIR receives the GGUF files and cases.json (prompt, our prompt
+// ids, our greedy continuation, expected metadata).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -353,8 +354,8 @@ TEST(ExportGguf, BadRequestsAreRefused) {
 }
 
 // The cases tests/e2e/llamacpp_e2e.sh hands to real llama.cpp: a tiny GPT-2, a tiny Llama with
-// grouped-query attention and a tiny Qwen3 (q/k norms, llama.cpp's "qwen3" arch), exported as f32 (greedy must match token for token) and q8_0 (must
-// load and tokenize identically).
+// grouped-query attention and a tiny Qwen3 (q/k norms, llama.cpp's "qwen3" arch), exported as f32
+// (greedy must match token for token) and q8_0 (must load and tokenize identically).
 TEST(ExportGguf, LlamaCppCases) {
   const char* env = std::getenv("LMFORGE_LLAMACPP_CASES");
   const fs::path out = env && *env ? fs::path(env) : scratch("cases");

@@ -41,7 +41,8 @@ std::string error_field(const json& j) {
 }  // namespace
 
 TEST(Config, PresetsRoundTripThroughHfJson) {
-  for (const char* name : {"tiny", "small", "gpt2-124m", "llama-tiny", "llama-small", "qwen3-tiny"}) {
+  for (const char* name :
+       {"tiny", "small", "gpt2-124m", "llama-tiny", "llama-small", "qwen3-tiny"}) {
     ModelConfig c = ModelConfig::preset(name, 4096);
     c.bos_token_id = 1;
     c.eos_token_id = 2;

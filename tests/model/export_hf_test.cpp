@@ -1,8 +1,9 @@
 // Import of HF directories we did not write and `--format hf` export: a sharded BF16 Qwen2-style
 // checkpoint (q/k/v biases, no o_proj bias, model.safetensors.index.json), a Llama with head_dim ≠
 // hidden/heads, a Qwen3 (q/k norms, head_dim ≠ hidden/heads) and an F16 GPT-2 with HF's
-// attention-mask buffers load, and exporting them again gives byte-identical tensors; a PEFT LoRA adapter is merged as W + (alpha/r)·B·A, GPT-2's
-// Conv1D layout included; the CLI refuses bad options with exit code 2.
+// attention-mask buffers load, and exporting them again gives byte-identical tensors; a PEFT LoRA
+// adapter is merged as W + (alpha/r)·B·A, GPT-2's Conv1D layout included; the CLI refuses bad
+// options with exit code 2.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>

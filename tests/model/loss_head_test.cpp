@@ -138,9 +138,10 @@ TEST_P(LossHead, LoraFreezesBaseAndMergeMatchesAdapter) {
                           m.forward_logits(b.ids.data(), B, T) + size_t(B) * T * V);
   LoraConfig lc;
   lc.rank = 3;
-  lc.targets = c.arch != "gpt2" ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
-                                                       "ffn_gate", "ffn_up", "ffn_down"}
-                            : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
+  lc.targets = c.arch != "gpt2"
+                   ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
+                                              "ffn_gate", "ffn_up", "ffn_down"}
+                   : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
   m.enable_lora(lc, 7);
   EXPECT_EQ(m.grads().numel(), 0u);  // no gradient memory for the frozen base
   EXPECT_EQ(&m.trainable_params(), &m.lora()->params());

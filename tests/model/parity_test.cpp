@@ -2,9 +2,9 @@
 // lm_reference.py, written apart from this engine). For GPT-2, Llama with grouped-query attention
 // and an untied head, Llama with one kv head, a tied head and HF's attention_bias/mlp_bias
 // (all other Llama-family checkpoints sit between these), and Qwen3 (q/k norms, head_dim ≠ C/NH),
-// it compares with PyTorch in float64: the logits, the loss, every parameter gradient by HF name, and the losses of 10 AdamW
-// steps. Any mismatch beyond the documented tolerances fails the test; so does a missing
-// /usr/bin/python3 or torch (CI installs python3-torch) — this test never skips.
+// it compares with PyTorch in float64: the logits, the loss, every parameter gradient by HF name,
+// and the losses of 10 AdamW steps. Any mismatch beyond the documented tolerances fails the test;
+// so does a missing /usr/bin/python3 or torch (CI installs python3-torch) — this test never skips.
 // The *_bf16 cases run GPT-2 and Llama GQA at --precision bf16 against the same PyTorch model with
 // bf16-rounded matmul inputs (see kBf16Tol), and print the distance to torch.autocast bf16.
 // Not here: per-op checks (tests/backend), training on real text (tests/train).

@@ -60,8 +60,8 @@ ModelConfig tiny(const std::string& arch) {
 
 std::vector<std::string> all_targets(const ModelConfig& c) {
   return c.arch != "gpt2" ? std::vector<std::string>{"attn_q",   "attn_k", "attn_v",  "attn_o",
-                                                 "ffn_gate", "ffn_up", "ffn_down"}
-                      : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
+                                                     "ffn_gate", "ffn_up", "ffn_down"}
+                          : std::vector<std::string>{"attn_qkv", "attn_o", "ffn_up", "ffn_down"};
 }
 
 void randomize(ParamArena& a, uint64_t seed) {
@@ -336,7 +336,8 @@ TEST_P(Lora, LoadErrorsNameFileAndKey) {
   e = load_error([&] { LoraAdapters::load(dir, c); });
   EXPECT_EQ(fs::path(e.file()).filename(), "adapter_config.json");
   EXPECT_EQ(e.field(), "target_modules");
-  EXPECT_NE(std::string(e.what()).find(c.arch != "gpt2" ? "rotary_emb" : "q_proj"), std::string::npos)
+  EXPECT_NE(std::string(e.what()).find(c.arch != "gpt2" ? "rotary_emb" : "q_proj"),
+            std::string::npos)
       << e.what();
 
   edit_config([](json& j) { j["r"] = 0; });

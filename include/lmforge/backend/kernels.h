@@ -59,16 +59,17 @@
                      const int32_t* pos = nullptr);                                                  \
                                                                                                      \
   /* Per-head RMSNorm of q and k (Qwen3's q_norm / k_norm), in place on the q and k heads of qkv     \
-     (N,QKV): each head x (HS) becomes x·rstd·w, rstd = 1/sqrt(mean(x²)+eps), w = q_weight (HS)    \
+     (N,QKV): each head x (HS) becomes x·rstd·w, rstd = 1/sqrt(mean(x²)+eps), w = q_weight (HS)   \
      for the NH q heads and k_weight (HS) for the NKV k heads; v heads are untouched. Saves the      \
-     input heads in qk_inp (N,(NH+NKV)·HS) and rstd (N,NH+NKV) unless they are null (inference). */ \
+     input heads in qk_inp (N,(NH+NKV)·HS) and rstd (N,NH+NKV) unless they are null (inference).    \
+   */                                                                                                \
   void qk_norm_forward(REAL* qkv, REAL* qk_inp, REAL* rstd, const REAL* q_weight,                    \
                        const REAL* k_weight, int N, int NH, int NKV, int HS, REAL eps);              \
   /* In place on dqkv: the gradient of the normalized q and k heads becomes that of their inputs     \
      (=); dq_weight, dk_weight += ... (skipped when null: frozen); v part untouched. */              \
   void qk_norm_backward(REAL* dqkv, REAL* dq_weight, REAL* dk_weight, const REAL* qk_inp,            \
-                        const REAL* q_weight, const REAL* k_weight, const REAL* rstd, int N, int NH, \
-                        int NKV, int HS);                                                            \
+                        const REAL* q_weight, const REAL* k_weight, const REAL* rstd, int N,         \
+                        int NH, int NKV, int HS);                                                    \
                                                                                                      \
   /* Causal self-attention with grouped-query heads (query head h reads kv head h/(NH/NKV)),         \
      scale 1/sqrt(HS). qkv (B,T,QKV) rows [q heads | k heads | v heads]; out (B,T,NH·HS);           \

@@ -3,8 +3,9 @@
 // names, the tensor names (HF and GGUF) with which tensors are stored transposed (GPT-2's Conv1D)
 // or row-permuted in GGUF (llama.cpp's interleaved RoPE for the "llama" arch), the presets, the
 // LoRA targets, and the features (ArchFeatures, model/config.h) the model code branches on. (No
-// family needs its own default chat template: ChatML, lmforge's default, is Qwen's format.) Code outside src/model/arch/ never compares family names: it asks the
-// spec. Not here: the math of a feature (model/transformer.cpp, backend kernels).
+// family needs its own default chat template: ChatML, lmforge's default, is Qwen's format.) Code
+// outside src/model/arch/ never compares family names: it asks the spec. Not here: the math of a
+// feature (model/transformer.cpp, backend kernels).
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>

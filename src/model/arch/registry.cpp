@@ -41,8 +41,7 @@ bool parse_layer(const std::string& s, size_t pos, int* layer, size_t* rest) {
 }  // namespace
 
 bool is_layer_role(TensorRole r) {
-  return r != R::kEmbed && r != R::kPosEmbed && r != R::kNormFW && r != R::kNormFB &&
-         r != R::kHead;
+  return r != R::kEmbed && r != R::kPosEmbed && r != R::kNormFW && r != R::kNormFB && r != R::kHead;
 }
 
 const std::vector<const ArchSpec*>& arch_specs() {
