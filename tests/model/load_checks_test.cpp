@@ -85,7 +85,7 @@ TEST(LoadChecks, ConfigClaimingMoreLayersFailsBeforeAllocating) {
 }
 
 TEST(LoadChecks, MemoryEstimateMatchesTheRealAllocations) {
-  for (const char* preset : {"tiny", "llama-tiny"}) {
+  for (const char* preset : {"tiny", "llama-tiny", "qwen3-tiny"}) {
     ModelConfig c = small(preset);
     c.tie_embeddings = false;
     Transformer m(c);
