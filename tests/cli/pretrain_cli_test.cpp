@@ -125,6 +125,24 @@ TEST(PretrainCli, PrecisionFlagWinsOverEnvironment) {
   }
 }
 
+// A fresh Qwen3 (q/k norms) trains from the CLI: its loss falls, final/ is a Qwen3ForCausalLM
+// checkpoint with the per-head norm weights.
+TEST(PretrainCli, Qwen3Trains) {
+  fs::path out = g_root / "qwen3";
+  CliRun r = run(tiny(out, 30) + " --arch qwen3");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<std::string> rows = metric_lines(out, true);
+  ASSERT_EQ(rows.size(), 30u);
+  const double first = nlohmann::json::parse(rows.front())["loss"].get<double>();
+  const double last = nlohmann::json::parse(rows.back())["loss"].get<double>();
+  EXPECT_LT(last, first - 0.5) << "loss " << first << " -> " << last;
+  auto cfg = nlohmann::json::parse(read_file(out / "final" / "config.json"));
+  EXPECT_EQ(cfg["model_type"], "qwen3");
+  EXPECT_EQ(cfg["head_dim"], 16);  // --n-embd 32 --n-head 2
+  EXPECT_NE(read_file(out / "final" / "model.safetensors").find("self_attn.q_norm.weight"),
+            std::string::npos);
+}
+
 // Keys of --config are the long option names; flags override them; unknown or ill-typed keys are
 // usage errors; RUN/config.yaml can be fed back as --config.
 TEST(PretrainCli, ConfigFileKeys) {
