@@ -82,6 +82,17 @@ ModelConfig llama_gqa_cfg() {
   return c;
 }
 
+// Qwen3: q/k norms after the adapted q/k projections, head_dim (24) ≠ C/NH, tied head.
+ModelConfig qwen3_cfg() {
+  ModelConfig c = llama_gqa_cfg();
+  c.arch = "qwen3";
+  c.head_dim = 24;
+  c.norm_eps = 1e-6f;
+  c.rope_theta = 1000000.0f;
+  c.tie_embeddings = true;
+  return c;
+}
+
 // Base weights away from init (std 0.1, gains around 1, non-zero biases), as parity_test.cpp.
 void perturb_base(ParamArena& p, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -234,7 +245,8 @@ TEST_P(LoraParity, MatchesPyTorch) {
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, LoraParity,
                          ::testing::Values(Case{"gpt2", gpt2_cfg()},
-                                           Case{"llama_gqa", llama_gqa_cfg()}),
+                                           Case{"llama_gqa", llama_gqa_cfg()},
+                                           Case{"qwen3", qwen3_cfg()}),
                          [](const auto& info) { return std::string(info.param.tag); });
 
 }  // namespace

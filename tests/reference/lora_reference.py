@@ -116,8 +116,8 @@ def adapted_logits(cfg, params, adapters, scaling, fifo, ids, merged=None):
         merged = cfg["arch"] == "gpt2"  # GPT-2's reference forward has no _lin to wrap
     if merged:
         return ref.forward_logits(cfg, merged_params(params, adapters, scaling, fifo), ids)
-    if cfg["arch"] != "llama":
-        raise ValueError("the unmerged formulation needs a forward that uses _lin (Llama)")
+    if cfg["arch"] == "gpt2":
+        raise ValueError("the unmerged formulation needs a forward that uses _lin (Llama, Qwen3)")
     with unmerged_linears(adapters, scaling):
         return ref.forward_logits(cfg, params, ids)
 
@@ -165,6 +165,8 @@ def selftest():
         ("llama", ref.llama_hf_config(97, 32, 2, 4, 2, 32, 48, False),
          ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], False),
         ("gpt2", ref.gpt2_hf_config(97, 32, 2, 4, 32), ["c_attn", "c_proj", "c_fc"], True),
+        ("qwen3", ref.qwen3_hf_config(97, 32, 2, 4, 2, 32, 12, 48, True),
+         ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"], False),
     ]
     for tag, hf, targets, fifo in cases:
         mdir, adir = os.path.join(tmp, tag), os.path.join(tmp, tag + "-adapter")
@@ -177,7 +179,7 @@ def selftest():
         assert len(adapters) == n_mod, (tag, len(adapters), n_mod)  # "c_proj" caught both
         base = ref.forward_logits(cfg, params, ids)
         merged = adapted_logits(cfg, params, adapters, scaling, fifo, ids, merged=True)
-        if cfg["arch"] == "llama":
+        if cfg["arch"] != "gpt2":
             unmerged = adapted_logits(cfg, params, adapters, scaling, fifo, ids, merged=False)
             err = (merged - unmerged).abs().max().item()
             assert err < 1e-12, f"{tag}: merged vs unmerged differ by {err}"
