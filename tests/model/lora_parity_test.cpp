@@ -1,8 +1,9 @@
 // LoRA parity with an independent PyTorch implementation (tests/reference/lora_reference.py on
 // lm_reference.py's model, written apart from this engine and reading the PEFT files lmforge
 // saves the way PEFT reads them). For a tiny GPT-2 (packed c_attn, Conv1D, fan_in_fan_out) and a
-// tiny Llama with grouped-query attention (k/v narrower than q), adapters on every target, A and
-// B both random (scaling 2), it compares the logits, the loss and the gradient of every adapter
+// tiny Llama with grouped-query attention (k/v narrower than q), and a tiny Qwen3 (q/k norms
+// after the adapted projections), adapters on every target, A and B both random (scaling 2), it
+// compares the logits, the loss and the gradient of every adapter
 // tensor with torch in float64. A missing /usr/bin/python3 or torch fails the test, never skips.
 // Not here: finite differences and file round trips (lora_test.cpp).
 //
