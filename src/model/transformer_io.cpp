@@ -36,10 +36,13 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 }
 
 // Tensors a HF checkpoint may carry that are buffers, not parameters (GPT-2's causal mask, old
-// Llama rotary caches) or a duplicate of a tied head.
-bool ignorable(const std::string& name, bool tied) {
+// Llama rotary caches) or a duplicate of a tied head (the spec's head name).
+bool ignorable(const ModelConfig& cfg, const std::string& name) {
+  bool head = false;
+  for (const TensorSpec& t : cfg.spec().tensors)
+    head |= t.role == TensorRole::kHead && name == t.hf;
   return ends_with(name, ".attn.bias") || ends_with(name, ".attn.masked_bias") ||
-         ends_with(name, "rotary_emb.inv_freq") || (tied && name == "lm_head.weight");
+         ends_with(name, "rotary_emb.inv_freq") || (cfg.tie_embeddings && head);
 }
 
 }  // namespace
@@ -198,7 +201,7 @@ Transformer Transformer::load(const fs::path& dir) {
                          "checkpoint");
   }
   for (const auto& [n, shard] : where) {
-    if (used.count(n) || ignorable(n, m.cfg_.tie_embeddings)) continue;
+    if (used.count(n) || ignorable(m.cfg_, n)) continue;
     throw InputError(shards[shard].path().string(), 0, n, "unexpected tensor",
                      "the checkpoint has weights this " + m.cfg_.arch +
                          " config does not use (different architecture or options?)");
