@@ -45,7 +45,7 @@ InferenceModel::InferenceModel(const Transformer& model)
       p_(resolve_params(model.params(), model.config())),
       lora_(model.lora()) {
   const int C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
-  const int UP = cfg_.is_llama() ? 2 * FF : FF;
+  const int UP = cfg_.features().up_factor() * FF;
   for (const BlockParams& w : p_.layers)
     layers_.push_back({prepare(w.qkv_w, C, QKV), prepare(w.o_w, A, C), prepare(w.up_w, C, UP),
                        prepare(w.down_w, FF, C)});
@@ -125,7 +125,7 @@ void InferenceModel::attend(float* att, float*, const float* qkv, const ForwardR
 
 void InferenceModel::ensure(int N, int R) {
   const size_t C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
-  const size_t UP = cfg_.is_llama() ? 2 * FF : FF;
+  const size_t UP = cfg_.features().up_factor() * FF;
   if (N > rows_) {
     rows_ = N;
     x_ = alloc_aligned_floats(N * C);

@@ -2,7 +2,7 @@
 // layer for backward, the batch's causal attention, the LM head and the fused loss, and the
 // backward as the forward's list in reverse. The block's kernel calls themselves live in
 // block.cpp, shared with inference. Shapes (docs/SHAPES.md): N = B·T rows, C channels,
-// QKV = (NH+2·NKV)·HS, A = NH·HS, UP = FF (GPT-2) or 2·FF (Llama), V vocabulary.
+// QKV = (NH+2·NKV)·HS, A = NH·HS, UP = FF (GELU) or 2·FF (SwiGLU), V vocabulary.
 // Not here: file I/O (transformer_io.cpp).
 #include "lmforge/model/transformer.h"
 
@@ -16,6 +16,7 @@
 #include "lmforge/backend/ops.h"
 #include "lmforge/core/error.h"
 #include "lmforge/core/rng.h"
+#include "lmforge/model/arch.h"
 #include "lmforge/model/param_layout.h"
 
 namespace lmforge {
@@ -47,22 +48,22 @@ void Transformer::build_layout() {
 void Transformer::init_weights(uint64_t seed) {
   const float std_w = 0.02f;
   const float std_res = 0.02f / std::sqrt(2.0f * float(cfg_.n_layer));
+  using R = TensorRole;
   for (const TensorInfo& t : params_.entries()) {
     float* w = params_.get(t.name);
     const std::string& n = t.name;
-    auto ends = [&](const char* s) {
-      std::string_view sv(s);
-      return n.size() >= sv.size() && n.compare(n.size() - sv.size(), sv.size(), sv) == 0;
-    };
+    int layer = -1;
+    const TensorSpec* ts = find_tensor(cfg_, n, &layer);
+    check(ts != nullptr, "transformer", "tensor '" + n + "' is not in the family's spec");
+    const R r = ts->role;
     if (t.shape.size() == 1) {
       // 1-D tensors are norm weights (ones) or biases (zeros).
-      const bool norm_weight = ends("norm.weight") || ends("ln_1.weight") || ends("ln_2.weight") ||
-                               ends("ln_f.weight") || ends("layernorm.weight");
+      const bool norm_weight = r == R::kNorm1W || r == R::kNorm2W || r == R::kNormFW ||
+                               r == R::kQNormW || r == R::kKNormW;
       for (size_t i = 0; i < t.numel; ++i) w[i] = norm_weight ? 1.0f : 0.0f;
       continue;
     }
-    const bool residual = ends("attn.c_proj.weight") || ends("mlp.c_proj.weight") ||
-                          ends("o_proj.weight") || ends("down_proj.weight");
+    const bool residual = r == R::kOW || r == R::kDownW;  // scaled by 1/sqrt(2L)
     const double s = residual ? std_res : std_w;
     Rng rng(seed_for(seed, n));
     for (size_t i = 0; i < t.numel; ++i) w[i] = float(s * rng.normal());
@@ -74,17 +75,14 @@ bool Transformer::is_decayed(const std::string& param_name) const {
 }
 
 bool Transformer::stored_transposed(const std::string& n) const {
-  if (cfg_.is_llama()) return false;
-  auto ends = [&](std::string_view s) {
-    return n.size() >= s.size() && n.compare(n.size() - s.size(), s.size(), s) == 0;
-  };
-  return ends("attn.c_attn.weight") || ends("attn.c_proj.weight") || ends("mlp.c_fc.weight") ||
-         ends("mlp.c_proj.weight");
+  int layer = -1;
+  const TensorSpec* t = find_tensor(cfg_, n, &layer);
+  return t && t->transposed;
 }
 
 double Transformer::flops_per_token(int T) const {
   double n = double(cfg_.num_params());
-  if (!cfg_.is_llama()) n -= double(cfg_.n_ctx) * cfg_.n_embd;           // position table: a lookup
+  if (!cfg_.features().rope()) n -= double(cfg_.n_ctx) * cfg_.n_embd;    // position table: a lookup
   if (!cfg_.tie_embeddings) n -= double(cfg_.vocab_size) * cfg_.n_embd;  // input embedding
   return 6.0 * n + 12.0 * cfg_.n_layer * double(cfg_.attn_dim()) * T;
 }
@@ -108,11 +106,16 @@ struct Carver {
 size_t Transformer::act_floats(size_t N) const {
   Carver c{nullptr};
   const size_t C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
-  const size_t UP = cfg_.is_llama() ? 2 * FF : FF, NH = cfg_.n_head, V = cfg_.vocab_size;
+  const size_t UP = cfg_.features().up_factor() * FF, NH = cfg_.n_head, V = cfg_.vocab_size;
+  const size_t QK = NH + cfg_.n_kv_head, HS = cfg_.head_dim;  // the q and k heads
   for (int l = 0; l < cfg_.n_layer; ++l) {
     for (size_t n :
          {N * C, N * C, N, N, N * QKV, N * A, N * NH, N * C, N * C, N, N, N * UP, N * FF})
       c.take(n);
+    if (cfg_.features().qk_norm) {
+      c.take(N * QK * HS);
+      c.take(N * QK);
+    }
   }
   for (size_t n : {N * C, N * C, N, N, N * V, N}) c.take(n);
   for (size_t n : {N * C, N * C, N * QKV, N * A, N * UP, N * FF}) c.take(n);
@@ -131,7 +134,8 @@ void Transformer::ensure_acts(int B, int T) {
   act_rows_ = N;
   Carver c{act_buf_.get()};
   const size_t C = cfg_.n_embd, QKV = cfg_.qkv_dim(), A = cfg_.attn_dim(), FF = cfg_.ffn_hidden;
-  const size_t UP = cfg_.is_llama() ? 2 * FF : FF, NH = cfg_.n_head, V = cfg_.vocab_size;
+  const size_t UP = cfg_.features().up_factor() * FF, NH = cfg_.n_head, V = cfg_.vocab_size;
+  const size_t QK = NH + cfg_.n_kv_head, HS = cfg_.head_dim;
   act_.layers.assign(cfg_.n_layer, LayerActs{});
   for (auto& L : act_.layers) {
     L.x = c.take(N * C);
@@ -148,6 +152,10 @@ void Transformer::ensure_acts(int B, int T) {
     a.ln2_rstd = c.take(N);
     a.fc = c.take(N * UP);
     a.act = c.take(N * FF);
+    if (cfg_.features().qk_norm) {
+      a.qk_inp = c.take(N * QK * HS);
+      a.qk_rstd = c.take(N * QK);
+    }
   }
   act_.x_out = c.take(N * C);
   act_.lnf = c.take(N * C);

@@ -1,7 +1,8 @@
 // Training and inference share one forward (model/block.h): the training forward
 // (Transformer::forward_logits) and the KV-cached inference forward (InferenceModel) give the same
 // logits to within float rounding, far tighter than the 1e-4 of infer_cache_test, for GPT-2,
-// Llama with grouped heads and an untied head, and with LoRA adapters applied unmerged in both.
+// Llama with grouped heads and an untied head, Qwen3 (q/k norms), and with LoRA adapters applied
+// unmerged in both.
 // Tolerance: 1e-6 of the logits' scale (max |logit|, ~5-10 here). Both sides run fp32 on the same
 // weights and differ only in the summation order of the matmul kernels (the training GEMM vs the
 // inference packed / few-row kernels) and of the two attention kernels: measured 1.3e-6-2.4e-6
@@ -122,7 +123,9 @@ INSTANTIATE_TEST_SUITE_P(Tiny, OneForward,
                          ::testing::Values(Case{"gpt2", "gpt2", 4, true, false},
                                            Case{"gpt2_lora", "gpt2", 4, true, true},
                                            Case{"llama_gqa_untied", "llama", 2, false, false},
-                                           Case{"llama_lora", "llama", 2, true, true}),
+                                           Case{"llama_lora", "llama", 2, true, true},
+                                           Case{"qwen3_gqa", "qwen3", 2, true, false},
+                                           Case{"qwen3_lora", "qwen3", 2, false, true}),
                          [](const auto& info) { return std::string(info.param.tag); });
 
 }  // namespace

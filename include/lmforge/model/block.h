@@ -7,6 +7,7 @@
 // sequence's KV cache and read back from it). LoRA adapters are applied in both, unmerged.
 // block_backward is the same list of calls in reverse (training only).
 // Shapes (docs/SHAPES.md): N rows, C, QKV = (NH+2·NKV)·HS, A = NH·HS, UP = FF or 2·FF (SwiGLU).
+// The model code branches on the family's features (ArchFeatures), never on its name.
 // Not here: loss heads, optimizer, KV cache storage (infer/engine.h), activation allocation.
 #pragma once
 #include <cstdint>
@@ -23,8 +24,8 @@ namespace lmforge {
 // float` for reading and `float` for writing.
 template <class F>
 struct BlockTensors {
-  F *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *norm2_w, *norm2_b, *up_w, *up_b, *down_w,
-      *down_b;
+  F *norm1_w, *norm1_b, *qkv_w, *qkv_b, *o_w, *o_b, *q_norm, *k_norm, *norm2_w, *norm2_b, *up_w,
+      *up_b, *down_w, *down_b;
 };
 template <class F>
 struct ModelTensors {
@@ -35,9 +36,9 @@ using BlockParams = BlockTensors<const float>;
 using ModelParams = ModelTensors<const float>;
 using ModelGrads = ModelTensors<float>;
 
-// The arena's tensors by their Hugging Face names. q|k|v rows are packed as one (QKV, C) matrix
-// starting at q_proj (and SwiGLU's gate|up as one (2FF, C) starting at gate_proj); GPT-2's
-// Conv1D weights are already (out, in) in the arena (see Transformer::stored_transposed).
+// The arena's tensors by role, named by the family's spec (model/arch.h). q|k|v rows are packed
+// as one (QKV, C) matrix starting at q (and SwiGLU's gate|up as one (2FF, C) starting at gate);
+// GPT-2's Conv1D weights are already (out, in) in the arena (see Transformer::stored_transposed).
 ModelParams resolve_params(const ParamArena& a, const ModelConfig& cfg);
 ModelGrads resolve_grads(ParamArena& a, const ModelConfig& cfg);
 // The HF-name prefix of layer l ("transformer.h.3." / "model.layers.3.").
@@ -55,9 +56,11 @@ struct ForwardRows {
 
 // One block's activations for N rows. Training keeps one set per layer for backward; inference
 // reuses one set for every layer (the two norms may then share buffers). mean is unused by
-// RMSNorm; lse may be null when nothing will run backward.
+// RMSNorm; lse may be null when nothing will run backward. qk_inp (N,(NH+NKV)·HS) and qk_rstd
+// (N,NH+NKV) are the q/k norm's saved input (features().qk_norm; null: nothing saved).
 struct BlockActs {
   float *ln1, *ln1_mean, *ln1_rstd, *qkv, *att, *lse, *h, *ln2, *ln2_mean, *ln2_rstd, *fc, *act;
+  float *qk_inp = nullptr, *qk_rstd = nullptr;
 };
 // The gradient scratch of one block (overwritten layer by layer in backward).
 struct BlockScratch {

@@ -13,8 +13,8 @@ namespace lmforge {
 struct ArchSpec;
 
 enum class NormKind { kLayerNorm, kRMSNorm };  // LayerNorm has a bias; RMSNorm does not
-enum class MlpKind { kGelu, kSwiGLU };         // c_fc → GELU(tanh) → c_proj | [gate|up] → SwiGLU
-enum class PosKind { kLearned, kRoPE };        // position table | rotary on q and k (rotate-half)
+enum class MlpKind { kGelu, kSwiGLU };   // c_fc → GELU(tanh) → c_proj | [gate|up] → SwiGLU
+enum class PosKind { kLearned, kRoPE };  // position table | rotary on q and k (rotate-half)
 
 // The math a family's block uses; the flags that vary within a family (biases, a tied head) are
 // ModelConfig fields.
@@ -56,16 +56,13 @@ struct ModelConfig {
   // The family's spec and features (UsageError for an unknown arch).
   const ArchSpec& spec() const;
   const ArchFeatures& features() const;
-  // TEMPORARY (issue 14): transformer.cpp and infer/engine.cpp still ask this until they move
-  // onto features(); it means "RMSNorm + RoPE + SwiGLU".
-  bool is_llama() const { return features().rope(); }
   int qkv_dim() const { return (n_head + 2 * n_kv_head) * head_dim; }  // QKV
   int attn_dim() const { return n_head * head_dim; }                   // NH·HS
 
   // Reads a HF config.json of a registered family (GPT2LMHeadModel, LlamaForCausalLM,
-  // Qwen2ForCausalLM, MistralForCausalLM without a sliding window, Qwen3ForCausalLM). Throws InputError(file, 0, key, ...) naming a
-  // missing or ill-typed key or an unsupported feature (rope_scaling other than "default", a
-  // sliding window, another architecture).
+  // Qwen2ForCausalLM, MistralForCausalLM without a sliding window, Qwen3ForCausalLM). Throws
+  // InputError(file, 0, key, ...) naming a missing or ill-typed key or an unsupported feature
+  // (rope_scaling other than "default", a sliding window, another architecture).
   static ModelConfig from_hf_json(const nlohmann::json& j, const std::string& file);
   nlohmann::json to_hf_json() const;
   // Every spec's presets ("tiny", "llama-tiny", "qwen3-tiny", ...); UsageError listing them.
