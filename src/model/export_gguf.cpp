@@ -24,11 +24,6 @@ using json = nlohmann::json;
 // llama_token_type in llama.cpp.
 enum TokenType : int32_t { kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5 };
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // The GGUF file_type enum (llama_ftype) for the matrices' type.
 uint32_t file_type(GgmlType t) {
   switch (t) {

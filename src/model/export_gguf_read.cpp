@@ -10,11 +10,6 @@
 namespace lmforge {
 namespace {
 
-bool ends_with(const std::string& s, std::string_view suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 int get_u(const GgufFile& g, const std::string& key) {
   const GgufValue& v = g.get(key);
   int64_t x;

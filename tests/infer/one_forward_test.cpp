@@ -125,7 +125,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, OneForward,
                                            Case{"llama_gqa_untied", "llama", 2, false, false},
                                            Case{"llama_lora", "llama", 2, true, true},
                                            Case{"qwen3_gqa", "qwen3", 2, true, false},
-                                           Case{"qwen3_lora", "qwen3", 2, false, true}),
+                                           Case{"qwen3_lora", "qwen3", 2, true, true}),
                          [](const auto& info) { return std::string(info.param.tag); });
 
 }  // namespace
