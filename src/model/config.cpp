@@ -127,6 +127,10 @@ void ModelConfig::validate() const {
                                     std::to_string(n_kv_head) + ")");
   need(norm_eps > 0, "norm_eps must be positive");
   const ArchFeatures& f = features();
+  // A flag the family has no tensors for (Qwen3 has no MLP biases) would be silently ignored.
+  bool mlp_bias_tensors = false;
+  for (const TensorSpec& t : spec().tensors) mlp_bias_tensors |= t.role == TensorRole::kDownB;
+  need(!mlp_bias || mlp_bias_tensors, "a " + arch + " model has no MLP biases (mlp_bias)");
   if (f.pos == PosKind::kLearned) {
     // Learned positions come with GPT-2's plain multi-head attention in every family we read.
     need(n_kv_head == n_head, "GPT-2 has no grouped-query attention (n_kv_head = n_head)");

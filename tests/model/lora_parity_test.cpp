@@ -87,6 +87,7 @@ ModelConfig llama_gqa_cfg() {
 ModelConfig qwen3_cfg() {
   ModelConfig c = llama_gqa_cfg();
   c.arch = "qwen3";
+  c.mlp_bias = false;  // Qwen3 has no MLP biases (attention_bias covers q, k, v and o)
   c.head_dim = 24;
   c.norm_eps = 1e-6f;
   c.rope_theta = 1000000.0f;
