@@ -97,15 +97,15 @@ int main(int argc, char** argv) {
   // up to the step's position (fp32), averaged over the G timed steps (positions P .. P+G-1).
   const bool bf16 = backend::precision() == backend::Precision::bf16;
   const int64_t C = cfg.n_embd, L = cfg.n_layer, Vv = cfg.vocab_size;
-  const int64_t UP = cfg.is_llama() ? 2 * (int64_t)cfg.ffn_hidden : cfg.ffn_hidden;
+  const int64_t UP = cfg.features().up_factor() * (int64_t)cfg.ffn_hidden;
   const int64_t matrices =
       L * (C * cfg.qkv_dim() + (int64_t)cfg.attn_dim() * C + C * UP + (int64_t)cfg.ffn_hidden * C) +
       Vv * C;  // the head (tied or not, the decode step reads it whole)
   int64_t others = cfg.num_params() - matrices - (cfg.tie_embeddings ? 0 : Vv * C);
-  if (!cfg.is_llama()) others -= (int64_t)cfg.n_ctx * C;  // wpe: one row read, added below
+  if (!cfg.features().rope()) others -= (int64_t)cfg.n_ctx * C;  // wpe: one row read, added below
   const double kv = 2.0 * L * cfg.n_kv_head * cfg.head_dim * (P + (G - 1) / 2.0) * 4.0;
   const double bytes =
-      matrices * (bf16 ? 2.0 : 4.0) + others * 4.0 + (cfg.is_llama() ? 1 : 2) * C * 4.0 + kv;
+      matrices * (bf16 ? 2.0 : 4.0) + others * 4.0 + (cfg.features().rms() ? 1 : 2) * C * 4.0 + kv;
   const double bound = bw / bytes;
   std::printf("model %s: %.1fM params, V %d, C %d, L %d; prompt %d, generate %d; best of %d\n",
               preset.c_str(), cfg.num_params() / 1e6, V, cfg.n_embd, cfg.n_layer, P, G, repeat);

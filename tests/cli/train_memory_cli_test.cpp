@@ -82,7 +82,7 @@ ModelConfig model_config(const fs::path& dir) {
 // 2 bytes each for the largest A and B operand of any GEMM (gemm_onednn.cpp's conversion buffers).
 double bf16_operands(const ModelConfig& c, double N) {
   const double QKV = (double(c.n_head) + 2.0 * c.n_kv_head) * c.head_dim;
-  const double UP = c.is_llama() ? 2.0 * c.ffn_hidden : c.ffn_hidden;
+  const double UP = c.features().up_factor() * double(c.ffn_hidden);
   const double widest =
       std::max({double(c.n_embd), QKV, UP, double(c.ffn_hidden), double(c.vocab_size)});
   return 2.0 * 2.0 * std::max(N, double(c.n_embd)) * widest;
