@@ -29,7 +29,7 @@ case "$name" in
     sources=("$src"/src/jinja/*.cpp)
     seeds=("$src/tests/jinja/fixtures/chat_templates/templates") ;;
   model_files)
-    sources=("$src/src/model/config.cpp" "$src/src/data/tokenizer.cpp"
+    sources=("$src/src/model/config.cpp" "$src"/src/model/arch/*.cpp "$src/src/data/tokenizer.cpp"
              "$src/src/data/tokenizer_io.cpp" "$src/src/data/bpe.cpp" "$src/src/data/byte_level.cpp"
              "$src/src/data/pretokenize.cpp")
     libs=(-lpcre2-8) ;;
@@ -39,7 +39,7 @@ sources=("$src/tests/fuzz/${name}_fuzz.cpp" "${sources[@]}" "${core[@]}")
 stale=0
 [ -x "$bin" ] || stale=1
 if [ "$stale" = 0 ]; then
-  for f in "${sources[@]}" "$src"/include/lmforge/*/*.h "$src"/src/*/*.h; do
+  for f in "${sources[@]}" "$src"/include/lmforge/*/*.h "$src"/src/*/*.h "$src"/src/*/*/*.h; do
     if [ "$f" -nt "$bin" ]; then stale=1; break; fi
   done
 fi
