@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
-#include <optional>
 
 #include "lmforge/infer/engine.h"
 #include "lmforge/infer/generate.h"

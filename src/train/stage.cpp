@@ -129,6 +129,15 @@ double logged_loss(const fs::path& run_dir, int64_t step) {
   return loss;
 }
 
+// A copy of the model with its adapters folded in (the model itself is untouched): what a LoRA
+// stage's --merge writes as final/.
+Transformer merged_copy(const Transformer& model) {
+  Transformer out(model.config());
+  out.params().copy_from(model.params());
+  if (model.has_lora()) model.lora()->merge_into(out.params());
+  return out;
+}
+
 }  // namespace
 
 StageRun begin_stage(const std::string& name, const StageOptions& o, json resume_config,
@@ -289,13 +298,6 @@ TrainResult run_stage_loop(StageRun& run, Objective& objective, const TrainHooks
     return r;
   }
   return train_loop(objective, run.state, run.loop, hooks);
-}
-
-Transformer merged_copy(const Transformer& model) {
-  Transformer out(model.config());
-  out.params().copy_from(model.params());
-  if (model.has_lora()) model.lora()->merge_into(out.params());
-  return out;
 }
 
 fs::path finish_stage(StageRun& run, const TrainResult& result, const json& headline,

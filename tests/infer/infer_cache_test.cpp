@@ -29,12 +29,6 @@ struct Case {
 
 class CacheVsFull : public ::testing::TestWithParam<Case> {};
 
-double max_diff(const float* a, const float* b, int n) {
-  double m = 0;
-  for (int i = 0; i < n; ++i) m = std::max(m, (double)std::fabs(a[i] - b[i]));
-  return m;
-}
-
 int32_t argmax(const float* x, int n) {
   return int32_t(std::max_element(x, x + n) - x);
 }
@@ -56,8 +50,8 @@ TEST_P(CacheVsFull, GreedyTokenForToken) {
     const float* cached = infer.forward({&ch, 1});
     std::vector<float> mine(cached, cached + V);
     const float* full = model.forward_logits(seq.data(), 1, (int)seq.size()) + (seq.size() - 1) * V;
-    worst = std::max(worst, max_diff(mine.data(), full, V));
-    ASSERT_LE(max_diff(mine.data(), full, V), kLogitTol) << c.tag << " step " << s;
+    worst = std::max(worst, test::max_abs_diff(mine.data(), full, V));
+    ASSERT_LE(test::max_abs_diff(mine.data(), full, V), kLogitTol) << c.tag << " step " << s;
     const int32_t next = argmax(full, V);
     ASSERT_EQ(argmax(mine.data(), V), next) << c.tag << " step " << s;
     seq.push_back(next);
@@ -98,7 +92,7 @@ TEST_P(CacheVsFull, ChunkedPrefillAndBatchedDecode) {
     ForwardChunk part{&b, std::span<const int32_t>(p).subspan(from, to - from)};
     pb = infer.forward({&part, 1});
   }
-  EXPECT_LE(max_diff(la.data(), pb, V), kLogitTol) << c.tag << ": chunked prefill";
+  EXPECT_LE(test::max_abs_diff(la.data(), pb, V), kLogitTol) << c.tag << ": chunked prefill";
   EXPECT_EQ(b.tokens(), p);
 
   // Three greedy sequences alone vs together, the third joining after 3 steps (so one forward

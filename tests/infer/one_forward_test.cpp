@@ -29,12 +29,6 @@ double max_abs(const float* a, size_t n) {
   return m;
 }
 
-double max_diff(const float* a, const float* b, size_t n) {
-  double m = 0;
-  for (size_t i = 0; i < n; ++i) m = std::max(m, (double)std::fabs(a[i] - b[i]));
-  return m;
-}
-
 struct Case {
   const char* tag;
   std::string arch;
@@ -82,12 +76,12 @@ TEST_P(OneForward, PrefillAndDecodeMatchTraining) {
   const int P = 30;
   ForwardChunk pre{&cache, std::span<const int32_t>(ids).first(P)};
   const float* got = infer.forward({&pre, 1}, /*all_logits=*/true);
-  double worst = max_diff(got, full.data(), size_t(P) * V);
+  double worst = test::max_abs_diff(got, full.data(), size_t(P) * V);
   EXPECT_LE(worst, kTol) << c.tag << ": prefill";
   for (int t = P; t < T; ++t) {
     ForwardChunk one{&cache, std::span<const int32_t>(ids).subspan(t, 1)};
     const float* step = infer.forward({&one, 1});
-    const double d = max_diff(step, full.data() + size_t(t) * V, V);
+    const double d = test::max_abs_diff(step, full.data() + size_t(t) * V, V);
     worst = std::max(worst, d);
     EXPECT_LE(d, kTol) << c.tag << ": decode at " << t;
   }
@@ -109,10 +103,11 @@ TEST(OneForward, ToleranceSeesARealDivergence) {
                        with.forward_logits(ids.data(), 1, T) + size_t(T) * V);
   const float* b = base.forward_logits(ids.data(), 1, T);
   const double tol = kRelTol * max_abs(a.data(), a.size());
-  const double no_adapter = max_diff(a.data(), b, size_t(T) * V);
+  const double no_adapter = test::max_abs_diff(a.data(), b, size_t(T) * V);
   std::vector<float> c(b, b + size_t(T) * V);
   base.params().get("transformer.h.1.mlp.c_proj.bias")[7] += 1e-3f;
-  const double bias = max_diff(c.data(), base.forward_logits(ids.data(), 1, T), size_t(T) * V);
+  const double bias =
+      test::max_abs_diff(c.data(), base.forward_logits(ids.data(), 1, T), size_t(T) * V);
   std::printf("tolerance %.2e; adapter dropped: %.2e; one bias + 1e-3: %.2e\n", tol, no_adapter,
               bias);
   EXPECT_GT(no_adapter, 100 * tol);

@@ -3,6 +3,9 @@
 // from init_weights' special points (as the parity test does) so every parameter shapes the
 // logits, and a model directory with that tokenizer copied in (tiny_model.cpp).
 #pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -30,5 +33,12 @@ std::filesystem::path save_model_dir(const Transformer& m, const std::string& ta
 // A tiny random Llama over the tiny tokenizer's vocabulary saved as a model directory (what the
 // tests of `lmforge serve` and `lmforge label` start the binary on).
 std::filesystem::path tiny_llama_dir(uint64_t seed, const std::string& tag, int n_ctx = 64);
+
+// max |a[i] - b[i]| over n floats (logits of two engines), in double.
+inline double max_abs_diff(const float* a, const float* b, size_t n) {
+  double m = 0;
+  for (size_t i = 0; i < n; ++i) m = std::max(m, (double)std::fabs(a[i] - b[i]));
+  return m;
+}
 
 }  // namespace lmforge::test

@@ -114,10 +114,6 @@ const nlohmann::json& stage_start_metrics(StageRun& run,
 // its loss from RUN/metrics.jsonl, and repeats the evaluation for summary.json).
 TrainResult run_stage_loop(StageRun& run, Objective& objective, const TrainHooks& hooks);
 
-// A model with the adapters folded in (a copy; run.model is untouched), or a plain copy without
-// LoRA. For generation-based evaluation: InferenceModel does not apply adapters.
-Transformer merged_copy(const Transformer& model);
-
 // A file a stage adds to final/ next to the model (e.g. the reward model's scoring head): `write`
 // is called with the file's path inside the temporary directory that becomes final/.
 struct StageFile {
