@@ -264,7 +264,9 @@ TEST_P(BatchInvariance, Attention) {
 // step with fewer or more sequences.
 TEST_P(BatchInvariance, DecodeRows) {
   std::mt19937_64 rng(5);
-  for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {1153, 390}}) {
+  // (1031, 1024): bf16 weights past the kernels' threading threshold (1 MiB, parallel.h), so the
+  // thread split is exercised on the bf16 paths too.
+  for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {1153, 390}, {1031, 1024}}) {
     const size_t ic = IC, oc = OC;
     std::normal_distribution<float> dist(0.0f, 1.0f);
     std::vector<float> w(ic * oc), bias(oc);
@@ -285,23 +287,26 @@ TEST_P(BatchInvariance, DecodeRows) {
         },
         rng);
   }
-  // Cached attention: rows of one sequence at different positions.
-  const int NH = 4, NKV = 2, HS = 24, maxT = 40, B = 9;
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> k((size_t)NKV * maxT * HS), v(k.size());
-  for (auto& x : k) x = dist(rng);
-  for (auto& x : v) x = dist(rng);
-  std::vector<int32_t> pos(B);
-  for (int r = 0; r < B; r++) pos[r] = (r * 13) % maxT;
-  const size_t q = (size_t)NH * HS;
-  expect_row_invariant(
-      "attention_cached_forward", B, {q}, {q},
-      [&](const Ins& in, const Outs& out, int r0, int n) {
-        std::vector<const float*> kp(n, k.data()), vp(n, v.data());
-        cpu::attention_cached_forward(out[0], in[0], (int)q, kp.data(), vp.data(), pos.data() + r0,
-                                      n, NH, NKV, HS, maxT);
-      },
-      rng);
+  // Cached attention: rows of one sequence at different positions; maxT 1100 takes the step past
+  // the threading threshold (2^18 multiply-adds, parallel.h), maxT 40 stays below it.
+  for (int maxT : {40, 1100}) {
+    const int NH = 4, NKV = 2, HS = 24, B = 9;
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> k((size_t)NKV * maxT * HS), v(k.size());
+    for (auto& x : k) x = dist(rng);
+    for (auto& x : v) x = dist(rng);
+    std::vector<int32_t> pos(B);
+    for (int r = 0; r < B; r++) pos[r] = maxT - 1 - (r * 13) % (maxT / 2);
+    const size_t q = (size_t)NH * HS;
+    expect_row_invariant(
+        "attention_cached_forward maxT=" + std::to_string(maxT), B, {q}, {q},
+        [&](const Ins& in, const Outs& out, int r0, int n) {
+          std::vector<const float*> kp(n, k.data()), vp(n, v.data());
+          cpu::attention_cached_forward(out[0], in[0], (int)q, kp.data(), vp.data(),
+                                        pos.data() + r0, n, NH, NKV, HS, maxT);
+        },
+        rng);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, BatchInvariance,
