@@ -117,7 +117,8 @@ template <class K, int RO, int RN, class W>
 void linear_rows(float* out, const float* xr, size_t ldx, const bf16_t* xb, const W* weight,
                  const float* bias, int N, int IC, int OC) {
   const int blocks = (OC + RO - 1) / RO;
-#pragma omp parallel for schedule(static) if ((size_t)OC * IC * sizeof(W) > kMinParallelWeightBytes)
+#pragma omp parallel for schedule(static) if ((size_t)OC * IC * sizeof(W) * N > \
+                                              kMinParallelWeightBytes)
   for (int blk = 0; blk < blocks; blk++) {
     const int o = blk * RO;
     if (o + RO <= OC) {
