@@ -264,8 +264,8 @@ TEST_P(BatchInvariance, Attention) {
 // step with fewer or more sequences.
 TEST_P(BatchInvariance, DecodeRows) {
   std::mt19937_64 rng(5);
-  // (1031, 1024): bf16 weights past the kernels' threading threshold (1 MiB, parallel.h), so the
-  // thread split is exercised on the bf16 paths too.
+  // (1031, 1024): a larger bf16 weight (2 MiB), far past the few-row kernel's threading
+  // threshold, so the thread split is exercised however that threshold moves.
   for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {1153, 390}, {1031, 1024}}) {
     const size_t ic = IC, oc = OC;
     std::normal_distribution<float> dist(0.0f, 1.0f);
@@ -287,8 +287,8 @@ TEST_P(BatchInvariance, DecodeRows) {
         },
         rng);
   }
-  // Cached attention: rows of one sequence at different positions; maxT 1100 takes the step past
-  // the threading threshold (2^18 multiply-adds, parallel.h), maxT 40 stays below it.
+  // Cached attention: rows of one sequence at different positions; maxT 40 keeps the step below
+  // the kernel's threading threshold (2^15 multiply-adds), maxT 1100 takes it far past.
   for (int maxT : {40, 1100}) {
     const int NH = 4, NKV = 2, HS = 24, B = 9;
     std::normal_distribution<float> dist(0.0f, 1.0f);

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include "lmforge/backend/kernels_infer.h"
-#include "parallel.h"
 #include "vec_math.h"
 
 namespace lmforge::cpu {
@@ -25,7 +24,7 @@ void attention_cached_forward(float* out, const float* q, int ldq, const float* 
   const long work = (long)N * NH;
   long flops = 0;
   for (int r = 0; r < N; r++) flops += (long)(pos[r] + 1) * NH * HS;
-#pragma omp parallel if (flops > kMinParallelAttention)  // parallel.h
+#pragma omp parallel if (flops > (1 << 15))
   {
     std::vector<float> s(maxT);
 #pragma omp for schedule(dynamic, 1)

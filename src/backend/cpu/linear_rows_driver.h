@@ -4,11 +4,10 @@
 // (templated on the weight type: only the load of 8 weights differs). Each TU instantiates these
 // with its own dot kernel, so every instance is compiled for that TU's ISA and has internal
 // linkage (anonymous namespace; no weak symbol in an AVX-512 object, isa_kernels.h).
-// Structure: threads split the output features (when the weights pass kMinParallelWeightBytes,
-// parallel.h: a small model's decode linears run on the calling thread); a block of RO weight rows
-// is dotted, while it sits in L1, with every input row, RN rows per pass, so each weight row comes
-// from memory once per call whatever N is (decode is bound by reading the weights). A dot kernel K
-// provides
+// Structure: threads split the output features; a block of RO weight rows is dotted, while it
+// sits in L1, with every input row, RN rows per pass, so each weight row comes from memory once
+// per call whatever N is (decode is bound by reading the weights).
+// A dot kernel K provides
 //   template <int RO, int RN, class W> static void dot(float* res, const W* w, const float* xr,
 //                                                      size_t ldx, const bf16_t* xb, int IC);
 // res[n·RO + r] = Σ_i x[n][i]·w[r·IC + i] for r < RO, n < RN, x the activations (xr as floats
@@ -23,7 +22,6 @@
 #include <cstddef>
 
 #include "lmforge/backend/bf16.h"
-#include "parallel.h"
 
 namespace lmforge::cpu {
 namespace {
@@ -117,8 +115,7 @@ template <class K, int RO, int RN, class W>
 void linear_rows(float* out, const float* xr, size_t ldx, const bf16_t* xb, const W* weight,
                  const float* bias, int N, int IC, int OC) {
   const int blocks = (OC + RO - 1) / RO;
-#pragma omp parallel for schedule(static) if ((size_t)OC * IC * sizeof(W) * N > \
-                                              kMinParallelWeightBytes)
+#pragma omp parallel for schedule(static) if ((long)OC * IC > (1 << 16))
   for (int blk = 0; blk < blocks; blk++) {
     const int o = blk * RO;
     if (o + RO <= OC) {
