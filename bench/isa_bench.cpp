@@ -17,6 +17,7 @@
 #include <functional>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "lmforge/backend/bf16.h"
@@ -144,6 +145,30 @@ int main(int argc, char** argv) {
                             N, C);
     });
   }
+  if (!decode_only)  // Qwen3's per-head q/k RMSNorm: this config's heads (GQA 3:1 as kernels_bench)
+                     // and Qwen3-0.6B's (NH 16, NKV 8, HS 128) on the same N rows
+    for (auto [nh, nkv, hs] : {std::tuple{NH, std::max(1, NH / 3), HS}, {16, 8, 128}}) {
+      const size_t qkv_w = (size_t)(nh + 2 * nkv) * hs, H = (size_t)nh + nkv;
+      auto x0 = randn((size_t)N * qkv_w), d0 = randn((size_t)N * qkv_w), wq = randn(hs),
+           wk = randn(hs);
+      std::vector<float> x(x0.size()), d(d0.size()), keep((size_t)N * H * hs), rstd((size_t)N * H),
+          dwq(hs), dwk(hs);
+      const std::string shape = " HS" + std::to_string(hs) + (hs == 128 ? " (qwen3)" : "");
+      bench(
+          "qk_norm_forward" + shape, 12.0 * N * H * hs,
+          [&] {
+            cpu::qk_norm_forward(x.data(), keep.data(), rstd.data(), wq.data(), wk.data(), N, nh,
+                                 nkv, hs, 1e-6f);
+          },
+          [&] { std::memcpy(x.data(), x0.data(), x0.size() * 4); });
+      bench(
+          "qk_norm_backward" + shape, 12.0 * N * H * hs,
+          [&] {
+            cpu::qk_norm_backward(d.data(), dwq.data(), dwk.data(), keep.data(), wq.data(),
+                                  wk.data(), rstd.data(), N, nh, nkv, hs);
+          },
+          [&] { std::memcpy(d.data(), d0.data(), d0.size() * 4); });
+    }
   if (!decode_only) {  // GELU on the MLP's hidden (N, 4C)
     const size_t n = (size_t)N * 4 * C;
     auto inp = randn(n), dout = randn(n);

@@ -5,7 +5,8 @@
 // what 1 rank × N·B rows computes, up to the order of the gradient sums across ranks
 // (tests/dist/two_machines_test.sh). A vector tail that computes differently from the vector body,
 // a peel loop chosen by alignment, or a thread split that moves a row between them breaks it.
-// Each kernel runs once on B rows; then sub-batches [r0, r0+n) are copied to buffers shifted by
+// Each kernel (norms, q/k norm, activations, cross-entropy, attention, the decode kernels) runs
+// once on B rows; then sub-batches [r0, r0+n) are copied to buffers shifted by
 // 0..15 floats and run again with 1, 2 and 3 threads; every row must equal its first result.
 // Not here: accuracy against the double oracle (each kernel's own test), the GEMM (oneDNN's
 // blocking depends on the row count by design: docs/KERNELS.md), the sums over rows
@@ -128,6 +129,43 @@ TEST_P(BatchInvariance, Norms) {
   }
 }
 
+// Qwen3's per-head q/k RMSNorm, in place on the packed qkv row (rows of (NH+2·NKV)·HS): the
+// forward's output, saved input and rstd, and the backward's input gradient (the weight gradients
+// sum over rows: not checked). 17 rows of Qwen3-0.6B's heads pass the kernels' threading threshold.
+TEST_P(BatchInvariance, QkNorm) {
+  std::mt19937_64 rng(6);
+  struct Shape {
+    int NH, NKV, HS;
+  };
+  for (Shape s : {Shape{1, 1, 1}, Shape{4, 2, 31}, Shape{3, 1, 64}, Shape{16, 8, 128}}) {
+    const size_t hs = s.HS, H = (size_t)s.NH + s.NKV, qkv = (s.NH + 2 * s.NKV) * hs;
+    std::vector<float> wq(hs), wk(hs), dwq(hs), dwk(hs);
+    for (size_t i = 0; i < hs; i++)
+      wq[i] = 1.0f + 0.01f * (float)(i % 13), wk[i] = 0.5f + 0.1f * (i % 7);
+    const std::string shape = " NH=" + std::to_string(s.NH) + " NKV=" + std::to_string(s.NKV) +
+                              " HS=" + std::to_string(s.HS);
+    expect_row_invariant(
+        "qk_norm_forward" + shape, 17, {qkv}, {qkv, H * hs, H},
+        [&](const Ins& in, const Outs& out, int, int n) {
+          std::memcpy(out[0], in[0], qkv * n * sizeof(float));
+          cpu::qk_norm_forward(out[0], out[1], out[2], wq.data(), wk.data(), n, s.NH, s.NKV, s.HS,
+                               1e-6f);
+        },
+        rng, 3.0);
+    expect_row_invariant(
+        "qk_norm_backward dinp" + shape, 17, {qkv, qkv}, {qkv},
+        [&](const Ins& in, const Outs& out, int, int n) {
+          std::vector<float> y(in[1], in[1] + qkv * n), keep(H * hs * n), rstd(H * n);
+          cpu::qk_norm_forward(y.data(), keep.data(), rstd.data(), wq.data(), wk.data(), n, s.NH,
+                               s.NKV, s.HS, 1e-6f);
+          std::memcpy(out[0], in[0], qkv * n * sizeof(float));
+          cpu::qk_norm_backward(out[0], dwq.data(), dwk.data(), keep.data(), wq.data(), wk.data(),
+                                rstd.data(), n, s.NH, s.NKV, s.HS);
+        },
+        rng);
+  }
+}
+
 TEST_P(BatchInvariance, Activations) {
   std::mt19937_64 rng(2);
   // GELU is elementwise over n: "rows" of one element, so sub-ranges start anywhere and the
@@ -226,7 +264,9 @@ TEST_P(BatchInvariance, Attention) {
 // step with fewer or more sequences.
 TEST_P(BatchInvariance, DecodeRows) {
   std::mt19937_64 rng(5);
-  for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {1153, 390}}) {
+  // (1031, 1024): a larger bf16 weight (2 MiB), far past the few-row kernel's threading
+  // threshold, so the thread split is exercised however that threshold moves.
+  for (auto [IC, OC] : {std::pair{31, 33}, {384, 1153}, {1153, 390}, {1031, 1024}}) {
     const size_t ic = IC, oc = OC;
     std::normal_distribution<float> dist(0.0f, 1.0f);
     std::vector<float> w(ic * oc), bias(oc);
@@ -247,23 +287,26 @@ TEST_P(BatchInvariance, DecodeRows) {
         },
         rng);
   }
-  // Cached attention: rows of one sequence at different positions.
-  const int NH = 4, NKV = 2, HS = 24, maxT = 40, B = 9;
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> k((size_t)NKV * maxT * HS), v(k.size());
-  for (auto& x : k) x = dist(rng);
-  for (auto& x : v) x = dist(rng);
-  std::vector<int32_t> pos(B);
-  for (int r = 0; r < B; r++) pos[r] = (r * 13) % maxT;
-  const size_t q = (size_t)NH * HS;
-  expect_row_invariant(
-      "attention_cached_forward", B, {q}, {q},
-      [&](const Ins& in, const Outs& out, int r0, int n) {
-        std::vector<const float*> kp(n, k.data()), vp(n, v.data());
-        cpu::attention_cached_forward(out[0], in[0], (int)q, kp.data(), vp.data(), pos.data() + r0,
-                                      n, NH, NKV, HS, maxT);
-      },
-      rng);
+  // Cached attention: rows of one sequence at different positions; maxT 40 keeps the step below
+  // the kernel's threading threshold (2^15 multiply-adds), maxT 1100 takes it far past.
+  for (int maxT : {40, 1100}) {
+    const int NH = 4, NKV = 2, HS = 24, B = 9;
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> k((size_t)NKV * maxT * HS), v(k.size());
+    for (auto& x : k) x = dist(rng);
+    for (auto& x : v) x = dist(rng);
+    std::vector<int32_t> pos(B);
+    for (int r = 0; r < B; r++) pos[r] = maxT - 1 - (r * 13) % (maxT / 2);
+    const size_t q = (size_t)NH * HS;
+    expect_row_invariant(
+        "attention_cached_forward maxT=" + std::to_string(maxT), B, {q}, {q},
+        [&](const Ins& in, const Outs& out, int r0, int n) {
+          std::vector<const float*> kp(n, k.data()), vp(n, v.data());
+          cpu::attention_cached_forward(out[0], in[0], (int)q, kp.data(), vp.data(),
+                                        pos.data() + r0, n, NH, NKV, HS, maxT);
+        },
+        rng);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Isa, BatchInvariance,

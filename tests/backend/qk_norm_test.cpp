@@ -2,12 +2,14 @@
 // guard regions, v heads untouched, the fused op equals RMSNorm applied head by head (composed,
 // both backends), a finite-difference gradient check of the ref backward in double (input and both
 // weights), accumulation (weights +=, input gradient =), null saves/gradients (inference, frozen
-// weights). The kernel has one code path (no ISA variants), so there is no forced-ISA case.
+// weights). Every test that calls cpu:: runs once per ISA path (test::IsaPaths: avx2, avx512),
+// plus finite differences through each path's own float forward against its backward.
 #include "backend/kernel_test_util.h"
 #include "lmforge/backend/kernels.h"
 
 namespace lmforge {
 namespace {
+class QkNormIsa : public test::IsaPaths {};  // each test once per ISA path
 using test::Pair;
 
 struct Shape {
@@ -20,7 +22,7 @@ std::string name(const Shape& s) {
 const std::vector<Shape> kShapes = {{1, 1, 1, 1},   {31, 4, 2, 8},   {33, 6, 1, 64},
                                     {257, 2, 2, 2}, {5, 16, 8, 128}, {7, 3, 3, 31}};
 
-TEST(QkNorm, RefVsCpu) {
+TEST_P(QkNormIsa, RefVsCpu) {
   std::mt19937_64 rng(1);
   for (const Shape& s : kShapes) {
     SCOPED_TRACE(name(s));
@@ -59,7 +61,7 @@ TEST(QkNorm, RefVsCpu) {
   }
 }
 
-TEST(QkNorm, EqualsRmsnormPerHead) {
+TEST_P(QkNormIsa, EqualsRmsnormPerHead) {
   // The fused op is RMSNorm over each head: the q heads with q_weight, the k heads with k_weight.
   std::mt19937_64 rng(2);
   const int N = 9, NH = 4, NKV = 2, HS = 24, QKV = (NH + 2 * NKV) * HS, H = NH + NKV;
@@ -134,7 +136,7 @@ TEST(QkNorm, GradientCheck) {
   }
 }
 
-TEST(QkNorm, AccumulatesWeightsOverwritesInput) {
+TEST_P(QkNormIsa, AccumulatesWeightsOverwritesInput) {
   // Backward twice on the same dout: the weight gradients double; the input gradient (in place
   // on dqkv) is the same function of dout both times. Null weight gradients (frozen) and null
   // saves (inference forward) change nothing else.
@@ -168,6 +170,38 @@ TEST(QkNorm, AccumulatesWeightsOverwritesInput) {
     EXPECT_NEAR(dwk[i], 2 * once_k[i], 1e-5 * (1 + std::abs(once_k[i])));
   }
 }
+
+// Finite differences through this path's own float forward against its backward (the input
+// heads and both weights at once; HS 37 and 16+3 so the vector tails are inside the check, and
+// GQA with several rows so the q/k weight selection and the per-thread partials are too).
+TEST_P(QkNormIsa, CpuDirectionalGradient) {
+  std::mt19937_64 rng(5);
+  for (Shape s : {Shape{5, 4, 2, 37}, Shape{3, 3, 1, 19}, Shape{1, 1, 1, 1}}) {
+    SCOPED_TRACE(name(s));
+    const size_t QKV = (size_t)(s.NH + 2 * s.NKV) * s.HS, H = (size_t)s.NH + s.NKV;
+    std::vector<float> x(s.N * QKV), wq(s.HS), wk(s.HS), dout(s.N * QKV);
+    for (auto* v : {&x, &wq, &wk, &dout})
+      for (auto& e : *v) e = (float)std::normal_distribution<double>(0.5, 1.0)(rng);
+    std::vector<float> y = x, keep(s.N * H * s.HS), rstd(s.N * H), g = dout, dwq(s.HS, 0.0f),
+                       dwk(s.HS, 0.0f);
+    cpu::qk_norm_forward(y.data(), keep.data(), rstd.data(), wq.data(), wk.data(), s.N, s.NH, s.NKV,
+                         s.HS, 1e-6f);
+    cpu::qk_norm_backward(g.data(), dwq.data(), dwk.data(), keep.data(), wq.data(), wk.data(),
+                          rstd.data(), s.N, s.NH, s.NKV, s.HS);
+    auto loss = [&] {
+      std::vector<float> o = x;
+      cpu::qk_norm_forward(o.data(), nullptr, nullptr, wq.data(), wk.data(), s.N, s.NH, s.NKV, s.HS,
+                           1e-6f);
+      double l = 0.0;
+      for (size_t i = 0; i < o.size(); i++) l += (double)dout[i] * o[i];
+      return l;
+    };
+    // HS = 1: each head's output is ~sign(x)·w, flat in x; the weights then carry the check.
+    EXPECT_LT(test::directional_grad_error({&x, &wq, &wk}, {&g, &dwq, &dwk}, loss, 11), 2e-3);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, QkNormIsa, LMFORGE_KERNEL_ISAS);
 
 }  // namespace
 }  // namespace lmforge

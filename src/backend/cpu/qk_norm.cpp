@@ -1,76 +1,30 @@
 // CPU (float, OpenMP) per-head q/k RMSNorm (Qwen3's q_norm / k_norm); the oracle is
-// ref/qk_norm.cpp. Rows are independent: the forward parallelizes over them; the backward keeps
-// per-thread partial sums of the two (HS) weight gradients and adds them at the end (HS is small,
-// 64-256, so the reduction is negligible). Plain loops with `omp simd`: the op reads and writes
-// (NH+NKV)·HS floats per row, about 1% of the q/k/v projection's work.
-#include <omp.h>
-
-#include <cmath>
-#include <vector>
-
-#include "lmforge/backend/kernels.h"
+// ref/qk_norm.cpp. The public kernels, dispatching to the AVX-512 twin (qk_norm_avx512.cpp) or
+// the baseline build of the same bodies (qk_norm_kernels.h). The op reads and writes (NH+NKV)·HS
+// floats per row, about 1% of the q/k/v projection's work.
+// Only the backward takes the AVX-512 twin: bench/isa_bench small (Zen 5, 2 threads, load ~10,
+// three runs, docs/KERNELS.md) gave the backward 1.01-1.14x at HS 64 and 1.09-1.80x at HS 128,
+// the forward 0.74-1.06x and 0.57-1.08x: it streams x into the saved copy and back, and at 16
+// lanes a 64-byte access at a 16-byte-aligned head splits a cache line (as the norm backwards,
+// norm.cpp). The forward's twin is built but not called.
+#define LMFORGE_CPU_ISA avx2
+#include "qk_norm_kernels.h"
 
 namespace lmforge::cpu {
 
 void qk_norm_forward(float* qkv, float* qk_inp, float* rstd, const float* q_weight,
                      const float* k_weight, int N, int NH, int NKV, int HS, float eps) {
-  const size_t QKV = (size_t)(NH + 2 * NKV) * HS, H = (size_t)NH + NKV;
-#pragma omp parallel for schedule(static) if ((size_t)N * H * HS > (1 << 14))
-  for (int n = 0; n < N; n++)
-    for (size_t h = 0; h < H; h++) {
-      float* x = qkv + n * QKV + h * HS;
-      const float* w = h < (size_t)NH ? q_weight : k_weight;
-      float ms = 0.0f;
-#pragma omp simd reduction(+ : ms)
-      for (int i = 0; i < HS; i++) ms += x[i] * x[i];
-      const float s = 1.0f / std::sqrt(ms / HS + eps);
-      if (qk_inp) {
-        float* keep = qk_inp + (n * H + h) * HS;
-#pragma omp simd
-        for (int i = 0; i < HS; i++) keep[i] = x[i];
-      }
-      if (rstd) rstd[n * H + h] = s;
-#pragma omp simd
-      for (int i = 0; i < HS; i++) x[i] = x[i] * s * w[i];
-    }
+  avx2::qk_norm_forward(qkv, qk_inp, rstd, q_weight, k_weight, N, NH, NKV, HS, eps);
 }
 
 void qk_norm_backward(float* dqkv, float* dq_weight, float* dk_weight, const float* qk_inp,
                       const float* q_weight, const float* k_weight, const float* rstd, int N,
                       int NH, int NKV, int HS) {
-  const size_t QKV = (size_t)(NH + 2 * NKV) * HS, H = (size_t)NH + NKV;
-  const bool want_dw = dq_weight || dk_weight;
-  const int nt = (size_t)N * H * HS > (1 << 14) ? omp_get_max_threads() : 1;
-  std::vector<float> partial(want_dw ? (size_t)nt * 2 * HS : 0, 0.0f);  // per thread: [dq | dk]
-#pragma omp parallel num_threads(nt)
-  {
-    float* dw_t = want_dw ? partial.data() + (size_t)omp_get_thread_num() * 2 * HS : nullptr;
-#pragma omp for schedule(static)
-    for (int n = 0; n < N; n++)
-      for (size_t h = 0; h < H; h++) {
-        float* d = dqkv + n * QKV + h * HS;
-        const float* x = qk_inp + (n * H + h) * HS;
-        const bool is_q = h < (size_t)NH;
-        const float* w = is_q ? q_weight : k_weight;
-        float* dw = dw_t ? dw_t + (is_q ? 0 : HS) : nullptr;
-        const float s = rstd[n * H + h];
-        float gn_mean = 0.0f;
-#pragma omp simd reduction(+ : gn_mean)
-        for (int i = 0; i < HS; i++) gn_mean += w[i] * d[i] * x[i] * s;
-        gn_mean /= HS;
-        if (dw) {
-#pragma omp simd
-          for (int i = 0; i < HS; i++) dw[i] += x[i] * s * d[i];
-        }
-#pragma omp simd
-        for (int i = 0; i < HS; i++) d[i] = (w[i] * d[i] - x[i] * s * gn_mean) * s;
-      }
-  }
-  for (int t = 0; t < (want_dw ? nt : 0); t++)
-    for (int i = 0; i < HS; i++) {
-      if (dq_weight) dq_weight[i] += partial[(size_t)t * 2 * HS + i];
-      if (dk_weight) dk_weight[i] += partial[(size_t)t * 2 * HS + HS + i];
-    }
+  if (use_avx512())
+    return avx512::qk_norm_backward(dqkv, dq_weight, dk_weight, qk_inp, q_weight, k_weight, rstd, N,
+                                    NH, NKV, HS);
+  avx2::qk_norm_backward(dqkv, dq_weight, dk_weight, qk_inp, q_weight, k_weight, rstd, N, NH, NKV,
+                         HS);
 }
 
 }  // namespace lmforge::cpu

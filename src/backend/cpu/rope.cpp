@@ -4,11 +4,14 @@
 // Rows of the table: positions pos0..pos0+T-1 without pos; with pos (packed rows), the range
 // min(pos)..max(pos) when it has at most B·T positions (packed documents: at most T), else one
 // row per token (arbitrary positions never cost more than B·T table rows).
+// A decode step's few rows run on the calling thread (kMinParallelWork, parallel.h): each loop
+// was a parallel region of its own, two per layer.
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "lmforge/backend/kernels.h"
+#include "parallel.h"
 
 namespace lmforge::cpu {
 namespace {
@@ -30,7 +33,8 @@ void rotate(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int 
     }
   }
   std::vector<float> cos_t((size_t)rows * half), sin_t((size_t)rows * half);
-#pragma omp parallel for schedule(static)
+// A table entry (pow, cos and sin in double) weighs as ~64 float operations.
+#pragma omp parallel for schedule(static) if ((size_t)rows * half * 64 > kMinParallelWork)
   for (int64_t r = 0; r < rows; r++) {
     double p = per_token ? (double)pos[r] : (double)(base + r);
     for (int i = 0; i < half; i++) {
@@ -39,7 +43,7 @@ void rotate(float* qkv, int B, int T, int NH, int NKV, int HS, float theta, int 
       sin_t[(size_t)r * half + i] = sign * (float)std::sin(angle);
     }
   }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if ((size_t)N * (NH + NKV) * HS > kMinParallelWork)
   for (int64_t bt = 0; bt < N; bt++) {
     int64_t r = !pos ? bt % T : per_token ? bt : pos[bt] - base;
     const float* cs = cos_t.data() + (size_t)r * half;
