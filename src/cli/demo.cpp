@@ -185,6 +185,7 @@ void setup(CLI::App& root) {
                               "accuracy (the pipeline's sample probe)");
   auto a = std::make_shared<AnswerOptions>();
   auto model = std::make_shared<std::string>(), heldout = std::make_shared<std::string>();
+  auto versus = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   ans->add_option("--model", *model, "model directory")->required();
   ans->add_option("--prompt", a->prompts, "a prompt (repeatable)");
@@ -200,16 +201,23 @@ void setup(CLI::App& root) {
       ->check(CLI::IsMember({"exact", "contains"}));
   ans->add_option("--max-tokens", a->max_tokens, "new tokens per answer at most")
       ->check(CLI::PositiveNumber);
+  ans->add_option("--versus", *versus,
+                  "a baseline model directory (e.g. the instruction-tuned model): it answers the "
+                  "held-out prompts too, and the SIMULATED RANKER judges each pair: ranker win "
+                  "rate = wins / (wins + losses) over the prompts whose answers differ");
   ans->add_flag(
       "--json", *json,
       "print {\"samples\":[{\"prompt\",\"answer\"}], \"accuracy\", \"heldout\", "
       "\"by_kind\":{KIND:{\"n\",\"correct\",\"accuracy\"}}, \"heldout_answers\":[{\"kind\", "
-      "\"prompt\",\"reference\",\"answer\",\"correct\"}]} on stdout");
-  ans->callback([ans, a, model, heldout, json] {
+      "\"prompt\",\"reference\",\"answer\",\"correct\"}]} (with --versus also "
+      "\"versus_answer\" per answer and \"ranker_win_rate\":{\"prompts\",\"differ\",\"wins\","
+      "\"losses\",\"ties\",\"win_rate\"}) on stdout");
+  ans->callback([ans, a, model, heldout, versus, json] {
     print_resolved_config(*ans);
     AnswerOptions opt = *a;
     opt.model = *model;
     opt.heldout = *heldout;
+    opt.versus = *versus;
     AnswerResult r = answer_prompts(opt);
     if (*json) {
       nlohmann::ordered_json j = {{"samples", nlohmann::ordered_json::array()}};
@@ -227,6 +235,15 @@ void setup(CLI::App& root) {
                                           {"reference", h.reference},
                                           {"answer", h.answer},
                                           {"correct", h.correct}});
+        if (r.win_rate) {
+          for (size_t k = 0; k < r.heldout.size(); ++k)
+            j["heldout_answers"][k]["versus_answer"] = r.heldout[k].versus_answer;
+          const RankerWinRate& w = *r.win_rate;
+          j["ranker_win_rate"] = {{"prompts", w.prompts}, {"differ", w.differ},
+                                  {"wins", w.wins},       {"losses", w.losses},
+                                  {"ties", w.ties},       {"win_rate", nullptr}};
+          if (w.rate()) j["ranker_win_rate"]["win_rate"] = *w.rate();
+        }
       }
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       return;
@@ -237,6 +254,14 @@ void setup(CLI::App& root) {
                   r.accuracy());
       for (const auto& [k, v] : r.by_kind())
         std::printf("  %-14s %d/%d = %.3f\n", k.c_str(), v.correct, v.n, v.accuracy());
+      if (r.win_rate) {
+        const RankerWinRate& w = *r.win_rate;
+        std::printf(
+            "ranker win rate over %s: %s (%d won, %d lost, %d tied; %d of %d answers "
+            "differ)\n",
+            opt.versus.c_str(), w.rate() ? std::to_string(*w.rate()).substr(0, 5).c_str() : "-",
+            w.wins, w.losses, w.ties, w.differ, w.prompts);
+      }
     }
   });
 
