@@ -239,9 +239,14 @@ void setup(CLI::App& root) {
           for (size_t k = 0; k < r.heldout.size(); ++k)
             j["heldout_answers"][k]["versus_answer"] = r.heldout[k].versus_answer;
           const RankerWinRate& w = *r.win_rate;
-          j["ranker_win_rate"] = {{"prompts", w.prompts}, {"differ", w.differ},
-                                  {"wins", w.wins},       {"losses", w.losses},
-                                  {"ties", w.ties},       {"win_rate", nullptr}};
+          j["ranker_win_rate"] = {{"prompts", w.prompts},
+                                  {"differ", w.differ},
+                                  {"wins", w.wins},
+                                  {"losses", w.losses},
+                                  {"ties", w.ties},
+                                  {"credit_wins", w.credit_wins},
+                                  {"credit_losses", w.credit_losses},
+                                  {"win_rate", nullptr}};
           if (w.rate()) j["ranker_win_rate"]["win_rate"] = *w.rate();
         }
       }
@@ -282,6 +287,9 @@ void setup(CLI::App& root) {
   rank->add_option("--samples", ro->samples, "answers sampled per prompt")
       ->check(CLI::Range(2, 64));
   rank->add_option("--temperature", ro->temperature, "sampling temperature (> 0)");
+  rank->add_option("--max-temperature", ro->max_temperature,
+                   "prompts whose samples are all the same are sampled again at 1.5x the "
+                   "temperature, then 1.5x that, up to this (<= --temperature: never)");
   rank->add_option("--top-k", ro->top_k, "sample from the k most likely tokens (0: all)");
   rank->add_option("--max-tokens", ro->max_tokens, "new tokens per answer at most")
       ->check(CLI::PositiveNumber);
@@ -307,6 +315,7 @@ void setup(CLI::App& root) {
       nlohmann::ordered_json j = {{"prompts", s.prompts},
                                   {"ranked", s.ranked},
                                   {"skipped_identical", s.skipped_identical},
+                                  {"resampled", s.resampled},
                                   {"best_credit", s.best_credit},
                                   {"any_right", s.any_right},
                                   {"mean_credit", s.mean_credit},
@@ -315,11 +324,12 @@ void setup(CLI::App& root) {
       return;
     }
     std::printf(
-        "%d of %d prompts ranked (%d had identical samples); %.1f distinct answers per prompt; "
-        "mean credit %.3f, of the best %.3f; a right answer among the samples in %.0f%%\n"
+        "%d of %d prompts ranked (%d sampled again at a higher temperature, %d still had "
+        "identical samples); %.1f distinct answers per prompt; mean credit %.3f, of the best "
+        "%.3f; a right answer among the samples in %.0f%%\n"
         "rankings (SIMULATED RANKER) in %s\n",
-        s.ranked, s.prompts, s.skipped_identical, s.mean_distinct, s.mean_credit, s.best_credit,
-        100 * s.any_right, opt.output.c_str());
+        s.ranked, s.prompts, s.resampled, s.skipped_identical, s.mean_distinct, s.mean_credit,
+        s.best_credit, 100 * s.any_right, opt.output.c_str());
   });
 }
 

@@ -82,6 +82,8 @@ Probes parse_probes(const json& p) {
     w.wins = count("wins");
     w.losses = count("losses");
     w.ties = count("ties");
+    if (number(*it, "credit_wins")) w.credit_wins = count("credit_wins");
+    if (number(*it, "credit_losses")) w.credit_losses = count("credit_losses");
     w.rate = number(*it, "win_rate");
     r.ranker_win_rate = w;
   }

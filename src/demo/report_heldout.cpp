@@ -46,7 +46,11 @@ std::string win_rate_value(const Probes::WinRate& w) {
   return fmt_percent(w.rate);
 }
 std::string win_rate_detail(const Probes::WinRate& w) {
-  return std::to_string(w.wins) + " won, " + std::to_string(w.losses) + " lost, " +
+  auto on_credit = [](const std::optional<int>& n) {
+    return n ? " (" + std::to_string(*n) + " on credit)" : std::string();
+  };
+  return std::to_string(w.wins) + " won" + on_credit(w.credit_wins) + ", " +
+         std::to_string(w.losses) + " lost" + on_credit(w.credit_losses) + ", " +
          std::to_string(w.ties) + " tied; " + std::to_string(w.differ) + " of " +
          std::to_string(w.prompts) + " answers differ from " +
          (w.versus.empty() ? std::string("the baseline") : w.versus) + "'s";
@@ -56,7 +60,8 @@ const char* const kWinRateNote =
     "Ranker win rate: on each held-out prompt, the stage's greedy answer against the greedy "
     "answer of the model it started from, judged by the same simulated ranker that ranked the "
     "samples (right first, then shorter); wins / (wins + losses) over the prompts whose answers "
-    "differ.";
+    "differ. \"On credit\": decided by right vs partly right vs wrong; the others by length "
+    "alone.";
 
 std::string one_line(std::string s) {
   for (char& c : s)

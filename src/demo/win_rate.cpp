@@ -24,6 +24,9 @@ void RankerWinRate::add(const std::string& answer, const std::string& baseline,
   ++differ;
   const int p = ranker_prefers(answer, baseline, reference);
   (p > 0 ? wins : p < 0 ? losses : ties) += 1;
+  if (std::lround(100 * answer_credit(answer, reference)) !=
+      std::lround(100 * answer_credit(baseline, reference)))
+    (p > 0 ? credit_wins : credit_losses) += 1;
 }
 
 }  // namespace lmforge

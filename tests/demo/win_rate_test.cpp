@@ -52,6 +52,11 @@ TEST(WinRate, CountsDecidedPromptsOnly) {
   EXPECT_EQ(w.wins, 2);
   EXPECT_EQ(w.losses, 1);
   EXPECT_EQ(w.ties, 1);
+  EXPECT_EQ(w.credit_wins, 2);
+  EXPECT_EQ(w.credit_losses, 1);
+  w.add("xy", "abcd", "der Hund");  // both wrong: won on length alone
+  EXPECT_EQ(w.wins, 3);
+  EXPECT_EQ(w.credit_wins, 2);
   ASSERT_TRUE(w.rate());
-  EXPECT_DOUBLE_EQ(*w.rate(), 2.0 / 3.0);
+  EXPECT_DOUBLE_EQ(*w.rate(), 3.0 / 4.0);
 }

@@ -49,6 +49,7 @@ struct Probes {
   struct WinRate {
     std::string versus;  // the baseline stage's name
     int prompts = 0, differ = 0, wins = 0, losses = 0, ties = 0;
+    std::optional<int> credit_wins, credit_losses;  // decided by credit, not length alone
     std::optional<double> rate;
   };
   std::optional<WinRate> ranker_win_rate;

@@ -19,6 +19,9 @@ struct RankerWinRate {
   int prompts = 0;                     // compared prompts
   int differ = 0;                      // of them, those whose two answers differ
   int wins = 0, losses = 0, ties = 0;  // wins + losses + ties == differ
+  // Of the wins and losses, those decided by credit (right vs partly right vs wrong); the rest
+  // were decided by length alone (both answers equally right or wrong).
+  int credit_wins = 0, credit_losses = 0;
   // wins / (wins + losses); nullopt when no prompt was decided.
   std::optional<double> rate() const {
     if (wins + losses == 0) return std::nullopt;
