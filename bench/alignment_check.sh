@@ -5,8 +5,11 @@
 # oracle ranker of this script (bench/alignment_data.py: right first, shorter second) ranks them,
 # and reward / DPO / PPO train on those rankings with EACH COMMAND'S DEFAULTS. It prints, for the
 # instruct, DPO and PPO models: greedy correctness on the held-out phrasings and mean answer
-# length; and the reward model's held-out pairwise accuracy. Exit 1 when a target is missed:
+# length; DPO's and PPO's ranker win rate against the instruct model (each held-out prompt's
+# greedy answers judged by the oracle ranker: wins / (wins + losses) where the answers differ);
+# and the reward model's held-out pairwise accuracy. Exit 1 when a target is missed:
 #   DPO and PPO accuracy >= the instruct model's (a small tolerance: one answer in 50),
+#   DPO and PPO win rate >= 0.6 when at least 10 answers differ (fewer: printed, not judged),
 #   reward model >= 0.85 held-out, PPO length within +-30% of the instruct model's.
 # Usage: bench/alignment_check.sh [BUILD_DIR] [WORK_DIR] [--quick]
 #   --quick: fewer facts and steps (the CTest version, tests/train/alignment.cmake).
@@ -103,18 +106,26 @@ skip "$WORK/ppo/final" "$LM" ppo --init "$INS_DIR" --reward "$WORK/reward/final"
   --output "$WORK/ppo" --threads $T
 
 # ---- held-out phrasings: greedy correctness and answer length ----
-printf '%-9s %9s %11s\n' model accuracy mean_words | tee "$WORK/results.txt"
+printf '%-9s %9s %11s  %s\n' model accuracy mean_words "ranker win rate vs instruct" | tee "$WORK/results.txt"
 for m in instruct dpo ppo; do
   [ -s "$WORK/answers-$m.jsonl" ] || answers "$WORK/$m/final" "$D/heldout.jsonl" 0 "$WORK/answers-$m.jsonl"
   $PY score "$WORK/answers-$m.jsonl" > "$WORK/score-$m.json"
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[2])); print("%-9s %9.3f %11.2f" % (sys.argv[1], d["accuracy"], d["mean_words"]))' \
-    "$m" "$WORK/score-$m.json" | tee -a "$WORK/results.txt"
+  $PY winrate "$WORK/answers-$m.jsonl" "$WORK/answers-instruct.jsonl" > "$WORK/winrate-$m.json"
+  python3 -c '
+import json, sys
+d = json.load(open(sys.argv[2])); w = json.load(open(sys.argv[3]))
+rate = "-" if w["win_rate"] is None else "%.3f" % w["win_rate"]
+win = "" if sys.argv[1] == "instruct" else "%s (%d won, %d lost, %d tied; %d of %d differ)" % (
+    rate, w["wins"], w["losses"], w["ties"], w["differ"], w["prompts"])
+print("%-9s %9.3f %11.2f  %s" % (sys.argv[1], d["accuracy"], d["mean_words"], win))' \
+    "$m" "$WORK/score-$m.json" "$WORK/winrate-$m.json" | tee -a "$WORK/results.txt"
 done
 echo "reward model: held-out pairwise accuracy $RM_ACC on the instruct model's answers to held-out phrasings ($(cat "$WORK/rank.json") training)" | tee -a "$WORK/results.txt"
 python3 - "$WORK" "$RM_ACC" "$QUICK" <<'PYEOF'
 import json, sys
 w, rm, quick = sys.argv[1], float(sys.argv[2]), sys.argv[3] == "--quick"
 s = {m: json.load(open(f"{w}/score-{m}.json")) for m in ("instruct", "dpo", "ppo")}
+win = {m: json.load(open(f"{w}/winrate-{m}.json")) for m in ("dpo", "ppo")}
 ok = True
 def check(cond, what, required=True):
     # --quick (the CTest) asserts correctness only: a dozen facts make too few rankings for the
@@ -125,6 +136,13 @@ def check(cond, what, required=True):
 base = s["instruct"]["accuracy"]
 check(s["dpo"]["accuracy"] >= base - 0.02, f"DPO accuracy {s['dpo']['accuracy']:.3f} >= instruct {base:.3f}")
 check(s["ppo"]["accuracy"] >= base - 0.02, f"PPO accuracy {s['ppo']['accuracy']:.3f} >= instruct {base:.3f}")
+for m in ("dpo", "ppo"):
+    # A rate over a handful of differing answers is noise: judged from 10 decided prompts on.
+    v, d = win[m]["win_rate"], win[m]["wins"] + win[m]["losses"]
+    check(v is not None and v >= 0.6,
+          f"{m.upper()} ranker win rate {'-' if v is None else f'{v:.3f}'} >= 0.6 vs instruct "
+          f"({win[m]['differ']} of {win[m]['prompts']} answers differ, {d} decided)",
+          not quick and d >= 10)
 check(rm >= 0.85, f"reward model held-out pairwise accuracy {rm:.3f} >= 0.85", not quick)
 r = s["ppo"]["mean_words"] / max(s["instruct"]["mean_words"], 1e-9)
 check(0.7 <= r <= 1.3, f"PPO answer length {r:.2f}x the instruct model's (0.7..1.3)", not quick)

@@ -11,6 +11,12 @@ attribute, 3 of them held out. Subcommands:
                                  first within a grade
   score ANSWERS.jsonl            {"prompt","answer","reference","attribute"} per line: prints
                                  {"accuracy","mean_words","n"} (correct = grade 2)
+  winrate ANSWERS.jsonl BASE.jsonl
+                                 the ranker's judgement of each prompt's answer against the
+                                 baseline's (same prompts, same order; the rank order above, ties
+                                 when grade, words and length are equal): prints {"prompts",
+                                 "differ","wins","losses","ties","win_rate"}, win_rate = wins /
+                                 (wins + losses) over prompts whose answers differ (null if none)
 """
 import json, random, re, sys
 
@@ -123,6 +129,32 @@ def rank(samples, out):
     print(json.dumps({"prompts": n, "rankings": kept}))
 
 
+def order_key(answer, s):
+    """The ranker's order (best first): grade, then fewer words, then fewer characters."""
+    return (-grade(answer, s["reference"], s["attribute"], s["prompt"]), len(answer.split()),
+            len(answer))
+
+
+def winrate(path, base_path):
+    n = differ = wins = losses = ties = 0
+    with open(path) as f, open(base_path) as g:
+        for la, lb in zip(f, g):
+            a, b = json.loads(la), json.loads(lb)
+            if a["prompt"] != b["prompt"]:
+                sys.exit(f"winrate: line {n + 1}: the two files ask different prompts")
+            n += 1
+            if a["answer"] == b["answer"]:
+                continue
+            differ += 1
+            ka, kb = order_key(a["answer"], a), order_key(b["answer"], a)
+            wins += ka < kb
+            losses += ka > kb
+            ties += ka == kb
+    rate = wins / (wins + losses) if wins + losses else None
+    print(json.dumps({"prompts": n, "differ": differ, "wins": wins, "losses": losses,
+                      "ties": ties, "win_rate": rate}))
+
+
 def score(path):
     n = right = words = 0
     for line in open(path):
@@ -141,5 +173,7 @@ if __name__ == "__main__":
         rank(sys.argv[2], sys.argv[3])
     elif cmd == "score":
         score(sys.argv[2])
+    elif cmd == "winrate":
+        winrate(sys.argv[2], sys.argv[3])
     else:
         sys.exit(f"unknown command {cmd}")

@@ -185,6 +185,7 @@ void setup(CLI::App& root) {
                               "accuracy (the pipeline's sample probe)");
   auto a = std::make_shared<AnswerOptions>();
   auto model = std::make_shared<std::string>(), heldout = std::make_shared<std::string>();
+  auto versus = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   ans->add_option("--model", *model, "model directory")->required();
   ans->add_option("--prompt", a->prompts, "a prompt (repeatable)");
@@ -200,16 +201,23 @@ void setup(CLI::App& root) {
       ->check(CLI::IsMember({"exact", "contains"}));
   ans->add_option("--max-tokens", a->max_tokens, "new tokens per answer at most")
       ->check(CLI::PositiveNumber);
+  ans->add_option("--versus", *versus,
+                  "a baseline model directory (e.g. the instruction-tuned model): it answers the "
+                  "held-out prompts too, and the SIMULATED RANKER judges each pair: ranker win "
+                  "rate = wins / (wins + losses) over the prompts whose answers differ");
   ans->add_flag(
       "--json", *json,
       "print {\"samples\":[{\"prompt\",\"answer\"}], \"accuracy\", \"heldout\", "
       "\"by_kind\":{KIND:{\"n\",\"correct\",\"accuracy\"}}, \"heldout_answers\":[{\"kind\", "
-      "\"prompt\",\"reference\",\"answer\",\"correct\"}]} on stdout");
-  ans->callback([ans, a, model, heldout, json] {
+      "\"prompt\",\"reference\",\"answer\",\"correct\"}]} (with --versus also "
+      "\"versus_answer\" per answer and \"ranker_win_rate\":{\"prompts\",\"differ\",\"wins\","
+      "\"losses\",\"ties\",\"win_rate\"}) on stdout");
+  ans->callback([ans, a, model, heldout, versus, json] {
     print_resolved_config(*ans);
     AnswerOptions opt = *a;
     opt.model = *model;
     opt.heldout = *heldout;
+    opt.versus = *versus;
     AnswerResult r = answer_prompts(opt);
     if (*json) {
       nlohmann::ordered_json j = {{"samples", nlohmann::ordered_json::array()}};
@@ -227,6 +235,20 @@ void setup(CLI::App& root) {
                                           {"reference", h.reference},
                                           {"answer", h.answer},
                                           {"correct", h.correct}});
+        if (r.win_rate) {
+          for (size_t k = 0; k < r.heldout.size(); ++k)
+            j["heldout_answers"][k]["versus_answer"] = r.heldout[k].versus_answer;
+          const RankerWinRate& w = *r.win_rate;
+          j["ranker_win_rate"] = {{"prompts", w.prompts},
+                                  {"differ", w.differ},
+                                  {"wins", w.wins},
+                                  {"losses", w.losses},
+                                  {"ties", w.ties},
+                                  {"credit_wins", w.credit_wins},
+                                  {"credit_losses", w.credit_losses},
+                                  {"win_rate", nullptr}};
+          if (w.rate()) j["ranker_win_rate"]["win_rate"] = *w.rate();
+        }
       }
       std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
       return;
@@ -237,6 +259,14 @@ void setup(CLI::App& root) {
                   r.accuracy());
       for (const auto& [k, v] : r.by_kind())
         std::printf("  %-14s %d/%d = %.3f\n", k.c_str(), v.correct, v.n, v.accuracy());
+      if (r.win_rate) {
+        const RankerWinRate& w = *r.win_rate;
+        std::printf(
+            "ranker win rate over %s: %s (%d won, %d lost, %d tied; %d of %d answers "
+            "differ)\n",
+            opt.versus.c_str(), w.rate() ? std::to_string(*w.rate()).substr(0, 5).c_str() : "-",
+            w.wins, w.losses, w.ties, w.differ, w.prompts);
+      }
     }
   });
 
@@ -257,6 +287,9 @@ void setup(CLI::App& root) {
   rank->add_option("--samples", ro->samples, "answers sampled per prompt")
       ->check(CLI::Range(2, 64));
   rank->add_option("--temperature", ro->temperature, "sampling temperature (> 0)");
+  rank->add_option("--max-temperature", ro->max_temperature,
+                   "prompts whose samples are all the same are sampled again at 1.5x the "
+                   "temperature, then 1.5x that, up to this (<= --temperature: never)");
   rank->add_option("--top-k", ro->top_k, "sample from the k most likely tokens (0: all)");
   rank->add_option("--max-tokens", ro->max_tokens, "new tokens per answer at most")
       ->check(CLI::PositiveNumber);
@@ -282,6 +315,7 @@ void setup(CLI::App& root) {
       nlohmann::ordered_json j = {{"prompts", s.prompts},
                                   {"ranked", s.ranked},
                                   {"skipped_identical", s.skipped_identical},
+                                  {"resampled", s.resampled},
                                   {"best_credit", s.best_credit},
                                   {"any_right", s.any_right},
                                   {"mean_credit", s.mean_credit},
@@ -290,11 +324,12 @@ void setup(CLI::App& root) {
       return;
     }
     std::printf(
-        "%d of %d prompts ranked (%d had identical samples); %.1f distinct answers per prompt; "
-        "mean credit %.3f, of the best %.3f; a right answer among the samples in %.0f%%\n"
+        "%d of %d prompts ranked (%d sampled again at a higher temperature, %d still had "
+        "identical samples); %.1f distinct answers per prompt; mean credit %.3f, of the best "
+        "%.3f; a right answer among the samples in %.0f%%\n"
         "rankings (SIMULATED RANKER) in %s\n",
-        s.ranked, s.prompts, s.skipped_identical, s.mean_distinct, s.mean_credit, s.best_credit,
-        100 * s.any_right, opt.output.c_str());
+        s.ranked, s.prompts, s.resampled, s.skipped_identical, s.mean_distinct, s.mean_credit,
+        s.best_credit, 100 * s.any_right, opt.output.c_str());
   });
 }
 

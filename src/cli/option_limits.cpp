@@ -91,6 +91,7 @@ const std::map<std::string, Limit>& table() {
       {"--max-kl", reals(0, 1e9)},
       // sampling (generate, chat, label, ppo rollouts)
       {"--temperature", reals(0, 100)},
+      {"--max-temperature", reals(0, 100)},
       {"ppo --temperature", reals(0, 100, true)},  // PPO samples: 0 has no log-probs
       {"ppo --value-ridge", reals(0, 1e6, true)},
       {"ppo --missing-eos-penalty", reals(0, 1e6)},

@@ -60,6 +60,8 @@ std::vector<HeldoutAnswer> read_heldout(const std::filesystem::path& file, int m
 AnswerResult answer_prompts(const AnswerOptions& opt) {
   if (opt.metric != "exact" && opt.metric != "contains")
     throw UsageError("--metric must be exact or contains, got '" + opt.metric + "'");
+  if (!opt.versus.empty() && opt.heldout.empty())
+    throw UsageError("--versus compares answers to the held-out prompts: give --heldout too");
   auto m = LoadedModel::load(opt.model);
   demo_detail::PromptEncoder enc(*m, opt.chat);
   std::vector<std::vector<int32_t>> ids;
@@ -80,6 +82,23 @@ AnswerResult answer_prompts(const AnswerOptions& opt) {
                                       : contains_answer(h.answer, h.reference);
     ++res.heldout_n;
     res.heldout_correct += h.correct ? 1 : 0;
+  }
+  if (!opt.versus.empty()) {
+    // The baseline's answers, the same way (greedy, same encoder options), after this model's
+    // are done so only one model is in memory at a time.
+    m.reset();
+    auto base = LoadedModel::load(opt.versus);
+    demo_detail::PromptEncoder benc(*base, opt.chat);
+    std::vector<std::vector<int32_t>> bids;
+    for (const auto& h : res.heldout) bids.push_back(benc.encode(h.prompt));
+    const std::vector<std::string> b =
+        demo_detail::generate_all(*base, bids, benc.stop_ids, opt.max_tokens, opt.batch, greedy);
+    RankerWinRate w;
+    for (size_t k = 0; k < res.heldout.size(); ++k) {
+      res.heldout[k].versus_answer = b[k];
+      w.add(res.heldout[k].answer, b[k], res.heldout[k].reference);
+    }
+    res.win_rate = w;
   }
   return res;
 }

@@ -96,7 +96,22 @@ std::string printable_token(std::string t) {
 
 }  // namespace
 
-Json measure_probes(const PipelineStage& s, const PipelineProbes& q, const ProbeRunner& r) {
+const PipelineStage* alignment_baseline(const Pipeline& p, size_t i) {
+  if (i >= p.stages.size() || !p.stages[i].chat) return nullptr;
+  std::string init;
+  for (const auto& [k, v] : p.stages[i].options)
+    if (k == "init" && v.size() == 1) init = v[0];
+  if (init.empty()) return nullptr;
+  const fs::path want = fs::path(init).lexically_normal();
+  for (size_t j = i; j-- > 0;) {
+    const PipelineStage& b = p.stages[j];
+    if (b.chat && !b.model.empty() && fs::path(b.model).lexically_normal() == want) return &b;
+  }
+  return nullptr;
+}
+
+Json measure_probes(const PipelineStage& s, const PipelineProbes& q, const ProbeRunner& r,
+                    const PipelineStage* baseline) {
   Json probes = Json::object();
   Json samples = Json::array();
   if (s.probes == "none") return {{"probes", probes}, {"samples", samples}};
@@ -127,11 +142,21 @@ Json measure_probes(const PipelineStage& s, const PipelineProbes& q, const Probe
     const bool want_acc = s.chat && !q.heldout.empty();
     if (want_acc)
       a.insert(a.end(), {"--heldout", q.heldout, "--max", std::to_string(q.heldout_max)});
+    // An aligned stage is judged against the model it started from by the same simulated
+    // ranker that ranked the samples (the other model's answers cost one more greedy pass).
+    const bool want_win =
+        want_acc && baseline && fs::exists(fs::path(baseline->model) / "config.json");
+    if (want_win) a.insert(a.end(), {"--versus", baseline->model});
     if (!prompts.empty() || want_acc) {
       if (auto j = r.json_of(a); j && j->is_object()) {
         if (j->contains("samples")) samples = (*j)["samples"];
         if (want_acc && j->contains("accuracy") && (*j)["accuracy"].is_number())
           add_heldout(probes, *j);
+        if (want_win && j->contains("ranker_win_rate") && (*j)["ranker_win_rate"].is_object()) {
+          Json w = {{"versus", baseline->name}};
+          for (const auto& [k, v] : (*j)["ranker_win_rate"].items()) w[k] = v;
+          probes["ranker_win_rate"] = w;
+        }
       }
     }
   }
@@ -226,6 +251,17 @@ std::string changes_table(const std::string& prev_name, const Json& prev, const 
       }
       rows.push_back({"  " + k, fmt(a), fmt(b), change});
     }
+  }
+  if (cur.contains("ranker_win_rate") && cur["ranker_win_rate"].is_object()) {
+    const Json& w = cur["ranker_win_rate"];
+    char buf[160];
+    const Json rate = w.value("win_rate", Json());
+    std::snprintf(buf, sizeof buf, "%s (%d won, %d lost, %d tied; %d of %d differ)",
+                  rate.is_number() ? (fmt(rate.get<double>() * 100) + "%").c_str() : "-",
+                  w.value("wins", 0), w.value("losses", 0), w.value("ties", 0),
+                  w.value("differ", 0), w.value("prompts", 0));
+    rows.push_back(
+        {"ranker win rate vs " + w.value("versus", std::string("baseline")), "", buf, ""});
   }
   number("reward_accuracy", "reward model accuracy");
   number("mean_reward", "policy mean reward");

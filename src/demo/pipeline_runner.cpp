@@ -329,7 +329,8 @@ void run_pipeline(const Pipeline& p, const RunPipelineOptions& opt) {
     if (s.probes != "none" && !have_probes) {
       std::fprintf(stdout, "   probing the model...\n");
       std::fflush(stdout);
-      Json m = pipeline_detail::measure_probes(s, p.probes, runner);
+      Json m = pipeline_detail::measure_probes(s, p.probes, runner,
+                                               pipeline_detail::alignment_baseline(p, i));
       rec["probes"] = m["probes"];
       rec["samples"] = m["samples"];
     }

@@ -35,8 +35,16 @@ class ProbeRunner {
 
 // The probes object of state.json for a finished stage (see layout: next_word, general/domain
 // val loss, summary.json metrics, held-out accuracy) plus its samples, as {"probes", "samples"}.
+// With a `baseline` (a chat stage, see alignment_baseline) also "ranker_win_rate": the simulated
+// ranker's judgement of this stage's held-out answers against the baseline model's
+// ({"versus", "prompts", "differ", "wins", "losses", "ties", "win_rate"}).
 Json measure_probes(const PipelineStage& stage, const PipelineProbes& probes,
-                    const ProbeRunner& runner);
+                    const ProbeRunner& runner, const PipelineStage* baseline = nullptr);
+
+// The model a chat stage started from, when an earlier chat stage made it: the stage whose
+// probed model is stage i's --init (DPO and PPO from the instruction-tuned model). nullptr
+// otherwise (no --init, or a model no earlier chat stage wrote).
+const PipelineStage* alignment_baseline(const Pipeline& p, size_t i);
 
 // Mean tokens_per_s of a metrics.jsonl (null when none).
 Json mean_tokens_per_s(const std::filesystem::path& metrics);

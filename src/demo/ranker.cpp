@@ -8,6 +8,7 @@
 #include <set>
 
 #include "lmforge/demo/demo_data.h"
+#include "lmforge/demo/win_rate.h"
 
 namespace lmforge {
 
@@ -102,14 +103,12 @@ double answer_credit(const std::string& answer, const std::string& reference) {
 
 std::vector<std::string> simulated_rank(std::vector<std::string> answers,
                                         const std::string& reference) {
-  std::vector<std::pair<long, std::string>> keyed;
-  for (auto& a : answers) keyed.emplace_back(std::lround(100 * answer_credit(a, reference)), a);
-  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& x, const auto& y) {
-    if (x.first != y.first) return x.first > y.first;
-    if (x.second.size() != y.second.size()) return x.second.size() < y.second.size();
-    return x.second < y.second;
+  // The one order of the rule (ranker_prefers, also the win-rate judge), then byte order so
+  // the ranking is total and deterministic.
+  std::stable_sort(answers.begin(), answers.end(), [&](const std::string& x, const std::string& y) {
+    if (const int p = ranker_prefers(x, y, reference); p != 0) return p > 0;
+    return x < y;
   });
-  for (size_t i = 0; i < keyed.size(); ++i) answers[i] = std::move(keyed[i].second);
   return answers;
 }
 

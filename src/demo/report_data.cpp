@@ -70,6 +70,23 @@ Probes parse_probes(const json& p) {
                              e.value("correct", false)};
       r.heldout_answers.push_back(std::move(row));
     }
+  if (auto it = p.find("ranker_win_rate"); it != p.end() && it->is_object()) {
+    Probes::WinRate w;
+    w.versus = string_or_empty(*it, "versus");
+    auto count = [&](const char* k) {
+      const auto v = number(*it, k);
+      return v && *v >= 0 ? int(*v) : 0;
+    };
+    w.prompts = count("prompts");
+    w.differ = count("differ");
+    w.wins = count("wins");
+    w.losses = count("losses");
+    w.ties = count("ties");
+    if (number(*it, "credit_wins")) w.credit_wins = count("credit_wins");
+    if (number(*it, "credit_losses")) w.credit_losses = count("credit_losses");
+    w.rate = number(*it, "win_rate");
+    r.ranker_win_rate = w;
+  }
   r.benchmarks = parse_benchmarks(p);  // demo/task_probes.h
   r.precision = string_or_empty(p, "precision");
   r.backend = string_or_empty(p, "backend");

@@ -1,6 +1,7 @@
 // The report's held-out instruction section, HTML and markdown (see report_render.h): accuracy
-// per kind for every chat stage side by side, then each chat stage's sample answers with the
-// reference, so a reader judges the answers at a glance. Not here: measuring (answer.cpp).
+// per kind for every chat stage side by side, the ranker win rate of each aligned stage against
+// the model it started from, then each chat stage's sample answers with the reference, so a
+// reader judges the answers at a glance. Not here: measuring (answer.cpp, win_rate.cpp).
 #include <map>
 #include <set>
 
@@ -34,6 +35,34 @@ std::optional<double> acc(const Probes& p, const std::string& kind) {
   return std::nullopt;
 }
 
+bool any_win_rate(const RunState& state, const Table& t) {
+  for (size_t i : t.stages)
+    if (state.stages[i].probes.ranker_win_rate) return true;
+  return false;
+}
+
+// "62.5%" and "10 won, 6 lost, 4 tied; 20 of 120 answers differ from instruct's".
+std::string win_rate_value(const Probes::WinRate& w) {
+  return fmt_percent(w.rate);
+}
+std::string win_rate_detail(const Probes::WinRate& w) {
+  auto on_credit = [](const std::optional<int>& n) {
+    return n ? " (" + std::to_string(*n) + " on credit)" : std::string();
+  };
+  return std::to_string(w.wins) + " won" + on_credit(w.credit_wins) + ", " +
+         std::to_string(w.losses) + " lost" + on_credit(w.credit_losses) + ", " +
+         std::to_string(w.ties) + " tied; " + std::to_string(w.differ) + " of " +
+         std::to_string(w.prompts) + " answers differ from " +
+         (w.versus.empty() ? std::string("the baseline") : w.versus) + "'s";
+}
+
+const char* const kWinRateNote =
+    "Ranker win rate: on each held-out prompt, the stage's greedy answer against the greedy "
+    "answer of the model it started from, judged by the same simulated ranker that ranked the "
+    "samples (right first, then shorter); wins / (wins + losses) over the prompts whose answers "
+    "differ. \"On credit\": decided by right vs partly right vs wrong; the others by length "
+    "alone.";
+
 std::string one_line(std::string s) {
   for (char& c : s)
     if (c == '\n' || c == '\r') c = ' ';
@@ -62,7 +91,19 @@ std::string heldout_section_html(const RunState& state) {
   for (size_t i : t.stages)
     o += "<td class=\"num\"><strong>" + fmt_percent(state.stages[i].probes.instruct_accuracy) +
          "</strong></td>";
-  o += "</tr></tbody></table></div>";
+  o += "</tr>";
+  if (any_win_rate(state, t)) {
+    o += "<tr><th scope=\"row\">ranker win rate</th>";
+    for (size_t i : t.stages) {
+      const auto& w = state.stages[i].probes.ranker_win_rate;
+      o += w ? "<td class=\"num\">" + win_rate_value(*w) + "<br><small>" + h(win_rate_detail(*w)) +
+                   "</small></td>"
+             : "<td class=\"dash\">" + std::string(kDash) + "</td>";
+    }
+    o += "</tr>";
+  }
+  o += "</tbody></table></div>";
+  if (any_win_rate(state, t)) o += "<p class=\"note\">" + h(kWinRateNote) + "</p>";
   for (size_t i : t.stages) {
     const auto& rows = state.stages[i].probes.heldout_answers;
     if (rows.empty()) continue;
@@ -101,6 +142,15 @@ std::string heldout_section_markdown(const RunState& state) {
   for (size_t i : t.stages)
     o += " **" + fmt_percent(state.stages[i].probes.instruct_accuracy) + "** |";
   o += "\n";
+  if (any_win_rate(state, t)) {
+    o += "| ranker win rate |";
+    for (size_t i : t.stages) {
+      const auto& w = state.stages[i].probes.ranker_win_rate;
+      o += w ? " " + win_rate_value(*w) + " (" + md(win_rate_detail(*w)) + ") |"
+             : " " + std::string(kDash) + " |";
+    }
+    o += "\n\n" + md(kWinRateNote) + "\n";
+  }
   for (size_t i : t.stages) {
     const auto& rows = state.stages[i].probes.heldout_answers;
     if (rows.empty()) continue;

@@ -399,6 +399,31 @@ TEST(RunPipeline, RankingsOfSampledAnswersFlowIntoRewardDpoAndPpo) {
   ASSERT_FALSE(ins["heldout_answers"].empty());
   EXPECT_TRUE(ins["heldout_answers"][0].contains("reference"));
   EXPECT_NE(r.out.find("first_letter"), std::string::npos) << r.out;
+  // DPO and PPO are judged against the model they started from (instruct) by the simulated
+  // ranker on the same held-out prompts; instruct itself has no baseline.
+  EXPECT_FALSE(ins.contains("ranker_win_rate")) << ins.dump();
+  for (auto& stage : st["stages"]) {
+    if (stage["name"] != "dpo" && stage["name"] != "ppo") continue;
+    const auto& w = stage["probes"]["ranker_win_rate"];
+    ASSERT_TRUE(w.is_object()) << stage.dump();
+    EXPECT_EQ(w["versus"], "instruct");
+    EXPECT_EQ(w["prompts"], 8);  // heldout_max
+    EXPECT_EQ(w["wins"].get<int>() + w["losses"].get<int>() + w["ties"].get<int>(),
+              w["differ"].get<int>());
+    EXPECT_TRUE(w["win_rate"].is_null() || w["win_rate"].is_number());
+  }
+  EXPECT_NE(r.out.find("ranker win rate vs instruct"), std::string::npos) << r.out;
+  // A model against itself: every answer the same, nothing decided, no rate.
+  CliRun self = run("demo answer --chat --json --model " + (dir / "instruct" / "final").string() +
+                    " --versus " + (dir / "instruct" / "final").string() + " --heldout " +
+                    (g_root / "chat.jsonl").string() + " --max 6");
+  ASSERT_EQ(self.code, 0) << self.err;
+  {
+    const auto j = nlohmann::json::parse(self.out);  // one JSON line (the config goes to stderr)
+    EXPECT_EQ(j["ranker_win_rate"]["prompts"], 6);
+    EXPECT_EQ(j["ranker_win_rate"]["differ"], 0);
+    EXPECT_TRUE(j["ranker_win_rate"]["win_rate"].is_null());
+  }
   // Instruct trained with a quarter of its rows from the general text.
   EXPECT_NE(read_file(dir / "instruct" / "config.yaml").find("replay"), std::string::npos);
 

@@ -102,6 +102,44 @@ TEST(ReportState, HeldoutAccuracyPerKindAndSampleAnswers) {
       std::string::npos);
 }
 
+TEST(ReportState, RankerWinRateOfEachAlignedStage) {
+  RunState s = parse_state(R"({"stages":[
+    {"name":"instruct","title":"Instruction tuning","probes":{"instruct_accuracy":0.5,
+      "instruct_accuracy_by_kind":{"translate":0.75}}},
+    {"name":"dpo","title":"DPO","probes":{"instruct_accuracy":0.55,
+      "instruct_accuracy_by_kind":{"translate":0.8},
+      "ranker_win_rate":{"versus":"instruct","prompts":120,"differ":20,"wins":10,"losses":6,
+        "ties":4,"credit_wins":3,"credit_losses":1,"win_rate":0.625}}},
+    {"name":"ppo","title":"PPO","probes":{"instruct_accuracy":0.5,
+      "instruct_accuracy_by_kind":{"translate":0.75},
+      "ranker_win_rate":{"versus":"instruct","prompts":120,"differ":0,"wins":0,"losses":0,
+        "ties":0,"win_rate":null}}}]})",
+                           "state.json");
+  EXPECT_FALSE(s.stages[0].probes.ranker_win_rate);
+  ASSERT_TRUE(s.stages[1].probes.ranker_win_rate);
+  EXPECT_EQ(s.stages[1].probes.ranker_win_rate->versus, "instruct");
+  EXPECT_EQ(s.stages[1].probes.ranker_win_rate->ties, 4);
+  ASSERT_TRUE(s.stages[2].probes.ranker_win_rate);
+  EXPECT_FALSE(s.stages[2].probes.ranker_win_rate->rate);  // no prompt decided: no rate
+  RenderedReport r = render_report(s, {}, "now");
+  EXPECT_NE(r.md.find("| ranker win rate | \u2014 | 62.5% (10 won (3 on credit), 6 lost (1 on "
+                      "credit), 4 tied; 20 of 120 "
+                      "answers differ from instruct's) | \u2014 (0 won, 0 lost, 0 tied; 0 of 120 "
+                      "answers differ from instruct's) |"),
+            std::string::npos)
+      << r.md;
+  EXPECT_NE(r.md.find("same simulated ranker"), std::string::npos);
+  EXPECT_NE(r.html.find(">62.5%<br><small>10 won (3 on credit), 6 lost (1 on credit), 4 tied; "
+                        "20 of 120 answers differ from "
+                        "instruct&#39;s</small>"),
+            std::string::npos)
+      << r.html;
+  // Without a win rate in any stage there is no row.
+  s.stages[1].probes.ranker_win_rate.reset();
+  s.stages[2].probes.ranker_win_rate.reset();
+  EXPECT_EQ(render_report(s, {}, "now").md.find("ranker win rate"), std::string::npos);
+}
+
 TEST(ReportState, MachineAndPrecisionOfTheStages) {
   RunState s = parse_state(R"({"stages":[
     {"name":"pretrain","probes":{"precision":"bf16",

@@ -7,12 +7,18 @@
 // the older "contains the reference" instead), overall and per kind (the line's "kind" field;
 // "all" when it has none). When the file has more than `heldout_max` examples they are taken
 // from every kind in turn, in file order, so a file written kind by kind is still sampled evenly.
+// With `versus` (another model directory), that model answers the same held-out prompts greedily
+// too and the simulated ranker judges each pair (demo/win_rate.h): the ranker win rate of `model`
+// over `versus`, the alignment stages' measure against the model they started from.
 // Not here: sampling options (greedy only, so probes are comparable between stages).
 #pragma once
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "lmforge/demo/win_rate.h"
 
 namespace lmforge {
 
@@ -24,13 +30,15 @@ struct AnswerOptions {
   int heldout_max = 60;           // examples scored at most, spread over the kinds
   std::string metric = "exact";   // exact | contains
   int max_tokens = 48;
-  int batch = 16;  // sequences decoded together
+  int batch = 16;                // sequences decoded together
+  std::filesystem::path versus;  // a baseline model for the ranker win rate ("" none)
 };
 
 // One held-out example: what was asked, the reference, the model's answer.
 struct HeldoutAnswer {
   std::string kind, prompt, reference, answer;
   bool correct = false;
+  std::string versus_answer;  // the baseline model's answer (with AnswerOptions::versus)
 };
 
 struct KindScore {
@@ -42,6 +50,7 @@ struct AnswerResult {
   std::vector<std::pair<std::string, std::string>> samples;  // (prompt, answer)
   std::vector<HeldoutAnswer> heldout;
   int heldout_n = 0, heldout_correct = 0;
+  std::optional<RankerWinRate> win_rate;  // over AnswerOptions::versus, when given
   double accuracy() const { return heldout_n ? double(heldout_correct) / heldout_n : 0.0; }
   std::map<std::string, KindScore> by_kind() const;
 };

@@ -18,7 +18,10 @@
 //     samples: [PROMPT, ...]                plain continuations, for stages without `chat: true`
 //     chat_samples: [PROMPT, ...]           chat answers, for stages with `chat: true`
 //     heldout: FILE.jsonl                   chat stages: held-out instruction accuracy (contains
-//     heldout_max: 60                       the reference answer) when summary.json lacks it
+//     heldout_max: 60                       the reference answer) when summary.json lacks it;
+//                                           a chat stage whose --init is an earlier chat stage's
+//                                           model also gets the simulated ranker's win rate
+//                                           against that model (demo/win_rate.h)
 //     tasks:                                benchmark tasks scored by `lmforge eval --task` on
 //       - PATH                              every probed model (demo/task_probes.h): a path, or
 //       - {path: P, name: N, num_fewshot: K, limit: N}

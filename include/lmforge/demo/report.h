@@ -44,6 +44,15 @@ struct Probes {
     bool correct = false;
   };
   std::vector<HeldoutRow> heldout_answers;  // a few held-out answers per kind
+  // The simulated ranker's judgement of this stage's held-out answers against the model it
+  // started from (demo/win_rate.h): rate = wins / (wins + losses).
+  struct WinRate {
+    std::string versus;  // the baseline stage's name
+    int prompts = 0, differ = 0, wins = 0, losses = 0, ties = 0;
+    std::optional<int> credit_wins, credit_losses;  // decided by credit, not length alone
+    std::optional<double> rate;
+  };
+  std::optional<WinRate> ranker_win_rate;
   std::vector<BenchmarkScore> benchmarks;
   // What the stage ran on (its summary.json): "fp32"/"bf16" and backend::backend_summary().
   std::string precision, backend;
