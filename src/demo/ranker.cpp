@@ -103,12 +103,16 @@ double answer_credit(const std::string& answer, const std::string& reference) {
 
 std::vector<std::string> simulated_rank(std::vector<std::string> answers,
                                         const std::string& reference) {
-  // The one order of the rule (ranker_prefers, also the win-rate judge), then byte order so
-  // the ranking is total and deterministic.
-  std::stable_sort(answers.begin(), answers.end(), [&](const std::string& x, const std::string& y) {
-    if (const int p = ranker_prefers(x, y, reference); p != 0) return p > 0;
-    return x < y;
+  // The one order of the rule (ranker_prefers_keyed, also the win-rate judge) on credits
+  // computed once per answer, then byte order so the ranking is total and deterministic.
+  std::vector<std::pair<long, std::string>> keyed;
+  for (auto& a : answers) keyed.emplace_back(ranker_credit_key(a, reference), std::move(a));
+  std::stable_sort(keyed.begin(), keyed.end(), [](const auto& x, const auto& y) {
+    if (const int p = ranker_prefers_keyed(x.first, x.second, y.first, y.second); p != 0)
+      return p > 0;
+    return x.second < y.second;
   });
+  for (size_t i = 0; i < keyed.size(); ++i) answers[i] = std::move(keyed[i].second);
   return answers;
 }
 

@@ -41,10 +41,7 @@ bool any_win_rate(const RunState& state, const Table& t) {
   return false;
 }
 
-// "62.5%" and "10 won, 6 lost, 4 tied; 20 of 120 answers differ from instruct's".
-std::string win_rate_value(const Probes::WinRate& w) {
-  return fmt_percent(w.rate);
-}
+// "10 won, 6 lost, 4 tied; 20 of 120 answers differ from instruct's".
 std::string win_rate_detail(const Probes::WinRate& w) {
   auto on_credit = [](const std::optional<int>& n) {
     return n ? " (" + std::to_string(*n) + " on credit)" : std::string();
@@ -96,8 +93,8 @@ std::string heldout_section_html(const RunState& state) {
     o += "<tr><th scope=\"row\">ranker win rate</th>";
     for (size_t i : t.stages) {
       const auto& w = state.stages[i].probes.ranker_win_rate;
-      o += w ? "<td class=\"num\">" + win_rate_value(*w) + "<br><small>" + h(win_rate_detail(*w)) +
-                   "</small></td>"
+      o += w ? "<td class=\"num\">" + fmt_percent(w->rate) + "<br><small>" +
+                   h(win_rate_detail(*w)) + "</small></td>"
              : "<td class=\"dash\">" + std::string(kDash) + "</td>";
     }
     o += "</tr>";
@@ -146,7 +143,7 @@ std::string heldout_section_markdown(const RunState& state) {
     o += "| ranker win rate |";
     for (size_t i : t.stages) {
       const auto& w = state.stages[i].probes.ranker_win_rate;
-      o += w ? " " + win_rate_value(*w) + " (" + md(win_rate_detail(*w)) + ") |"
+      o += w ? " " + fmt_percent(w->rate) + " (" + md(win_rate_detail(*w)) + ") |"
              : " " + std::string(kDash) + " |";
     }
     o += "\n\n" + md(kWinRateNote) + "\n";

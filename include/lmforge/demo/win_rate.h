@@ -11,8 +11,15 @@
 
 namespace lmforge {
 
-// +1 when the ranker puts `a` above `b` for `reference`, -1 when below, 0 when it cannot order
-// them (the same string, or the same credit to 0.01 and the same length in bytes).
+// An answer's credit for `reference` in hundredths: the rule compares credits to 0.01.
+long ranker_credit_key(const std::string& answer, const std::string& reference);
+
+// The rule's order on answers whose credit keys are known: +1 when `a` (key ka) ranks above `b`
+// (key kb), -1 when below, 0 when it cannot order them (the same string, or the same key and the
+// same length in bytes).
+int ranker_prefers_keyed(long ka, const std::string& a, long kb, const std::string& b);
+
+// ranker_prefers_keyed with both keys computed for `reference`.
 int ranker_prefers(const std::string& a, const std::string& b, const std::string& reference);
 
 struct RankerWinRate {
